@@ -1,0 +1,62 @@
+"""mixedkit: linear mixed models that reach lme4's answer, on statsmodels MixedLM.
+
+>>> import mixedkit as mk
+>>> fit = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", mk.load_dataset("sleepstudy"))
+
+Submodules are imported on first use so that ``import mixedkit`` stays fast.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from ._version import __version__
+from .errors import (
+    ColumnNotFoundError,
+    DataError,
+    DataWarning,
+    DesignTooLargeError,
+    FitError,
+    FitWarning,
+    FormulaError,
+    InputTypeError,
+    MixedkitError,
+    MixedkitWarning,
+)
+
+__all__ = [
+    "__version__",
+    "fit_lmm",
+    "check_data",
+    "load_dataset",
+    "LmmFit",
+    "MixedkitError",
+    "DataError",
+    "ColumnNotFoundError",
+    "FormulaError",
+    "InputTypeError",
+    "DesignTooLargeError",
+    "FitError",
+    "MixedkitWarning",
+    "DataWarning",
+    "FitWarning",
+]
+
+_LAZY = {
+    "fit_lmm": ".fitting",
+    "check_data": ".validation",
+    "load_dataset": ".datasets",
+    "LmmFit": ".results",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mixedkit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

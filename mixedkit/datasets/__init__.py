@@ -1,0 +1,51 @@
+"""Small example data sets shipped with mixedkit."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pandas as pd
+
+from ..errors import DataError
+from ..formula import did_you_mean
+
+__all__ = ["load_dataset", "DATASETS"]
+
+DATASETS = {
+    "sleepstudy": "Reaction time (ms) of 18 subjects over 10 days of sleep deprivation "
+    "(lme4's sleepstudy; Belenky et al. 2003). Reaction ~ Days + (Days | Subject).",
+    "dietox": "Weight (kg) of 72 pigs over 12 weeks (statsmodels' dietox). "
+    "Weight ~ Time + (Time | Pig).",
+    "dyestuff": "Yield of dyestuff from 6 batches, 5 preparations each (lme4's Dyestuff). "
+    "Yield ~ 1 + (1 | Batch).",
+    "penicillin": "Diameter of growth inhibition, 24 plates x 6 samples, crossed "
+    "(lme4's Penicillin). diameter ~ 1 + (1 | plate) + (1 | sample).",
+    "pastes": "Paste strength, 3 casks nested in each of 10 batches (lme4's Pastes). "
+    "strength ~ 1 + (1 | batch/cask).",
+}
+
+# Grouping codes that R stores as factors; read them as text so they are never
+# mistaken for numbers in a formula.
+_AS_TEXT = {"sleepstudy": ["Subject"], "dietox": [], "dyestuff": ["Batch"],
+            "penicillin": ["plate", "sample"], "pastes": ["batch", "cask", "sample"]}
+
+
+def load_dataset(name: str) -> pd.DataFrame:
+    """Load a bundled example data set as a new DataFrame.
+
+    Parameters
+    ----------
+    name : str
+        One of ``"sleepstudy"``, ``"dietox"``, ``"dyestuff"``, ``"penicillin"``,
+        ``"pastes"`` (see ``mixedkit.datasets.DATASETS`` for descriptions).
+
+    Returns
+    -------
+    DataFrame
+    """
+    if name not in DATASETS:
+        raise DataError(f"load_dataset: unknown data set {name!r}; "
+                        f"{did_you_mean(name, list(DATASETS)).replace('columns', 'data sets')}")
+    path = resources.files(__package__).joinpath(f"{name}.csv")
+    with path.open("r", encoding="utf-8") as fh:
+        return pd.read_csv(fh, dtype={c: str for c in _AS_TEXT[name]})

@@ -1,0 +1,114 @@
+"""Text and HTML rendering of a fit. Rounding happens here and only here."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+
+from ._version import __version__
+
+__all__ = ["summary_text", "summary_html"]
+
+
+def _fmt(x, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return ""
+    if isinstance(x, (int, np.integer)):
+        return str(x)
+    ax = abs(x)
+    if ax != 0 and (ax < 1e-3 or ax >= 1e6):
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}g}" if ax >= 1e4 else f"{x:.{digits}f}".rstrip("0").rstrip(".") or "0"
+
+
+def _pval(p: float) -> str:
+    return "<1e-16" if p < 1e-16 else f"{p:.3g}"
+
+
+def _criteria(fit) -> list[tuple[str, str]]:
+    label = " (REML)" if fit.reml else ""
+    return [
+        ("logLik" + label, f"{fit.loglik:.3f}"),
+        ("AIC" + label, f"{fit.aic:.2f}"),
+        ("BIC" + label, f"{fit.bic:.2f}"),
+    ]
+
+
+def _data_line(fit) -> str:
+    groups = ", ".join(f"{g} {n}" for g, n in fit.ngroups.items())
+    dropped = f" ({fit.n_dropped} dropped for missing values)" if fit.n_dropped else ""
+    return f"{fit.nobs} rows{dropped}; groups: {groups}"
+
+
+def _fixed_display(fit) -> pd.DataFrame:
+    fe = fit.fixed_effects
+    pct = f"{fit.conf_level:.0%}"
+    return pd.DataFrame({
+        "term": fe["term"], "estimate": fe["estimate"].map(_fmt),
+        "std_error": fe["std_error"].map(_fmt), "statistic": fe["statistic"].map(_fmt),
+        "p_value": fe["p_value"].map(_pval),
+        f"{pct} CI": [f"[{_fmt(lo)}, {_fmt(hi)}]" for lo, hi in zip(fe["conf_low"], fe["conf_high"])],
+    })
+
+
+def _random_display(fit) -> pd.DataFrame:
+    vc = fit.variance_components
+    return pd.DataFrame({
+        "group": vc["group"], "term": vc["term"], "variance": vc["variance"].map(_fmt),
+        "std_dev": vc["std_dev"].map(_fmt), "corr": vc["corr"].map(lambda c: _fmt(c, 3)),
+    })
+
+
+def summary_text(fit) -> str:
+    """The text summary shown by ``fit.summary()`` and ``repr(fit)``."""
+    lines = [
+        f"Linear mixed model fit by {fit.method} (mixedkit {__version__}, statsmodels MixedLM)",
+        f"Formula: {fit.formula}",
+        f"Data:    {_data_line(fit)}",
+        "  ".join(f"{k}: {v}" for k, v in _criteria(fit)),
+        "",
+        "Random effects:",
+        _random_display(fit).to_string(index=False),
+        "",
+        f"Fixed effects ({fit.fixed_effects.attrs['df_method']} inference):",
+        _fixed_display(fit).to_string(index=False),
+        "",
+        f"Health: {fit.health.verdict}",
+    ]
+    lines += ["  " + f.line() for f in fit.health if f.severity != "ok" or f.check in
+              ("convergence", "singular")]
+    lines += ["", "statsmodels equivalent:", f"  {fit.statsmodels_call}"]
+    return "\n".join(lines)
+
+
+_CSS = (
+    "<style>.mk-card{font-family:sans-serif;font-size:13px;border:1px solid #ccc;"
+    "border-radius:6px;padding:10px 14px;max-width:900px}.mk-card table{border-collapse:collapse;"
+    "margin:4px 0 10px 0}.mk-card td,.mk-card th{padding:2px 8px;text-align:right}"
+    ".mk-card th{border-bottom:1px solid #999}.mk-badge{display:inline-block;border-radius:10px;"
+    "padding:1px 8px;margin:2px;font-size:12px}.mk-ok{background:#d9f2d9}.mk-note{background:#e6eefc}"
+    ".mk-warning{background:#fff0c2}.mk-error{background:#f8d0d0}.mk-card code{font-size:12px}</style>"
+)
+
+
+def summary_html(fit) -> str:
+    """The one-card notebook view returned by ``fit._repr_html_()``."""
+    esc = html.escape
+    badges = "".join(
+        f'<span class="mk-badge mk-{f.severity}" title="{esc(f.why + " " + f.fix)}">'
+        f"{esc(f.check)}: {esc(f.what)}</span>"
+        for f in fit.health
+    )
+    crit = " &nbsp; ".join(f"<b>{esc(k)}</b> {esc(v)}" for k, v in _criteria(fit))
+    return (
+        f'{_CSS}<div class="mk-card"><div><b>Linear mixed model</b> fit by {fit.method}</div>'
+        f"<div><code>{esc(fit.formula)}</code></div><div>{esc(_data_line(fit))}</div>"
+        f"<div>{crit}</div><div><b>Random effects</b></div>"
+        f"{_random_display(fit).to_html(index=False, border=0)}"
+        f"<div><b>Fixed effects</b> ({esc(fit.fixed_effects.attrs['df_method'])})</div>"
+        f"{_fixed_display(fit).to_html(index=False, border=0)}"
+        f"<div><b>Health: {esc(fit.health.verdict)}</b></div><div>{badges}</div>"
+        f"<div><small>statsmodels: <code>{esc(fit.statsmodels_call)}</code></small></div></div>"
+    )

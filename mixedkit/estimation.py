@@ -1,0 +1,313 @@
+"""Estimation: find the optimum of statsmodels' MixedLM likelihood the way lme4 does.
+
+statsmodels profiles the fixed effects and the residual variance out of the
+likelihood and parameterises the random-effects covariance by its relative
+Cholesky factor: lme4's ``theta``.  lme4 optimises over theta with the diagonal
+bounded below by 0.  ``MixedLM.fit()`` instead runs unbounded optimisers that
+wander to wrong optima (dietox), fail on the boundary (Dyestuff) or report a
+likelihood of ``+inf`` (sleepstudy, REML).  Here the same statsmodels likelihood
+and score are optimised with bounds on the diagonal, from lme4's start values,
+with fallbacks when an attempt fails; every attempt is recorded.  The
+statsmodels results object is then built at the optimum.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from .errors import FitError
+
+__all__ = ["Attempt", "Estimate", "estimate", "statsmodels_results", "fixed_effects_vcov"]
+
+THETA_LOWER = 1e-6  # lower bound of Cholesky diagonals/SDs (statsmodels cannot evaluate 0)
+SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance on theta
+GRAD_TOL = 2e-3  # lme4's check.conv.grad tolerance (deviance scale)
+_BAD = 1e10  # objective value standing in for a non-finite likelihood
+
+
+@dataclass
+class Attempt:
+    """One optimisation attempt."""
+
+    optimizer: str
+    start: str
+    loglik: float
+    n_evals: int
+    max_grad: float
+    converged: bool
+    message: str
+    seconds: float
+
+
+@dataclass
+class Estimate:
+    """The best optimum found and how it was found."""
+
+    theta: np.ndarray
+    loglik: float
+    converged: bool
+    max_grad: float
+    attempts: list[Attempt] = field(default_factory=list)
+    engine_warnings: list[str] = field(default_factory=list)
+
+    def attempts_frame(self) -> pd.DataFrame:
+        """Attempts as a table: optimizer, start, loglik, n_evals, max_grad, converged, ..."""
+        return pd.DataFrame([a.__dict__ for a in self.attempts])
+
+
+def _prepare_model(model, reml: bool) -> None:
+    # MixedLM.fit sets these before evaluating the likelihood; we evaluate directly.
+    model.reml = reml
+    model.cov_pen = None
+    model.fe_pen = None
+    model._freepat = None
+    model._cov_sing = 0
+
+
+class _Objective:
+    """-loglik/n and its gradient, counting evaluations and guarding failures."""
+
+    def __init__(self, model):
+        self.model = model
+        self.n = model.n_totobs
+        self.evals = 0
+
+    def loglik(self, theta) -> float:
+        self.evals += 1
+        try:
+            value = float(self.model.loglike(np.asarray(theta), profile_fe=True))
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError, ZeroDivisionError):
+            return -np.inf
+        return value if np.isfinite(value) else -np.inf
+
+    def __call__(self, theta) -> float:
+        value = self.loglik(theta)
+        return -value / self.n if np.isfinite(value) else _BAD
+
+    def grad(self, theta) -> np.ndarray:
+        try:
+            g = -np.asarray(self.model.score(np.asarray(theta), profile_fe=True)) / self.n
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError, ZeroDivisionError):
+            return np.zeros_like(theta)
+        return np.where(np.isfinite(g), g, 0.0)
+
+
+def default_start(design) -> np.ndarray:
+    """lme4's start: identity relative covariance (Cholesky diagonals 1, others 0)."""
+    theta = np.zeros(design.n_theta)
+    theta[design.theta_diagonal] = 1.0
+    return theta
+
+
+def _bounds(design) -> list[tuple[float | None, None]]:
+    b: list[tuple[float | None, None]] = [(None, None)] * design.n_theta
+    for i in design.theta_diagonal:
+        b[i] = (THETA_LOWER, None)
+    return b
+
+
+def deviance_gradient(obj: _Objective, theta, design) -> np.ndarray:
+    """Gradient of -2 loglik, with components pushing into an active bound zeroed."""
+    g = 2 * obj.n * obj.grad(theta)
+    at_bound = np.zeros(len(theta), bool)
+    at_bound[design.theta_diagonal] = theta[design.theta_diagonal] <= THETA_LOWER * 1.01
+    g[at_bound & (g > 0)] = 0.0
+    return g
+
+
+def _converged(obj, theta, design) -> tuple[bool, float]:
+    """lme4-style check: small deviance gradient, or a small Newton step."""
+    g = deviance_gradient(obj, theta, design)
+    gmax = float(np.max(np.abs(g))) if len(g) else 0.0
+    if gmax < GRAD_TOL:
+        return True, gmax
+    # Large samples give large gradients for tiny relative errors; scale by the
+    # curvature as lme4 does (finite-difference Hessian of the deviance).
+    k = len(theta)
+    h = np.empty((k, k))
+    for j in range(k):
+        step = 1e-5 * max(1.0, abs(theta[j]))
+        tp = theta.copy()
+        tp[j] += step
+        h[:, j] = (2 * obj.n * obj.grad(tp) - 2 * obj.n * obj.grad(theta)) / step
+    h = (h + h.T) / 2
+    try:
+        rel = np.linalg.solve(h, g)
+    except np.linalg.LinAlgError:
+        return False, gmax
+    return bool(np.max(np.abs(rel)) < GRAD_TOL), gmax
+
+
+def _lbfgsb(obj, theta0, design):
+    res = optimize.minimize(obj, theta0, jac=obj.grad, method="L-BFGS-B", bounds=_bounds(design),
+                            options={"ftol": 1e-12, "gtol": 1e-7, "maxiter": 1000})
+    return res.x, str(res.message)
+
+
+def _nelder_mead(obj, theta0, design):
+    b = _bounds(design)
+    bounds = [(lo if lo is not None else -np.inf, np.inf) for lo, _ in b]
+    res = optimize.minimize(obj, theta0, method="Nelder-Mead", bounds=bounds,
+                            options={"xatol": 1e-7, "fatol": 1e-12, "maxfev": 400 * len(theta0)})
+    x, msg = _lbfgsb(obj, res.x, design)
+    return x, f"Nelder-Mead: {res.message}; polished by L-BFGS-B: {msg}"
+
+
+def estimate(design, reml: bool, start: np.ndarray | None = None) -> Estimate:
+    """Maximise the (REML) likelihood over theta; see the module docstring.
+
+    The first attempt is bounded L-BFGS-B from ``start`` (lme4's start values when
+    None).  If it fails, returns a non-finite likelihood or stops with a large
+    gradient, Nelder-Mead from the best point so far (polished by L-BFGS-B) and
+    L-BFGS-B from two other starts follow.  The best valid optimum is kept.
+
+    Raises
+    ------
+    FitError
+        No attempt reached a finite likelihood.
+    """
+    model = design.model
+    caught: list[str] = []
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        _prepare_model(model, reml)
+        obj = _Objective(model)
+        base = default_start(design)
+        plan = [("L-BFGS-B", "warm start" if start is not None else "lme4 start",
+                 _lbfgsb, None if start is None else np.asarray(start, float))]
+        plan += [("Nelder-Mead", "best so far", _nelder_mead, None),
+                 ("L-BFGS-B", "start x 0.1", _lbfgsb, base * 0.1 + THETA_LOWER),
+                 ("L-BFGS-B", "start x 10", _lbfgsb, base * 10)]
+        attempts: list[Attempt] = []
+        best_theta, best_ll, best_conv, best_grad = None, -np.inf, False, np.inf
+        for name, label, run, theta0 in plan:
+            if theta0 is None:
+                theta0 = best_theta if best_theta is not None else base
+            t0, e0 = time.perf_counter(), obj.evals
+            try:
+                theta, msg = run(obj, np.array(theta0, float), design)
+                ll = obj.loglik(theta)
+                conv, gmax = _converged(obj, theta, design) if np.isfinite(ll) else (False, np.inf)
+            except (np.linalg.LinAlgError, ValueError, FloatingPointError, OverflowError) as err:
+                theta, ll, conv, gmax, msg = None, -np.inf, False, np.inf, f"{type(err).__name__}: {err}"
+            attempts.append(Attempt(name, label, ll, obj.evals - e0, gmax, conv, msg,
+                                    time.perf_counter() - t0))
+            if theta is not None and np.isfinite(ll) and (
+                ll > best_ll + 1e-8 or (conv and not best_conv and ll > best_ll - 1e-6)
+            ):
+                best_theta, best_ll, best_conv, best_grad = theta, ll, conv, gmax
+            if best_conv:
+                break
+        caught = [str(w.message) for w in record]
+    if best_theta is None:
+        raise FitError(
+            "no optimisation attempt reached a finite likelihood "
+            f"({'; '.join(a.message for a in attempts)}). Check the data for extreme values, "
+            "rescale the response and predictors, or simplify the random effects"
+        )
+    return Estimate(best_theta, best_ll, best_conv, best_grad, attempts, caught)
+
+
+def statsmodels_results(design, theta: np.ndarray, reml: bool, converged: bool):
+    """A statsmodels ``MixedLMResults`` at ``theta``, built as ``MixedLM.fit`` builds it.
+
+    ``MixedLM.fit`` inverts the Hessian with ``np.linalg.inv``, which raises on
+    boundary fits; a pseudo-inverse is used here instead.
+    """
+    from statsmodels.regression.mixed_linear_model import (
+        MixedLMParams,
+        MixedLMResults,
+        MixedLMResultsWrapper,
+    )
+
+    model = design.model
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _prepare_model(model, reml)
+        params = MixedLMParams.from_packed(theta, model.k_fe, model.k_re, use_sqrt=True,
+                                           has_fe=False)
+        cov_re_u, vcomp_u = params.cov_re, params.vcomp
+        fe_params, _ = model.get_fe_params(cov_re_u, vcomp_u)
+        params.fe_params = fe_params
+        scale = model.get_scale(fe_params, cov_re_u, vcomp_u)
+        try:
+            hess, _ = model.hessian(params)
+            pcov = np.linalg.pinv(-hess)
+        except (np.linalg.LinAlgError, ValueError):
+            k = model.k_fe + model.k_re2 + model.k_vc
+            pcov = np.full((k, k), np.nan)
+        packed = params.get_packed(use_sqrt=False, has_fe=True)
+        res = MixedLMResults(model, packed, pcov / scale)
+    res.params_object = params
+    res.fe_params = fe_params
+    res.cov_re = scale * cov_re_u
+    res.vcomp = scale * vcomp_u
+    res.scale = scale
+    res.cov_re_unscaled = cov_re_u
+    res.method = "REML" if reml else "ML"
+    res.converged = converged
+    res.hist = None
+    res.reml = reml
+    res.cov_pen = None
+    res.k_fe, res.k_re, res.k_re2, res.k_vc = model.k_fe, model.k_re, model.k_re2, model.k_vc
+    res.use_sqrt = model.use_sqrt
+    res.freepat = None
+    return MixedLMResultsWrapper(res)
+
+
+def relative_factor_blocks(design, theta: np.ndarray):
+    """Cholesky factor of the relative covariance of the correlated block, and vc SDs."""
+    k = design.k_re
+    n_tri = k * (k + 1) // 2
+    chol = np.zeros((k, k))
+    chol[np.tril_indices(k)] = theta[:n_tri]
+    return chol, np.asarray(theta[n_tri:])
+
+
+def _group_blocks(design):
+    """Per group: (row indices, random design Z_g as a list of column blocks)."""
+    model = design.model
+    for gi, label in enumerate(model.group_labels):
+        rows = np.asarray(model.row_indices[label])
+        re = model.exog_re_li[gi] if model.k_re else None
+        vcs = [design.vc_mats[j][gi] for j in range(len(design.vc_names))]
+        yield rows, re, vcs
+
+
+def fixed_effects_vcov(design, theta: np.ndarray, scale: float) -> np.ndarray:
+    """lme4's covariance of the fixed effects: scale * (X' V^-1 X)^-1 at theta.
+
+    With the relative covariance Lambda Lambda' and Zs = Z Lambda,
+    X' V^-1 X = X'X - (Zs'X)' (I + Zs'Zs)^-1 (Zs'X), which stays finite on the
+    boundary where Lambda is singular.
+    """
+    from scipy import sparse
+
+    chol, sds = relative_factor_blocks(design, theta)
+    x = design.exog.to_numpy()
+    p = x.shape[1]
+    xtvx = np.zeros((p, p))
+    for rows, re, vcs in _group_blocks(design):
+        xg = x[rows]
+        parts = []
+        if re is not None:
+            parts.append(re @ chol)
+        for sd, mat in zip(sds, vcs):
+            parts.append(mat * sd)
+        if any(sparse.issparse(m) for m in parts):
+            zs = sparse.hstack([sparse.csr_array(m) for m in parts]).tocsr()
+            ztz = (zs.T @ zs).toarray()
+            ztx = zs.T @ xg
+        else:
+            zs = np.hstack(parts)
+            ztz = zs.T @ zs
+            ztx = zs.T @ xg
+        m = ztz + np.eye(ztz.shape[0])
+        xtvx += xg.T @ xg - ztx.T @ np.linalg.solve(m, ztx)
+    return scale * np.linalg.pinv(xtvx)

@@ -1,0 +1,275 @@
+"""The fitted-model object returned by :func:`~mixedkit.fit_lmm`."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .errors import FitWarning, InputTypeError
+from .estimation import (
+    SINGULAR_TOL,
+    THETA_LOWER,
+    Estimate,
+    estimate,
+    fixed_effects_vcov,
+    relative_factor_blocks,
+    statsmodels_results,
+)
+from .findings import Finding, Report
+
+__all__ = ["LmmFit", "FIXED_COLUMNS", "VARIANCE_COLUMNS"]
+
+FIXED_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high"]
+VARIANCE_COLUMNS = ["group", "term", "variance", "std_dev", "corr"]
+
+
+def _check_conf_level(conf_level) -> float:
+    if not isinstance(conf_level, (int, float)) or not 0 < conf_level < 1:
+        raise InputTypeError(f"conf_level must be a number between 0 and 1; got {conf_level!r}")
+    return float(conf_level)
+
+
+class LmmFit:
+    """A fitted linear mixed model.
+
+    Built by :func:`~mixedkit.fit_lmm`; every table keeps full precision and only
+    ``summary()``, ``repr`` and the notebook card round.
+
+    Attributes
+    ----------
+    formula : str
+        The formula as given.
+    method : {"REML", "ML"}
+    fixed_effects : DataFrame
+        Columns ``term, estimate, std_error, statistic, p_value, conf_low, conf_high``;
+        ``.attrs`` holds ``conf_level`` and ``df_method``.
+    variance_components : DataFrame
+        Columns ``group, term, variance, std_dev, corr``: one row per random-effect
+        variance (``corr`` empty), one row per correlation (``term`` is
+        ``"corr(a, b)"``, ``variance`` the covariance, ``corr`` the correlation) and a
+        last ``Residual`` row.
+    loglik, aic, bic : float
+        For a REML fit the REML log-likelihood and lme4's AIC/BIC computed from it
+        (the REML criterion); compare such values only between fits with the same
+        fixed effects.
+    nobs : int
+        Rows used (after removing missing values).
+    ngroups : dict
+        Levels of each grouping factor.
+    converged : bool
+    singular : bool
+        lme4's rule: an element of the relative Cholesky factor's diagonal (theta)
+        below 1e-4; this covers zero variances and correlations of +/-1, whatever
+        the units.
+    health : Report
+        Convergence, singularity, scaling and design findings, worst first.
+    statsmodels_result : MixedLMResultsWrapper
+        The statsmodels results object at mixedkit's optimum.
+    statsmodels_call : str
+        The statsmodels call that specifies the same model.
+    attempts : DataFrame
+        One row per optimisation attempt.
+    """
+
+    def __init__(self, prep, design, est: Estimate, reml: bool, conf_level: float = 0.95):
+        self._prep = prep
+        self._design = design
+        self._estimate = est
+        self.reml = bool(reml)
+        self.conf_level = _check_conf_level(conf_level)
+        self.formula = prep.parsed.text
+        self.method = "REML" if reml else "ML"
+        self.theta = np.asarray(est.theta, float)
+        self.loglik = float(est.loglik)
+        self.converged = bool(est.converged)
+        self.nobs = int(len(design.endog))
+        self.ngroups = dict(design.ngroups)
+        self.n_dropped = int(prep.n_input - self.nobs)
+        self.dropped = dict(prep.dropped)
+        self.statsmodels_call = design.statsmodels_call
+        self.statsmodels_result = statsmodels_results(design, self.theta, reml, self.converged)
+        self.singular = bool(np.any(self.theta[design.theta_diagonal] < SINGULAR_TOL))
+        self.health = self._health()
+
+    # ----------------------------------------------------------------- numbers
+    @property
+    def n_params(self) -> int:
+        """Parameters counted by AIC/BIC: fixed effects, theta and the residual SD."""
+        return int(self._design.exog.shape[1] + self._design.n_theta + 1)
+
+    @property
+    def aic(self) -> float:
+        return -2 * self.loglik + 2 * self.n_params
+
+    @property
+    def bic(self) -> float:
+        return -2 * self.loglik + math.log(self.nobs) * self.n_params
+
+    @property
+    def scale(self) -> float:
+        """Residual variance."""
+        return float(self.statsmodels_result.scale)
+
+    @property
+    def attempts(self) -> pd.DataFrame:
+        return self._estimate.attempts_frame()
+
+    def _reported_theta(self) -> np.ndarray:
+        # A Cholesky diagonal at its lower bound is lme4's 0 (statsmodels cannot evaluate 0).
+        theta = self.theta.copy()
+        diag = self._design.theta_diagonal
+        theta[diag] = np.where(theta[diag] <= THETA_LOWER * 1.01, 0.0, theta[diag])
+        return theta
+
+    @cached_property
+    def vcov_fixed(self) -> pd.DataFrame:
+        """Covariance of the fixed effects, scale * (X'V^-1 X)^-1 as lme4's ``vcov``."""
+        v = fixed_effects_vcov(self._design, self.theta, self.scale)
+        names = list(self._design.exog.columns)
+        return pd.DataFrame(v, index=names, columns=names)
+
+    @cached_property
+    def fixed_effects(self) -> pd.DataFrame:
+        est = np.asarray(self.statsmodels_result.fe_params, float)
+        se = np.sqrt(np.diag(self.vcov_fixed.to_numpy()))
+        stat = est / se
+        p = 2 * stats.norm.sf(np.abs(stat))
+        z = stats.norm.ppf(0.5 + self.conf_level / 2)
+        table = pd.DataFrame({
+            "term": list(self._design.exog.columns), "estimate": est, "std_error": se,
+            "statistic": stat, "p_value": p, "conf_low": est - z * se, "conf_high": est + z * se,
+        })
+        table.attrs.update(conf_level=self.conf_level, df_method="normal (z)")
+        return table
+
+    @cached_property
+    def variance_components(self) -> pd.DataFrame:
+        chol, sds = relative_factor_blocks(self._design, self._reported_theta())
+        rows = []
+        vc_index = 0
+        for block in self._design.blocks:
+            if block.kind == "re":
+                cov = self.scale * chol @ chol.T
+                sd = np.sqrt(np.diag(cov))
+                for name, var, s in zip(block.terms, np.diag(cov), sd):
+                    rows.append([block.group, name, var, s, np.nan])
+                for i in range(len(block.terms)):
+                    for j in range(i):
+                        corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else np.nan
+                        rows.append([block.group, f"corr({block.terms[j]}, {block.terms[i]})",
+                                     cov[i, j], np.nan, corr])
+            else:
+                var = self.scale * sds[vc_index] ** 2
+                rows.append([block.group, block.terms[0], var, math.sqrt(var), np.nan])
+                vc_index += 1
+        rows.append(["Residual", "", self.scale, math.sqrt(self.scale), np.nan])
+        return pd.DataFrame(rows, columns=VARIANCE_COLUMNS)
+
+    # ------------------------------------------------------------------ health
+    def _health(self) -> Report:
+        rep = Report("model health")
+        est, design = self._estimate, self._design
+        n_att = len(est.attempts)
+        if self.converged:
+            rep.add(Finding("convergence", "ok",
+                            f"converged (max |gradient| {est.max_grad:.1e} on the deviance scale, "
+                            f"{n_att} attempt{'s' if n_att > 1 else ''})."))
+        else:
+            rep.add(Finding(
+                "convergence", "error",
+                f"no optimisation attempt converged ({n_att} tried; best max |gradient| "
+                f"{est.max_grad:.2g}).",
+                "The estimates may not be the maximum of the likelihood.",
+                "Rescale the response and predictors, simplify the random effects, and look at "
+                "fit.attempts."))
+        zero = [i for i in design.theta_diagonal if self.theta[i] < SINGULAR_TOL]
+        if zero:
+            what = self._singular_description(zero)
+            rep.add(Finding(
+                "singular", "warning", f"singular fit: {what}.",
+                "The random-effects structure is richer than the data support; tests and "
+                "intervals for it are unreliable.",
+                "Simplify the random part (drop the term, or its correlation with '||'), or keep "
+                "it if a zero variance is plausible."))
+        else:
+            rep.add(Finding("singular", "ok", "not singular (every theta above 1e-4)."))
+        for f in list(self._prep.report.findings) + list(design.findings):
+            rep.add(f)
+        if est.engine_warnings:
+            uniq = list(dict.fromkeys(est.engine_warnings))
+            rep.add(Finding(
+                "engine warnings", "note",
+                f"statsmodels raised {len(est.engine_warnings)} warnings during estimation "
+                f"({len(uniq)} distinct, e.g. {uniq[0][:80]!r}); judged by the checks above.",
+                ""))
+        return rep
+
+    def _singular_description(self, zero) -> str:
+        design = self._design
+        k = design.k_re
+        n_tri = k * (k + 1) // 2
+        rows, _ = np.tril_indices(k)
+        parts = []
+        for i in zero:
+            if i < n_tri:
+                block = design.blocks[0]
+                term = block.terms[rows[i]]
+                if rows[i] == 0:
+                    parts.append(f"the {term!r} variance for {block.group!r} is estimated as 0")
+                else:
+                    parts.append(f"{term!r} for {block.group!r} has variance 0 or a correlation "
+                                 "of +/-1 with the terms before it")
+            else:
+                blk = [b for b in design.blocks if b.kind == "vc"][i - n_tri]
+                parts.append(f"the {blk.terms[0]!r} variance for {blk.group!r} is estimated as 0")
+        return "; ".join(parts)
+
+    def _warn(self, stacklevel: int = 3) -> None:
+        problems = self.health.problems
+        if problems:
+            text = "; ".join(f.what.rstrip(".") for f in problems)
+            warnings.warn(f"{text}. See fit.health for what to do.", FitWarning,
+                          stacklevel=stacklevel)
+
+    # ------------------------------------------------------------------- refit
+    def refit(self, *, reml: bool | None = None, conf_level: float | None = None) -> "LmmFit":
+        """The same model refitted, by default with the same settings.
+
+        Parameters
+        ----------
+        reml : bool, optional
+            ``False`` for maximum likelihood (needed to compare models that differ in
+            fixed effects), ``True`` for REML.
+        conf_level : float, optional
+
+        Returns
+        -------
+        LmmFit
+            Estimation starts from this fit's theta.
+        """
+        reml = self.reml if reml is None else bool(reml)
+        est = estimate(self._design, reml, start=self.theta)
+        fit = LmmFit(self._prep, self._design, est, reml,
+                     self.conf_level if conf_level is None else conf_level)
+        fit._warn()
+        return fit
+
+    # ----------------------------------------------------------------- display
+    def summary(self) -> str:
+        """Plain-text summary: model, data, fit criteria, random and fixed effects, health."""
+        from .display import summary_text
+
+        return summary_text(self)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        from .display import summary_html
+
+        return summary_html(self)
