@@ -19,7 +19,6 @@ import pandas as pd
 
 from .errors import DataError, DesignTooLargeError, FormulaError
 from .findings import Finding
-from .formula import RandomTerm
 from .validation import PreparedData, _factor_codes
 
 __all__ = ["Design", "CovBlock", "build_design"]
@@ -66,6 +65,12 @@ class Design:
     use_sparse: bool = False
     findings: list[Finding] = field(default_factory=list)
     _model: object = field(default=None, repr=False)
+
+    def __getstate__(self):
+        # patsy's DesignInfo cannot be pickled; it is rebuilt from the data when needed.
+        state = self.__dict__.copy()
+        state["design_info"] = None
+        return state
 
     @property
     def model(self):
@@ -199,10 +204,6 @@ def _choose_grouping(prep: PreparedData) -> tuple[str, ...] | None:
     return min(candidates, key=score)
 
 
-def _width(term: RandomTerm, frame, env, prep) -> int:
-    return _dmatrix(term.re_formula, frame.iloc[:1], env, prep, term.source).shape[1]
-
-
 def _label(prep, factor) -> str:
     return ":".join(prep.user(c) for c in factor)
 
@@ -214,9 +215,10 @@ def _cannot_express(term: RandomTerm, gf: tuple | None, prep) -> FormulaError:
              f"(here {_label(prep, gf)!r})")
     return FormulaError(
         f"the random term {term.source} cannot be fitted by statsmodels: {where}. "
-        f"Fit its terms uncorrelated with '||', e.g. "
+        f"Fit numeric slopes uncorrelated with '||', e.g. "
         f"({' + '.join(prep.names.restore(e) for e in term.exprs) or '1'} || "
-        f"{_label(prep, term.factor)}), or simplify the random part"
+        f"{_label(prep, term.factor)}), or simplify the random part (a categorical slope "
+        f"becomes an intercept for the interaction, (1 | {_label(prep, term.factor)}:f))"
     )
 
 
@@ -228,7 +230,7 @@ def _quoted(prep: PreparedData, text: str) -> str:
     return re.sub(r"_mk\d+_", lambda m: f'Q("{orig[m.group(0)]}")', text)
 
 
-def _vc_mats(codes_g: np.ndarray, codes_f: np.ndarray, slope: np.ndarray | None,
+def _vc_mats(codes_f: np.ndarray, slope: np.ndarray | None,
              group_rows: list[np.ndarray], f_levels: np.ndarray, sparse_ok: bool):
     from scipy import sparse
 
@@ -250,6 +252,29 @@ def _estimate_cost(group_rows, q_per_group) -> tuple[float, float]:
     n = np.array([len(r) for r in group_rows], dtype=float)
     q = np.asarray(q_per_group, dtype=float)
     return float((n * q).sum() * _BYTES_PER_CELL), float((n * q * q + q**3).sum())
+
+
+def _check_cost(group_rows, ncols, nrows, findings) -> None:
+    """Refuse designs that would exhaust memory; flag slow ones (see _BYTES_PER_CELL)."""
+    mem, flops = _estimate_cost(group_rows, ncols)
+    avail = _memory_bytes()
+    secs = flops / _FLOPS_PER_SECOND
+    if mem > 0.5 * avail:
+        raise DesignTooLargeError(
+            f"this random-effects design is too large for statsmodels: {nrows:,} rows and "
+            f"up to {int(ncols.max()):,} random-effect columns in one group need about "
+            f"{mem / 1e9:.1f} GB of memory (this machine has {avail / 1e9:.1f} GB) and about "
+            f"{secs:,.0f} s per likelihood evaluation (a fit takes 20-100). Fit a subset of "
+            "levels, nest the factors if the design allows, or use lme4 (R), whose sparse "
+            "Cholesky factorisation handles such designs"
+        )
+    if secs > 5:
+        findings.append(Finding(
+            "design size", "warning",
+            f"each likelihood evaluation is estimated at {secs:,.0f} s "
+            f"({int(ncols.max()):,} random-effect columns in one group).",
+            "A fit takes 20-100 evaluations.",
+            "Expect a long fit, or reduce the number of crossed levels."))
 
 
 def _memory_bytes() -> float:
@@ -294,7 +319,8 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
             "(e.g. log of 0); transform only positive values or add a constant"
         )
     design_info = x.design_info
-    exog = _restore_cols(x, prep)
+    # A plain DataFrame: patsy attaches its (unpicklable) DesignInfo to the one it returns.
+    exog = _restore_cols(pd.DataFrame(x.to_numpy(), index=x.index, columns=x.columns), prep)
     _check_rank(exog)
     findings: list[Finding] = []
     _check_scaling(exog, findings)
@@ -303,7 +329,9 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
     terms = list(prep.random)
     on_g = [t for t in terms if t.factor == gf]
     others = [t for t in terms if t.factor != gf]
-    widths = {t: _width(t, frame, env, prep) for t in terms}
+    mats = {t: _restore_cols(_dmatrix(t.re_formula, frame, env, prep, t.source), prep)
+            for t in terms if t.exprs}
+    widths = {t: mats[t].shape[1] if t.exprs else 1 for t in terms}
     correlated = [t for t in on_g if widths[t] > 1]
     if len(correlated) > 1:
         raise FormulaError(
@@ -314,6 +342,12 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
     for t in others:
         if widths[t] > 1:
             raise _cannot_express(t, gf, prep)
+    intercepts = [t for t in on_g if t.intercept]
+    if len(intercepts) > 1:
+        raise FormulaError(
+            f"the random terms {intercepts[0].source} and {intercepts[1].source} both give "
+            f"{_label(prep, gf)!r} a random intercept; keep one of them"
+        )
     if correlated:
         re_term = correlated[0]
     else:
@@ -339,59 +373,42 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
     blocks: list[CovBlock] = []
     exog_re = None
     if re_term is not None:
-        exog_re = _restore_cols(_dmatrix(re_term.re_formula, frame, env, prep, re_term.source), prep)
+        exog_re = mats.get(re_term)
+        if exog_re is None:
+            exog_re = pd.DataFrame({"Intercept": np.ones(len(frame))}, index=frame.index)
         _check_slopes_vary(exog_re, gf, frame, prep, re_term)
         blocks.append(CovBlock("re", _label(prep, gf), list(exog_re.columns), re_term.source))
 
-    vc_names, vc_colnames, vc_mats = [], [], []
+    # Cost first: the matrices of a too-large crossed design must never be built.
+    gcodes_all = np.zeros(len(frame), dtype=int) if gf is None else gcodes
+    vc_codes = {t: _factor_codes(frame, t.factor) for t in vc_terms}
     ncols = np.full(len(group_rows), exog_re.shape[1] if exog_re is not None else 0)
-    sizes = np.array([len(r) for r in group_rows])
-    use_sparse = gf is None and len(frame) * sum(
-        len(np.unique(_factor_codes(frame, t.factor))) for t in vc_terms) > _SPARSE_MIN_CELLS
     for t in vc_terms:
-        codes_f = _factor_codes(frame, t.factor)
+        ncols = ncols + pd.Series(vc_codes[t]).groupby(gcodes_all).nunique().to_numpy()
+    _check_cost(group_rows, ncols, len(frame), findings)
+
+    use_sparse = gf is None and len(frame) * int(ncols.max()) > _SPARSE_MIN_CELLS
+    vc_names, vc_colnames, vc_mats = [], [], []
+    for t in vc_terms:
         slope = None
         term_name = "Intercept"
         if t.exprs:
-            m = _restore_cols(_dmatrix("0 + " + t.exprs[0], frame, env, prep, t.source), prep)
-            _check_slopes_vary(m, t.factor, frame, prep, t)
-            slope, term_name = m.iloc[:, 0].to_numpy(dtype=float), m.columns[0]
+            _check_slopes_vary(mats[t], t.factor, frame, prep, t)
+            slope, term_name = mats[t].iloc[:, 0].to_numpy(dtype=float), mats[t].columns[0]
         levels = _level_labels(frame, t.factor)
-        mats, cols = _vc_mats(groups, codes_f, slope, group_rows, levels, use_sparse)
+        group_mats, cols = _vc_mats(vc_codes[t], slope, group_rows, levels, use_sparse)
         label = _label(prep, t.factor)
         vc_names.append(label if slope is None else f"{label}:{term_name}")
         vc_colnames.append(cols)
-        vc_mats.append(mats)
-        ncols = ncols + np.array([len(c) for c in cols])
+        vc_mats.append(group_mats)
         blocks.append(CovBlock("vc", label, [term_name], t.source))
     if len(set(vc_names)) < len(vc_names):
         dup = [n for n in vc_names if vc_names.count(n) > 1][0]
         raise FormulaError(f"the random term for {dup!r} appears twice; remove the duplicate")
 
-    mem, flops = _estimate_cost(group_rows, ncols)
-    avail = _memory_bytes()
-    secs = flops / _FLOPS_PER_SECOND
-    if mem > 0.5 * avail:
-        raise DesignTooLargeError(
-            f"this random-effects design is too large for statsmodels: {len(frame):,} rows and "
-            f"up to {int(ncols.max()):,} random-effect columns in one group need about "
-            f"{mem / 1e9:.1f} GB of memory (this machine has {avail / 1e9:.1f} GB) and about "
-            f"{secs:,.0f} s per likelihood evaluation (a fit takes 20-100). Fit a subset of "
-            "levels, nest the factors if the design allows, or use lme4 (R) which uses sparse "
-            "Cholesky factors"
-        )
-    if secs > 5:
-        findings.append(Finding(
-            "design size", "warning",
-            f"each likelihood evaluation is estimated at {secs:,.0f} s "
-            f"({int(ncols.max()):,} random-effect columns in one group).",
-            "A fit takes 20-100 evaluations.",
-            "Expect a long fit, or reduce the number of crossed levels."))
-
     ngroups = {}
     for t in terms:
         ngroups.setdefault(_label(prep, t.factor), int(_factor_codes(frame, t.factor).max() + 1))
-    del sizes
     design = Design(
         endog=endog, exog=exog, design_info=design_info, groups=groups, group_factor=gf,
         exog_re=exog_re, vc_names=vc_names, vc_colnames=vc_colnames, vc_mats=vc_mats,
@@ -439,17 +456,22 @@ def _statsmodels_call(prep, gf, re_term, vc_terms, use_sparse) -> str:
     args = [repr(formula), "data", f"groups={groups}"]
     if re_term is None:
         args.append('re_formula="0"')
-    elif not (re_term.intercept and not re_term.exprs):
-        args.append(f"re_formula={_quoted(prep, '~' + re_term.re_formula)!r}")
+    elif re_term.intercept and not re_term.exprs:
+        if vc_terms:  # with vc_formula, from_formula drops its default random intercept
+            args.append('re_formula="1"')
+    else:
+        re_text = re_term.re_formula.removeprefix("1 + ")
+        args.append(f"re_formula={_quoted(prep, '~' + re_text)!r}")
     if vc_terms:
         vc = {}
         for t in vc_terms:
-            inner = tuple(c for c in t.factor if gf is None or c not in gf) or t.factor
-            fac = ":".join(f"C({_quoted(prep, c)})" for c in inner)
+            inner = tuple(c for c in t.factor if gf is None or c not in gf)
+            fac = ":".join(f"C({_quoted(prep, c)})" for c in inner or t.factor)
             key = _label(prep, t.factor)
             if t.exprs:
                 key += ":" + prep.names.restore(t.exprs[0])
-                vc[key] = f"0 + {fac}:{_quoted(prep, t.exprs[0])}"
+                slope = _quoted(prep, t.exprs[0])
+                vc[key] = f"0 + {fac}:{slope}" if inner else f"0 + {slope}"
             else:
                 vc[key] = f"0 + {fac}"
         args.append(f"vc_formula={vc!r}")

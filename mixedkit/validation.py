@@ -215,7 +215,7 @@ def _check_response(y: pd.Series, name: str) -> None:
         )
     if np.nanmax(vals) == np.nanmin(vals):
         raise DataError(
-            f"response {name!r} is constant (every value is {vals[0]!r}); there is no variation "
+            f"response {name!r} is constant (every value is {float(vals[0])!r}); there is no variation "
             "to model. Check that the right column is on the left of '~'"
         )
 
@@ -354,7 +354,7 @@ def check_data(formula, data=None, *, groups=None, re_formula=None, vc_formula=N
 
         build_design(prep)
     except MixedkitError as err:
-        report.add(Finding("input", "error", str(err), fix="see the message"))
+        report.add(Finding("input", "error", f"{type(err).__name__}: {err}"))
         return report
     report.add(
         Finding(

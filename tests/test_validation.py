@@ -1,0 +1,218 @@
+"""Every bad input of issue #2, item 3: the exception type and the message text."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixedkit as mk
+
+
+def base() -> pd.DataFrame:
+    """Ten subjects, four visits, a numeric response."""
+    rng = np.random.default_rng(1)
+    n_sub, n_vis = 10, 4
+    subj = np.repeat([f"s{i}" for i in range(n_sub)], n_vis)
+    time = np.tile(np.arange(n_vis), n_sub)
+    u = np.repeat(rng.normal(0, 2, n_sub), n_vis)
+    y = 10 + 0.5 * time + u + rng.normal(0, 1, n_sub * n_vis)
+    return pd.DataFrame({"y": y, "time": time, "subject": subj,
+                         "sex": np.repeat(["f", "m"] * (n_sub // 2), n_vis)})
+
+
+def with_col(**cols):
+    def make():
+        d = base()
+        for k, v in cols.items():
+            d[k] = v(d) if callable(v) else v
+        return d
+    return make
+
+
+def wide():
+    d = base()
+    w = d.pivot(index="subject", columns="time", values="y")
+    w.columns = [f"score_t{c + 1}" for c in w.columns]
+    return w.reset_index()
+
+
+def rank_deficient():
+    d = base()
+    d["time2"] = 2 * d["time"] + 1
+    return d
+
+
+BAD = [
+    # (id, data factory, formula, kwargs, exception, message fragment)
+    ("not a DataFrame", lambda: base().to_dict(), "y ~ time + (1 | subject)", {},
+     mk.InputTypeError, r"data must be a pandas DataFrame in long format; got dict"),
+    ("empty data", lambda: base().iloc[:0], "y ~ time + (1 | subject)", {},
+     mk.DataError, r"data is empty \(shape \(0, 4\)\)"),
+    ("formula not a string", base, 42, {},
+     mk.InputTypeError, r"formula must be a string .* got int"),
+    ("formula without ~", base, "y time + (1 | subject)", {},
+     mk.FormulaError, r"must have one '~'"),
+    ("unbalanced parenthesis", base, "y ~ time + (1 | subject", {},
+     mk.FormulaError, r"unbalanced '\('"),
+    ("bar outside parentheses", base, "y ~ time + 1 | subject", {},
+     mk.FormulaError, r"uses '\|' outside parentheses"),
+    ("no random term", base, "y ~ time", {},
+     mk.FormulaError, r"has no random-effects term; add one such as '\+ \(1 \| group\)'"),
+    ("response missing", base, "Y ~ time + (1 | subject)", {},
+     mk.ColumnNotFoundError, r"column 'Y' is not in data; did you mean 'y'\?"),
+    ("predictor missing", base, "y ~ tme + (1 | subject)", {},
+     mk.ColumnNotFoundError, r"column 'tme' is not in data; did you mean 'time'\?"),
+    ("grouping column missing", base, "y ~ time + (1 | subjects)", {},
+     mk.ColumnNotFoundError, r"column 'subjects' is not in data; did you mean 'subject'\?"),
+    ("groups= missing", base, "y ~ time", {"groups": "Subject"},
+     mk.ColumnNotFoundError, r"groups='Subject' is not a column of data; did you mean 'subject'\?"),
+    ("response not numeric", with_col(y=lambda d: d["y"].round().astype(str) + "kg"),
+     "y ~ time + (1 | subject)", {},
+     mk.DataError, r"response 'y' is not numeric \(dtype .*\); convert it with pd.to_numeric"),
+    ("response boolean", with_col(y=lambda d: d["y"] > 10), "y ~ time + (1 | subject)", {},
+     mk.DataError, r"response 'y' is boolean .* data\['y'\].astype\(int\)"),
+    ("response constant", with_col(y=3.0), "y ~ time + (1 | subject)", {},
+     mk.DataError, r"response 'y' is constant \(every value is 3.0\)"),
+    ("response infinite", with_col(y=lambda d: d["y"].where(d.index != 5, np.inf)),
+     "y ~ time + (1 | subject)", {},
+     mk.DataError, r"response 'y' has 1 infinite values \(rows \[5\]\)"),
+    ("grouping with one level", with_col(subject="s0"), "y ~ time + (1 | subject)", {},
+     mk.DataError, r"grouping factor 'subject' has a single level \('s0'\)"),
+    ("every group of size one", with_col(subject=lambda d: [f"r{i}" for i in range(len(d))]),
+     "y ~ time + (1 | subject)", {},
+     mk.DataError, r"grouping factor 'subject' has 40 levels with one row each"),
+    ("wide data, response missing", wide, "score ~ time + (1 | subject)", {},
+     mk.ColumnNotFoundError,
+     r"data look wide: columns score_t1, score_t2, score_t3, score_t4 .*\n.*"
+     r"data.melt\(id_vars=\['subject'\], value_vars=\['score_t1', 'score_t2', 'score_t3', "
+     r"'score_t4'\], var_name='time', value_name='score'\)"),
+    ("wide data, one row per group", wide, "score_t2 ~ score_t1 + (1 | subject)", {},
+     mk.DataError, r"(?s)one row per level; data look wide: .*data.melt\("),
+    ("missing values with raise", with_col(time=lambda d: d["time"].where(d.index != 3)),
+     "y ~ time + (1 | subject)", {"missing": "raise"},
+     mk.DataError, r"1 rows have missing values in 'time' \(1\) \(first rows: \[3\]\); "
+                   r"pass missing='drop'"),
+    ("bad missing option", base, "y ~ time + (1 | subject)", {"missing": "omit"},
+     mk.InputTypeError, r"missing must be 'drop' or 'raise'; got 'omit'"),
+    ("slope constant within groups", base, "y ~ sex + (sex | subject)", {},
+     mk.DataError, r"random slope 'sex\[T.m\]' in \(sex \| subject\) does not vary within any "
+                   r"level of 'subject'.*\(1 \| subject\)"),
+    ("rank deficient", rank_deficient, "y ~ time + time2 + (1 | subject)", {},
+     mk.DataError, r"not of full rank.*'time2' = combination of \['Intercept', 'time'\]"),
+    ("lme4 terms and groups=", base, "y ~ time + (1 | subject)", {"groups": "subject"},
+     mk.FormulaError, r"give the random effects one way"),
+    ("re_formula without groups", base, "y ~ time", {"re_formula": "~time"},
+     mk.FormulaError, r"re_formula= and vc_formula= need groups="),
+    ("bad conf_level", base, "y ~ time + (1 | subject)", {"conf_level": 95},
+     mk.InputTypeError, r"conf_level must be a number between 0 and 1; got 95"),
+    ("unknown function", base, "y ~ foo(time) + (1 | subject)", {},
+     mk.FormulaError, r"could not be evaluated"),
+    ("duplicate intercepts", base, "y ~ time + (time | subject) + (1 | subject)", {},
+     mk.FormulaError, r"both give 'subject' a random intercept"),
+    ("unsupported vc_formula", base, "y ~ time", {"groups": "subject",
+                                                 "vc_formula": {"a": "1 + time"}},
+     mk.FormulaError, r"understands variance components of the form '0 \+ C\(f\)'"),
+]
+
+
+@pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
+def test_bad_input_raises_with_message(case):
+    _, make, formula, kwargs, exc, message = case
+    data = make()
+    before = data.copy() if isinstance(data, pd.DataFrame) else None
+    with pytest.raises(exc, match=message):
+        mk.fit_lmm(formula, data, **kwargs)
+    if before is not None:
+        pd.testing.assert_frame_equal(data, before)
+
+
+# conf_level is a fit option, not a data check
+CHECKABLE = [c for c in BAD if "conf_level" not in c[3]]
+
+
+@pytest.mark.parametrize("case", CHECKABLE, ids=[c[0] for c in CHECKABLE])
+def test_check_data_reports_the_same_error(case):
+    _, make, formula, kwargs, exc, message = case
+    report = mk.check_data(formula, make(), **kwargs)
+    assert report.verdict == "error"
+    assert report.problems[0].what.startswith(exc.__name__)
+    assert re.search(message, report.problems[0].what, flags=re.S)
+
+
+def test_errors_subclass_builtins():
+    assert issubclass(mk.DataError, ValueError)
+    assert issubclass(mk.ColumnNotFoundError, KeyError)
+    assert issubclass(mk.FormulaError, ValueError)
+    assert issubclass(mk.InputTypeError, TypeError)
+    assert issubclass(mk.DesignTooLargeError, MemoryError)
+    assert issubclass(mk.FitWarning, UserWarning)
+    # KeyError normally quotes its message; ours reads as written.
+    err = mk.ColumnNotFoundError("column 'x' is not in data")
+    assert str(err) == "column 'x' is not in data"
+
+
+def test_fewer_than_five_groups_warns_once():
+    d = base()
+    d = d[d["subject"].isin(["s0", "s1", "s2"])]
+    with pytest.warns(mk.FitWarning, match=r"grouping factor 'subject' has only 3 levels") as rec:
+        fit = mk.fit_lmm("y ~ time + (1 | subject)", d)
+    assert len([w for w in rec if issubclass(w.category, mk.MixedkitWarning)]) == 1
+    assert fit.health["few groups"].severity == "warning"
+
+
+def test_missing_values_dropped_and_reported():
+    d = base()
+    d.loc[[3, 7], "time"] = np.nan
+    d.loc[9, "y"] = np.nan
+    d["unused"] = np.nan  # columns the model does not use never cause drops
+    before = d.copy()
+    fit = mk.fit_lmm("y ~ time + (1 | subject)", d)
+    pd.testing.assert_frame_equal(d, before)
+    assert fit.nobs == 37 and fit.n_dropped == 3
+    assert fit.dropped == {"y": 1, "time": 2}
+    note = fit.health["missing values"]
+    assert "3 of 40 rows dropped for missing values in 'y' (1), 'time' (2)" in note.what
+    report = mk.check_data("y ~ time + (1 | subject)", d)
+    assert report["missing values"].severity == "note"
+
+
+def test_check_data_accepts_either_argument_order():
+    d = base()
+    a = mk.check_data("y ~ time + (1 | subject)", d)
+    b = mk.check_data(d, "y ~ time + (1 | subject)")
+    assert a.verdict == b.verdict == "ok"
+    assert list(a.to_frame().columns) == ["check", "severity", "what", "why", "fix"]
+
+
+def test_design_too_large_is_refused_before_building(monkeypatch):
+    import mixedkit.design as design
+
+    monkeypatch.setattr(design, "_memory_bytes", lambda: 8e9)
+    rng = np.random.default_rng(0)
+    n = 60_000
+    d = pd.DataFrame({"y": rng.normal(size=n), "a": rng.integers(0, 3000, n),
+                      "b": rng.integers(0, 1500, n)})
+    with pytest.raises(mk.DesignTooLargeError,
+                       match=r"too large for statsmodels: 60,000 rows and up to 4,500 random-effect "
+                             r"columns in one group need about 13.0 GB of memory \(this machine has "
+                             r"8.0 GB\)"):
+        mk.fit_lmm("y ~ 1 + (1 | a) + (1 | b)", d)
+    report = mk.check_data("y ~ 1 + (1 | a) + (1 | b)", d)
+    assert report.verdict == "error" and "DesignTooLargeError" in report.problems[0].what
+
+
+def test_crossed_correlated_term_names_the_term():
+    pen = mk.load_dataset("penicillin")
+    pen["x"] = np.arange(len(pen)) % 5
+    with pytest.raises(mk.FormulaError, match=r"the random term \(x \| sample\) cannot be fitted "
+                                              r"by statsmodels: the factors are crossed"):
+        mk.fit_lmm("diameter ~ 1 + (1 | plate) + (x | sample)", pen)
+
+
+def test_unknown_dataset():
+    with pytest.raises(mk.DataError, match=r"unknown data set 'sleepstudies'; did you mean "
+                                           r"'sleepstudy'\?"):
+        mk.load_dataset("sleepstudies")
