@@ -25,7 +25,11 @@ from .errors import FitError
 
 __all__ = ["Attempt", "Estimate", "estimate", "statsmodels_results", "fixed_effects_vcov"]
 
-THETA_LOWER = 1e-6  # lower bound of Cholesky diagonals/SDs (statsmodels cannot evaluate 0)
+# Lower bound of Cholesky diagonals and SDs.  statsmodels cannot evaluate theta = 0,
+# and below ~1e-5 its GLS step switches to a pseudo-inverse (eigenvalue tolerance
+# 1e-10 on theta^2) that disagrees with its likelihood.  At 5e-5 the likelihood is
+# within ~n * 2.5e-9 of its value at 0; such a theta is reported as 0, as lme4 does.
+THETA_LOWER = 5e-5
 SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance on theta
 GRAD_TOL = 2e-3  # lme4's check.conv.grad tolerance (deviance scale)
 _BAD = 1e10  # objective value standing in for a non-finite likelihood
@@ -159,6 +163,22 @@ def _nelder_mead(obj, theta0, design):
     return x, f"Nelder-Mead: {res.message}; polished by L-BFGS-B: {msg}"
 
 
+def _snap_to_boundary(obj, theta, ll, design):
+    """Move near-zero Cholesky diagonals onto the bound when the likelihood agrees.
+
+    On a flat boundary L-BFGS-B may stop at theta = 1e-5 rather than at the bound;
+    lme4 reports such a variance as exactly 0.
+    """
+    for i in design.theta_diagonal:
+        if THETA_LOWER < theta[i] < SINGULAR_TOL:
+            trial = theta.copy()
+            trial[i] = THETA_LOWER
+            trial_ll = obj.loglik(trial)
+            if trial_ll >= ll - 1e-9:
+                theta, ll = trial, trial_ll
+    return theta, ll
+
+
 def estimate(design, reml: bool, start: np.ndarray | None = None) -> Estimate:
     """Maximise the (REML) likelihood over theta; see the module docstring.
 
@@ -204,6 +224,8 @@ def estimate(design, reml: bool, start: np.ndarray | None = None) -> Estimate:
                 best_theta, best_ll, best_conv, best_grad = theta, ll, conv, gmax
             if best_conv:
                 break
+        if best_theta is not None:
+            best_theta, best_ll = _snap_to_boundary(obj, best_theta, best_ll, design)
         caught = [str(w.message) for w in record]
     if best_theta is None:
         raise FitError(

@@ -1,0 +1,163 @@
+"""The result object: tables, health, warnings, refit, pickling, display."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixedkit as mk
+import mixedkit.estimation as estimation
+from mixedkit.results import FIXED_COLUMNS, VARIANCE_COLUMNS
+
+
+@pytest.fixture(scope="module")
+def ss():
+    return mk.load_dataset("sleepstudy")
+
+
+@pytest.fixture(scope="module")
+def fit(ss):
+    return mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss)
+
+
+def test_table_columns_are_the_documented_vocabulary(fit):
+    assert list(fit.fixed_effects.columns) == FIXED_COLUMNS == [
+        "term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high"]
+    assert list(fit.variance_components.columns) == VARIANCE_COLUMNS == [
+        "group", "term", "variance", "std_dev", "corr"]
+    assert fit.fixed_effects.attrs == {"conf_level": 0.95, "df_method": "normal (z)"}
+    vc = fit.variance_components
+    assert list(vc["term"]) == ["Intercept", "Days", "corr(Intercept, Days)", ""]
+    assert vc["group"].iloc[-1] == "Residual"
+    # variance and std_dev agree, full precision is kept
+    rows = vc[vc["std_dev"].notna()]
+    np.testing.assert_allclose(rows["std_dev"] ** 2, rows["variance"], rtol=1e-12)
+
+
+def test_fixed_effect_intervals_follow_conf_level(ss):
+    fit90 = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss, conf_level=0.9)
+    fe = fit90.fixed_effects
+    half = (fe["conf_high"] - fe["conf_low"]) / 2
+    np.testing.assert_allclose(half, 1.6448536269514722 * fe["std_error"], rtol=1e-10)
+    np.testing.assert_allclose(fe["statistic"], fe["estimate"] / fe["std_error"])
+
+
+def test_fixed_effects_se_is_lme4_kind_not_statsmodels_hessian(fit):
+    # lme4 vcov for sleepstudy (tests/reference/fits/sleepstudy_corr.json): SE(Days)=1.545790
+    se = fit.fixed_effects.set_index("term")["std_error"]
+    assert se["Days"] == pytest.approx(1.54578739, rel=1e-4)
+    np.testing.assert_allclose(np.sqrt(np.diag(fit.vcov_fixed)), se)
+
+
+def test_scalars_and_escape_hatch(fit):
+    assert fit.method == "REML" and fit.reml
+    assert fit.nobs == 180 and fit.ngroups == {"Subject": 18}
+    assert fit.n_params == 6
+    assert fit.aic == pytest.approx(-2 * fit.loglik + 12)
+    assert fit.converged and not fit.singular
+    res = fit.statsmodels_result
+    assert res.llf == pytest.approx(fit.loglik, abs=1e-8)
+    assert "Mixed Linear Model Regression Results" in str(res.summary())
+    assert list(fit.attempts.columns) == ["optimizer", "start", "loglik", "n_evals", "max_grad",
+                                          "converged", "message", "seconds"]
+
+
+def test_refit_ml_then_reml_round_trips(fit):
+    ml = fit.refit(reml=False)
+    assert ml.method == "ML" and ml.loglik == pytest.approx(-875.969672, abs=1e-4)  # lme4
+    assert ml.attempts["start"].iloc[0] == "warm start"
+    back = ml.refit(reml=True)
+    assert back.loglik == pytest.approx(fit.loglik, abs=1e-6)
+
+
+def test_pickle_round_trip(fit):
+    again = pickle.loads(pickle.dumps(fit))
+    pd.testing.assert_frame_equal(again.fixed_effects, fit.fixed_effects)
+    assert again.summary() == fit.summary()
+
+
+def test_summary_and_html_carry_the_content(fit):
+    text = fit.summary()
+    for piece in ["fit by REML", "Reaction ~ Days + (Days | Subject)", "180 rows",
+                  "Subject 18", "logLik (REML): -871.814", "AIC (REML): 1755.63",
+                  "Random effects:", "Fixed effects (normal (z) inference):", "Health: ok",
+                  "smf.mixedlm('Reaction ~ Days', data, groups='Subject', re_formula='~Days')"]:
+        assert piece in text
+    html = fit._repr_html_()
+    for piece in ["mk-card", "Reaction ~ Days + (Days | Subject)", "<table", "Health: ok",
+                  "mk-badge mk-ok", "251.4051"]:
+        assert piece in html
+
+
+def test_singular_fit_warns_once_and_reports(recwarn):
+    dy2 = pd.read_csv(pytest.importorskip("pathlib").Path(__file__).parent
+                      / "reference" / "data" / "Dyestuff2.csv")
+    fit = mk.fit_lmm("Yield ~ 1 + (1 | Batch)", dy2)
+    ours = [w for w in recwarn if issubclass(w.category, mk.MixedkitWarning)]
+    assert len(ours) == 1 and len(recwarn) == 1  # statsmodels' own warnings are absorbed
+    assert "singular fit: the 'Intercept' variance for 'Batch' is estimated as 0" in str(
+        ours[0].message)
+    assert fit.singular
+    assert fit.variance_components["variance"].iloc[0] == 0.0
+    assert fit.health.verdict == "warning"
+
+
+def test_singularity_is_unit_free(ss):
+    """statsmodels flags variances below 0.01 whatever the units; mixedkit does not."""
+    seconds = ss.assign(Reaction=ss["Reaction"] / 1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning at all
+        fit_s = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", seconds)
+    fit_ms = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss)
+    assert not fit_s.singular
+    np.testing.assert_allclose(fit_s.theta, fit_ms.theta, rtol=1e-4)
+    # REML: the log-likelihood shifts by (n - p) log(1000)
+    assert fit_s.loglik == pytest.approx(fit_ms.loglik + 178 * np.log(1000), abs=1e-4)
+
+
+def test_failed_first_attempt_falls_back(monkeypatch, ss):
+    calls = {"n": 0}
+    real = estimation._lbfgsb
+
+    def flaky(obj, theta0, design):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise np.linalg.LinAlgError("Singular matrix")
+        return real(obj, theta0, design)
+
+    monkeypatch.setattr(estimation, "_lbfgsb", flaky)
+    fit = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss)
+    att = fit.attempts
+    assert att["message"].iloc[0] == "LinAlgError: Singular matrix"
+    assert not att["converged"].iloc[0] and att["converged"].iloc[-1]
+    assert fit.converged and fit.loglik == pytest.approx(-871.814136, abs=1e-4)
+
+
+def test_no_converged_attempt_is_said_clearly(monkeypatch, ss):
+    monkeypatch.setattr(estimation, "_lbfgsb", lambda obj, t, d: (np.asarray(t), "stopped"))
+    monkeypatch.setattr(estimation, "_nelder_mead", lambda obj, t, d: (np.asarray(t), "stopped"))
+    with pytest.warns(mk.FitWarning, match=r"no optimisation attempt converged \(4 tried"):
+        fit = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss)
+    assert not fit.converged
+    assert fit.health["convergence"].severity == "error"
+    assert "fit.attempts" in fit.health["convergence"].fix
+
+
+def test_no_finite_likelihood_raises(monkeypatch, ss):
+    monkeypatch.setattr(estimation._Objective, "loglik", lambda self, theta: -np.inf)
+    with pytest.raises(mk.FitError, match=r"no optimisation attempt reached a finite likelihood"):
+        mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss)
+
+
+def test_import_is_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, mixedkit; heavy = [m for m in ('matplotlib', 'statsmodels', 'scipy', "
+            "'patsy') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
