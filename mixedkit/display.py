@@ -12,15 +12,15 @@ from ._version import __version__
 __all__ = ["summary_text", "summary_html"]
 
 
-def _fmt(x, digits: int = 4) -> str:
+def _fmt(x, digits: int = 5) -> str:
+    """Five significant digits, trailing zeros kept so columns line up."""
     if x is None or (isinstance(x, float) and np.isnan(x)):
         return ""
     if isinstance(x, (int, np.integer)):
         return str(x)
-    ax = abs(x)
-    if ax != 0 and (ax < 1e-3 or ax >= 1e6):
-        return f"{x:.{digits - 1}e}"
-    return f"{x:.{digits}g}" if ax >= 1e4 else f"{x:.{digits}f}".rstrip("0").rstrip(".") or "0"
+    if x == 0:
+        return "0"
+    return f"{x:#.{digits}g}".rstrip(".")
 
 
 def _pval(p: float) -> str:
