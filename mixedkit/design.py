@@ -27,7 +27,9 @@ __all__ = ["Design", "CovBlock", "build_design"]
 # (73,421 rows, 4,100 random columns in one group: about 16 GB, a minute per evaluation).
 _BYTES_PER_CELL = 8 * 6
 _FLOPS_PER_SECOND = 2e10
-_SPARSE_MIN_CELLS = 2_000_000  # crossed designs larger than this use sparse matrices
+_SPARSE_MIN_CELLS = 20_000  # crossed designs with more rows x columns use sparse matrices
+# (measured: 144 x 30 Penicillin dense 0.11 s vs sparse 0.85 s; 600 x 60 dense 1.3 s vs
+# sparse 0.87 s; 10,000 x 400 dense 69 s vs sparse 19 s)
 
 
 @dataclass

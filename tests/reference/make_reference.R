@@ -34,6 +34,9 @@ outdir <- if (length(args) >= 1 && nzchar(args[1])) args[1] else
   tempfile("mixedkit_reference_", tmpdir = Sys.getenv("TMPDIR", "/tmp"))
 datadir <- if (length(args) >= 2 && nzchar(args[2])) args[2] else file.path(script_dir, "data")
 outdir <- normalizePath(outdir, mustWork = FALSE)
+if (identical(outdir, script_dir) && Sys.getenv("MIXEDKIT_OVERWRITE_REFERENCE") != "1")
+  stop("refusing to overwrite the stored reference files in ", script_dir,
+       "; write elsewhere and compare, or set MIXEDKIT_OVERWRITE_REFERENCE=1")
 dir.create(file.path(outdir, "fits"), recursive = TRUE, showWarnings = FALSE)
 dir.create(file.path(outdir, "anova"), recursive = TRUE, showWarnings = FALSE)
 cat("data from :", normalizePath(datadir), "\n")
@@ -260,7 +263,7 @@ fit_block <- function(spec, data, REML) {
 
   # alternative optimizers when the default optimizer reports non-convergence
   alt <- NULL; alt_note <- NULL
-  if (REML && any(grepl("failed to converge", conv_msgs))) {
+  if (any(grepl("failed to converge", conv_msgs))) {
     alt <- lapply(ALT_OPTIMIZERS, function(o) alt_refit_json(form, data, REML, o))
     alt_note <- paste("default nloptwrap fit reported a convergence warning; refits with other",
                       "optimizers are listed; the one with the highest logLik is the",
