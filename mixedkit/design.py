@@ -47,9 +47,21 @@ class CovBlock:
     source: str
 
 
+def _rms(values: np.ndarray) -> float:
+    rms = float(np.sqrt(np.mean(np.square(values))))
+    return rms if np.isfinite(rms) and rms > 0 else 1.0
+
+
 @dataclass
 class Design:
-    """Everything needed to fit, refit and describe one model."""
+    """Everything needed to fit, refit and describe one model.
+
+    The model mixedkit optimises (``model``) has every random-effect column divided
+    by its root mean square (``re_scale``, ``vc_scale``): its theta is then free of
+    the predictors' units, so the lower bound on theta and the singularity rule mean
+    the same thing for a slope per day and per second.  ``user_model()`` is the same
+    model in the data's units, the one ``statsmodels_call`` builds.
+    """
 
     endog: np.ndarray
     exog: pd.DataFrame
@@ -57,9 +69,11 @@ class Design:
     groups: np.ndarray
     group_factor: tuple[str, ...] | None
     exog_re: pd.DataFrame | None
+    re_scale: np.ndarray
     vc_names: list[str]
     vc_colnames: list
-    vc_mats: list
+    vc_mats: list  # scaled by 1 / vc_scale
+    vc_scale: np.ndarray
     blocks: list[CovBlock]
     response: str
     ngroups: dict[str, int]
@@ -74,16 +88,24 @@ class Design:
         state["design_info"] = None
         return state
 
+    def _build(self, exog_re, vc_mats):
+        from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
+
+        vc = VCSpec(self.vc_names, self.vc_colnames, vc_mats) if self.vc_names else None
+        return MixedLM(self.endog, self.exog, self.groups, exog_re=exog_re, exog_vc=vc)
+
     @property
     def model(self):
-        """The statsmodels ``MixedLM`` (built on first use)."""
+        """The statsmodels ``MixedLM`` mixedkit optimises (unit-free random design)."""
         if self._model is None:
-            from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
-
-            vc = VCSpec(self.vc_names, self.vc_colnames, self.vc_mats) if self.vc_names else None
-            self._model = MixedLM(self.endog, self.exog, self.groups, exog_re=self.exog_re,
-                                  exog_vc=vc)
+            exog_re = None if self.exog_re is None else self.exog_re / self.re_scale
+            self._model = self._build(exog_re, self.vc_mats)
         return self._model
+
+    def user_model(self):
+        """A new statsmodels ``MixedLM`` in the data's units (as ``statsmodels_call``)."""
+        mats = [[m * s for m in group_mats] for group_mats, s in zip(self.vc_mats, self.vc_scale)]
+        return self._build(self.exog_re, mats)
 
     @property
     def k_re(self) -> int:
@@ -390,13 +412,16 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
     _check_cost(group_rows, ncols, len(frame), findings)
 
     use_sparse = gf is None and len(frame) * int(ncols.max()) > _SPARSE_MIN_CELLS
-    vc_names, vc_colnames, vc_mats = [], [], []
+    vc_names, vc_colnames, vc_mats, vc_scale = [], [], [], []
     for t in vc_terms:
         slope = None
         term_name = "Intercept"
         if t.exprs:
             _check_slopes_vary(mats[t], t.factor, frame, prep, t)
             slope, term_name = mats[t].iloc[:, 0].to_numpy(dtype=float), mats[t].columns[0]
+        vc_scale.append(1.0 if slope is None else _rms(slope))
+        if slope is not None:
+            slope = slope / vc_scale[-1]
         levels = _level_labels(frame, t.factor)
         group_mats, cols = _vc_mats(vc_codes[t], slope, group_rows, levels, use_sparse)
         label = _label(prep, t.factor)
@@ -414,6 +439,8 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
     design = Design(
         endog=endog, exog=exog, design_info=design_info, groups=groups, group_factor=gf,
         exog_re=exog_re, vc_names=vc_names, vc_colnames=vc_colnames, vc_mats=vc_mats,
+        re_scale=np.array([] if exog_re is None else [_rms(exog_re[c]) for c in exog_re]),
+        vc_scale=np.array(vc_scale),
         blocks=blocks, response=prep.user(prep.parsed.response), ngroups=ngroups,
         statsmodels_call="", use_sparse=use_sparse, findings=findings,
     )

@@ -23,7 +23,8 @@ from scipy import optimize
 
 from .errors import FitError
 
-__all__ = ["Attempt", "Estimate", "estimate", "statsmodels_results", "fixed_effects_vcov"]
+__all__ = ["Attempt", "Estimate", "estimate", "statsmodels_results", "fixed_effects_vcov",
+           "user_theta", "profiled_estimates"]
 
 # Lower bound of Cholesky diagonals and SDs.  statsmodels cannot evaluate theta = 0,
 # and below ~1e-5 its GLS step switches to a pseudo-inverse (eigenvalue tolerance
@@ -236,7 +237,29 @@ def estimate(design, reml: bool, start: np.ndarray | None = None) -> Estimate:
     return Estimate(best_theta, best_ll, best_conv, best_grad, attempts, caught)
 
 
-def statsmodels_results(design, theta: np.ndarray, reml: bool, converged: bool):
+def user_theta(design, theta: np.ndarray) -> np.ndarray:
+    """theta of the unit-free model (``design.model``) in the data's units, as lme4's."""
+    chol, sds = relative_factor_blocks(design, theta)
+    chol = chol / design.re_scale[:, None] if design.k_re else chol
+    return np.concatenate([chol[np.tril_indices(design.k_re)], sds / design.vc_scale])
+
+
+def profiled_estimates(design, theta: np.ndarray, reml: bool) -> tuple[np.ndarray, float]:
+    """Fixed effects (GLS) and residual variance at ``theta``, as statsmodels profiles them."""
+    from statsmodels.regression.mixed_linear_model import MixedLMParams
+
+    model = design.model
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _prepare_model(model, reml)
+        params = MixedLMParams.from_packed(theta, model.k_fe, model.k_re, use_sqrt=True,
+                                           has_fe=False)
+        fe_params, _ = model.get_fe_params(params.cov_re, params.vcomp)
+        scale = model.get_scale(fe_params, params.cov_re, params.vcomp)
+    return np.asarray(fe_params, float), float(scale)
+
+
+def statsmodels_results(model, theta: np.ndarray, reml: bool, converged: bool):
     """A statsmodels ``MixedLMResults`` at ``theta``, built as ``MixedLM.fit`` builds it.
 
     ``MixedLM.fit`` inverts the Hessian with ``np.linalg.inv``, which raises on
@@ -248,7 +271,6 @@ def statsmodels_results(design, theta: np.ndarray, reml: bool, converged: bool):
         MixedLMResultsWrapper,
     )
 
-    model = design.model
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _prepare_model(model, reml)

@@ -17,8 +17,10 @@ from .estimation import (
     Estimate,
     estimate,
     fixed_effects_vcov,
+    profiled_estimates,
     relative_factor_blocks,
     statsmodels_results,
+    user_theta,
 )
 from .findings import Finding, Report
 
@@ -53,6 +55,10 @@ class LmmFit:
         variance (``corr`` empty), one row per correlation (``term`` is
         ``"corr(a, b)"``, ``variance`` the covariance, ``corr`` the correlation) and a
         last ``Residual`` row.
+    scale : float
+        Residual variance.
+    theta : ndarray
+        lme4's theta (relative Cholesky factor, data units), for comparison with R.
     loglik, aic, bic : float
         For a REML fit the REML log-likelihood and lme4's AIC/BIC computed from it
         (the REML criterion); compare such values only between fits with the same
@@ -84,7 +90,8 @@ class LmmFit:
         self.conf_level = _check_conf_level(conf_level)
         self.formula = prep.parsed.text
         self.method = "REML" if reml else "ML"
-        self.theta = np.asarray(est.theta, float)
+        self._theta_std = np.asarray(est.theta, float)  # unit-free (see Design)
+        self.theta = user_theta(design, self._theta_std)  # lme4's theta, data units
         self.loglik = float(est.loglik)
         self.converged = bool(est.converged)
         self.nobs = int(len(design.endog))
@@ -92,8 +99,8 @@ class LmmFit:
         self.n_dropped = int(prep.n_input - self.nobs)
         self.dropped = dict(prep.dropped)
         self.statsmodels_call = design.statsmodels_call
-        self.statsmodels_result = statsmodels_results(design, self.theta, reml, self.converged)
-        self.singular = bool(np.any(self.theta[design.theta_diagonal] < SINGULAR_TOL))
+        self._fe_params, self.scale = profiled_estimates(design, self._theta_std, self.reml)
+        self.singular = bool(np.any(self._theta_std[design.theta_diagonal] < SINGULAR_TOL))
         self.health = self._health()
 
     # ----------------------------------------------------------------- numbers
@@ -110,10 +117,12 @@ class LmmFit:
     def bic(self) -> float:
         return -2 * self.loglik + math.log(self.nobs) * self.n_params
 
-    @property
-    def scale(self) -> float:
-        """Residual variance."""
-        return float(self.statsmodels_result.scale)
+    @cached_property
+    def statsmodels_result(self):
+        """statsmodels' ``MixedLMResults`` at this optimum, for the model in
+        ``statsmodels_call`` (data units); built on first access."""
+        return statsmodels_results(self._design.user_model(), self.theta, self.reml,
+                                   self.converged)
 
     @property
     def attempts(self) -> pd.DataFrame:
@@ -121,7 +130,7 @@ class LmmFit:
 
     def _reported_theta(self) -> np.ndarray:
         # A Cholesky diagonal at its lower bound is lme4's 0 (statsmodels cannot evaluate 0).
-        theta = self.theta.copy()
+        theta = self._theta_std.copy()
         diag = self._design.theta_diagonal
         theta[diag] = np.where(theta[diag] <= THETA_LOWER * 1.01, 0.0, theta[diag])
         return theta
@@ -129,13 +138,13 @@ class LmmFit:
     @cached_property
     def vcov_fixed(self) -> pd.DataFrame:
         """Covariance of the fixed effects, scale * (X'V^-1 X)^-1 as lme4's ``vcov``."""
-        v = fixed_effects_vcov(self._design, self.theta, self.scale)
+        v = fixed_effects_vcov(self._design, self._theta_std, self.scale)
         names = list(self._design.exog.columns)
         return pd.DataFrame(v, index=names, columns=names)
 
     @cached_property
     def fixed_effects(self) -> pd.DataFrame:
-        est = np.asarray(self.statsmodels_result.fe_params, float)
+        est = self._fe_params
         se = np.sqrt(np.diag(self.vcov_fixed.to_numpy()))
         stat = est / se
         p = 2 * stats.norm.sf(np.abs(stat))
@@ -149,7 +158,8 @@ class LmmFit:
 
     @cached_property
     def variance_components(self) -> pd.DataFrame:
-        chol, sds = relative_factor_blocks(self._design, self._reported_theta())
+        chol, sds = relative_factor_blocks(self._design, user_theta(self._design,
+                                                                    self._reported_theta()))
         rows = []
         vc_index = 0
         for block in self._design.blocks:
@@ -187,7 +197,7 @@ class LmmFit:
                 "The estimates may not be the maximum of the likelihood.",
                 "Rescale the response and predictors, simplify the random effects, and look at "
                 "fit.attempts."))
-        zero = [i for i in design.theta_diagonal if self.theta[i] < SINGULAR_TOL]
+        zero = [i for i in design.theta_diagonal if self._theta_std[i] < SINGULAR_TOL]
         if zero:
             what = self._singular_description(zero)
             rep.add(Finding(
@@ -253,7 +263,7 @@ class LmmFit:
             Estimation starts from this fit's theta.
         """
         reml = self.reml if reml is None else bool(reml)
-        est = estimate(self._design, reml, start=self.theta)
+        est = estimate(self._design, reml, start=self._theta_std)
         fit = LmmFit(self._prep, self._design, est, reml,
                      self.conf_level if conf_level is None else conf_level)
         fit._warn()

@@ -161,3 +161,17 @@ def test_import_is_light():
             "'patsy') if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("reml,lme4_loglik", [(True, -2217.047459), (False, -2215.752793)])
+def test_predictor_units_do_not_change_the_fit(reml, lme4_loglik):
+    """Time x 1e4 is the same model (lme4 itself stops 0.02-0.04 short there and calls it
+    singular); reference: tests/reference/fits/dietox_slope.json."""
+    dx = mk.load_dataset("dietox")
+    fit = mk.fit_lmm("Weight ~ Time + (Time | Pig)", dx.assign(Time=dx["Time"] * 1e4), reml=reml)
+    assert fit.loglik == pytest.approx(lme4_loglik, abs=1e-4)
+    assert not fit.singular and fit.converged
+    ref = mk.fit_lmm("Weight ~ Time + (Time | Pig)", dx, reml=reml)
+    vc, vc_ref = fit.variance_components, ref.variance_components
+    np.testing.assert_allclose(vc["variance"] * [1, 1e8, 1e4, 1], vc_ref["variance"], rtol=1e-4)
+    np.testing.assert_allclose(fit.theta * [1, 1e4, 1e4], ref.theta, rtol=1e-4)
