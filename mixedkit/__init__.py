@@ -25,21 +25,21 @@ from .errors import (
 )
 
 __all__ = [
-    "__version__",
-    "fit_lmm",
-    "check_data",
-    "load_dataset",
-    "LmmFit",
-    "MixedkitError",
-    "DataError",
     "ColumnNotFoundError",
-    "FormulaError",
-    "InputTypeError",
+    "DataError",
+    "DataWarning",
     "DesignTooLargeError",
     "FitError",
-    "MixedkitWarning",
-    "DataWarning",
     "FitWarning",
+    "FormulaError",
+    "InputTypeError",
+    "LmmFit",
+    "MixedkitError",
+    "MixedkitWarning",
+    "__version__",
+    "check_data",
+    "fit_lmm",
+    "load_dataset",
 ]
 
 _LAZY = {

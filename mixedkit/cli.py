@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     except MixedkitError as err:
         print(f"mixedkit: error: {err}", file=sys.stderr)
         return 2
-    except Exception as err:  # pragma: no cover - the promise is a message, not a traceback
+    except Exception as err:  # noqa: BLE001 - the promise is a message, not a traceback
         print(f"mixedkit: unexpected error ({type(err).__name__}): {err}", file=sys.stderr)
         return 1
     return 0

@@ -19,9 +19,10 @@ import pandas as pd
 
 from .errors import DataError, DesignTooLargeError, FormulaError
 from .findings import Finding
+from .formula import RandomTerm
 from .validation import PreparedData, _factor_codes
 
-__all__ = ["Design", "CovBlock", "build_design"]
+__all__ = ["CovBlock", "Design", "build_design"]
 
 # Rough cost model of statsmodels' dense Woodbury solver, calibrated on InstEval
 # (73,421 rows, 4,100 random columns in one group: about 16 GB, a minute per evaluation).
@@ -143,7 +144,7 @@ def _dmatrix(formula: str, frame: pd.DataFrame, env, prep, what):
     try:
         return patsy.dmatrix(formula, frame, eval_env=env, NA_action="raise",
                              return_type="dataframe")
-    except Exception as err:  # patsy raises PatsyError, NameError, TypeError, ...
+    except Exception as err:  # noqa: BLE001 - patsy raises PatsyError, NameError, TypeError, ...
         raise _patsy_error(err, prep, what) from None
 
 
@@ -328,7 +329,7 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
     try:
         y, x = patsy.dmatrices(prep.parsed.fixed_formula, frame, eval_env=env,
                                NA_action="raise", return_type="dataframe")
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - as in _dmatrix
         raise _patsy_error(err, prep, f"formula {prep.parsed.text!r}") from None
     if y.shape[1] != 1:
         raise FormulaError(
@@ -430,7 +431,7 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         vc_mats.append(group_mats)
         blocks.append(CovBlock("vc", label, [term_name], t.source))
     if len(set(vc_names)) < len(vc_names):
-        dup = [n for n in vc_names if vc_names.count(n) > 1][0]
+        dup = next(n for n in vc_names if vc_names.count(n) > 1)
         raise FormulaError(f"the random term for {dup!r} appears twice; remove the duplicate")
 
     ngroups = {}

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ._version import __version__
 
-__all__ = ["summary_text", "summary_html"]
+__all__ = ["summary_html", "summary_text"]
 
 
 def _fmt(x, digits: int = 5) -> str:

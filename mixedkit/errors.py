@@ -9,16 +9,16 @@ of them.
 from __future__ import annotations
 
 __all__ = [
-    "MixedkitError",
-    "DataError",
     "ColumnNotFoundError",
-    "FormulaError",
-    "InputTypeError",
+    "DataError",
+    "DataWarning",
     "DesignTooLargeError",
     "FitError",
-    "MixedkitWarning",
-    "DataWarning",
     "FitWarning",
+    "FormulaError",
+    "InputTypeError",
+    "MixedkitError",
+    "MixedkitWarning",
 ]
 
 

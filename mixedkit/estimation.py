@@ -23,8 +23,15 @@ from scipy import optimize
 
 from .errors import FitError
 
-__all__ = ["Attempt", "Estimate", "estimate", "statsmodels_results", "fixed_effects_vcov",
-           "user_theta", "profiled_estimates"]
+__all__ = [
+    "Attempt",
+    "Estimate",
+    "estimate",
+    "fixed_effects_vcov",
+    "profiled_estimates",
+    "statsmodels_results",
+    "user_theta",
+]
 
 # Lower bound of Cholesky diagonals and SDs.  statsmodels cannot evaluate theta = 0,
 # and below ~1e-5 its GLS step switches to a pseudo-inverse (eigenvalue tolerance

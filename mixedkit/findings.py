@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-__all__ = ["Finding", "Report", "SEVERITIES"]
+__all__ = ["SEVERITIES", "Finding", "Report"]
 
 # Ranked from worst to best; the verdict is the worst severity present.
 SEVERITIES = ("error", "warning", "note", "ok")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from .errors import ColumnNotFoundError, FormulaError
 
-__all__ = ["RandomTerm", "ParsedFormula", "NameMap", "parse_formula", "closest_names"]
+__all__ = ["NameMap", "ParsedFormula", "RandomTerm", "closest_names", "parse_formula"]
 
 _TOKEN = re.compile(
     r"""
@@ -28,7 +28,7 @@ _TOKEN = re.compile(
    |(?P<ident>(?:[A-Za-z_]|\.(?![0-9]))[A-Za-z0-9_.]*)
    |(?P<other>.)
     """,
-    re.X | re.S,
+    re.VERBOSE | re.DOTALL,
 )
 
 # Bare words that may appear in a patsy formula without being columns.
@@ -66,7 +66,7 @@ class NameMap:
     safe: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def for_columns(cls, columns) -> "NameMap":
+    def for_columns(cls, columns) -> NameMap:
         safe = {}
         for i, col in enumerate(columns):
             name = str(col)

@@ -24,7 +24,7 @@ from .estimation import (
 )
 from .findings import Finding, Report
 
-__all__ = ["LmmFit", "FIXED_COLUMNS", "VARIANCE_COLUMNS"]
+__all__ = ["FIXED_COLUMNS", "VARIANCE_COLUMNS", "LmmFit"]
 
 FIXED_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high"]
 VARIANCE_COLUMNS = ["group", "term", "variance", "std_dev", "corr"]
@@ -94,7 +94,7 @@ class LmmFit:
         self.theta = user_theta(design, self._theta_std)  # lme4's theta, data units
         self.loglik = float(est.loglik)
         self.converged = bool(est.converged)
-        self.nobs = int(len(design.endog))
+        self.nobs = len(design.endog)
         self.ngroups = dict(design.ngroups)
         self.n_dropped = int(prep.n_input - self.nobs)
         self.dropped = dict(prep.dropped)
@@ -247,7 +247,7 @@ class LmmFit:
                           stacklevel=stacklevel)
 
     # ------------------------------------------------------------------- refit
-    def refit(self, *, reml: bool | None = None, conf_level: float | None = None) -> "LmmFit":
+    def refit(self, *, reml: bool | None = None, conf_level: float | None = None) -> LmmFit:
         """The same model refitted, by default with the same settings.
 
         Parameters

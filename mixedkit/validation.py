@@ -35,14 +35,14 @@ from .formula import (
     terms_from_keywords,
 )
 
-__all__ = ["PreparedData", "prepare", "check_data", "MIN_GROUPS"]
+__all__ = ["MIN_GROUPS", "PreparedData", "check_data", "prepare"]
 
 MIN_GROUPS = 5  # below this, variance components are poorly estimated (warning)
 
 _WIDE = re.compile(
     r"^(?P<stem>.*?[A-Za-z])(?P<sep>[_.]?)"
     r"(?P<label>(?:t|time|wave|visit|day|week|month|year|session|trial|v)?)(?P<num>\d+)$",
-    re.I,
+    re.IGNORECASE,
 )
 
 
@@ -177,8 +177,10 @@ def _missing(data, used, names, missing, report):
     detail = ", ".join(f"{c!r} ({n})" for c, n in counts.items())
     if missing == "raise":
         rows = list(sub.index[bad][:5])
+        n_bad = int(bad.sum())
         raise DataError(
-            f"data: {int(bad.sum())} rows have missing values in {detail} (first rows: {rows}); "
+            f"data: {n_bad} {'row has' if n_bad == 1 else 'rows have'} missing values in {detail} "
+            f"(first rows: {rows}); "
             "pass missing='drop' to fit the complete rows, or fill the values first"
         )
     report.add(

@@ -12,9 +12,9 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import SPEC_DATA, load_reference_data, load_reference_fit
 
 import mixedkit as mk
-from conftest import SPEC_DATA, load_reference_data, load_reference_fit
 
 CASES = [(spec, method) for spec in SPEC_DATA for method in ("REML", "ML")]
 _FITS: dict = {}

@@ -86,20 +86,20 @@ BAD = [
      mk.DataError, r"grouping factor 'subject' has 40 levels with one row each"),
     ("wide data, response missing", wide, "score ~ time + (1 | subject)", {},
      mk.ColumnNotFoundError,
-     r"data look wide: columns score_t1, score_t2, score_t3, score_t4 .*\n.*"
-     r"data.melt\(id_vars=\['subject'\], value_vars=\['score_t1', 'score_t2', 'score_t3', "
-     r"'score_t4'\], var_name='time', value_name='score'\)"),
+     (r"data look wide: columns score_t1, score_t2, score_t3, score_t4 .*\n.*"
+      r"data.melt\(id_vars=\['subject'\], value_vars=\['score_t1', 'score_t2', 'score_t3', "
+      r"'score_t4'\], var_name='time', value_name='score'\)")),
     ("wide data, one row per group", wide, "score_t2 ~ score_t1 + (1 | subject)", {},
      mk.DataError, r"(?s)one row per level; data look wide: .*data.melt\("),
     ("missing values with raise", with_col(time=lambda d: d["time"].where(d.index != 3)),
      "y ~ time + (1 | subject)", {"missing": "raise"},
-     mk.DataError, r"1 rows have missing values in 'time' \(1\) \(first rows: \[3\]\); "
-                   r"pass missing='drop'"),
+     mk.DataError, (r"1 row has missing values in 'time' \(1\) \(first rows: \[3\]\); "
+                    r"pass missing='drop'")),
     ("bad missing option", base, "y ~ time + (1 | subject)", {"missing": "omit"},
      mk.InputTypeError, r"missing must be 'drop' or 'raise'; got 'omit'"),
     ("slope constant within groups", base, "y ~ sex + (sex | subject)", {},
-     mk.DataError, r"random slope 'sex\[T.m\]' in \(sex \| subject\) does not vary within any "
-                   r"level of 'subject'.*\(1 \| subject\)"),
+     mk.DataError, (r"random slope 'sex\[T.m\]' in \(sex \| subject\) does not vary within "
+                    r"any level of 'subject'.*\(1 \| subject\)")),
     ("rank deficient", rank_deficient, "y ~ time + time2 + (1 | subject)", {},
      mk.DataError, r"not of full rank.*'time2' = combination of \['Intercept', 'time'\]"),
     ("lme4 terms and groups=", base, "y ~ time + (1 | subject)", {"groups": "subject"},
@@ -139,7 +139,7 @@ def test_check_data_reports_the_same_error(case):
     report = mk.check_data(formula, make(), **kwargs)
     assert report.verdict == "error"
     assert report.problems[0].what.startswith(exc.__name__)
-    assert re.search(message, report.problems[0].what, flags=re.S)
+    assert re.search(message, report.problems[0].what, flags=re.DOTALL)
 
 
 def test_errors_subclass_builtins():
@@ -188,7 +188,7 @@ def test_check_data_accepts_either_argument_order():
 
 
 def test_design_too_large_is_refused_before_building(monkeypatch):
-    import mixedkit.design as design
+    from mixedkit import design
 
     monkeypatch.setattr(design, "_memory_bytes", lambda: 8e9)
     rng = np.random.default_rng(0)

@@ -9,7 +9,7 @@ import pandas as pd
 from ..errors import DataError
 from ..formula import did_you_mean
 
-__all__ = ["load_dataset", "DATASETS"]
+__all__ = ["DATASETS", "load_dataset"]
 
 DATASETS = {
     "sleepstudy": "Reaction time (ms) of 18 subjects over 10 days of sleep deprivation "
