@@ -165,6 +165,13 @@ def _check_rank(exog: pd.DataFrame) -> None:
             f"fixed effects: {p} coefficients but only {n} rows; simplify the fixed part "
             "of the formula"
         )
+    zero = [c for c, col in zip(exog.columns, x.T) if not np.any(col)]
+    if zero:
+        raise DataError(
+            f"fixed effects: column {zero[0]!r} is all zeros, so its coefficient cannot be "
+            "estimated (often an unused category of a Categorical; drop it with "
+            "data[col] = data[col].cat.remove_unused_categories())"
+        )
     scaled = x / np.maximum(np.sqrt((x**2).sum(axis=0)), 1e-300)
     _, r, piv = linalg.qr(scaled, mode="economic", pivoting=True)
     d = np.abs(np.diag(r))

@@ -236,6 +236,16 @@ def _check_grouping(prep: PreparedData, data: pd.DataFrame) -> None:
             continue
         seen.add(term.factor)
         label = ":".join(prep.user(c) for c in term.factor)
+        for col in term.factor:
+            kinds = {type(v).__name__ for v in frame[col].to_numpy()} if \
+                frame[col].dtype == object else set()
+            if len(kinds) > 1:
+                report.add(Finding(
+                    "mixed types", "warning",
+                    f"grouping column {prep.user(col)!r} mixes value types "
+                    f"({', '.join(sorted(kinds))}), so e.g. '1' and 1 are different groups.",
+                    "Groups that should be one are split in two.",
+                    f"Convert the column to one type: data[{prep.user(col)!r}].astype(str)."))
         codes = _factor_codes(frame, term.factor)
         sizes = np.bincount(codes)
         ng = len(sizes)

@@ -102,6 +102,9 @@ BAD = [
                     r"any level of 'subject'.*\(1 \| subject\)")),
     ("rank deficient", rank_deficient, "y ~ time + time2 + (1 | subject)", {},
      mk.DataError, r"not of full rank.*'time2' = combination of \['Intercept', 'time'\]"),
+    ("unused category", with_col(sex=lambda d: pd.Categorical(d["sex"], ["f", "m", "x"])),
+     "y ~ sex + (1 | subject)", {},
+     mk.DataError, r"column 'sex\[T.x\]' is all zeros.*remove_unused_categories"),
     ("lme4 terms and groups=", base, "y ~ time + (1 | subject)", {"groups": "subject"},
      mk.FormulaError, r"give the random effects one way"),
     ("re_formula without groups", base, "y ~ time", {"re_formula": "~time"},
@@ -216,3 +219,13 @@ def test_unknown_dataset():
     with pytest.raises(mk.DataError, match=r"unknown data set 'sleepstudies'; did you mean "
                                            r"'sleepstudy'\?"):
         mk.load_dataset("sleepstudies")
+
+
+def test_mixed_type_grouping_column_warns():
+    d = base().astype({"subject": object})
+    d.loc[d.index % 2 == 0, "subject"] = d.loc[d.index % 2 == 0, "subject"].str[1:].astype(int)
+    with pytest.warns(mk.FitWarning, match=r"grouping column 'subject' mixes value types "
+                                          r"\(int, str\)"):
+        fit = mk.fit_lmm("y ~ time + (1 | subject)", d)
+    assert fit.health["mixed types"].fix == "Convert the column to one type: " \
+        "data['subject'].astype(str)."
