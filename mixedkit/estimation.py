@@ -40,6 +40,7 @@ __all__ = [
 THETA_LOWER = 5e-5
 SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance on theta
 GRAD_TOL = 2e-3  # lme4's check.conv.grad tolerance (deviance scale)
+LBFGSB_OPTIONS = {"ftol": 1e-10, "gtol": 1e-6, "maxiter": 1000}
 _BAD = 1e10  # objective value standing in for a non-finite likelihood
 
 
@@ -82,13 +83,43 @@ def _prepare_model(model, reml: bool) -> None:
     model._cov_sing = 0
 
 
+class _MemoGLS:
+    """``MixedLM.get_fe_params`` remembering its last answer.
+
+    statsmodels' ``loglike`` and ``score`` each solve the same GLS problem at the
+    same theta; L-BFGS-B asks for both, so this saves a third of every evaluation.
+    """
+
+    def __init__(self, model):
+        self.compute = model.get_fe_params
+        self.key = None
+        self.value = None
+
+    def __call__(self, cov_re, vcomp, tol=1e-10):
+        key = (np.asarray(cov_re).tobytes(), np.asarray(vcomp).tobytes(), tol)
+        if key != self.key:
+            self.key, self.value = key, self.compute(cov_re, vcomp, tol)
+        return self.value
+
+
 class _Objective:
-    """-loglik/n and its gradient, counting evaluations and guarding failures."""
+    """-loglik/n and its gradient, counting evaluations and guarding failures.
+
+    Used as a context manager: on entry the model's GLS step is memoised, on exit
+    the model is restored (so it still pickles).
+    """
 
     def __init__(self, model):
         self.model = model
         self.n = model.n_totobs
         self.evals = 0
+
+    def __enter__(self):
+        self.model.get_fe_params = _MemoGLS(self.model)
+        return self
+
+    def __exit__(self, *exc):
+        self.model.__dict__.pop("get_fe_params", None)
 
     def loglik(self, theta) -> float:
         self.evals += 1
@@ -158,7 +189,7 @@ def _converged(obj, theta, design) -> tuple[bool, float]:
 
 def _lbfgsb(obj, theta0, design):
     res = optimize.minimize(obj, theta0, jac=obj.grad, method="L-BFGS-B", bounds=_bounds(design),
-                            options={"ftol": 1e-12, "gtol": 1e-7, "maxiter": 1000})
+                            options=LBFGSB_OPTIONS)
     return res.x, str(res.message)
 
 
@@ -202,10 +233,9 @@ def estimate(design, reml: bool, start: np.ndarray | None = None) -> Estimate:
     """
     model = design.model
     caught: list[str] = []
-    with warnings.catch_warnings(record=True) as record:
+    with warnings.catch_warnings(record=True) as record, _Objective(model) as obj:
         warnings.simplefilter("always")
         _prepare_model(model, reml)
-        obj = _Objective(model)
         base = default_start(design)
         plan = [("L-BFGS-B", "warm start" if start is not None else "lme4 start",
                  _lbfgsb, None if start is None else np.asarray(start, float))]
