@@ -67,7 +67,8 @@ class Design:
     endog: np.ndarray
     exog: pd.DataFrame
     design_info: object
-    groups: np.ndarray
+    groups: np.ndarray  # integer codes 0..G-1 (statsmodels' group order)
+    group_labels: np.ndarray  # the label of each code
     group_factor: tuple[str, ...] | None
     exog_re: pd.DataFrame | None
     re_scale: np.ndarray
@@ -89,24 +90,30 @@ class Design:
         state["design_info"] = None
         return state
 
-    def _build(self, exog_re, vc_mats):
+    def _build(self, exog_re, vc_mats, groups):
         from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
 
         vc = VCSpec(self.vc_names, self.vc_colnames, vc_mats) if self.vc_names else None
-        return MixedLM(self.endog, self.exog, self.groups, exog_re=exog_re, exog_vc=vc)
+        return MixedLM(self.endog, self.exog, groups, exog_re=exog_re, exog_vc=vc)
 
     @property
     def model(self):
         """The statsmodels ``MixedLM`` mixedkit optimises (unit-free random design)."""
         if self._model is None:
             exog_re = None if self.exog_re is None else self.exog_re / self.re_scale
-            self._model = self._build(exog_re, self.vc_mats)
+            self._model = self._build(exog_re, self.vc_mats, self.groups)
         return self._model
 
     def user_model(self):
         """A new statsmodels ``MixedLM`` in the data's units (as ``statsmodels_call``)."""
         mats = [[m * s for m in group_mats] for group_mats, s in zip(self.vc_mats, self.vc_scale)]
-        return self._build(self.exog_re, mats)
+        labels = self.group_labels
+        try:  # the data's labels when sorting them keeps our order, else the codes
+            readable = list(labels) == sorted(labels) and len(set(map(type, labels))) == 1
+        except TypeError:
+            readable = False
+        groups = labels[self.groups] if readable else self.groups
+        return self._build(self.exog_re, mats, groups)
 
     @property
     def k_re(self) -> int:
@@ -386,21 +393,16 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         re_term = next((t for t in on_g if t.intercept), on_g[0] if on_g else None)
     vc_terms = [t for t in terms if t is not re_term]
 
+    # statsmodels orders groups by sorting their labels and pairs the i-th group with
+    # the i-th variance-component matrix; integer codes make that order ours.
     if gf is None:
-        groups = np.zeros(len(frame), dtype=int)
-        group_rows = [np.arange(len(frame))]
+        gcodes = np.zeros(len(frame), dtype=int)
+        group_labels = np.array(["all rows"], dtype=object)
     else:
         gcodes = _factor_codes(frame, gf)
-        groups = frame[gf[0]].to_numpy() if len(gf) == 1 else gcodes
-        order = np.argsort(gcodes, kind="stable")
-        bounds = np.flatnonzero(np.diff(gcodes[order])) + 1
-        group_rows = np.split(order, bounds)
-        if len(gf) == 1:  # statsmodels sorts labels; keep them sortable and aligned
-            labels = pd.unique(groups)
-            try:
-                sorted(labels)
-            except TypeError:
-                groups = frame[gf[0]].astype(str).to_numpy()
+        group_labels = _level_labels(frame, gf)
+    order = np.argsort(gcodes, kind="stable")
+    group_rows = np.split(order, np.flatnonzero(np.diff(gcodes[order])) + 1)
 
     blocks: list[CovBlock] = []
     exog_re = None
@@ -412,11 +414,10 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         blocks.append(CovBlock("re", _label(prep, gf), list(exog_re.columns), re_term.source))
 
     # Cost first: the matrices of a too-large crossed design must never be built.
-    gcodes_all = np.zeros(len(frame), dtype=int) if gf is None else gcodes
     vc_codes = {t: _factor_codes(frame, t.factor) for t in vc_terms}
     ncols = np.full(len(group_rows), exog_re.shape[1] if exog_re is not None else 0)
     for t in vc_terms:
-        ncols = ncols + pd.Series(vc_codes[t]).groupby(gcodes_all).nunique().to_numpy()
+        ncols = ncols + pd.Series(vc_codes[t]).groupby(gcodes).nunique().to_numpy()
     _check_cost(group_rows, ncols, len(frame), findings)
 
     use_sparse = gf is None and len(frame) * int(ncols.max()) > _SPARSE_MIN_CELLS
@@ -445,7 +446,8 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
     for t in terms:
         ngroups.setdefault(_label(prep, t.factor), int(_factor_codes(frame, t.factor).max() + 1))
     design = Design(
-        endog=endog, exog=exog, design_info=design_info, groups=groups, group_factor=gf,
+        endog=endog, exog=exog, design_info=design_info, groups=gcodes,
+        group_labels=group_labels, group_factor=gf,
         exog_re=exog_re, vc_names=vc_names, vc_colnames=vc_colnames, vc_mats=vc_mats,
         re_scale=np.array([] if exog_re is None else [_rms(exog_re[c]) for c in exog_re]),
         vc_scale=np.array(vc_scale),

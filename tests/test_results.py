@@ -14,6 +14,10 @@ from mixedkit import estimation
 from mixedkit.results import FIXED_COLUMNS, VARIANCE_COLUMNS
 
 
+def ss_subjects():
+    return list(mk.load_dataset("sleepstudy")["Subject"].unique())
+
+
 @pytest.fixture(scope="module")
 def ss():
     return mk.load_dataset("sleepstudy")
@@ -62,6 +66,9 @@ def test_scalars_and_escape_hatch(fit):
     res = fit.statsmodels_result
     assert res.llf == pytest.approx(fit.loglik, abs=1e-8)
     assert "Mixed Linear Model Regression Results" in str(res.summary())
+    assert sorted(res.random_effects) == sorted(ss_subjects())
+    np.testing.assert_allclose(res.cov_re.to_numpy()[1, 1],
+                               fit.variance_components["variance"].iloc[1], rtol=1e-6)
     assert list(fit.attempts.columns) == ["optimizer", "start", "loglik", "n_evals", "max_grad",
                                           "converged", "message", "seconds"]
 
