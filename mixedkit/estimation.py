@@ -205,8 +205,9 @@ def _nelder_mead(obj, theta0, design):
 def _snap_to_boundary(obj, theta, ll, design):
     """Move near-zero Cholesky diagonals onto the bound when the likelihood agrees.
 
-    On a flat boundary L-BFGS-B may stop at theta = 1e-5 rather than at the bound;
-    lme4 reports such a variance as exactly 0.
+    On a flat boundary L-BFGS-B may stop just above the bound (e.g. theta = 8e-5);
+    lme4 reports such a variance as exactly 0, and so does mixedkit once it is on
+    the bound.
     """
     for i in design.theta_diagonal:
         if THETA_LOWER < theta[i] < SINGULAR_TOL:
@@ -232,7 +233,6 @@ def estimate(design, reml: bool, start: np.ndarray | None = None) -> Estimate:
         No attempt reached a finite likelihood.
     """
     model = design.model
-    caught: list[str] = []
     with warnings.catch_warnings(record=True) as record, _Objective(model) as obj:
         warnings.simplefilter("always")
         _prepare_model(model, reml)
