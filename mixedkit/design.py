@@ -76,6 +76,7 @@ class Design:
     vc_colnames: list
     vc_mats: list  # scaled by 1 / vc_scale
     vc_scale: np.ndarray
+    vc_slopes: list  # each variance component's slope column in data units (None: intercept)
     blocks: list[CovBlock]
     response: str
     ngroups: dict[str, int]
@@ -421,13 +422,14 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
     _check_cost(group_rows, ncols, len(frame), findings)
 
     use_sparse = gf is None and len(frame) * int(ncols.max()) > _SPARSE_MIN_CELLS
-    vc_names, vc_colnames, vc_mats, vc_scale = [], [], [], []
+    vc_names, vc_colnames, vc_mats, vc_scale, vc_slopes = [], [], [], [], []
     for t in vc_terms:
         slope = None
         term_name = "Intercept"
         if t.exprs:
             _check_slopes_vary(mats[t], t.factor, frame, prep, t)
             slope, term_name = mats[t].iloc[:, 0].to_numpy(dtype=float), mats[t].columns[0]
+        vc_slopes.append(slope)
         vc_scale.append(1.0 if slope is None else _rms(slope))
         if slope is not None:
             slope = slope / vc_scale[-1]
@@ -450,7 +452,7 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         group_labels=group_labels, group_factor=gf,
         exog_re=exog_re, vc_names=vc_names, vc_colnames=vc_colnames, vc_mats=vc_mats,
         re_scale=np.array([] if exog_re is None else [_rms(exog_re[c]) for c in exog_re]),
-        vc_scale=np.array(vc_scale),
+        vc_scale=np.array(vc_scale), vc_slopes=vc_slopes,
         blocks=blocks, response=prep.user(prep.parsed.response), ngroups=ngroups,
         statsmodels_call="", use_sparse=use_sparse, findings=findings,
     )

@@ -281,6 +281,17 @@ def user_theta(design, theta: np.ndarray) -> np.ndarray:
     return np.concatenate([chol[np.tril_indices(design.k_re)], sds / design.vc_scale])
 
 
+def std_theta(design, theta_user: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`user_theta`: lme4's theta in the unit-free parameterisation."""
+    theta_user = np.asarray(theta_user, float)
+    k = design.k_re
+    n_tri = k * (k + 1) // 2
+    chol = np.zeros((k, k))
+    chol[np.tril_indices(k)] = theta_user[:n_tri]
+    chol = chol * design.re_scale[:, None] if k else chol
+    return np.concatenate([chol[np.tril_indices(k)], theta_user[n_tri:] * design.vc_scale])
+
+
 def profiled_estimates(design, theta: np.ndarray, reml: bool) -> tuple[np.ndarray, float]:
     """Fixed effects (GLS) and residual variance at ``theta``, as statsmodels profiles them."""
     from statsmodels.regression.mixed_linear_model import MixedLMParams

@@ -6,7 +6,7 @@ import pandas as pd
 
 from .design import build_design
 from .estimation import estimate
-from .results import LmmFit, _check_conf_level
+from .results import LmmFit, _check_conf_level, _check_df_method
 from .validation import prepare
 
 __all__ = ["fit_lmm"]
@@ -22,6 +22,7 @@ def fit_lmm(
     reml: bool = True,
     missing: str = "drop",
     conf_level: float = 0.95,
+    df_method: str = "satterthwaite",
 ) -> LmmFit:
     """Fit a linear mixed model and check the fit.
 
@@ -49,6 +50,9 @@ def fit_lmm(
         counted on the result) or raise :class:`~mixedkit.DataError`.
     conf_level : float, default 0.95
         Confidence level of the fixed-effect intervals.
+    df_method : {"satterthwaite", "normal"}
+        Inference for fixed effects: t tests with Satterthwaite degrees of freedom
+        (lmerTest's default) or normal z tests.
 
     Returns
     -------
@@ -86,11 +90,12 @@ def fit_lmm(
     import patsy
 
     conf_level = _check_conf_level(conf_level)
+    _check_df_method(df_method)
     env = patsy.EvalEnvironment.capture(1)
     prep = prepare(formula, data, groups=groups, re_formula=re_formula,
                    vc_formula=vc_formula, missing=missing)
     design = build_design(prep, env)
     est = estimate(design, bool(reml))
-    fit = LmmFit(prep, design, est, bool(reml), conf_level)
+    fit = LmmFit(prep, design, est, bool(reml), conf_level, df_method)
     fit._warn()
     return fit

@@ -26,8 +26,16 @@ from .findings import Finding, Report
 
 __all__ = ["FIXED_COLUMNS", "VARIANCE_COLUMNS", "LmmFit"]
 
-FIXED_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high"]
+FIXED_COLUMNS = ["term", "estimate", "std_error", "statistic", "df", "p_value", "conf_low",
+                 "conf_high"]
+DF_METHODS = ("satterthwaite", "normal")
 VARIANCE_COLUMNS = ["group", "term", "variance", "std_dev", "corr"]
+
+
+def _check_df_method(df_method) -> str:
+    if df_method not in DF_METHODS:
+        raise InputTypeError(f"df_method must be one of {DF_METHODS}; got {df_method!r}")
+    return df_method
 
 
 def _check_conf_level(conf_level) -> float:
@@ -48,8 +56,10 @@ class LmmFit:
         The formula as given.
     method : {"REML", "ML"}
     fixed_effects : DataFrame
-        Columns ``term, estimate, std_error, statistic, p_value, conf_low, conf_high``;
-        ``.attrs`` holds ``conf_level`` and ``df_method``.
+        Columns ``term, estimate, std_error, statistic, df, p_value, conf_low,
+        conf_high``. By default (``df_method="satterthwaite"``) t tests and intervals
+        with lmerTest's Satterthwaite degrees of freedom; ``df_method="normal"`` gives
+        z (``df`` is inf). ``.attrs`` holds ``conf_level`` and ``df_method``.
     variance_components : DataFrame
         Columns ``group, term, variance, std_dev, corr``: one row per random-effect
         variance (``corr`` empty), one row per correlation (``term`` is
@@ -82,12 +92,14 @@ class LmmFit:
         One row per optimisation attempt.
     """
 
-    def __init__(self, prep, design, est: Estimate, reml: bool, conf_level: float = 0.95):
+    def __init__(self, prep, design, est: Estimate, reml: bool, conf_level: float = 0.95,
+                 df_method: str = "satterthwaite"):
         self._prep = prep
         self._design = design
         self._estimate = est
         self.reml = bool(reml)
         self.conf_level = _check_conf_level(conf_level)
+        self.df_method = _check_df_method(df_method)
         self.formula = prep.parsed.text
         self.method = "REML" if reml else "ML"
         self._theta_std = np.asarray(est.theta, float)  # unit-free (see Design)
@@ -147,13 +159,25 @@ class LmmFit:
         est = self._fe_params
         se = np.sqrt(np.diag(self.vcov_fixed.to_numpy()))
         stat = est / se
-        p = 2 * stats.norm.sf(np.abs(stat))
-        z = stats.norm.ppf(0.5 + self.conf_level / 2)
+        half = 0.5 + self.conf_level / 2
+        if self.df_method == "satterthwaite":
+            from .inference import satterthwaite_df
+
+            df = satterthwaite_df(self._design, self._theta_std, math.sqrt(self.scale), self.reml)
+            p = 2 * stats.t.sf(np.abs(stat), df)
+            q = stats.t.ppf(half, df)
+            label = "Satterthwaite t"
+        else:
+            df = np.full(len(est), np.inf)
+            p = 2 * stats.norm.sf(np.abs(stat))
+            q = stats.norm.ppf(half)
+            label = "normal (z)"
         table = pd.DataFrame({
             "term": list(self._design.exog.columns), "estimate": est, "std_error": se,
-            "statistic": stat, "p_value": p, "conf_low": est - z * se, "conf_high": est + z * se,
+            "statistic": stat, "df": df, "p_value": p, "conf_low": est - q * se,
+            "conf_high": est + q * se,
         })
-        table.attrs.update(conf_level=self.conf_level, df_method="normal (z)")
+        table.attrs.update(conf_level=self.conf_level, df_method=label)
         return table
 
     @cached_property
@@ -179,6 +203,78 @@ class LmmFit:
                 vc_index += 1
         rows.append(["Residual", "", self.scale, math.sqrt(self.scale), np.nan])
         return pd.DataFrame(rows, columns=VARIANCE_COLUMNS)
+
+    # ------------------------------------------------------- variance explained
+    def icc(self, *, n_boot: int = 0, conf_level: float = 0.95, seed=None, executor=None,
+            progress: bool = True) -> pd.DataFrame:
+        """Intraclass correlation, as ``performance::icc`` defines it.
+
+        Parameters
+        ----------
+        n_boot : int, default 0
+            Parametric-bootstrap refits for a confidence interval (0: none).
+        conf_level : float, default 0.95
+            Level of the percentile bootstrap interval.
+        seed : int or numpy Generator, optional
+            Makes the bootstrap reproducible.
+        executor : concurrent.futures.Executor, optional
+            Where the refits run (default: a process pool on all cores).
+        progress : bool, default True
+            Progress on stderr for long bootstrap runs.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``group, kind, estimate, conf_low, conf_high``. ``kind`` is
+            ``adjusted`` (random / (random + residual)), ``unadjusted`` (random /
+            (fixed + random + residual)) or ``design_effect`` (1 + (m - 1) ICC, with m
+            the mean group size; random-intercept models with one grouping factor).
+            The first rows are for all grouping factors together (``group`` lists
+            them); models with several factors add one ``adjusted`` row per factor.
+            ``conf_low``/``conf_high`` are NaN without a bootstrap. ``.attrs`` holds
+            ``conf_level``, ``n_boot``, ``n_failed`` and ``note`` (singular fits,
+            random slopes).
+
+        Notes
+        -----
+        The random variance of a random-slope model is the mean over the observed
+        rows of z' Sigma z (trace(Z Sigma Z')/n, Johnson 2014), not the variance at
+        x = 0; see :mod:`mixedkit.variance`. Validated against performance 0.10.2 on
+        every reference model (tests/test_variance.py); for ``(x || g)`` mixedkit keeps
+        the slope variance, where performance drops it.
+        """
+        from .variance import icc_table, variance_parts
+
+        boot = self._bootstrap_variance(n_boot, seed, executor, progress, "icc")
+        return icc_table(self, variance_parts(self), boot, _check_conf_level(conf_level))
+
+    def r2(self, *, n_boot: int = 0, conf_level: float = 0.95, seed=None, executor=None,
+           progress: bool = True) -> pd.DataFrame:
+        """Nakagawa's marginal and conditional R², as ``performance::r2_nakagawa``.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``kind, estimate, conf_low, conf_high``; ``kind`` is ``marginal``
+            (fixed / total variance) or ``conditional`` ((fixed + random) / total).
+            Bootstrap arguments as in :meth:`icc`.
+
+        Notes
+        -----
+        Validated against performance 0.10.2 (tests/test_variance.py).
+        """
+        from .variance import r2_table, variance_parts
+
+        boot = self._bootstrap_variance(n_boot, seed, executor, progress, "r2")
+        return r2_table(self, variance_parts(self), boot, _check_conf_level(conf_level))
+
+    def _bootstrap_variance(self, n_boot, seed, executor, progress, what):
+        if not n_boot:
+            return None
+        from .bootstrap import bootstrap_variance
+
+        return bootstrap_variance(self, n_boot, seed=seed, executor=executor,
+                                  progress=progress, what=what)
 
     # ------------------------------------------------------------------ health
     def _health(self) -> Report:
@@ -265,7 +361,7 @@ class LmmFit:
         reml = self.reml if reml is None else bool(reml)
         est = estimate(self._design, reml, start=self._theta_std)
         fit = LmmFit(self._prep, self._design, est, reml,
-                     self.conf_level if conf_level is None else conf_level)
+                     self.conf_level if conf_level is None else conf_level, self.df_method)
         fit._warn()
         return fit
 

@@ -30,10 +30,10 @@ def fit(ss):
 
 def test_table_columns_are_the_documented_vocabulary(fit):
     assert list(fit.fixed_effects.columns) == FIXED_COLUMNS == [
-        "term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high"]
+        "term", "estimate", "std_error", "statistic", "df", "p_value", "conf_low", "conf_high"]
     assert list(fit.variance_components.columns) == VARIANCE_COLUMNS == [
         "group", "term", "variance", "std_dev", "corr"]
-    assert fit.fixed_effects.attrs == {"conf_level": 0.95, "df_method": "normal (z)"}
+    assert fit.fixed_effects.attrs == {"conf_level": 0.95, "df_method": "Satterthwaite t"}
     vc = fit.variance_components
     assert list(vc["term"]) == ["Intercept", "Days", "corr(Intercept, Days)", ""]
     assert vc["group"].iloc[-1] == "Residual"
@@ -43,11 +43,18 @@ def test_table_columns_are_the_documented_vocabulary(fit):
 
 
 def test_fixed_effect_intervals_follow_conf_level(ss):
-    fit90 = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss, conf_level=0.9)
+    fit90 = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss, conf_level=0.9,
+                       df_method="normal")
     fe = fit90.fixed_effects
     half = (fe["conf_high"] - fe["conf_low"]) / 2
     np.testing.assert_allclose(half, 1.6448536269514722 * fe["std_error"], rtol=1e-10)
     np.testing.assert_allclose(fe["statistic"], fe["estimate"] / fe["std_error"])
+    assert fe.attrs["df_method"] == "normal (z)" and np.isinf(fe["df"]).all()
+    t_fit = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss, conf_level=0.9)
+    fe = t_fit.fixed_effects
+    from scipy import stats
+    q = stats.t.ppf(0.95, fe["df"])
+    np.testing.assert_allclose((fe["conf_high"] - fe["conf_low"]) / 2, q * fe["std_error"])
 
 
 def test_fixed_effects_se_is_lme4_kind_not_statsmodels_hessian(fit):
@@ -91,7 +98,7 @@ def test_summary_and_html_carry_the_content(fit):
     text = fit.summary()
     for piece in ["fit by REML", "Reaction ~ Days + (Days | Subject)", "180 rows",
                   "Subject 18", "logLik (REML): -871.814", "AIC (REML): 1755.63",
-                  "Random effects:", "Fixed effects (normal (z) inference):", "Health: ok",
+                  "Random effects:", "Fixed effects (Satterthwaite t inference):", "Health: ok",
                   "smf.mixedlm('Reaction ~ Days', data, groups='Subject', re_formula='~Days')"]:
         assert piece in text
     html = fit._repr_html_()

@@ -111,6 +111,9 @@ BAD = [
      mk.FormulaError, r"re_formula= and vc_formula= need groups="),
     ("bad conf_level", base, "y ~ time + (1 | subject)", {"conf_level": 95},
      mk.InputTypeError, r"conf_level must be a number between 0 and 1; got 95"),
+    ("bad df_method", base, "y ~ time + (1 | subject)", {"df_method": "kenward-roger"},
+     mk.InputTypeError, r"df_method must be one of \('satterthwaite', 'normal'\); "
+                        r"got 'kenward-roger'"),
     ("unknown function", base, "y ~ foo(time) + (1 | subject)", {},
      mk.FormulaError, r"could not be evaluated"),
     ("duplicate intercepts", base, "y ~ time + (time | subject) + (1 | subject)", {},
@@ -132,8 +135,8 @@ def test_bad_input_raises_with_message(case):
         pd.testing.assert_frame_equal(data, before)
 
 
-# conf_level is a fit option, not a data check
-CHECKABLE = [c for c in BAD if "conf_level" not in c[3]]
+# conf_level and df_method are fit options, not data checks
+CHECKABLE = [c for c in BAD if "conf_level" not in c[3] and "df_method" not in c[3]]
 
 
 @pytest.mark.parametrize("case", CHECKABLE, ids=[c[0] for c in CHECKABLE])

@@ -1,0 +1,111 @@
+"""Small-sample inference for fixed effects: Satterthwaite degrees of freedom.
+
+As lmerTest: for a coefficient with variance C(p) = [sigma^2 (X'V(theta)^-1 X)^-1]_jj,
+a function of the variance parameters p = (theta, sigma),
+
+    df = 2 C^2 / (g' A g),   g = dC/dp,   A = 2 H^-1,
+
+where H is the Hessian of the (REML or ML) deviance in p at the estimate (a theta on
+its boundary, a zero variance, is held fixed, as lmerTest does).  Both
+derivatives are taken by central finite differences of statsmodels' likelihood and
+of mixedkit's (X'V^-1 X)^-1; the result does not depend on how theta is
+parameterised.  Validated against lmerTest 3.1-3 (tests/test_inference.py).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .estimation import THETA_LOWER, _prepare_model, fixed_effects_vcov
+
+__all__ = ["deviance", "satterthwaite_df"]
+
+
+def deviance(design, theta: np.ndarray, sigma: float, reml: bool) -> float:
+    """-2 log-likelihood at (theta, sigma), the fixed effects at their GLS values.
+
+    statsmodels profiles sigma out; with s2 its profiled value and m = n - p (REML)
+    or n (ML), the unprofiled log-likelihood is
+    l(theta, sigma) = l_p(theta) - m/2 [log(sigma^2 / s2) + s2 / sigma^2 - 1].
+    """
+    from statsmodels.regression.mixed_linear_model import MixedLMParams
+
+    model = design.model
+    _prepare_model(model, reml)
+    params = MixedLMParams.from_packed(theta, model.k_fe, model.k_re, use_sqrt=True,
+                                       has_fe=False)
+    fe, _ = model.get_fe_params(params.cov_re, params.vcomp)
+    s2 = model.get_scale(fe, params.cov_re, params.vcomp)
+    m = model.n_totobs - (model.k_fe if reml else 0)
+    lp = model.loglike(theta, profile_fe=True)
+    ratio = s2 / sigma**2
+    return float(-2 * lp + m * (-np.log(ratio) + ratio - 1))
+
+
+def _steps(x: np.ndarray) -> np.ndarray:
+    return 1e-4 * np.maximum(np.abs(x), 0.1)
+
+
+def _hessian(f, x: np.ndarray) -> np.ndarray:
+    k = len(x)
+    h = _steps(x)
+    f0 = f(x)
+    hess = np.empty((k, k))
+    for i in range(k):
+        e_i = np.zeros(k)
+        e_i[i] = h[i]
+        hess[i, i] = (f(x + e_i) - 2 * f0 + f(x - e_i)) / h[i] ** 2
+        for j in range(i):
+            e_j = np.zeros(k)
+            e_j[j] = h[j]
+            hess[i, j] = hess[j, i] = (
+                f(x + e_i + e_j) - f(x + e_i - e_j) - f(x - e_i + e_j) + f(x - e_i - e_j)
+            ) / (4 * h[i] * h[j])
+    return hess
+
+
+def satterthwaite_df(design, theta: np.ndarray, sigma: float, reml: bool) -> np.ndarray:
+    """Satterthwaite degrees of freedom of each fixed effect (see module docstring).
+
+    Returns NaN for every coefficient when the deviance's Hessian is not positive
+    definite at the estimate (then no Satterthwaite approximation exists).
+    """
+    theta = np.asarray(theta, float)
+    # Parameters on the boundary (a zero variance) are held there, as lmerTest does.
+    free = np.ones(len(theta), bool)
+    free[design.theta_diagonal] = theta[design.theta_diagonal] > THETA_LOWER * 1.01
+    x0 = np.append(theta[free], sigma)
+
+    def unpack(p):
+        full = theta.copy()
+        full[free] = p[:-1]
+        return full, p[-1]
+
+    def dev(p):
+        t, s = unpack(p)
+        return deviance(design, t, s, reml)
+
+    def vcov(p):
+        t, s = unpack(p)
+        return np.diag(fixed_effects_vcov(design, t, s**2))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hess = _hessian(dev, x0)
+        h = _steps(x0)
+        jac = np.empty((len(x0), design.exog.shape[1]))
+        for i in range(len(x0)):
+            e = np.zeros(len(x0))
+            e[i] = h[i]
+            jac[i] = (vcov(x0 + e) - vcov(x0 - e)) / (2 * h[i])
+        c = vcov(x0)
+    try:
+        cov_par = 2 * np.linalg.inv(hess)
+    except np.linalg.LinAlgError:
+        return np.full(len(c), np.nan)
+    denom = np.einsum("ij,ik,kj->j", jac, cov_par, jac)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = 2 * c**2 / denom
+    return np.where(np.isfinite(df) & (df > 0), df, np.nan)
