@@ -112,8 +112,8 @@ BAD = [
     ("bad conf_level", base, "y ~ time + (1 | subject)", {"conf_level": 95},
      mk.InputTypeError, r"conf_level must be a number between 0 and 1; got 95"),
     ("bad df_method", base, "y ~ time + (1 | subject)", {"df_method": "kenward-roger"},
-     mk.InputTypeError, r"df_method must be one of \('satterthwaite', 'normal'\); "
-                        r"got 'kenward-roger'"),
+     mk.InputTypeError, (r"df_method must be one of \('satterthwaite', 'normal'\); "
+                         r"got 'kenward-roger'")),
     ("unknown function", base, "y ~ foo(time) + (1 | subject)", {},
      mk.FormulaError, r"could not be evaluated"),
     ("duplicate intercepts", base, "y ~ time + (time | subject) + (1 | subject)", {},
