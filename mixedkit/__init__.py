@@ -47,6 +47,8 @@ _LAZY = {
     "check_data": ".validation",
     "load_dataset": ".datasets",
     "LmmFit": ".results",
+    "compare_models": ".compare",
+    "reml_vs_ml": ".compare",
 }
 
 

@@ -112,3 +112,40 @@ def summary_html(fit) -> str:
         f"<div><b>Health: {esc(fit.health.verdict)}</b></div><div>{badges}</div>"
         f"<div><small>statsmodels: <code>{esc(fit.statsmodels_call)}</code></small></div></div>"
     )
+
+
+def _comparison_display(table: pd.DataFrame) -> pd.DataFrame:
+    out = table.copy()
+    for col in ("loglik", "aic", "bic", "chisq"):
+        out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
+    for col in ("p_value", "p_value_naive", "p_value_boot"):
+        out[col] = out[col].map(lambda v: "" if pd.isna(v) else _pval(v))
+    out["df_diff"] = out["df_diff"].map(lambda v: "" if pd.isna(v) else str(v))
+    if table["p_value_boot"].isna().all():
+        out = out.drop(columns="p_value_boot")
+    return out
+
+
+def comparison_text(comp) -> str:
+    """Text of a ModelComparison: the table, then the notes."""
+    lines = ["Model comparison", _comparison_display(comp.table).to_string(index=False), ""]
+    lines += [f"- {note}" for note in comp.notes]
+    return "\n".join(lines)
+
+
+def comparison_html(comp) -> str:
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in comp.notes)
+    return (f'{_CSS}<div class="mk-card"><b>Model comparison</b>'
+            f"{_comparison_display(comp.table).to_html(index=False, border=0)}<ul>{notes}</ul></div>")
+
+
+def reml_ml_text(comp) -> str:
+    """Text of a RemlMlComparison."""
+    t = comp.table.copy()
+    for col in ("reml", "ml", "difference"):
+        t[col] = t[col].map(_fmt)
+    t["relative_difference"] = comp.table["relative_difference"].map(
+        lambda v: "" if pd.isna(v) else f"{v:+.1%}")
+    lines = ["REML and ML fits of " + comp.reml_fit.formula, t.to_string(index=False), ""]
+    lines += [f"- {note}" for note in comp.notes]
+    return "\n".join(lines)

@@ -206,7 +206,7 @@ class LmmFit:
 
     # ------------------------------------------------------- variance explained
     def icc(self, *, n_boot: int = 0, conf_level: float = 0.95, seed=None, executor=None,
-            progress: bool = True) -> pd.DataFrame:
+            n_jobs: int | None = None, progress: bool = True) -> pd.DataFrame:
         """Intraclass correlation, as ``performance::icc`` defines it.
 
         Parameters
@@ -218,7 +218,10 @@ class LmmFit:
         seed : int or numpy Generator, optional
             Makes the bootstrap reproducible.
         executor : concurrent.futures.Executor, optional
-            Where the refits run (default: a process pool on all cores).
+            Where the refits run (default: a process pool; any executor with
+            ``submit``, e.g. dask's ``Client.get_executor()``).
+        n_jobs : int, optional
+            Workers of the default pool (default: all cores; 1: this process).
         progress : bool, default True
             Progress on stderr for long bootstrap runs.
 
@@ -245,11 +248,11 @@ class LmmFit:
         """
         from .variance import icc_table, variance_parts
 
-        boot = self._bootstrap_variance(n_boot, seed, executor, progress, "icc")
+        boot = self._bootstrap_variance(n_boot, seed, executor, n_jobs, progress, "icc")
         return icc_table(self, variance_parts(self), boot, _check_conf_level(conf_level))
 
     def r2(self, *, n_boot: int = 0, conf_level: float = 0.95, seed=None, executor=None,
-           progress: bool = True) -> pd.DataFrame:
+           n_jobs: int | None = None, progress: bool = True) -> pd.DataFrame:
         """Nakagawa's marginal and conditional R², as ``performance::r2_nakagawa``.
 
         Returns
@@ -265,15 +268,15 @@ class LmmFit:
         """
         from .variance import r2_table, variance_parts
 
-        boot = self._bootstrap_variance(n_boot, seed, executor, progress, "r2")
+        boot = self._bootstrap_variance(n_boot, seed, executor, n_jobs, progress, "r2")
         return r2_table(self, variance_parts(self), boot, _check_conf_level(conf_level))
 
-    def _bootstrap_variance(self, n_boot, seed, executor, progress, what):
+    def _bootstrap_variance(self, n_boot, seed, executor, n_jobs, progress, what):
         if not n_boot:
             return None
         from .bootstrap import bootstrap_variance
 
-        return bootstrap_variance(self, n_boot, seed=seed, executor=executor,
+        return bootstrap_variance(self, n_boot, seed=seed, executor=executor, n_jobs=n_jobs,
                                   progress=progress, what=what)
 
     # ------------------------------------------------------------------ health

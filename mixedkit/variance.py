@@ -105,6 +105,12 @@ def r2_values(parts: VarianceParts) -> dict[str, float]:
             "conditional": (parts.fixed + parts.random) / parts.total}
 
 
+def _n_failed(boot) -> int:
+    if boot is None or "error" not in boot:
+        return 0
+    return int(boot["error"].notna().sum())
+
+
 def _table(values: dict, keys: list[str], boot: pd.DataFrame | None, conf_level: float):
     rows = []
     for key, est in values.items():
@@ -134,7 +140,7 @@ def icc_table(fit, parts: VarianceParts, boot=None, conf_level: float = 0.95) ->
                      "where the slope variables are centred.")
     table.attrs.update(conf_level=conf_level if boot is not None else None,
                        n_boot=0 if boot is None else len(boot),
-                       n_failed=0 if boot is None else int(boot.isna().any(axis=1).sum()),
+                       n_failed=_n_failed(boot),
                        note=" ".join(notes))
     return table
 
@@ -143,7 +149,7 @@ def r2_table(fit, parts: VarianceParts, boot=None, conf_level: float = 0.95) -> 
     """The table returned by ``fit.r2()``."""
     table = _table(r2_values(parts), ["kind"], boot, conf_level)
     table.attrs.update(conf_level=conf_level if boot is not None else None,
-                       n_boot=0 if boot is None else len(boot),
+                       n_boot=0 if boot is None else len(boot), n_failed=_n_failed(boot),
                        note="" if parts.random else "singular fit: the random-effect variance "
                        "is 0, so conditional R² equals marginal R² (performance returns NA).")
     return table

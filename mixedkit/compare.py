@@ -1,0 +1,396 @@
+"""Model comparison done the right way: ``compare_models`` and ``reml_vs_ml``.
+
+Rules (as lme4's ``anova`` and lmerTest's ``ranova``):
+
+- models must share the response and the rows (after missing-value removal);
+- models that differ in fixed effects are compared on ML fits (REML likelihoods of
+  different fixed effects are not comparable), refitted automatically;
+- models with the same fixed effects are compared on REML fits;
+- a likelihood-ratio test needs nested models; when the smaller model sets a
+  variance to zero the null value is on the boundary and the p-value is the 50:50
+  mixture of chi-square(df - 1) and chi-square(df) (Self & Liang 1987; Stram & Lee
+  1994); the naive chi-square(df) p-value is reported alongside;
+- non-nested models get AIC and BIC only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .errors import DataError, InputTypeError
+
+__all__ = [
+    "COMPARISON_COLUMNS",
+    "ModelComparison",
+    "RemlMlComparison",
+    "compare_models",
+    "reml_vs_ml",
+]
+
+COMPARISON_COLUMNS = ["model", "method", "n_params", "loglik", "aic", "bic", "chisq", "df_diff",
+                      "p_value", "p_value_naive", "p_value_boot"]
+
+
+@dataclass
+class _Entry:
+    """One model in a comparison, LmmFit or an ordinary linear model."""
+
+    label: str
+    fit: object  # LmmFit, or a statsmodels OLS results wrapper
+    response: str
+    endog: np.ndarray
+    index: pd.Index
+    fixed: tuple[str, ...]
+    exog: np.ndarray
+    random: frozenset  # variance parameters: (group, term) and (group, corr pair)
+
+    @property
+    def is_lmm(self) -> bool:
+        return hasattr(self.fit, "_design")
+
+
+def _entry(obj, position: int) -> _Entry:
+    from .results import LmmFit
+
+    if isinstance(obj, LmmFit):
+        vc = obj.variance_components
+        random = frozenset((g, t) for g, t in zip(vc["group"], vc["term"]) if g != "Residual")
+        return _Entry(obj.formula, obj, obj._design.response, obj._design.endog,
+                      obj._prep.frame.index, tuple(obj._design.exog.columns),
+                      obj._design.exog.to_numpy(), random)
+    model = getattr(obj, "model", None)
+    if model is not None and type(model).__name__ == "OLS" and hasattr(obj, "llf"):
+        names = list(model.exog_names)
+        index = getattr(model.data, "row_labels", None)
+        index = pd.RangeIndex(len(model.endog)) if index is None else pd.Index(index)
+        formula = getattr(model, "formula", None) or f"{model.endog_names} ~ {' + '.join(names)}"
+        return _Entry(f"OLS: {formula}", obj, str(model.endog_names), np.asarray(model.endog),
+                      index, tuple(names), np.asarray(model.exog), frozenset())
+    raise InputTypeError(
+        f"compare_models: argument {position} must be a fit from mk.fit_lmm (or a statsmodels "
+        f"OLS result for the model without random effects); got {type(obj).__name__}"
+    )
+
+
+def _ols_loglik(entry: _Entry, reml: bool) -> float:
+    """Log-likelihood of a linear model on the same scale as MixedLM's."""
+    if not reml:
+        return float(entry.fit.llf)
+    x = entry.exog
+    n, p = x.shape
+    rss = float(np.sum(np.asarray(entry.fit.resid) ** 2))
+    _, logdet = np.linalg.slogdet(x.T @ x)
+    return -(n - p) / 2 * (math.log(2 * math.pi * rss / (n - p)) + 1) - logdet / 2
+
+
+def _stats(entry: _Entry, reml: bool):
+    """(method, n_params, loglik) of an entry fitted by the given method."""
+    if entry.is_lmm:
+        fit = entry.fit if entry.fit.reml == reml else entry.fit.refit(reml=reml)
+        entry.fit = fit
+        return fit.method, fit.n_params, fit.loglik
+    return ("REML" if reml else "ML"), len(entry.fixed) + 1, _ols_loglik(entry, reml)
+
+
+def _same_columns(a: _Entry, b: _Entry) -> bool:
+    return a.exog.shape == b.exog.shape and np.allclose(a.exog, b.exog)
+
+
+def _span_contains(big: np.ndarray, small: np.ndarray) -> bool:
+    """Whether every column of ``small`` lies in the column space of ``big``."""
+    coef = np.linalg.lstsq(big, small, rcond=None)[0]
+    resid = small - big @ coef
+    return bool(np.allclose(resid, 0, atol=1e-8 * max(1.0, float(np.abs(small).max()))))
+
+
+def _nested(small: _Entry, big: _Entry) -> bool:
+    return small.random <= big.random and _span_contains(big.exog, small.exog)
+
+
+def _check_same_data(entries: list[_Entry]) -> None:
+    first = entries[0]
+    for i, e in enumerate(entries[1:], start=2):
+        if e.response != first.response:
+            raise DataError(
+                f"compare_models: model {i} has response {e.response!r} but model 1 has "
+                f"{first.response!r}; likelihoods are comparable only for the same response"
+            )
+        if len(e.index) != len(first.index) or not e.index.equals(first.index):
+            only = first.index.difference(e.index)
+            extra = e.index.difference(first.index)
+            detail = (f"model 1 has {len(first.index)} rows, model {i} has {len(e.index)}"
+                      + (f"; rows only in model 1: {list(only[:5])}" if len(only) else "")
+                      + (f"; rows only in model {i}: {list(extra[:5])}" if len(extra) else ""))
+            raise DataError(
+                f"compare_models: the models were fitted to different rows ({detail}), usually "
+                "because missing values in different columns were dropped. Drop rows with "
+                "missing values in every column any model uses, then refit all models"
+            )
+        if not np.allclose(e.endog, first.endog):
+            raise DataError(
+                f"compare_models: model {i} and model 1 have the same response name and rows "
+                "but different response values; fit them to the same data"
+            )
+
+
+@dataclass
+class ModelComparison:
+    """Result of :func:`compare_models`.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Columns ``model, method, n_params, loglik, aic, bic, chisq, df_diff, p_value,
+        p_value_naive, p_value_boot``; one row per model, smallest first; the test
+        columns compare each row with the row above.
+    notes : list of str
+        What was done and why (ML refits, boundary corrections, non-nested pairs).
+    fits : list
+        The fits the table describes (ML refits where they were needed).
+    """
+
+    table: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    fits: list = field(default_factory=list)
+
+    def __str__(self) -> str:
+        from .display import comparison_text
+
+        return comparison_text(self)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        from .display import comparison_html
+
+        return comparison_html(self)
+
+
+def compare_models(*fits, method: str | None = None, n_boot: int = 0, seed=None, executor=None,
+                   n_jobs: int | None = None, progress: bool = True) -> ModelComparison:
+    """Compare nested or non-nested mixed models, choosing REML or ML for you.
+
+    Parameters
+    ----------
+    *fits : LmmFit or statsmodels OLS results
+        Two or more models of the same response on the same rows. An OLS result
+        (``smf.ols(...).fit()``) stands for the model without random effects.
+    method : {None, "ML", "REML"}
+        None (default) chooses as described in the module docstring. ``"ML"`` compares
+        ML fits whatever the models (lme4's ``anova`` default); ``"REML"`` is allowed
+        only for models with the same fixed effects.
+    n_boot : int, default 0
+        Parametric-bootstrap replicates for each likelihood-ratio test (simulate from
+        the smaller model, refit both): ``p_value_boot``.
+    seed, executor, n_jobs, progress
+        As in :meth:`LmmFit.icc`.
+
+    Returns
+    -------
+    ModelComparison
+        ``.table`` with columns ``model, method, n_params, loglik, aic, bic, chisq,
+        df_diff, p_value, p_value_naive, p_value_boot`` and ``.notes``.
+
+    Raises
+    ------
+    InputTypeError
+        Fewer than two models, or something that is not a fit.
+    DataError
+        Different responses or different rows.
+
+    Notes
+    -----
+    Validated against lme4's ``anova()`` (ML refits) and the same test on REML fits,
+    with the boundary-corrected p-value (tests/test_compare.py).
+    """
+    if len(fits) < 2:
+        raise InputTypeError(
+            f"compare_models needs at least two fits; got {len(fits)}. To compare a model "
+            "with the same model without random effects, pass that OLS fit as well"
+        )
+    entries = [_entry(f, i) for i, f in enumerate(fits, start=1)]
+    _check_same_data(entries)
+    same_fixed = all(_same_columns(entries[0], e) for e in entries[1:])
+    if method not in (None, "ML", "REML"):
+        raise InputTypeError(f"method must be None, 'ML' or 'REML'; got {method!r}")
+    if method == "REML" and not same_fixed:
+        raise DataError(
+            "compare_models: method='REML' needs models with the same fixed effects; these "
+            "differ, and their REML likelihoods are not comparable. Use method=None or 'ML'"
+        )
+    reml = same_fixed if method is None else method == "REML"
+    notes = []
+    if method == "ML" and same_fixed:
+        notes.append("Compared by maximum likelihood as asked (method='ML'); with the same "
+                     "fixed effects REML would also be valid.")
+    elif same_fixed:
+        notes.append("The models have the same fixed effects, so they are compared on their "
+                     "REML fits (as lmerTest's ranova does).")
+    else:
+        refit = [e.label for e in entries if e.is_lmm and e.fit.reml]
+        notes.append("The models differ in fixed effects, so they are compared by maximum "
+                     "likelihood" + (f" (refitted by ML: {'; '.join(refit)})" if refit else "")
+                     + ": REML likelihoods of models with different fixed effects are not "
+                     "comparable.")
+    rows = []
+    for e in entries:
+        method, k, ll = _stats(e, reml)
+        n = len(e.endog)
+        rows.append([e.label, method, k, ll, -2 * ll + 2 * k, -2 * ll + math.log(n) * k])
+    order = np.argsort([r[2] for r in rows], kind="stable")
+    entries = [entries[i] for i in order]
+    rows = [rows[i] + [np.nan] * 5 for i in order]
+    for j in range(1, len(rows)):
+        small, big = entries[j - 1], entries[j]
+        df = rows[j][2] - rows[j - 1][2]
+        if df <= 0 or not _nested(small, big):
+            notes.append(f"{small.label!r} and {big.label!r} are not nested, so there is no "
+                         "likelihood-ratio test; compare their AIC and BIC (lower is better).")
+            continue
+        chisq = max(2 * (rows[j][3] - rows[j - 1][3]), 0.0)
+        naive = float(stats.chi2.sf(chisq, df))
+        p = naive
+        added = [t for _, t in big.random - small.random if not t.startswith("corr(")]
+        if same_fixed and len(added) == 1:
+            p = 0.5 * float(stats.chi2.sf(chisq, df - 1)) + 0.5 * naive if df > 1 else 0.5 * naive
+            notes.append(
+                f"{big.label!r} adds a variance to {small.label!r}; under the null it is 0, on "
+                "the boundary of the parameter space, so p_value is the 50:50 mixture of "
+                f"chi-square({df - 1}) and chi-square({df}) ({p:.3g}); the naive "
+                f"chi-square({df}) p-value ({naive:.3g}) is too large.")
+        elif same_fixed and len(added) > 1:
+            notes.append(
+                f"{big.label!r} adds {len(added)} variances to {small.label!r}; the exact null "
+                "distribution is a mixture mixedkit does not compute, so p_value is the naive "
+                "chi-square one, which is conservative (too large); n_boot= gives a bootstrap "
+                "p-value.")
+        rows[j][6:9] = [chisq, df, p]
+        rows[j][9] = naive
+        if n_boot:
+            rows[j][10] = _bootstrap_lrt(small, big, chisq, reml, n_boot, seed, executor,
+                                         n_jobs, progress, notes)
+    table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    table["df_diff"] = table["df_diff"].astype("Int64")
+    return ModelComparison(table, notes, [e.fit for e in entries])
+
+
+def _lrt_chunk(small, big, reml, seeds):
+    from .bootstrap import refit_to, simulate
+
+    out = []
+    for seed in seeds:
+        try:
+            y = simulate(small, np.random.default_rng(seed))
+            ll_small = refit_to(small, y, reml=reml)[0].loglik
+            ll_big = refit_to(big, y, reml=reml)[0].loglik
+            out.append({"lrt": max(2 * (ll_big - ll_small), 0.0)})
+        except Exception as err:  # noqa: BLE001 - a failed refit is recorded, not fatal
+            out.append({"error": f"{type(err).__name__}: {err}"})
+    return out
+
+
+def _bootstrap_lrt(small, big, chisq, reml, n_boot, seed, executor, n_jobs, progress, notes):
+    from .bootstrap import run_bootstrap
+
+    if not small.is_lmm:
+        notes.append("No bootstrap p-value against the model without random effects "
+                     "(simulate from the mixed model's null instead).")
+        return np.nan
+    draws = run_bootstrap(_lrt_chunk, (small.fit, big.fit, reml), n_boot, seed=seed,
+                          executor=executor, n_jobs=n_jobs, progress=progress,
+                          label="LRT bootstrap")
+    ok = draws["lrt"].dropna().to_numpy() if "lrt" in draws else np.array([])
+    failed = n_boot - len(ok)
+    notes.append(f"Bootstrap p-value for {big.label!r}: {len(ok)} replicates simulated from "
+                 f"{small.label!r}" + (f", {failed} refits failed" if failed else "") + ".")
+    return (1 + np.sum(ok >= chisq - 1e-10)) / (len(ok) + 1) if len(ok) else np.nan
+
+
+@dataclass
+class RemlMlComparison:
+    """Result of :func:`reml_vs_ml`: ``table`` (``quantity, reml, ml, difference,
+    relative_difference``) and ``notes``."""
+
+    table: pd.DataFrame
+    notes: list[str]
+    reml_fit: object
+    ml_fit: object
+
+    def __str__(self) -> str:
+        from .display import reml_ml_text
+
+        return reml_ml_text(self)
+
+    __repr__ = __str__
+
+
+def reml_vs_ml(fit) -> RemlMlComparison:
+    """The same model fitted by REML and by ML, side by side.
+
+    Parameters
+    ----------
+    fit : LmmFit
+
+    Returns
+    -------
+    RemlMlComparison
+        ``.table`` with columns ``quantity, reml, ml, difference, relative_difference``
+        (fixed effects, their standard errors, variance components, log-likelihood,
+        AIC, BIC) and ``.notes`` explaining what differs and when to use which.
+
+    Notes
+    -----
+    Both fits are validated against lme4 separately (tests/test_lme4_reference.py).
+    """
+    from .results import LmmFit
+
+    if not isinstance(fit, LmmFit):
+        raise InputTypeError(f"reml_vs_ml needs a fit from mk.fit_lmm; got {type(fit).__name__}")
+    reml_fit = fit if fit.reml else fit.refit(reml=True)
+    ml_fit = fit.refit(reml=False) if fit.reml else fit
+    rows = []
+    for label, a, b in _paired_quantities(reml_fit, ml_fit):
+        rows.append([label, a, b, b - a, (b - a) / abs(a) if a else np.nan])
+    table = pd.DataFrame(rows, columns=["quantity", "reml", "ml", "difference",
+                                        "relative_difference"])
+    k = reml_fit._design.exog.shape[1]
+    n = reml_fit.nobs
+    vc = table[table["quantity"].str.startswith("variance")]
+    shrink = vc["relative_difference"].mean()
+    notes = [
+        (f"Variance components are {abs(shrink):.1%} {'smaller' if shrink < 0 else 'larger'} "
+         f"by ML on average: ML treats the {k} estimated fixed effects as known, so it "
+         f"underestimates variances by roughly a factor (n - p)/n = {(n - k) / n:.3f} for the "
+         "residual, more for variances estimated from few groups. REML corrects this."),
+        ("Fixed-effect estimates barely change; their standard errors are smaller under ML "
+         "because the variances are."),
+        ("Log-likelihood, AIC and BIC are on different scales (REML's excludes the fixed "
+         "effects) and must not be compared across the two methods."),
+        ("Use REML to report variance components and fixed effects; use ML to compare models "
+         "that differ in their fixed effects (compare_models does this for you)."),
+    ]
+    return RemlMlComparison(table, notes, reml_fit, ml_fit)
+
+
+def _paired_quantities(a, b):
+    fa, fb = a.fixed_effects, b.fixed_effects
+    for term, ea, eb, sa, sb in zip(fa["term"], fa["estimate"], fb["estimate"], fa["std_error"],
+                                    fb["std_error"]):
+        yield f"estimate: {term}", ea, eb
+        yield f"std_error: {term}", sa, sb
+    va, vb = a.variance_components, b.variance_components
+    for (g, t, xa, ca), xb, cb in zip(va[["group", "term", "variance", "corr"]].to_numpy(),
+                                      vb["variance"], vb["corr"]):
+        name = f"{g} {t}".strip()
+        if isinstance(ca, float) and not math.isnan(ca):
+            yield f"corr: {name}", ca, cb
+        else:
+            yield f"variance: {name}", xa, xb
+    yield "loglik", a.loglik, b.loglik
+    yield "aic", a.aic, b.aic
+    yield "bic", a.bic, b.bic

@@ -1,0 +1,151 @@
+"""compare_models and reml_vs_ml against lme4's anova() (tests/reference/anova/*.json)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+from conftest import REF, load_reference_data
+
+import mixedkit as mk
+from mixedkit.compare import COMPARISON_COLUMNS
+
+PAIRS = ["sleepstudy_fixed_days", "sleepstudy_random_int_vs_corr", "dietox_fixed_evit_cu"]
+DATA = {"sleepstudy": "sleepstudy", "dietox": "dietox"}
+
+
+def _pair(name):
+    ref = json.loads((REF / "anova" / f"{name}.json").read_text())
+    data = load_reference_data(name.split("_")[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mk.MixedkitWarning)
+        small = mk.fit_lmm(ref["small"]["formula"], data)
+        big = mk.fit_lmm(ref["big"]["formula"], data)
+    return ref, small, big
+
+
+def _check_rows(table, rows, tol=1e-3):
+    for got, want in zip(table.itertuples(), rows):
+        assert got.n_params == want["npar"]
+        assert got.loglik == pytest.approx(want["logLik"], abs=tol)
+        assert got.aic == pytest.approx(want["AIC"], abs=tol)
+        assert got.bic == pytest.approx(want["BIC"], abs=tol)
+    want = rows[1]
+    got = table.iloc[1]
+    assert got["chisq"] == pytest.approx(want["Chisq"], abs=tol)
+    assert got["df_diff"] == want["Df"]
+    return got
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_ml_refit_matches_lme4_anova(name):
+    ref, small, big = _pair(name)
+    same_fixed = ref["kind"] == "random"
+    comp = mk.compare_models(small, big)
+    assert list(comp.table.columns) == COMPARISON_COLUMNS
+    if same_fixed:
+        # same fixed effects: mixedkit compares REML fits; lme4's default anova refits ML
+        ml = mk.compare_models(small, big, method="ML")
+        table = ml.table
+        assert (comp.table["method"] == "REML").all()
+    else:
+        table = comp.table
+        assert (table["method"] == "ML").all()
+        assert "refitted by ML" in comp.notes[0]
+    got = _check_rows(table, ref["anova_refit_TRUE"]["rows"])
+    if not same_fixed:
+        assert got["p_value"] == pytest.approx(ref["anova_refit_TRUE"]["rows"][1]["p"], rel=1e-3)
+
+
+@pytest.mark.parametrize("name", ["sleepstudy_random_int_vs_corr"])
+def test_reml_comparison_with_boundary_correction(name):
+    ref, small, big = _pair(name)
+    comp = mk.compare_models(big, small)  # order does not matter
+    block = ref["anova_refit_FALSE"]
+    got = _check_rows(comp.table, block["rows"])
+    assert got["p_value_naive"] == pytest.approx(block["rows"][1]["p"], rel=1e-3)
+    assert got["p_value"] == pytest.approx(
+        block["p_mixture_0.5chisq_df_minus1_plus_0.5chisq_df"], rel=1e-3)
+    assert any("50:50 mixture" in n for n in comp.notes)
+
+
+def test_mixed_model_against_no_random_effects():
+    ss = mk.load_dataset("sleepstudy")
+    ols = smf.ols("Reaction ~ Days", ss).fit()
+    mixed = mk.fit_lmm("Reaction ~ Days + (1 | Subject)", ss)
+    comp = mk.compare_models(ols, mixed)
+    row = comp.table.iloc[1]
+    # REML log-likelihood of the linear model, closed form
+    n, p = 180, 2
+    rss = float(np.sum(ols.resid**2))
+    x = ols.model.exog
+    ll0 = -(n - p) / 2 * (np.log(2 * np.pi * rss / (n - p)) + 1) - np.linalg.slogdet(x.T @ x)[1] / 2
+    assert comp.table["loglik"].iloc[0] == pytest.approx(ll0, rel=1e-12)
+    assert row["chisq"] == pytest.approx(2 * (mixed.loglik - ll0))
+    assert row["p_value"] == pytest.approx(row["p_value_naive"] / 2)
+
+
+def test_correlation_only_difference_is_not_boundary_corrected():
+    ss = mk.load_dataset("sleepstudy")
+    unc = mk.fit_lmm("Reaction ~ Days + (Days || Subject)", ss)
+    cor = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss)
+    row = mk.compare_models(unc, cor).table.iloc[1]
+    assert row["df_diff"] == 1 and row["p_value"] == row["p_value_naive"]
+
+
+def test_non_nested_models_get_no_test():
+    ss = mk.load_dataset("sleepstudy")
+    a = mk.fit_lmm("Reaction ~ Days + (1 | Subject)", ss)
+    b = mk.fit_lmm("Reaction ~ 1 + (Days | Subject)", ss)
+    comp = mk.compare_models(a, b)
+    assert comp.table["chisq"].isna().all()
+    assert any("not nested" in n for n in comp.notes)
+    assert "Model comparison" in str(comp) and "<table" in comp._repr_html_()
+
+
+BAD = [
+    ("single model", lambda ss, f: (f,), mk.InputTypeError,
+     r"compare_models needs at least two fits; got 1"),
+    ("non-fit input", lambda ss, f: (f, "Reaction ~ Days"), mk.InputTypeError,
+     r"argument 2 must be a fit from mk.fit_lmm .* got str"),
+    ("different responses", lambda ss, f: (f, mk.fit_lmm("np.log(Reaction) ~ Days + (1 | Subject)",
+                                                          ss)),
+     mk.DataError, r"model 2 has response 'np.log\(Reaction\)' but model 1 has 'Reaction'"),
+    ("different rows", lambda ss, f: (f, mk.fit_lmm("Reaction ~ Days + x + (1 | Subject)",
+                                                     ss.assign(x=(ss["Days"] ** 2)
+                                                               .where(ss.index > 1)))),
+     mk.DataError, (r"different rows \(model 1 has 180 rows, model 2 has 178; rows only in "
+                    r"model 1: \[0, 1\]\).*Drop rows with missing values")),
+]
+
+
+@pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
+def test_compare_errors(case):
+    _, make, exc, message = case
+    ss = mk.load_dataset("sleepstudy")
+    fit = mk.fit_lmm("Reaction ~ Days + (1 | Subject)", ss)
+    with pytest.raises(exc, match=message):
+        mk.compare_models(*make(ss, fit))
+
+
+def test_reml_vs_ml_side_by_side():
+    ss = mk.load_dataset("sleepstudy")
+    fit = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss)
+    comp = mk.reml_vs_ml(fit)
+    t = comp.table.set_index("quantity")
+    assert list(comp.table.columns) == ["quantity", "reml", "ml", "difference",
+                                        "relative_difference"]
+    # lme4 (tests/reference/fits/sleepstudy_corr.json)
+    assert t.loc["loglik", "reml"] == pytest.approx(-871.814136, abs=1e-4)
+    assert t.loc["loglik", "ml"] == pytest.approx(-875.969672, abs=1e-4)
+    assert t.loc["variance: Subject Intercept", "ml"] < t.loc["variance: Subject Intercept", "reml"]
+    assert t.loc["std_error: Days", "ml"] == pytest.approx(1.50224, rel=1e-3)
+    assert any("Use REML to report" in n for n in comp.notes)
+    assert "REML and ML fits" in str(comp)
+    with pytest.raises(mk.InputTypeError, match=r"reml_vs_ml needs a fit from mk.fit_lmm; got "
+                                                r"DataFrame"):
+        mk.reml_vs_ml(pd.DataFrame())
