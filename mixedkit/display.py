@@ -36,6 +36,17 @@ def _criteria(fit) -> list[tuple[str, str]]:
     ]
 
 
+def _variance_line(fit) -> str:
+    from .variance import icc_values, r2_values, variance_parts
+
+    parts = variance_parts(fit)
+    icc = icc_values(parts, 1.0)
+    adjusted = next(v for (g, k), v in icc.items() if k == "adjusted")
+    r2 = r2_values(parts)
+    return (f"ICC (adjusted) {adjusted:.3f}   R² marginal {r2['marginal']:.3f}, "
+            f"conditional {r2['conditional']:.3f}")
+
+
 def _data_line(fit) -> str:
     groups = ", ".join(f"{g} {n}" for g, n in fit.ngroups.items())
     dropped = f" ({fit.n_dropped} dropped for missing values)" if fit.n_dropped else ""
@@ -48,6 +59,7 @@ def _fixed_display(fit) -> pd.DataFrame:
     return pd.DataFrame({
         "term": fe["term"], "estimate": fe["estimate"].map(_fmt),
         "std_error": fe["std_error"].map(_fmt), "statistic": fe["statistic"].map(_fmt),
+        "df": fe["df"].map(lambda d: "" if not np.isfinite(d) else f"{d:.1f}"),
         "p_value": fe["p_value"].map(_pval),
         f"{pct} CI": [f"[{_fmt(lo)}, {_fmt(hi)}]" for lo, hi in zip(fe["conf_low"], fe["conf_high"])],
     })
@@ -68,6 +80,7 @@ def summary_text(fit) -> str:
         f"Formula: {fit.formula}",
         f"Data:    {_data_line(fit)}",
         "  ".join(f"{k}: {v}" for k, v in _criteria(fit)),
+        _variance_line(fit),
         "",
         "Random effects:",
         _random_display(fit).to_string(index=False),
@@ -105,7 +118,7 @@ def summary_html(fit) -> str:
     return (
         f'{_CSS}<div class="mk-card"><div><b>Linear mixed model</b> fit by {fit.method}</div>'
         f"<div><code>{esc(fit.formula)}</code></div><div>{esc(_data_line(fit))}</div>"
-        f"<div>{crit}</div><div><b>Random effects</b></div>"
+        f"<div>{crit}</div><div>{esc(_variance_line(fit))}</div><div><b>Random effects</b></div>"
         f"{_random_display(fit).to_html(index=False, border=0)}"
         f"<div><b>Fixed effects</b> ({esc(fit.fixed_effects.attrs['df_method'])})</div>"
         f"{_fixed_display(fit).to_html(index=False, border=0)}"
