@@ -46,6 +46,7 @@ class CovBlock:
     group: str
     terms: list[str]
     source: str
+    term: RandomTerm | None = None
 
 
 def _rms(values: np.ndarray) -> float:
@@ -412,7 +413,8 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         if exog_re is None:
             exog_re = pd.DataFrame({"Intercept": np.ones(len(frame))}, index=frame.index)
         _check_slopes_vary(exog_re, gf, frame, prep, re_term)
-        blocks.append(CovBlock("re", _label(prep, gf), list(exog_re.columns), re_term.source))
+        blocks.append(CovBlock("re", _label(prep, gf), list(exog_re.columns), re_term.source,
+                               re_term))
 
     # Cost first: the matrices of a too-large crossed design must never be built.
     vc_codes = {t: _factor_codes(frame, t.factor) for t in vc_terms}
@@ -439,7 +441,7 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         vc_names.append(label if slope is None else f"{label}:{term_name}")
         vc_colnames.append(cols)
         vc_mats.append(group_mats)
-        blocks.append(CovBlock("vc", label, [term_name], t.source))
+        blocks.append(CovBlock("vc", label, [term_name], t.source, t))
     if len(set(vc_names)) < len(vc_names):
         dup = next(n for n in vc_names if vc_names.count(n) > 1)
         raise FormulaError(f"the random term for {dup!r} appears twice; remove the duplicate")
@@ -458,6 +460,14 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
     )
     design.statsmodels_call = _statsmodels_call(prep, gf, re_term, vc_terms, use_sparse)
     return design
+
+
+def _level_key(frame: pd.DataFrame, factor: tuple[str, ...]) -> pd.Series:
+    """Each row's level of ``factor`` as text, as ``_level_labels`` writes levels."""
+    key = frame[factor[0]].astype(str)
+    for col in factor[1:]:
+        key = key + ":" + frame[col].astype(str)
+    return key
 
 
 def _level_labels(frame: pd.DataFrame, factor: tuple[str, ...]) -> np.ndarray:
