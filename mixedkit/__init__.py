@@ -49,6 +49,11 @@ _LAZY = {
     "LmmFit": ".results",
     "compare_models": ".compare",
     "reml_vs_ml": ".compare",
+    "check_assumptions": ".diagnostics",
+    "diagnostics_data": ".diagnostics",
+    **{name: ".plotting" for name in (
+        "plot_diagnostics", "plot_residuals", "plot_qq", "plot_scale_location", "plot_ranef_qq",
+        "plot_ranef", "plot_shrinkage", "plot_fitted")},
 }
 
 

@@ -21,7 +21,8 @@ _MAX_TRAJECTORY_GROUPS = 12
 def qq_points(values: np.ndarray, level: float = _QQ_LEVEL) -> pd.DataFrame:
     """Normal QQ coordinates with a pointwise band for standardised values.
 
-    ``sample`` are the values standardised by their mean and SD, sorted;
+    ``sample`` are the values standardised by their own mean and SD (so the QQ plot
+    judges the shape, not the scale), sorted;
     ``theoretical`` the normal quantiles at (i - 0.5)/n; the band holds each order
     statistic of n standard normal draws with probability ``level`` (from the
     Beta(i, n + 1 - i) distribution of uniform order statistics).
@@ -96,6 +97,12 @@ def _shrinkage(fit) -> pd.DataFrame:
 def _trajectories(fit, x: str | None, max_groups: int, seed: int) -> pd.DataFrame:
     design, prep = fit._design, fit._prep
     cols = ["level", "x", "observed", "fitted", "population"]
+    if x is not None and x not in prep.names.safe:
+        from .errors import ColumnNotFoundError
+        from .formula import did_you_mean
+
+        raise ColumnNotFoundError(f"x={x!r} is not a column the model uses; "
+                                  f"{did_you_mean(x, list(prep.names.safe))}")
     xcol = _trajectory_x(fit, x)
     if xcol is None or xcol not in prep.names.safe or not design.k_re:
         return pd.DataFrame(columns=cols)
@@ -149,7 +156,10 @@ def diagnostics_data(fit, *, x: str | None = None, max_groups: int = _MAX_TRAJEC
     pearson = fit.residuals("pearson")
     res = pd.DataFrame({"fitted": fitted, "residual": resid, "pearson": pearson,
                         "sqrt_abs_pearson": np.sqrt(np.abs(pearson))})
-    ranef = fit.ranef().sort_values(["group", "term", "estimate"], kind="stable")
+    ranef = fit.ranef()
+    order = {(b.group, t): i for i, b in enumerate(fit._design.blocks) for t in b.terms}
+    ranef = ranef.assign(_o=[order[k] for k in zip(ranef["group"], ranef["term"])]) \
+        .sort_values(["_o", "estimate"], kind="stable").drop(columns="_o")
     qq_parts = []
     for (group, term), part in ranef.groupby(["group", "term"], sort=False):
         if len(part) >= 3:
@@ -168,3 +178,181 @@ def diagnostics_data(fit, *, x: str | None = None, max_groups: int = _MAX_TRAJEC
         "shrinkage": _shrinkage(fit),
         "trajectories": _trajectories(fit, x, max_groups, seed),
     }
+
+
+# ----------------------------------------------------------------- checks in words
+_P_CUTOFF = 0.01  # tests flag at this level; effect sizes decide how bad
+_DFBETA_CUTOFF = 1.0  # a group moving a coefficient by more than one standard error
+
+
+def _row(check, statistic, value, p, verdict, advice):
+    return {"check": check, "statistic": statistic, "value": value, "p_value": p,
+            "verdict": verdict, "advice": advice}
+
+
+def _normality(values: np.ndarray, what: str, advice: str):
+    v = np.asarray(values, float)
+    if len(v) < 8:
+        return _row(f"normality of {what}", "Shapiro-Wilk W", np.nan, np.nan, "not run",
+                    f"Only {len(v)} values; too few to judge normality.")
+    if len(v) <= 5000:
+        stat, p, name = *stats.shapiro(v), "Shapiro-Wilk W"
+    else:
+        stat, p, name = *stats.normaltest(v), "D'Agostino K2"
+    skew, kurt = stats.skew(v), stats.kurtosis(v)
+    big = abs(skew) > 1 or kurt > 3
+    verdict = "problem" if p < _P_CUTOFF and big else \
+        "check" if p < _P_CUTOFF and (abs(skew) > 0.5 or kurt > 1) else "ok"
+    text = f"skewness {skew:.2f}, excess kurtosis {kurt:.2f}. "
+    return _row(f"normality of {what}", name, float(stat), float(p), verdict,
+                text + (advice if verdict != "ok" else "No action needed."))
+
+
+def _group_deletion(fit) -> tuple[np.ndarray, list]:
+    """Largest |change| of each fixed effect, in standard errors, when each top-level
+    group is left out (variance parameters held at their estimates)."""
+    from scipy import sparse as sp
+
+    from .estimation import _group_blocks, relative_factor_blocks
+
+    design = fit._design
+    chol, sds = relative_factor_blocks(design, fit._theta_std)
+    x, y = design.exog.to_numpy(), design.endog
+    pieces = []
+    for rows, re, vcs in _group_blocks(design):
+        parts = ([re @ chol] if re is not None else []) + [m * s for s, m in zip(sds, vcs)]
+        zs = np.hstack([m.toarray() if sp.issparse(m) else m for m in parts])
+        xy = np.column_stack([x[rows], y[rows]])
+        zxy = zs.T @ xy
+        a = xy.T @ xy - zxy.T @ np.linalg.solve(zs.T @ zs + np.eye(zs.shape[1]), zxy)
+        pieces.append(a)
+    total = sum(pieces)
+    p = x.shape[1]
+    beta = np.linalg.solve(total[:p, :p], total[:p, p])
+    se = fit.fixed_effects["std_error"].to_numpy()
+    changes = []
+    for a in pieces:
+        rest = total - a
+        try:
+            b = np.linalg.solve(rest[:p, :p], rest[:p, p])
+        except np.linalg.LinAlgError:
+            b = np.full(p, np.nan)
+        changes.append(np.abs(b - beta) / se)
+    return np.array(changes), list(design.group_labels)
+
+
+def check_assumptions(fit) -> pd.DataFrame:
+    """Check the model's assumptions and say what to do.
+
+    Parameters
+    ----------
+    fit : LmmFit
+
+    Returns
+    -------
+    DataFrame
+        One row per check, columns ``check, statistic, value, p_value, verdict,
+        advice``; ``verdict`` is ``ok``, ``check`` (look at the plots), ``problem``
+        or ``not run``. Checks: normality of the Pearson residuals (Shapiro-Wilk, or
+        D'Agostino above 5000 rows, with skewness and kurtosis); residual spread
+        against fitted values (Spearman correlation of |residual| with fitted) and
+        across groups (Brown-Forsythe test); outlying observations (|Pearson
+        residual| beyond the Bonferroni 5% normal cutoff, at least 3); influential
+        groups (leave-one-group-out change of each fixed effect in standard errors,
+        variance parameters held at their estimates; flagged above 1); normality of
+        each random term's conditional modes and outlying groups (standardised mode
+        beyond the Bonferroni 5% cutoff, at least 3). ``.attrs`` holds
+        ``outlier_rows``, ``influential_groups`` and ``outlying_groups``.
+
+    Notes
+    -----
+    Tests flag at p < 0.01 and only when the effect is large enough to matter (for
+    normality: |skewness| > 0.5 or excess kurtosis > 1), so large samples do not
+    turn every small departure into a problem. Detection and false-alarm rates on
+    simulated data are in tests/test_diagnostics.py.
+    """
+    design = fit._design
+    pearson = fit.residuals("pearson")
+    fitted = fit.fitted()
+    n = len(pearson)
+    rows = [_normality(pearson.to_numpy(), "residuals",
+                       "Heavy tails or skew: consider transforming the response (log for "
+                       "positive skew) or check the outlying rows.")]
+
+    rho, p = stats.spearmanr(np.abs(pearson), fitted)
+    verdict = "problem" if p < _P_CUTOFF and abs(rho) > 0.2 else \
+        "check" if p < _P_CUTOFF else "ok"
+    rows.append(_row("constant variance (vs fitted)", "Spearman rho |resid| ~ fitted",
+                     float(rho), float(p), verdict,
+                     "The residual spread changes with the fitted values: transform the "
+                     "response (log, sqrt) or model the variance." if verdict != "ok"
+                     else "No action needed."))
+
+    from .validation import _factor_codes
+
+    first = design.blocks[0].term.factor  # crossed designs: the first factor's groups
+    codes = _factor_codes(fit._prep.frame, first)
+    samples = [pearson.to_numpy()[codes == g] for g in np.unique(codes)]
+    samples = [s for s in samples if len(s) >= 2]
+    if len(samples) >= 2:
+        stat, p = stats.levene(*samples, center="median")
+        sds = np.array([s.std(ddof=1) for s in samples])
+        ratio = float(sds.max() / max(sds.min(), 1e-12))
+        verdict = "problem" if p < _P_CUTOFF and ratio > 3 else \
+            "check" if p < _P_CUTOFF else "ok"
+        rows.append(_row("constant variance (across groups)", "Brown-Forsythe F", float(stat),
+                         float(p), verdict,
+                         f"Residual SD differs between groups (largest/smallest {ratio:.1f}); "
+                         "look for groups measured differently." if verdict != "ok"
+                         else "No action needed."))
+    else:
+        rows.append(_row("constant variance (across groups)", "Brown-Forsythe F", np.nan,
+                         np.nan, "not run", "Needs at least two groups with two rows."))
+
+    cutoff = max(3.0, float(stats.norm.ppf(1 - 0.05 / (2 * n))))
+    out = pearson.index[np.abs(pearson.to_numpy()) > cutoff]
+    rows.append(_row("outlying observations", f"rows with |Pearson residual| > {cutoff:.2f}",
+                     float(len(out)), np.nan, "problem" if len(out) else "ok",
+                     f"Rows {list(out[:10])}{' ...' if len(out) > 10 else ''} are far from "
+                     "their fitted values: check them for errors before anything else."
+                     if len(out) else "No action needed."))
+
+    influential: list = []
+    if design.group_factor is None:
+        rows.append(_row("influential groups", "max |change| / SE", np.nan, np.nan, "not run",
+                         "Crossed factors: no group can be left out on its own."))
+    else:
+        changes, labels = _group_deletion(fit)
+        worst = np.nanmax(changes, axis=1)
+        influential = [labels[i] for i in np.argsort(-worst) if worst[i] > _DFBETA_CUTOFF]
+        top = int(np.nanargmax(worst))
+        rows.append(_row("influential groups", "max |change in a fixed effect| / SE",
+                         float(worst[top]), np.nan, "problem" if influential else "ok",
+                         f"Leaving out group(s) {influential[:5]} moves a fixed effect by more "
+                         "than one standard error: check those groups, and report results "
+                         "with and without them." if influential else
+                         f"No single group moves a fixed effect by more than one SE (largest: "
+                         f"{labels[top]!s}, {worst[top]:.2f})."))
+
+    ranef = fit.ranef()
+    outlying_groups: list = []
+    for (group, term), part in ranef.groupby(["group", "term"], sort=False):
+        est = part["estimate"].to_numpy()
+        rows.append(_normality(est, f"random effects ({term} | {group})",
+                               "Skewed or outlying groups: look at the caterpillar plot and "
+                               "the groups at its ends."))
+        if len(est) >= 5 and est.std(ddof=1) > 0:
+            z = np.abs(est - est.mean()) / est.std(ddof=1)
+            g_cut = max(3.0, float(stats.norm.ppf(1 - 0.05 / (2 * len(est)))))
+            far = part["level"].to_numpy()[z > g_cut]
+            outlying_groups += [f"{group}={lv}" for lv in far]
+            rows.append(_row(f"outlying groups ({term} | {group})",
+                             f"levels with |standardised mode| > {g_cut:.2f}", float(len(far)),
+                             np.nan, "problem" if len(far) else "ok",
+                             f"Levels {list(far[:10])} are far from the other groups: check "
+                             "their data." if len(far) else "No action needed."))
+    table = pd.DataFrame(rows, columns=["check", "statistic", "value", "p_value", "verdict",
+                                        "advice"])
+    table.attrs.update(outlier_rows=list(out), influential_groups=influential,
+                       outlying_groups=outlying_groups, cutoff=cutoff)
+    return table

@@ -90,8 +90,12 @@ def summary_text(fit) -> str:
         "",
         f"Health: {fit.health.verdict}",
     ]
-    lines += ["  " + f.line() for f in fit.health if f.severity != "ok" or f.check in
-              ("convergence", "singular")]
+    lines += ["  " + f.line() for f in fit.health if f.severity in ("error", "warning") or
+              f.check in ("convergence", "singular")]
+    quiet = [f for f in fit.health if f.severity in ("note", "ok") and
+             f.check not in ("convergence", "singular")]
+    if quiet:
+        lines.append(f"  ({len(quiet)} more checks passed or are notes: fit.health)")
     lines += ["", "statsmodels equivalent:", f"  {fit.statsmodels_call}"]
     return "\n".join(lines)
 

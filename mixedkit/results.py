@@ -119,7 +119,7 @@ class LmmFit:
         self.statsmodels_call = design.statsmodels_call
         self._fe_params, self.scale = profiled_estimates(design, self._theta_std, self.reml)
         self.singular = bool(np.any(self._theta_std[design.theta_diagonal] < SINGULAR_TOL))
-        self.health = self._health()
+        self._core_health = self._health()
 
     # ----------------------------------------------------------------- numbers
     @property
@@ -411,8 +411,33 @@ class LmmFit:
                 parts.append(f"the {blk.terms[0]!r} variance for {blk.group!r} is estimated as 0")
         return "; ".join(parts)
 
+    @cached_property
+    def health(self) -> Report:
+        """Convergence, singularity, data and design findings, then the assumption checks
+        of :meth:`check_assumptions` (computed on first access), worst first."""
+        from .findings import Report
+
+        rep = Report("model health", list(self._core_health.findings))
+        severity = {"problem": "warning", "check": "note", "ok": "ok", "not run": "note"}
+        for row in self.check_assumptions().itertuples():
+            what = f"{row.statistic} = {row.value:.3g}" if np.isfinite(row.value) else row.check
+            if np.isfinite(row.p_value):
+                what += f" (p = {row.p_value:.2g})"
+            rep.add(Finding(row.check, severity[row.verdict], what + ".",
+                            "" if row.verdict in ("ok", "not run") else
+                            "An assumption of the model may not hold.",
+                            "" if row.verdict in ("ok",) else row.advice))
+        return rep
+
+    def check_assumptions(self) -> pd.DataFrame:
+        """Residual normality, constant variance, outliers, influential and outlying
+        groups, random-effect normality: see :func:`mixedkit.check_assumptions`."""
+        from .diagnostics import check_assumptions
+
+        return check_assumptions(self)
+
     def _warn(self, stacklevel: int = 3) -> None:
-        problems = self.health.problems
+        problems = self._core_health.problems
         if problems:
             text = "; ".join(f.what.rstrip(".") for f in problems)
             warnings.warn(f"{text}. See fit.health for what to do.", FitWarning,

@@ -98,11 +98,12 @@ def test_summary_and_html_carry_the_content(fit):
     text = fit.summary()
     for piece in ["fit by REML", "Reaction ~ Days + (Days | Subject)", "180 rows",
                   "Subject 18", "logLik (REML): -871.814", "AIC (REML): 1755.63",
-                  "Random effects:", "Fixed effects (Satterthwaite t inference):", "Health: ok",
+                  "Random effects:", "Fixed effects (Satterthwaite t inference):",
+                  "Health: warning", "[!] outlying observations", "[✓] convergence",
                   "smf.mixedlm('Reaction ~ Days', data, groups='Subject', re_formula='~Days')"]:
         assert piece in text
     html = fit._repr_html_()
-    for piece in ["mk-card", "Reaction ~ Days + (Days | Subject)", "<table", "Health: ok",
+    for piece in ["mk-card", "Reaction ~ Days + (Days | Subject)", "<table", "Health: warning",
                   "mk-badge mk-ok", "251.41"]:
         assert piece in html
 
