@@ -1,0 +1,90 @@
+"""check_assumptions: planted problems are found, clean data pass (simulations with known truth).
+
+Rates measured with 100 data sets per scenario (30 groups x 10 rows, random intercept,
+y = 1 + 0.8 x + u + e, var(u) = var(e) = 1; seed 7): clean data raised a "problem" in 4 of
+100; heteroscedastic errors (sd = exp(0.6 x)) were flagged by the constant-variance check in
+92; t(3) errors by the residual-normality check in 85 (97 had some problem); one group
+shifted by 10 by the outlying-groups check in 100. The tests below use 20 data sets each.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixedkit as mk
+
+N = 20
+
+
+def simulate(kind: str, rng, n_groups: int = 30, per: int = 10) -> pd.DataFrame:
+    g = np.repeat(np.arange(n_groups), per)
+    x = rng.normal(size=n_groups * per)
+    u = rng.normal(0, 1, n_groups)
+    e = rng.normal(size=n_groups * per)
+    if kind == "heteroscedastic":
+        e = e * np.exp(0.6 * x)
+    elif kind == "heavy-tailed":
+        e = rng.standard_t(3, size=n_groups * per)
+    y = 1 + 0.8 * x + u[g] + e
+    if kind == "outlying group":
+        y[g == 0] += 10
+    return pd.DataFrame({"y": y, "x": x, "g": g})
+
+
+def problems(kind: str, seed: int) -> list[list[str]]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(N):
+        table = mk.check_assumptions(mk.fit_lmm("y ~ x + (1 | g)", simulate(kind, rng)))
+        out.append(table.loc[table["verdict"] == "problem", "check"].tolist())
+    return out
+
+
+def test_clean_data_rarely_raise_an_alarm():
+    found = problems("clean", 11)
+    assert sum(bool(p) for p in found) <= 3  # measured 4% of 100
+
+
+@pytest.mark.parametrize("kind,check,minimum", [
+    ("heteroscedastic", "constant variance (vs fitted)", 15),   # measured 92%
+    ("heavy-tailed", "normality of residuals", 13),             # measured 85%
+    ("outlying group", "outlying groups (Intercept | g)", 19),  # measured 100%
+])
+def test_planted_problem_is_detected(kind, check, minimum):
+    found = problems(kind, 12)
+    assert sum(check in p for p in found) >= minimum
+
+
+def test_table_and_health():
+    fit = mk.fit_lmm("y ~ x + (1 | g)", simulate("outlying group", np.random.default_rng(3)))
+    table = fit.check_assumptions()
+    assert list(table.columns) == ["check", "statistic", "value", "p_value", "verdict", "advice"]
+    assert set(table["verdict"]) <= {"ok", "check", "problem", "not run"}
+    assert table.attrs["outlying_groups"] == ["g=0"]
+    finding = fit.health["outlying groups (Intercept | g)"]
+    assert finding.severity == "warning" and "Levels ['0']" in finding.fix
+
+
+def test_influential_group_by_deletion():
+    """Leave-one-group-out at fixed variance parameters equals an exact GLS refit."""
+    ss = mk.load_dataset("sleepstudy")
+    fit = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss)
+    from mixedkit.diagnostics import _group_deletion
+
+    changes, labels = _group_deletion(fit)
+    # exact: drop subject 308's rows and solve GLS with the same theta
+    sub = ss[ss["Subject"] != labels[0]]
+    from mixedkit.estimation import profiled_estimates
+    other = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", sub)
+    beta, _ = profiled_estimates(other._design, fit._theta_std, True)
+    se = fit.fixed_effects["std_error"].to_numpy()
+    np.testing.assert_allclose(changes[0], np.abs(beta - fit._fe_params) / se, rtol=1e-6)
+
+
+def test_crossed_design_skips_group_deletion():
+    pen = mk.load_dataset("penicillin")
+    table = mk.check_assumptions(mk.fit_lmm("diameter ~ 1 + (1 | plate) + (1 | sample)", pen))
+    row = table.set_index("check").loc["influential groups"]
+    assert row["verdict"] == "not run" and "Crossed" in row["advice"]
