@@ -50,6 +50,7 @@ _LAZY = {
     "compare_models": ".compare",
     "reml_vs_ml": ".compare",
     "check_assumptions": ".diagnostics",
+    "simulate_lmm": ".simulate",
     "diagnostics_data": ".diagnostics",
     **{name: ".plotting" for name in (
         "plot_diagnostics", "plot_residuals", "plot_qq", "plot_scale_location", "plot_ranef_qq",

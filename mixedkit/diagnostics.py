@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["diagnostics_data", "check_assumptions", "qq_points", "ASSUMPTION_COLUMNS"]
+__all__ = ["ASSUMPTION_COLUMNS", "check_assumptions", "diagnostics_data", "qq_points"]
 
 ASSUMPTION_COLUMNS = ["check", "statistic", "value", "verdict", "advice"]
 _QQ_LEVEL = 0.95
@@ -68,7 +68,7 @@ def _trajectory_x(fit, x: str | None) -> str | None:
 
 def _shrinkage(fit) -> pd.DataFrame:
     """Per group: separate-regression estimate against the mixed-model estimate."""
-    design, prep = fit._design, fit._prep
+    design = fit._design
     if not design.k_re:
         return pd.DataFrame(columns=["group", "level", "term", "raw", "mixed", "population"])
     block = design.blocks[0]

@@ -101,33 +101,154 @@ def summary_text(fit) -> str:
 
 
 _CSS = (
-    "<style>.mk-card{font-family:sans-serif;font-size:13px;border:1px solid #ccc;"
-    "border-radius:6px;padding:10px 14px;max-width:900px}.mk-card table{border-collapse:collapse;"
-    "margin:4px 0 10px 0}.mk-card td,.mk-card th{padding:2px 8px;text-align:right}"
-    ".mk-card th{border-bottom:1px solid #999}.mk-badge{display:inline-block;border-radius:10px;"
-    "padding:1px 8px;margin:2px;font-size:12px}.mk-ok{background:#d9f2d9}.mk-note{background:#e6eefc}"
-    ".mk-warning{background:#fff0c2}.mk-error{background:#f8d0d0}.mk-card code{font-size:12px}</style>"
+    "<style>"
+    ".mk-card{font-family:-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif;"
+    "font-size:13px;line-height:1.45;color:#1f2328;background:#fff;border:1px solid #d0d7de;"
+    "border-radius:8px;padding:12px 16px 10px;max-width:880px;box-sizing:border-box;"
+    "text-align:left}"
+    ".mk-card .mk-head{display:flex;flex-wrap:wrap;align-items:baseline;gap:4px 10px;"
+    "margin-bottom:6px}"
+    ".mk-card .mk-title{font-size:15px;font-weight:600}.mk-card .mk-muted{color:#656d76}"
+    "div.mk-card code{font-family:SFMono-Regular,Menlo,Consolas,'DejaVu Sans Mono',monospace;"
+    "font-size:12px;background:#f6f8fa;border-radius:4px;padding:1px 5px;color:#1f2328}"
+    ".mk-card .mk-formula{display:block;overflow-wrap:anywhere;margin:0 0 8px;padding:4px 8px;white-space:pre-wrap}"
+    ".mk-card .mk-stats{display:flex;flex-wrap:wrap;gap:4px 22px;margin:0 0 4px}"
+    ".mk-card .mk-stat{white-space:nowrap}.mk-card .mk-stat b{font-weight:600;color:#656d76;"
+    "margin-right:5px}.mk-card .mk-num{font-variant-numeric:tabular-nums}"
+    ".mk-card .mk-sec{font-weight:600;margin:12px 0 3px;padding-top:8px;"
+    "border-top:1px solid #eaeef2}.mk-card .mk-sec span{font-weight:400;color:#656d76}"
+    ".mk-card .mk-scroll{overflow-x:auto;max-width:100%}"
+    ".mk-card table{border-collapse:collapse;border:none;margin:2px 0 4px;table-layout:auto;"
+    "width:auto;font-size:13px;color:inherit}"
+    ".mk-card table td,.mk-card table th{padding:2px 10px;text-align:right;border:none;"
+    "font-variant-numeric:tabular-nums;vertical-align:baseline;background:transparent}"
+    ".mk-card table.mk-tab td,.mk-card table.mk-tab th{white-space:nowrap}"
+    ".mk-card table.dataframe{display:block;max-width:100%;overflow-x:auto}"
+    ".mk-card table.dataframe td+td,.mk-card table.dataframe th+th{white-space:nowrap}"
+    ".mk-card table th{font-weight:600;border-bottom:1px solid #8c959f;color:#424a53}"
+    ".mk-card table td.mk-t,.mk-card table th.mk-t{text-align:left}"
+    ".mk-card table td:first-child,.mk-card table th:first-child{padding-left:0}"
+    ".mk-card table tbody tr:nth-child(odd),.mk-card table tbody tr:hover{background:transparent}"
+    ".mk-card table tbody tr.mk-sep td{border-top:1px solid #eaeef2}"
+    ".mk-card .mk-badges{display:flex;flex-wrap:wrap;gap:4px 6px;margin:4px 0}"
+    ".mk-badge{display:inline-block;border-radius:10px;padding:1px 9px;font-size:12px;"
+    "line-height:18px;white-space:nowrap;border:1px solid transparent;cursor:help}"
+    ".mk-ok{background:#dafbe1;border-color:#aceebb;color:#116329}"
+    ".mk-note{background:#ddf4ff;border-color:#b6e3ff;color:#0a3069}"
+    ".mk-warning{background:#fff8c5;border-color:#eac54f;color:#633c01}"
+    ".mk-error{background:#ffebe9;border-color:#ff8182;color:#82071e}"
+    ".mk-card .mk-badge b{font-weight:700;margin-right:4px}"
+    ".mk-card .mk-problem{display:flex;align-items:baseline;gap:8px;margin:3px 0}"
+    ".mk-card .mk-problem .mk-badge{flex:none}"
+    ".mk-card .mk-foot{overflow-wrap:anywhere;margin-top:8px;font-size:12px;color:#656d76}"
+    "</style>"
 )
+
+_ICON = {"error": "✗", "warning": "!", "note": "i", "ok": "✓"}
+
+
+def _html_table(df: pd.DataFrame, text_cols: tuple[str, ...], labels: dict[str, str],
+                sep_col: str | None = None) -> str:
+    """A table with text columns left-aligned and number columns right-aligned.
+
+    Repeated values in ``sep_col`` are blanked and a thin rule marks a new value.
+    """
+    esc = html.escape
+    cls = {c: ' class="mk-t"' if c in text_cols else "" for c in df.columns}
+    head = "".join(f"<th{cls[c]}>{esc(labels.get(c, c))}</th>" for c in df.columns)
+    rows, prev = [], None
+    for rec in df.to_dict("records"):
+        cells, rule = [], ""
+        for c in df.columns:
+            val = "" if rec[c] is None else str(rec[c])
+            if c == sep_col:
+                rule = ' class="mk-sep"' if prev is not None and val != prev else ""
+                val, prev = ("" if val == prev else val), val
+            cells.append(f"<td{cls[c]}>{esc(val)}</td>")
+        rows.append(f"<tr{rule}>{''.join(cells)}</tr>")
+    return (f'<div class="mk-scroll"><table class="mk-tab"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def _stat(label: str, value: str, title: str = "") -> str:
+    tip = f' title="{html.escape(title)}"' if title else ""
+    return (f'<span class="mk-stat"{tip}><b>{html.escape(label)}</b>'
+            f'<span class="mk-num">{html.escape(value)}</span></span>')
+
+
+def _variance_stats(fit) -> list[str]:
+    """ICC and R² as label/value pieces (the same numbers as the text summary)."""
+    from .variance import icc_values, r2_values, variance_parts
+
+    parts = variance_parts(fit)
+    icc = icc_values(parts, 1.0)
+    adjusted = next(v for (g, k), v in icc.items() if k == "adjusted")
+    per_group = "; ".join(f"{g}: {v:.3f}" for (g, k), v in icc.items() if k == "adjusted")
+    r2 = r2_values(parts)
+    return [_stat("ICC (adjusted)", f"{adjusted:.3f}", f"adjusted ICC by group: {per_group}"),
+            _stat("R² marginal", f"{r2['marginal']:.3f}", "variance explained by fixed effects"),
+            _stat("R² conditional", f"{r2['conditional']:.3f}",
+                  "variance explained by fixed and random effects")]
+
+
+def _finding_title(f) -> str:
+    text = f"{f.check} ({f.severity}): {f.what}"
+    if f.why:
+        text += f"\n{f.why}"
+    if f.fix:
+        text += f"\nFix: {f.fix}"
+    return text
+
+
+def _badge(f) -> str:
+    return (f'<span class="mk-badge mk-{f.severity}" title="{html.escape(_finding_title(f))}">'
+            f"<b>{_ICON[f.severity]}</b>{html.escape(f.check)}</span>")
+
+
+def _health_html(fit) -> str:
+    """Problems first, one line each with their numbers; then the rest as badges."""
+    esc = html.escape
+    ranked = list(fit.health.ranked)
+    counts = {s: sum(f.severity == s for f in ranked) for s in _ICON}
+    tally = " · ".join(f"{n} {s}{'s' if n > 1 and s != 'ok' else ''}"
+                       for s, n in counts.items() if n)
+    problems = "".join(
+        f'<div class="mk-problem">{_badge(f)}<span>{esc(f.what)}</span></div>'
+        for f in ranked if f.severity in ("error", "warning")
+    )
+    rest = "".join(_badge(f) for f in ranked if f.severity not in ("error", "warning"))
+    return (
+        f'<div class="mk-sec">Health: {esc(fit.health.verdict)} '
+        f"<span>({esc(tally)}; hover a badge for why and what to do)</span></div>"
+        + problems + (f'<div class="mk-badges">{rest}</div>' if rest else "")
+    )
 
 
 def summary_html(fit) -> str:
     """The one-card notebook view returned by ``fit._repr_html_()``."""
     esc = html.escape
-    badges = "".join(
-        f'<span class="mk-badge mk-{f.severity}" title="{esc(f.why + " " + f.fix)}">'
-        f"{esc(f.check)}: {esc(f.what)}</span>"
-        for f in fit.health
-    )
-    crit = " &nbsp; ".join(f"<b>{esc(k)}</b> {esc(v)}" for k, v in _criteria(fit))
+    groups = ", ".join(f"{g} {n}" for g, n in fit.ngroups.items())
+    dropped = f" ({fit.n_dropped} dropped for missing values)" if fit.n_dropped else ""
+    fe_labels = {"std_error": "std. error", "p_value": "p-value"}
+    re_labels = {"std_dev": "std. dev.", "corr": "corr."}
     return (
-        f'{_CSS}<div class="mk-card"><div><b>Linear mixed model</b> fit by {fit.method}</div>'
-        f"<div><code>{esc(fit.formula)}</code></div><div>{esc(_data_line(fit))}</div>"
-        f"<div>{crit}</div><div>{esc(_variance_line(fit))}</div><div><b>Random effects</b></div>"
-        f"{_random_display(fit).to_html(index=False, border=0)}"
-        f"<div><b>Fixed effects</b> ({esc(fit.fixed_effects.attrs['df_method'])})</div>"
-        f"{_fixed_display(fit).to_html(index=False, border=0)}"
-        f"<div><b>Health: {esc(fit.health.verdict)}</b></div><div>{badges}</div>"
-        f"<div><small>statsmodels: <code>{esc(fit.statsmodels_call)}</code></small></div></div>"
+        f'{_CSS}<div class="mk-card">'
+        f'<div class="mk-head"><span class="mk-title">Linear mixed model</span>'
+        f'<span class="mk-muted">fit by {esc(fit.method)} · mixedkit {esc(__version__)}'
+        f"</span></div>"
+        f'<code class="mk-formula">{esc(fit.formula)}</code>'
+        f'<div class="mk-stats">{_stat("Rows", f"{fit.nobs}{dropped}")}'
+        f'{_stat("Groups", groups)}</div>'
+        f'<div class="mk-stats">{"".join(_stat(k, v) for k, v in _criteria(fit))}</div>'
+        f'<div class="mk-stats">{"".join(_variance_stats(fit))}</div>'
+        f'<div class="mk-sec">Random effects</div>'
+        f'{_html_table(_random_display(fit), ("group", "term"), re_labels, "group")}'
+        f'<div class="mk-sec">Fixed effects '
+        f"<span>({esc(fit.fixed_effects.attrs['df_method'])} inference)</span></div>"
+        f'{_html_table(_fixed_display(fit), ("term",), fe_labels)}'
+        f"{_health_html(fit)}"
+        f'<div class="mk-foot">statsmodels: <code>{esc(fit.statsmodels_call)}</code></div>'
+        f"</div>"
     )
 
 

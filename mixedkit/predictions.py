@@ -17,7 +17,7 @@ from scipy import sparse, stats
 from .errors import DataError, DataWarning, InputTypeError
 from .estimation import _group_blocks, relative_factor_blocks
 
-__all__ = ["RANEF_COLUMNS", "random_effects", "conditional_random_part", "predict"]
+__all__ = ["RANEF_COLUMNS", "conditional_random_part", "predict", "random_effects"]
 
 RANEF_COLUMNS = ["group", "level", "term", "estimate", "std_error", "conf_low", "conf_high"]
 

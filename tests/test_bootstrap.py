@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import mixedkit as mk
-import mixedkit.bootstrap as bootstrap
+from mixedkit import bootstrap
 
 
 def simulate_icc(icc: float, n_groups: int, n_per: int, rng) -> pd.DataFrame:

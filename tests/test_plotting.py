@@ -376,8 +376,8 @@ def test_fitted_max_groups_seed_and_axes(fits):
 @pytest.mark.parametrize("name, kwargs, match", [
     ("penicillin", {}, r"no per-group trajectories.*crossed design"),
     ("dyestuff", {}, r"numeric x variable; pass x='column'"),
-    ("sleepstudy", {"x": "Dayz"}, r"x='Dayz' is not a column the model uses; did you mean "
-                                  r"'Days'\?"),
+    ("sleepstudy", {"x": "Dayz"}, (r"x='Dayz' is not a column the model uses; did you mean "
+                                   r"'Days'\?")),
 ])
 def test_fitted_without_trajectories_raises(name, kwargs, match, fits):
     with pytest.raises(DataError, match=match):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-import mixedkit as mk
 from conftest import SPEC_DATA, load_reference_data, load_reference_fit
 from test_lme4_reference import fitted
+
+import mixedkit as mk
 
 CASES = [(s, m) for s in SPEC_DATA for m in ("REML", "ML")]
 
