@@ -271,6 +271,15 @@ def check_assumptions(fit) -> pd.DataFrame:
     turn every small departure into a problem. Detection and false-alarm rates on
     simulated data are in tests/test_diagnostics.py.
     """
+    import warnings
+
+    with warnings.catch_warnings():  # scipy's test warnings are judged here, not shown
+        warnings.simplefilter("ignore")
+        return _check_assumptions(fit)
+
+
+def _check_assumptions(fit) -> pd.DataFrame:
+    """Implementation of :func:`check_assumptions`."""
     design = fit._design
     pearson = fit.residuals("pearson")
     fitted = fit.fitted()
@@ -279,14 +288,18 @@ def check_assumptions(fit) -> pd.DataFrame:
                        "Heavy tails or skew: consider transforming the response (log for "
                        "positive skew) or check the outlying rows.")]
 
-    rho, p = stats.spearmanr(np.abs(pearson), fitted)
-    verdict = "problem" if p < _P_CUTOFF and abs(rho) > 0.2 else \
-        "check" if p < _P_CUTOFF else "ok"
-    rows.append(_row("constant variance (vs fitted)", "Spearman rho |resid| ~ fitted",
-                     float(rho), float(p), verdict,
-                     "The residual spread changes with the fitted values: transform the "
-                     "response (log, sqrt) or model the variance." if verdict != "ok"
-                     else "No action needed."))
+    if np.ptp(fitted.to_numpy()) > 0:
+        rho, p = stats.spearmanr(np.abs(pearson), fitted)
+        verdict = "problem" if p < _P_CUTOFF and abs(rho) > 0.2 else \
+            "check" if p < _P_CUTOFF else "ok"
+        rows.append(_row("constant variance (vs fitted)", "Spearman rho |resid| ~ fitted",
+                         float(rho), float(p), verdict,
+                         "The residual spread changes with the fitted values: transform the "
+                         "response (log, sqrt) or model the variance." if verdict != "ok"
+                         else "No action needed."))
+    else:
+        rows.append(_row("constant variance (vs fitted)", "Spearman rho |resid| ~ fitted",
+                         np.nan, np.nan, "not run", "All fitted values are equal."))
 
     from .validation import _factor_codes
 
