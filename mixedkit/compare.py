@@ -355,18 +355,23 @@ def reml_vs_ml(fit) -> RemlMlComparison:
     ml_fit = fit.refit(reml=False) if fit.reml else fit
     rows = []
     for label, a, b in _paired_quantities(reml_fit, ml_fit):
-        rows.append([label, a, b, b - a, (b - a) / abs(a) if a else np.nan])
+        # relative change means something for estimates, SEs and variances only
+        relative = label.split(":")[0] in ("estimate", "std_error", "variance")
+        rows.append([label, a, b, b - a, (b - a) / abs(a) if a and relative else np.nan])
     table = pd.DataFrame(rows, columns=["quantity", "reml", "ml", "difference",
                                         "relative_difference"])
     k = reml_fit._design.exog.shape[1]
     n = reml_fit.nobs
-    vc = table[table["quantity"].str.startswith("variance")]
+    vc = table[table["quantity"].str.startswith("variance") &
+               ~table["quantity"].str.endswith("Residual")]
     shrink = vc["relative_difference"].mean()
     notes = [
-        (f"Variance components are {abs(shrink):.1%} {'smaller' if shrink < 0 else 'larger'} "
-         f"by ML on average: ML treats the {k} estimated fixed effects as known, so it "
-         f"underestimates variances by roughly a factor (n - p)/n = {(n - k) / n:.3f} for the "
-         "residual, more for variances estimated from few groups. REML corrects this."),
+        (f"The random-effect variances are {abs(shrink):.1%} "
+         f"{'smaller' if shrink < 0 else 'larger'} by ML on average. ML treats the {k} "
+         "estimated fixed effects as known and so underestimates variances; the bias is small "
+         f"for the residual variance (n = {n} rows) and larger for variances estimated from "
+         f"few groups ({', '.join(f'{g}: {m}' for g, m in reml_fit.ngroups.items())}). "
+         "REML corrects it."),
         ("Fixed-effect estimates barely change; their standard errors are smaller under ML "
          "because the variances are."),
         ("Log-likelihood, AIC and BIC are on different scales (REML's excludes the fixed "

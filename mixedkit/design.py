@@ -252,8 +252,9 @@ def _label(prep, factor) -> str:
 def _cannot_express(term: RandomTerm, gf: tuple | None, prep) -> FormulaError:
     where = ("the factors are crossed, so statsmodels fits them as independent variance "
              "components" if gf is None else
-             f"statsmodels allows correlated random effects only for one grouping factor "
-             f"(here {_label(prep, gf)!r})")
+             f"statsmodels allows correlated random effects only for its grouping factor, "
+             f"which must be the factor every other one is nested in (here "
+             f"{_label(prep, gf)!r}; {_label(prep, term.factor)!r} is nested in it)")
     return FormulaError(
         f"the random term {term.source} cannot be fitted by statsmodels: {where}. "
         f"Fit numeric slopes uncorrelated with '||', e.g. "

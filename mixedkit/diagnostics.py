@@ -13,7 +13,7 @@ from scipy import stats
 
 __all__ = ["ASSUMPTION_COLUMNS", "check_assumptions", "diagnostics_data", "qq_points"]
 
-ASSUMPTION_COLUMNS = ["check", "statistic", "value", "verdict", "advice"]
+ASSUMPTION_COLUMNS = ["check", "statistic", "value", "p_value", "verdict", "advice"]
 _QQ_LEVEL = 0.95
 _MAX_TRAJECTORY_GROUPS = 12
 
@@ -203,9 +203,9 @@ def _normality(values: np.ndarray, what: str, advice: str):
     big = abs(skew) > 1 or kurt > 3
     verdict = "problem" if p < _P_CUTOFF and big else \
         "check" if p < _P_CUTOFF and (abs(skew) > 0.5 or kurt > 1) else "ok"
-    text = f"skewness {skew:.2f}, excess kurtosis {kurt:.2f}. "
+    name += f" (skewness {skew:.2f}, excess kurtosis {kurt:.2f})"
     return _row(f"normality of {what}", name, float(stat), float(p), verdict,
-                text + (advice if verdict != "ok" else "No action needed."))
+                advice if verdict != "ok" else "No action needed.")
 
 
 def _group_deletion(fit) -> tuple[np.ndarray, list]:
@@ -254,7 +254,8 @@ def check_assumptions(fit) -> pd.DataFrame:
         One row per check, columns ``check, statistic, value, p_value, verdict,
         advice``; ``verdict`` is ``ok``, ``check`` (look at the plots), ``problem``
         or ``not run``. Checks: normality of the Pearson residuals (Shapiro-Wilk, or
-        D'Agostino above 5000 rows, with skewness and kurtosis); residual spread
+        D'Agostino above 5000 rows, with skewness and kurtosis); curvature of the
+        mean structure (residuals against squared centred fitted values); residual spread
         against fitted values (Spearman correlation of |residual| with fitted) and
         across groups (Brown-Forsythe test); outlying observations (|Pearson
         residual| beyond the Bonferroni 5% normal cutoff, at least 3); influential
@@ -289,6 +290,17 @@ def _check_assumptions(fit) -> pd.DataFrame:
                        "positive skew) or check the outlying rows.")]
 
     if np.ptp(fitted.to_numpy()) > 0:
+        # Curvature: residuals correlated with the squared centred fitted values mean the
+        # mean structure misses a bend (e.g. a quadratic time trend).
+        f = fitted.to_numpy()
+        r, p = stats.pearsonr(pearson.to_numpy(), (f - f.mean()) ** 2)
+        verdict = "problem" if p < _P_CUTOFF and abs(r) > 0.2 else \
+            "check" if p < _P_CUTOFF else "ok"
+        rows.append(_row("mean structure (curvature)", "correlation resid ~ (fitted - mean)^2",
+                         float(r), float(p), verdict,
+                         "The residuals bend against the fitted values: the fixed part misses a "
+                         "curve; add a term (e.g. I(x**2)) or transform a predictor."
+                         if verdict != "ok" else "No action needed."))
         rho, p = stats.spearmanr(np.abs(pearson), fitted)
         verdict = "problem" if p < _P_CUTOFF and abs(rho) > 0.2 else \
             "check" if p < _P_CUTOFF else "ok"

@@ -424,9 +424,9 @@ class LmmFit:
             if np.isfinite(row.p_value):
                 what += f" (p = {row.p_value:.2g})"
             rep.add(Finding(row.check, severity[row.verdict], what + ".",
-                            "" if row.verdict in ("ok", "not run") else
-                            "An assumption of the model may not hold.",
-                            "" if row.verdict in ("ok",) else row.advice))
+                            "An assumption of the model may not hold." if
+                            row.verdict == "problem" else "",
+                            "" if row.verdict == "ok" else row.advice))
         return rep
 
     def check_assumptions(self) -> pd.DataFrame:

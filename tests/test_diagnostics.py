@@ -88,3 +88,15 @@ def test_crossed_design_skips_group_deletion():
     table = mk.check_assumptions(mk.fit_lmm("diameter ~ 1 + (1 | plate) + (1 | sample)", pen))
     row = table.set_index("check").loc["influential groups"]
     assert row["verdict"] == "not run" and "Crossed" in row["advice"]
+
+
+def test_missed_curve_is_flagged():
+    """y = x^2 + u + e fitted as a straight line: the curvature check fires."""
+    rng = np.random.default_rng(21)
+    hits = 0
+    for _ in range(10):
+        d = simulate("clean", rng)
+        d["y"] = d["y"] - 0.8 * d["x"] + d["x"] ** 2
+        table = mk.check_assumptions(mk.fit_lmm("y ~ x + (1 | g)", d)).set_index("check")
+        hits += table.loc["mean structure (curvature)", "verdict"] == "problem"
+    assert hits >= 9
