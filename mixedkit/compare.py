@@ -147,7 +147,7 @@ class ModelComparison:
     table : DataFrame
         Columns ``model, method, n_params, loglik, aic, bic, chisq, df_diff, p_value,
         p_value_naive, p_value_boot``; one row per model, smallest first; the test
-        columns compare each row with the row above.
+        columns compare each row with the nearest smaller model nested in it.
     notes : list of str
         What was done and why (ML refits, boundary corrections, non-nested pairs).
     fits : list
@@ -194,7 +194,9 @@ def compare_models(*fits, method: str | None = None, n_boot: int = 0, seed=None,
     -------
     ModelComparison
         ``.table`` with columns ``model, method, n_params, loglik, aic, bic, chisq,
-        df_diff, p_value, p_value_naive, p_value_boot`` and ``.notes``.
+        df_diff, p_value, p_value_naive, p_value_boot`` and ``.notes``. Rows are
+        ordered by ``n_params``; each row is tested against the nearest smaller model
+        nested in it (a note names it when that is not the row above).
 
     Raises
     ------
@@ -246,13 +248,20 @@ def compare_models(*fits, method: str | None = None, n_boot: int = 0, seed=None,
     entries = [entries[i] for i in order]
     rows = [rows[i] + [np.nan] * 5 for i in order]
     for j in range(1, len(rows)):
-        small, big = entries[j - 1], entries[j]
-        df = rows[j][2] - rows[j - 1][2]
-        if df <= 0 or not _nested(small, big):
-            notes.append(f"{small.label!r} and {big.label!r} are not nested, so there is no "
-                         "likelihood-ratio test; compare their AIC and BIC (lower is better).")
+        # test against the nearest smaller model nested in this one
+        i = next((i for i in range(j - 1, -1, -1)
+                  if rows[j][2] > rows[i][2] and _nested(entries[i], entries[j])), None)
+        if i is None:
+            notes.append(f"{entries[j].label!r} is not nested in any smaller model here, so "
+                         "it has no likelihood-ratio test; compare AIC and BIC (lower is "
+                         "better).")
             continue
-        chisq = max(2 * (rows[j][3] - rows[j - 1][3]), 0.0)
+        small, big = entries[i], entries[j]
+        df = rows[j][2] - rows[i][2]
+        if i != j - 1:
+            notes.append(f"{big.label!r} is tested against {small.label!r}, the nearest "
+                         "smaller model nested in it.")
+        chisq = max(2 * (rows[j][3] - rows[i][3]), 0.0)
         naive = float(stats.chi2.sf(chisq, df))
         p = naive
         added = [t for _, t in big.random - small.random if not t.startswith("corr(")]

@@ -103,7 +103,7 @@ def test_non_nested_models_get_no_test():
     b = mk.fit_lmm("Reaction ~ 1 + (Days | Subject)", ss)
     comp = mk.compare_models(a, b)
     assert comp.table["chisq"].isna().all()
-    assert any("not nested" in n for n in comp.notes)
+    assert any("not nested in any smaller model" in n for n in comp.notes)
     assert "Model comparison" in str(comp) and "<table" in comp._repr_html_()
 
 
@@ -149,3 +149,18 @@ def test_reml_vs_ml_side_by_side():
     with pytest.raises(mk.InputTypeError, match=r"reml_vs_ml needs a fit from mk.fit_lmm; got "
                                                 r"DataFrame"):
         mk.reml_vs_ml(pd.DataFrame())
+
+
+def test_each_model_is_tested_against_the_nearest_nested_one():
+    """linear < log1p (not nested) < quadratic: quadratic is tested against linear."""
+    ss = mk.load_dataset("sleepstudy")
+    lin = mk.fit_lmm("Reaction ~ Days + (1 | Subject)", ss)
+    log = mk.fit_lmm("Reaction ~ np.log1p(Days) + I(Days > 4) + (1 | Subject)", ss)
+    quad = mk.fit_lmm("Reaction ~ Days + I(Days**2) + (1 | Subject)", ss)
+    comp = mk.compare_models(lin, log, quad)
+    t = comp.table.set_index("model")
+    assert t.loc["Reaction ~ Days + I(Days**2) + (1 | Subject)", "df_diff"] == 1
+    want = 2 * (t.loc["Reaction ~ Days + I(Days**2) + (1 | Subject)", "loglik"]
+                - t.loc["Reaction ~ Days + (1 | Subject)", "loglik"])
+    assert t.loc["Reaction ~ Days + I(Days**2) + (1 | Subject)", "chisq"] == pytest.approx(want)
+    assert any("nearest smaller model nested in it" in n for n in comp.notes)
