@@ -229,7 +229,7 @@ def _group_deletion(fit) -> tuple[np.ndarray, list]:
     total = sum(pieces)
     p = x.shape[1]
     beta = np.linalg.solve(total[:p, :p], total[:p, p])
-    se = fit.fixed_effects["std_error"].to_numpy()
+    se = np.sqrt(np.diag(fit.vcov_fixed.to_numpy()))  # no need for Satterthwaite here
     changes = []
     for a in pieces:
         rest = total - a
