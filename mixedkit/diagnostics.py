@@ -386,8 +386,7 @@ def _check_assumptions(fit) -> pd.DataFrame:
                              np.nan, "problem" if len(far) else "ok",
                              f"Levels {list(far[:10])} are far from the other groups: check "
                              "their data." if len(far) else "No action needed."))
-    table = pd.DataFrame(rows, columns=["check", "statistic", "value", "p_value", "verdict",
-                                        "advice"])
+    table = pd.DataFrame(rows, columns=ASSUMPTION_COLUMNS)
     table.attrs.update(outlier_rows=list(out), influential_groups=influential,
                        outlying_groups=outlying_groups, cutoff=cutoff)
     return table

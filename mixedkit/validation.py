@@ -11,7 +11,6 @@ the same checks and returns the report instead of raising.
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +19,6 @@ import pandas as pd
 from .errors import (
     ColumnNotFoundError,
     DataError,
-    DataWarning,
     FormulaError,
     InputTypeError,
     MixedkitError,
@@ -318,14 +316,6 @@ def prepare(
         _check_response(frame[resp], prep.user(resp))
     _check_grouping(prep, data)
     return prep
-
-
-def emit_data_warnings(report: Report, stacklevel: int = 3) -> None:
-    """Issue at most one :class:`DataWarning` summarising the report's warnings."""
-    problems = [f for f in report.problems if f.severity == "warning"]
-    if problems:
-        text = "; ".join(f.what for f in problems)
-        warnings.warn(f"{text} (details in the report)", DataWarning, stacklevel=stacklevel)
 
 
 def check_data(formula, data=None, *, groups=None, re_formula=None, vc_formula=None,
