@@ -6,10 +6,10 @@ a function of the variance parameters p = (theta, sigma),
     df = 2 C^2 / (g' A g),   g = dC/dp,   A = 2 H^-1,
 
 where H is the Hessian of the (REML or ML) deviance in p at the estimate (a theta on
-its boundary, a zero variance, is held fixed, as lmerTest does).  Both
-derivatives are taken by central finite differences of statsmodels' likelihood and
-of mixedkit's (X'V^-1 X)^-1; the result does not depend on how theta is
-parameterised.  Validated against lmerTest 3.1-3 (tests/test_inference.py).
+its boundary, a zero variance, is held fixed, as lmerTest does).  H is assembled from
+central differences of statsmodels' analytic score and of the profiled residual
+variance (see ``_deviance_hessian``), the Jacobian of C from central differences of
+mixedkit's (X'V^-1 X)^-1; the result does not depend on how theta is parameterised.  Validated against lmerTest 3.1-3 (tests/test_inference.py).
 """
 
 from __future__ import annotations
@@ -48,21 +48,40 @@ def _steps(x: np.ndarray) -> np.ndarray:
     return 1e-4 * np.maximum(np.abs(x), 0.1)
 
 
-def _hessian(f, x: np.ndarray) -> np.ndarray:
-    k = len(x)
-    h = _steps(x)
-    f0 = f(x)
-    hess = np.empty((k, k))
-    for i in range(k):
-        e_i = np.zeros(k)
-        e_i[i] = h[i]
-        hess[i, i] = (f(x + e_i) - 2 * f0 + f(x - e_i)) / h[i] ** 2
-        for j in range(i):
-            e_j = np.zeros(k)
-            e_j[j] = h[j]
-            hess[i, j] = hess[j, i] = (
-                f(x + e_i + e_j) - f(x + e_i - e_j) - f(x - e_i + e_j) + f(x - e_i - e_j)
-            ) / (4 * h[i] * h[j])
+def _deviance_hessian(design, theta: np.ndarray, free: np.ndarray, sigma: float,
+                      reml: bool) -> np.ndarray:
+    """Hessian of the deviance in (theta[free], sigma) at sigma = sigma-hat(theta).
+
+    With l_p statsmodels' profiled log-likelihood, a = log sigma-hat^2(theta) and
+    m = n - p (REML) or n (ML), the deviance -2 l_p + m(-u + e^u - 1), u = a - 2 log
+    sigma, has at u = 0 the Hessian
+    [[-2 l_p'' + m a' a'^T, -2 m a' / sigma], [., 4 m / sigma^2]];
+    l_p'' comes from central differences of statsmodels' analytic score, a' from
+    central differences of the profiled residual variance.
+    """
+    from .estimation import profiled_estimates
+
+    model = design.model
+    _prepare_model(model, reml)
+    m = model.n_totobs - (model.k_fe if reml else 0)
+    idx = np.flatnonzero(free)
+    h = _steps(theta[idx])
+    k = len(idx)
+    lpp = np.empty((k, k))
+    da = np.empty(k)
+    for j, (i, step) in enumerate(zip(idx, h)):
+        up, down = theta.copy(), theta.copy()
+        up[i] += step
+        down[i] -= step
+        lpp[:, j] = (model.score(up, profile_fe=True)[idx]
+                     - model.score(down, profile_fe=True)[idx]) / (2 * step)
+        da[j] = (np.log(profiled_estimates(design, up, reml)[1])
+                 - np.log(profiled_estimates(design, down, reml)[1])) / (2 * step)
+    lpp = (lpp + lpp.T) / 2
+    hess = np.empty((k + 1, k + 1))
+    hess[:k, :k] = -2 * lpp + m * np.outer(da, da)
+    hess[:k, k] = hess[k, :k] = -2 * m * da / sigma
+    hess[k, k] = 4 * m / sigma**2
     return hess
 
 
@@ -83,17 +102,13 @@ def satterthwaite_df(design, theta: np.ndarray, sigma: float, reml: bool) -> np.
         full[free] = p[:-1]
         return full, p[-1]
 
-    def dev(p):
-        t, s = unpack(p)
-        return deviance(design, t, s, reml)
-
     def vcov(p):
         t, s = unpack(p)
         return np.diag(fixed_effects_vcov(design, t, s**2))
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        hess = _hessian(dev, x0)
+        hess = _deviance_hessian(design, theta, free, sigma, reml)
         h = _steps(x0)
         jac = np.empty((len(x0), design.exog.shape[1]))
         for i in range(len(x0)):

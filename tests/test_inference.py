@@ -73,3 +73,23 @@ def test_singular_fit_holds_the_zero_variance_fixed():
     """Dyestuff2: the Batch variance is 0, so df = n - 1 as lmerTest reports (29)."""
     fe = fitted("dyestuff2", "REML").fixed_effects
     assert fe["df"].item() == pytest.approx(29.0, rel=1e-6)
+
+
+def test_deviance_hessian_equals_finite_differences_of_the_deviance():
+    """The assembled Hessian against plain second differences of the unprofiled deviance."""
+    from mixedkit.inference import _deviance_hessian, deviance
+
+    fit = fitted("sleepstudy_corr", "REML")
+    theta, sigma = fit._theta_std, np.sqrt(fit.scale)
+    x0 = np.append(theta, sigma)
+    f = lambda p: deviance(fit._design, p[:-1], p[-1], True)
+    h = 1e-4 * np.maximum(np.abs(x0), 0.1)
+    k = len(x0)
+    want = np.empty((k, k))
+    for i in range(k):
+        for j in range(k):
+            ei, ej = np.eye(k)[i] * h[i], np.eye(k)[j] * h[j]
+            want[i, j] = (f(x0 + ei + ej) - f(x0 + ei - ej) - f(x0 - ei + ej)
+                          + f(x0 - ei - ej)) / (4 * h[i] * h[j])
+    got = _deviance_hessian(fit._design, theta, np.ones(len(theta), bool), sigma, True)
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-6 * np.abs(want).max())
