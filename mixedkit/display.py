@@ -229,7 +229,8 @@ def summary_html(fit) -> str:
     esc = html.escape
     groups = ", ".join(f"{g} {n}" for g, n in fit.ngroups.items())
     dropped = f" ({fit.n_dropped} dropped for missing values)" if fit.n_dropped else ""
-    fe_labels = {"std_error": "std. error", "p_value": "p-value"}
+    fe_labels = {"std_error": "std. error", "p_value": "p-value",
+                 "statistic": "z" if fit.df_method == "normal" else "t"}
     re_labels = {"std_dev": "std. dev.", "corr": "corr."}
     return (
         f'{_CSS}<div class="mk-card">'
@@ -252,6 +253,11 @@ def summary_html(fit) -> str:
     )
 
 
+_COMPARISON_LABELS = {"n_params": "params", "loglik": "logLik", "aic": "AIC", "bic": "BIC",
+                      "df_diff": "df", "p_value": "p", "p_value_naive": "p (naive)",
+                      "p_value_boot": "p (bootstrap)"}
+
+
 def _comparison_display(table: pd.DataFrame) -> pd.DataFrame:
     out = table.copy()
     for col in ("loglik", "aic", "bic", "chisq"):
@@ -261,7 +267,7 @@ def _comparison_display(table: pd.DataFrame) -> pd.DataFrame:
     out["df_diff"] = out["df_diff"].map(lambda v: "" if pd.isna(v) else str(v))
     if table["p_value_boot"].isna().all():
         out = out.drop(columns="p_value_boot")
-    return out
+    return out.rename(columns=_COMPARISON_LABELS)
 
 
 def comparison_text(comp) -> str:
