@@ -92,11 +92,12 @@ class Design:
         state["design_info"] = None
         return state
 
-    def _build(self, exog_re, vc_mats, groups):
+    def _build(self, exog_re, vc_mats, groups, endog=None):
         from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
 
         vc = VCSpec(self.vc_names, self.vc_colnames, vc_mats) if self.vc_names else None
-        return MixedLM(self.endog, self.exog, groups, exog_re=exog_re, exog_vc=vc)
+        endog = self.endog if endog is None else endog
+        return MixedLM(endog, self.exog, groups, exog_re=exog_re, exog_vc=vc)
 
     @property
     def model(self):
@@ -115,7 +116,8 @@ class Design:
         except TypeError:
             readable = False
         groups = labels[self.groups] if readable else self.groups
-        return self._build(self.exog_re, mats, groups)
+        endog = pd.Series(self.endog, index=self.exog.index, name=self.response)
+        return self._build(self.exog_re, mats, groups, endog)
 
     @property
     def k_re(self) -> int:

@@ -93,7 +93,9 @@ class LmmFit:
     statsmodels_result : MixedLMResultsWrapper
         The statsmodels results object at mixedkit's optimum.
     statsmodels_call : str
-        The statsmodels call that specifies the same model.
+        The statsmodels call that specifies the same model, written for a DataFrame
+        named ``data`` and ``import statsmodels.formula.api as smf`` (and ``numpy as
+        np`` for crossed designs).
     attempts : DataFrame
         One row per optimisation attempt.
     """
