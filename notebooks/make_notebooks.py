@@ -769,16 +769,17 @@ DIAGNOSTICS = [
     verdicts(Weight=fit, log_Weight=fit_log)
     """),
     md("""
-    The checks in words now look almost clean, but look at panel 1: a pronounced arch. Pigs
-    gain a roughly constant number of kg per week, so on the log scale growth slows down, and
-    a straight line in Time on the log scale (exponential growth in kg) is a poor description.
-    The tests did not improve because the model improved: the residuals are now dominated by
-    this systematic misfit, which hides the few outlying weighings.
+    The distribution checks now look almost clean, but one row stands out: the **mean
+    structure (curvature)** check, and panel 1 shows why, a pronounced arch. Pigs gain a
+    roughly constant number of kg per week, so on the log scale growth slows down, and a
+    straight line in Time on the log scale (exponential growth in kg) is a poor description.
+    The other tests improved not because the model improved: the residuals are now dominated
+    by this systematic misfit, which hides the few outlying weighings.
 
     Two lessons:
 
-    * `check_assumptions` tests the *distribution* of the residuals and random effects; it
-      does **not** test the mean structure. Always read the residuals-vs-fitted panel.
+    * Read the curvature row (residuals against squared fitted values and each numeric
+      predictor) and the residuals-vs-fitted panel before the distribution tests.
     * A transformation of the response also changes the model for the mean. Fix the mean
       structure first.
 
