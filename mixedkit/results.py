@@ -85,11 +85,14 @@ class LmmFit:
         Levels of each grouping factor.
     converged : bool
     singular : bool
-        lme4's rule: an element of the relative Cholesky factor's diagonal (theta)
-        below 1e-4; this covers zero variances and correlations of +/-1, whatever
-        the units.
+        lme4's rule, a diagonal element of the relative Cholesky factor (theta) below
+        1e-4 (zero variances, correlations of +/-1), applied to the random-effect
+        columns scaled to unit root mean square, so that it does not depend on the
+        predictors' units (lme4's raw theta does: a slope per second can look
+        singular). Equal to lme4's ``isSingular`` on every reference model.
     health : Report
-        Convergence, singularity, scaling and design findings, worst first.
+        Convergence, singularity, data, scaling and design findings, then the
+        assumption checks of :meth:`check_assumptions`, worst first.
     statsmodels_result : MixedLMResultsWrapper
         The statsmodels results object at mixedkit's optimum.
     statsmodels_call : str
