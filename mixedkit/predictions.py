@@ -17,7 +17,7 @@ from scipy import sparse, stats
 from .errors import DataError, DataWarning, InputTypeError
 from .estimation import _group_blocks, relative_factor_blocks
 
-__all__ = ["RANEF_COLUMNS", "conditional_random_part", "predict", "random_effects"]
+__all__ = ["RANEF_COLUMNS", "solve_random_effects", "predict", "random_effects"]
 
 RANEF_COLUMNS = ["group", "level", "term", "estimate", "std_error", "conf_low", "conf_high"]
 
@@ -26,13 +26,19 @@ def _dense(m):
     return m.toarray() if sparse.issparse(m) else np.asarray(m)
 
 
-def _solve_groups(fit):
-    """Per group: rows, Z (data units) blocks, modes and conditional SDs (data units)."""
+def solve_random_effects(fit) -> tuple[np.ndarray, list, list]:
+    """Z b-hat for every row, and per group the modes and conditional SDs.
+
+    Modes and SDs are for the unit-free random design (``design.model``); divide by
+    ``re_scale`` / ``vc_scale`` for data units. ``LmmFit`` caches the result.
+    """
     design = fit._design
     chol, sds = relative_factor_blocks(design, fit._reported_theta())
     resid = design.endog - design.exog.to_numpy() @ fit._fe_params
     sigma2 = fit.scale
-    for gi, (rows, re, vcs) in enumerate(_group_blocks(design)):
+    random_part = np.zeros(len(resid))
+    modes, cond_sds = [], []
+    for rows, re, vcs in _group_blocks(design):
         parts, lam = [], []
         if re is not None:
             parts.append(re)
@@ -46,7 +52,10 @@ def _solve_groups(fit):
         m = zs.T @ zs + np.eye(zs.shape[1])
         mode = big_lam @ np.linalg.solve(m, zs.T @ resid[rows])
         cov = sigma2 * big_lam @ np.linalg.solve(m, big_lam.T)
-        yield gi, rows, z, mode, np.sqrt(np.clip(np.diag(cov), 0, None))
+        random_part[rows] = z @ mode
+        modes.append(mode)
+        cond_sds.append(np.sqrt(np.clip(np.diag(cov), 0, None)))
+    return random_part, modes, cond_sds
 
 
 def _block_diag(blocks):
@@ -60,21 +69,14 @@ def _block_diag(blocks):
     return out
 
 
-def conditional_random_part(fit) -> np.ndarray:
-    """Z b-hat for every row used in the fit (data order)."""
-    out = np.zeros(len(fit._design.endog))
-    for _, rows, z, mode, _ in _solve_groups(fit):
-        out[rows] = z @ mode
-    return out
-
-
 def random_effects(fit, conf_level: float = 0.95) -> pd.DataFrame:
     """Conditional modes with conditional SDs, one row per group level and term."""
     design = fit._design
     q = stats.norm.ppf(0.5 + conf_level / 2)
     rows = []
     vc_blocks = [b for b in design.blocks if b.kind == "vc"]
-    for gi, _, _, mode, sd in _solve_groups(fit):
+    _, modes, sds = fit._blups
+    for gi, (mode, sd) in enumerate(zip(modes, sds)):
         i = 0
         if design.k_re:
             block = design.blocks[0]
@@ -139,7 +141,7 @@ def predict(fit, newdata: pd.DataFrame | None = None, *, include_random: bool = 
     if newdata is None:
         base = fit._design.exog.to_numpy() @ fit._fe_params
         if include_random:
-            base = base + conditional_random_part(fit)
+            base = base + fit._blups[0]
         return pd.Series(base, index=fit._prep.frame.index, name="predicted")
     frame = _newdata_frame(fit, newdata)
     pred = _fixed_design(fit, frame) @ fit._fe_params

@@ -237,6 +237,13 @@ class LmmFit:
         level = self.conf_level if conf_level is None else _check_conf_level(conf_level)
         return random_effects(self, level)
 
+    @cached_property
+    def _blups(self):
+        # One solve serves ranef(), fitted(), residuals(), predict() and the diagnostics.
+        from .predictions import solve_random_effects
+
+        return solve_random_effects(self)
+
     def fitted(self, kind: str = "conditional") -> pd.Series:
         """Fitted values for the rows used: ``"conditional"`` (X beta + Z b) or
         ``"marginal"`` (X beta), indexed like the data."""
