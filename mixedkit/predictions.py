@@ -17,7 +17,7 @@ from scipy import sparse, stats
 from .errors import DataError, DataWarning, InputTypeError
 from .estimation import _group_blocks, relative_factor_blocks
 
-__all__ = ["RANEF_COLUMNS", "solve_random_effects", "predict", "random_effects"]
+__all__ = ["RANEF_COLUMNS", "predict", "random_effects", "solve_random_effects"]
 
 RANEF_COLUMNS = ["group", "level", "term", "estimate", "std_error", "conf_low", "conf_high"]
 
