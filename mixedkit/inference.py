@@ -8,8 +8,8 @@ a function of the variance parameters p = (theta, sigma),
 where H is the Hessian of the (REML or ML) deviance in p at the estimate (a theta on
 its boundary, a zero variance, is held fixed, as lmerTest does).  H is assembled from
 central differences of statsmodels' analytic score and of the profiled residual
-variance (see ``_deviance_hessian``), the Jacobian of C from central differences of
-mixedkit's (X'V^-1 X)^-1; the result does not depend on how theta is parameterised.  Validated against lmerTest 3.1-3 (tests/test_inference.py).
+variance (see ``_deviance_hessian``), the Jacobian of C in theta from central
+differences of mixedkit's (X'V^-1 X)^-1 (in sigma it is 2 C / sigma); the result does not depend on how theta is parameterised.  Validated against lmerTest 3.1-3 (tests/test_inference.py).
 """
 
 from __future__ import annotations
@@ -85,37 +85,36 @@ def _deviance_hessian(design, theta: np.ndarray, free: np.ndarray, sigma: float,
     return hess
 
 
-def satterthwaite_df(design, theta: np.ndarray, sigma: float, reml: bool) -> np.ndarray:
+def satterthwaite_df(design, theta: np.ndarray, sigma: float, reml: bool,
+                     variances: np.ndarray | None = None) -> np.ndarray:
     """Satterthwaite degrees of freedom of each fixed effect (see module docstring).
 
-    Returns NaN for every coefficient when the deviance's Hessian is not positive
-    definite at the estimate (then no Satterthwaite approximation exists).
+    ``variances`` are the fixed effects' variances at the estimate when the caller
+    has them already (``diag(vcov)``). Returns NaN for every coefficient when the
+    deviance's Hessian is not positive definite at the estimate (then no
+    Satterthwaite approximation exists).
     """
     theta = np.asarray(theta, float)
     # Parameters on the boundary (a zero variance) are held there, as lmerTest does.
     free = np.ones(len(theta), bool)
     free[design.theta_diagonal] = theta[design.theta_diagonal] > THETA_LOWER * 1.01
-    x0 = np.append(theta[free], sigma)
+    idx = np.flatnonzero(free)
 
-    def unpack(p):
-        full = theta.copy()
-        full[free] = p[:-1]
-        return full, p[-1]
-
-    def vcov(p):
-        t, s = unpack(p)
-        return np.diag(fixed_effects_vcov(design, t, s**2))
+    def variances_at(t):
+        return np.diag(fixed_effects_vcov(design, t, sigma**2))
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        c = variances_at(theta) if variances is None else np.asarray(variances, float)
         hess = _deviance_hessian(design, theta, free, sigma, reml)
-        h = _steps(x0)
-        jac = np.empty((len(x0), design.exog.shape[1]))
-        for i in range(len(x0)):
-            e = np.zeros(len(x0))
-            e[i] = h[i]
-            jac[i] = (vcov(x0 + e) - vcov(x0 - e)) / (2 * h[i])
-        c = vcov(x0)
+        h = _steps(theta[idx])
+        jac = np.empty((len(idx) + 1, len(c)))
+        for j, (i, step) in enumerate(zip(idx, h)):
+            up, down = theta.copy(), theta.copy()
+            up[i] += step
+            down[i] -= step
+            jac[j] = (variances_at(up) - variances_at(down)) / (2 * step)
+        jac[-1] = 2 * c / sigma  # C = sigma^2 (X'V^-1 X)^-1, so dC/dsigma = 2 C / sigma
     try:
         cov_par = 2 * np.linalg.inv(hess)
     except np.linalg.LinAlgError:

@@ -168,13 +168,15 @@ class LmmFit:
     @cached_property
     def fixed_effects(self) -> pd.DataFrame:
         est = self._fe_params
-        se = np.sqrt(np.diag(self.vcov_fixed.to_numpy()))
+        variances = np.diag(self.vcov_fixed.to_numpy())
+        se = np.sqrt(variances)
         stat = est / se
         half = 0.5 + self.conf_level / 2
         if self.df_method == "satterthwaite":
             from .inference import satterthwaite_df
 
-            df = satterthwaite_df(self._design, self._theta_std, math.sqrt(self.scale), self.reml)
+            df = satterthwaite_df(self._design, self._theta_std, math.sqrt(self.scale), self.reml,
+                                  variances)
             p = 2 * stats.t.sf(np.abs(stat), df)
             q = stats.t.ppf(half, df)
             label = "Satterthwaite t"
