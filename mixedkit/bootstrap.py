@@ -13,7 +13,7 @@ import dataclasses
 import os
 import sys
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 
 import numpy as np
 import pandas as pd
@@ -112,7 +112,7 @@ def run_bootstrap(task, args: tuple, n_boot: int, *, seed=None, executor: Execut
     start, done, results = time.perf_counter(), 0, [None] * n_chunks
     try:
         futures = {executor.submit(task, *args, chunk): i for i, chunk in enumerate(chunks)}
-        for future in _as_completed(futures):
+        for future in as_completed(futures):
             i = futures[future]
             results[i] = future.result()
             done += len(chunks[i])
@@ -143,15 +143,6 @@ def _one_blas_thread() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)
-
-
-def _as_completed(futures):
-    from concurrent.futures import as_completed
-
-    try:
-        return as_completed(futures)
-    except TypeError:  # executors whose futures are not concurrent.futures.Future
-        return list(futures)
 
 
 class _SerialExecutor(Executor):
