@@ -45,8 +45,12 @@ class CovBlock:
     kind: str
     group: str
     terms: list[str]
-    source: str
-    term: RandomTerm | None = None
+    term: RandomTerm
+
+    @property
+    def source(self) -> str:
+        """The random term as the user wrote it."""
+        return self.term.source
 
 
 def _rms(values: np.ndarray) -> float:
@@ -416,8 +420,7 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         if exog_re is None:
             exog_re = pd.DataFrame({"Intercept": np.ones(len(frame))}, index=frame.index)
         _check_slopes_vary(exog_re, gf, frame, prep, re_term)
-        blocks.append(CovBlock("re", _label(prep, gf), list(exog_re.columns), re_term.source,
-                               re_term))
+        blocks.append(CovBlock("re", _label(prep, gf), list(exog_re.columns), re_term))
 
     # Cost first: the matrices of a too-large crossed design must never be built.
     vc_codes = {t: _factor_codes(frame, t.factor) for t in vc_terms}
@@ -444,7 +447,7 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         vc_names.append(label if slope is None else f"{label}:{term_name}")
         vc_colnames.append(cols)
         vc_mats.append(group_mats)
-        blocks.append(CovBlock("vc", label, [term_name], t.source, t))
+        blocks.append(CovBlock("vc", label, [term_name], t))
     if len(set(vc_names)) < len(vc_names):
         dup = next(n for n in vc_names if vc_names.count(n) > 1)
         raise FormulaError(f"the random term for {dup!r} appears twice; remove the duplicate")

@@ -192,12 +192,7 @@ def _variance_stats(fit) -> list[str]:
 
 
 def _finding_title(f) -> str:
-    text = f"{f.check} ({f.severity}): {f.what}"
-    if f.why:
-        text += f"\n{f.why}"
-    if f.fix:
-        text += f"\nFix: {f.fix}"
-    return text
+    return f"{f.check} ({f.severity}): {f.details(chr(10))}"
 
 
 def _badge(f) -> str:

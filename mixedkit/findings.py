@@ -45,13 +45,13 @@ class Finding:
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {SEVERITIES}; got {self.severity!r}")
 
+    def details(self, sep: str = " ") -> str:
+        """What, why and fix joined by ``sep`` (empty parts left out)."""
+        parts = [self.what, self.why, f"Fix: {self.fix}" if self.fix else ""]
+        return sep.join(p for p in parts if p)
+
     def line(self) -> str:
-        text = f"[{_BADGE[self.severity]}] {self.check}: {self.what}"
-        if self.why:
-            text += f" {self.why}"
-        if self.fix:
-            text += f" Fix: {self.fix}"
-        return text
+        return f"[{_BADGE[self.severity]}] {self.check}: {self.details()}"
 
 
 @dataclass
