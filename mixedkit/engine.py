@@ -1,0 +1,474 @@
+"""The profiled likelihood of statsmodels' ``MixedLM``, evaluated fast and exactly.
+
+statsmodels defines the model: y = X beta + Z b + e, b ~ N(0, sigma^2 Lambda Lambda'),
+e ~ N(0, sigma^2 I), with Lambda the relative Cholesky factor packed in ``theta``
+(``MixedLM.loglike(theta, profile_fe=True)`` with ``use_sqrt=True``).  Its own
+evaluation loops over groups in Python and switches to a pseudo-inverse near a zero
+variance.  This module evaluates the same function in lme4's formulation (Bates,
+Maechler, Bolker & Walker 2015, J. Stat. Softw. 67(1), section 3):
+
+    M = Lambda' Z'Z Lambda + I,      T = [X y]'[X y] - Phi' M^-1 Phi,   Phi = Lambda' Z'[X y]
+
+    T_xx = X' V^-1 X,  beta = T_xx^-1 T_xy,  r2 = T_yy - T_xy' beta    (V = I + Z Lambda Lambda' Z')
+    -2 l_ML   = log|M|              + n (1 + log(2 pi r2 / n))
+    -2 l_REML = log|M| + log|T_xx|  + (n - p) (1 + log(2 pi r2 / (n - p)))
+
+Every quantity comes from cross-products formed once per model (Z'Z, Z'X, Z'y,
+X'X, ...), so an evaluation never touches the n rows and has no Python loop over
+groups.  M has eigenvalues >= 1 for every theta, theta = 0 included, so the
+likelihood is exact and smooth on the boundary.
+
+Structure.  Random terms on the same factor form one :class:`RandomFactor` with a
+q x q block of Lambda per level.  One factor is *primary*: its part of M is block
+diagonal (one q x q block per level), handled as a stack of small matrices.  All
+other factors (crossed or nested; one column per level) are *secondary*: their part
+of M is reduced to the Schur complement S = C - B' A^-1 B, which splits into
+connected components (one per top-level group for nested designs, one dense block
+for crossed ones), each factorised densely.
+
+The gradient in theta is analytic: with Psi = M^-1 Phi and E = Z'[X y] - Z'Z Lambda Psi,
+d T = -2 sym((dLambda Psi)' E) and d log|M| = 2 tr(M^-1 Lambda' Z'Z dLambda), which
+needs M^-1 only where Z'Z is non-zero (a selected inverse, read off the block
+factorisation).  Tests assert equality with statsmodels' ``loglike`` and ``score``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
+
+__all__ = ["Engine", "EngineTooLargeError", "RandomFactor", "Solution"]
+
+_LOG_2PI = float(np.log(2 * np.pi))
+MAX_TRIPLES = 60_000_000  # products in the Schur complement; more would not fit in memory
+MAX_DENSE_BYTES = 4e9  # dense Schur-complement blocks (and their inverses)
+
+
+class EngineTooLargeError(MemoryError):
+    """The design's factorisation would not fit in memory (see ``Engine.cost``)."""
+
+
+@dataclass(frozen=True)
+class RandomFactor:
+    """All random terms on one grouping factor.
+
+    Attributes
+    ----------
+    name : str
+        Label (for messages).
+    codes : ndarray of int, shape (n,)
+        Each row's level, 0 .. n_levels - 1.
+    n_levels : int
+    z : ndarray, shape (n, q)
+        The random-design columns of every term on this factor.
+    theta_pos : tuple of (k, a, b)
+        ``theta[k]`` is entry (a, b) of this factor's q x q block of Lambda; the
+        other entries are 0.
+    """
+
+    name: str
+    codes: np.ndarray
+    n_levels: int
+    z: np.ndarray
+    theta_pos: tuple
+
+    @property
+    def q(self) -> int:
+        return self.z.shape[1]
+
+    def lam(self, theta: np.ndarray) -> np.ndarray:
+        out = np.zeros((self.q, self.q))
+        for k, a, b in self.theta_pos:
+            out[a, b] = theta[k]
+        return out
+
+
+@dataclass
+class Solution:
+    """Everything the engine knows at one theta (REML or ML).
+
+    ``beta`` and ``sigma2`` are profiled as statsmodels and lme4 profile them;
+    ``xtvx`` is X' V^-1 X for the relative V (so ``sigma2 * inv(xtvx)`` is the
+    covariance of ``beta``); ``b`` are the conditional modes per factor, shape
+    (n_levels, q); ``b_cov`` their conditional covariance per level divided by
+    sigma2, shape (n_levels, q, q).
+    """
+
+    theta: np.ndarray
+    reml: bool
+    loglik: float
+    beta: np.ndarray
+    sigma2: float
+    xtvx: np.ndarray
+    b: list
+    b_cov: list
+    gradient: np.ndarray | None = None
+
+
+def _inv_logdet(a: np.ndarray) -> tuple[np.ndarray, float]:
+    """Inverse and log-determinant of a stack (L, q, q) of SPD matrices (eigenvalues >= 1)."""
+    q = a.shape[-1]
+    if q == 1:
+        return 1.0 / a, float(np.log(a[:, 0, 0]).sum())
+    if q == 2:
+        a00, a01, a11 = a[:, 0, 0], a[:, 0, 1], a[:, 1, 1]
+        det = a00 * a11 - a01 * a01
+        inv = np.empty_like(a)
+        inv[:, 0, 0], inv[:, 1, 1] = a11 / det, a00 / det
+        inv[:, 0, 1] = inv[:, 1, 0] = -a01 / det
+        return inv, float(np.log(det).sum())
+    chol = np.linalg.cholesky(a)
+    logdet = 2.0 * float(np.log(np.diagonal(chol, axis1=1, axis2=2)).sum())
+    eye = np.broadcast_to(np.eye(q), a.shape)
+    inv = np.linalg.solve(a, eye)
+    return (inv + np.swapaxes(inv, 1, 2)) / 2, logdet
+
+
+def _segment_sum(values: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
+    """Sum rows of ``values`` (first axis) into ``size`` bins by ``index``."""
+    flat = values.reshape(len(values), -1)
+    out = np.zeros((size, flat.shape[1]))
+    if len(values):
+        for j in range(flat.shape[1]):
+            out[:, j] = np.bincount(index, weights=flat[:, j], minlength=size)
+    return out.reshape((size,) + values.shape[1:])
+
+
+@dataclass
+class _Components:
+    """The secondary levels split into the connected components of S."""
+
+    sizes: list  # one entry per size class
+    members: list  # per class: (k, s) secondary indices
+    base: list  # per class: offset in the flat stack
+    comp_pos: np.ndarray  # per secondary index: flat offset of its component block
+    local: np.ndarray  # per secondary index: position in its component
+    size_of: np.ndarray  # per secondary index: its component's size
+    total: int
+
+    def flat(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Flat stack positions of entries (rows, cols) of the same component."""
+        return self.comp_pos[rows] + self.local[rows] * self.size_of[rows] + self.local[cols]
+
+
+class Engine:
+    """Profiled (REML or ML) log-likelihood of one model, its gradient and solution.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, p)
+        Fixed-effects design.
+    y : ndarray, shape (n,)
+        Response.
+    factors : list of RandomFactor
+        At most one factor may have more than one column (statsmodels' correlated
+        block and the slopes on its grouping factor).
+    n_theta : int
+        Length of theta (statsmodels' packed covariance parameters).
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, factors: list[RandomFactor],
+                 n_theta: int):
+        x = np.asarray(x, float)
+        y = np.asarray(y, float)
+        self.n, self.p = x.shape
+        self.n_theta = int(n_theta)
+        self.factors = list(factors)
+        wide = [i for i, f in enumerate(self.factors) if f.q > 1]
+        if len(wide) > 1:
+            raise ValueError("the engine supports one factor with several random columns")
+        sizes = [f.n_levels * f.q for f in self.factors]
+        self.primary = wide[0] if wide else int(np.argmax(sizes))
+        self.secondary = [i for i in range(len(self.factors)) if i != self.primary]
+        # y replaced by its OLS residual: the likelihood is unchanged, the quadratic
+        # forms lose their cancellation; the OLS coefficients are added back to beta.
+        if self.p:
+            self.beta_ols = np.linalg.lstsq(x, y, rcond=None)[0]
+            y = y - x @ self.beta_ols
+        else:
+            self.beta_ols = np.zeros(0)
+        self._cross_products(np.column_stack([x, y]))
+
+    # ------------------------------------------------------------------ set-up
+    def _cross_products(self, xy: np.ndarray) -> None:
+        fp = self.factors[self.primary]
+        self.xy_xy = xy.T @ xy
+        zp = fp.z
+        self.L, self.q = fp.n_levels, fp.q
+        # Z'Z and Z'[X y] of the primary factor, one block per level.
+        self.ztz_p = _segment_sum(zp[:, :, None] * zp[:, None, :], fp.codes, self.L)
+        self.ztxy_p = _segment_sum(zp[:, :, None] * xy[:, None, :], fp.codes, self.L)
+        # Secondary factors: one column per level, indices offset factor by factor.
+        self.sec_offsets = np.cumsum([0] + [self.factors[i].n_levels for i in self.secondary])
+        self.Q2 = int(self.sec_offsets[-1])
+        self.sec_theta = np.empty(self.Q2, dtype=int)  # theta index of each secondary column
+        if not self.Q2:
+            self.n_pairs = 0
+            return
+        n = self.n
+        zcols, idx = [], []
+        for j, i in enumerate(self.secondary):
+            f = self.factors[i]
+            (k, _, _), = f.theta_pos
+            self.sec_theta[self.sec_offsets[j]:self.sec_offsets[j + 1]] = k
+            zcols.append(f.z[:, 0])
+            idx.append(f.codes + self.sec_offsets[j])
+        rows = np.tile(np.arange(n), len(zcols))
+        z2 = sparse.csr_array((np.concatenate(zcols), (rows, np.concatenate(idx))),
+                              shape=(n, self.Q2))
+        z2t = z2.T.tocsr()
+        self.ztxy_2 = z2t @ xy
+        ztz_22 = (z2t @ z2).tocoo()
+        self.c_rows, self.c_cols, self.c_vals = ztz_22.row, ztz_22.col, ztz_22.data
+        self.ztz_22 = ztz_22.tocsr()
+        # Z_P' Z_2 as pairs (primary level, secondary column) with a q-vector each.
+        key = fp.codes.astype(np.int64)[None, :] * self.Q2 + np.stack(idx)
+        pair_key, inverse = np.unique(key.ravel(), return_inverse=True)
+        self.n_pairs = len(pair_key)
+        self.pair_l = (pair_key // self.Q2).astype(np.intp)
+        self.pair_m = (pair_key % self.Q2).astype(np.intp)
+        weights = (np.stack(zcols)[:, :, None] * zp[None, :, :]).reshape(-1, self.q)
+        self.ztz_p2 = _segment_sum(weights, inverse, self.n_pairs)
+        self._components()
+
+    def _components(self) -> None:
+        """Connected components of S and the index arrays of its assembly."""
+        # Pairs are sorted by primary level: the pairs of level l are a contiguous run.
+        starts = np.flatnonzero(np.r_[True, np.diff(self.pair_l) != 0])
+        counts = np.diff(np.r_[starts, self.n_pairs])
+        n_triples = int((counts.astype(np.int64) ** 2).sum())
+        if n_triples > MAX_TRIPLES:
+            raise EngineTooLargeError(self.cost_message(n_triples=n_triples))
+        first = np.repeat(self.pair_m[starts], counts)
+        graph = sparse.coo_array(
+            (np.ones(len(self.c_rows) + self.n_pairs),
+             (np.r_[self.c_rows, first], np.r_[self.c_cols, self.pair_m])),
+            shape=(self.Q2, self.Q2))
+        n_comp, label = csgraph.connected_components(graph, directed=False)
+        comp_size = np.bincount(label, minlength=n_comp)
+        dense_bytes = 2 * 8 * float((comp_size.astype(float) ** 2).sum())
+        if dense_bytes > MAX_DENSE_BYTES:
+            raise EngineTooLargeError(self.cost_message(dense_bytes=dense_bytes))
+        order = np.argsort(label, kind="stable")
+        local = np.empty(self.Q2, dtype=np.intp)
+        comp_start = np.r_[0, np.cumsum(comp_size)[:-1]]
+        local[order] = np.arange(self.Q2) - np.repeat(comp_start, comp_size)
+        comp_pos = np.zeros(n_comp, dtype=np.int64)
+        sizes, members, base = [], [], []
+        offset = 0
+        for s in np.unique(comp_size):
+            comps = np.flatnonzero(comp_size == s)
+            mem = np.empty((len(comps), s), dtype=np.intp)
+            rank = np.empty(n_comp, dtype=np.intp)
+            rank[comps] = np.arange(len(comps))
+            in_class = np.isin(label, comps)
+            idx = np.flatnonzero(in_class)
+            mem[rank[label[idx]], local[idx]] = idx
+            comp_pos[comps] = offset + np.arange(len(comps)) * s * s
+            sizes.append(int(s))
+            members.append(mem)
+            base.append(offset)
+            offset += len(comps) * int(s) * int(s)
+        self.comp = _Components(sizes, members, base, comp_pos[label], local,
+                                comp_size[label], offset)
+        # Triples (p1, p2) of pairs on the same primary level: S -= B[p1] . W[p2].
+        rep = np.repeat(counts, counts)
+        start_rep = np.repeat(starts, counts)
+        p1 = np.repeat(np.arange(self.n_pairs), rep)
+        within = np.arange(len(p1)) - np.repeat(np.cumsum(rep) - rep, rep)
+        p2 = np.repeat(start_rep, rep) + within
+        self.t1, self.t2 = p1, p2
+        self.t_pos = self.comp.flat(self.pair_m[p1], self.pair_m[p2])
+        self.c_pos = self.comp.flat(self.c_rows, self.c_cols)
+        self.diag_pos = self.comp.flat(np.arange(self.Q2), np.arange(self.Q2))
+
+    def cost_message(self, n_triples: float = 0.0, dense_bytes: float = 0.0) -> str:
+        return (f"the random-effects factorisation needs {n_triples:,.0f} products and "
+                f"{dense_bytes / 1e9:.1f} GB of dense blocks")
+
+    # -------------------------------------------------------------- evaluation
+    def loglik(self, theta: np.ndarray, reml: bool) -> float:
+        """statsmodels' ``MixedLM.loglike(theta, profile_fe=True)``."""
+        return self._evaluate(np.asarray(theta, float), reml, gradient=False)[0]
+
+    def loglik_and_gradient(self, theta: np.ndarray, reml: bool) -> tuple[float, np.ndarray]:
+        """The log-likelihood and statsmodels' ``MixedLM.score(theta, profile_fe=True)``."""
+        ll, grad, _ = self._evaluate(np.asarray(theta, float), reml, gradient=True)
+        return ll, grad
+
+    def solve(self, theta: np.ndarray, reml: bool, gradient: bool = False) -> Solution:
+        """Fixed effects, residual variance, conditional modes and variances at theta."""
+        theta = np.asarray(theta, float)
+        ll, grad, st = self._evaluate(theta, reml, gradient=gradient, keep=True)
+        return self._solution(theta, reml, ll, grad, st)
+
+    def _evaluate(self, theta, reml, gradient, keep=False):
+        fp = self.factors[self.primary]
+        lam = fp.lam(theta)
+        st = _State()
+        # Primary blocks: A = lam' Z'Z lam + I, per level.
+        a = np.einsum("ai,lab,bj->lij", lam, self.ztz_p, lam, optimize=True)
+        a += np.eye(self.q)
+        ainv, logdet = _inv_logdet(a)
+        r1 = np.einsum("ai,lar->lir", lam, self.ztxy_p, optimize=True)  # Lambda' Z'[X y]
+        y1 = ainv @ r1
+        if self.Q2:
+            lam2 = theta[self.sec_theta]
+            b = np.einsum("ai,pa->pi", lam, self.ztz_p2) * lam2[self.pair_m, None]
+            w = np.einsum("pij,pj->pi", ainv[self.pair_l], b)
+            flat = np.bincount(self.c_pos, weights=self.c_vals * lam2[self.c_rows]
+                               * lam2[self.c_cols], minlength=self.comp.total)
+            flat[self.diag_pos] += 1.0
+            flat -= np.bincount(self.t_pos, weights=np.einsum("pi,pi->p", b[self.t1],
+                                                               w[self.t2]),
+                                minlength=self.comp.total)
+            sinv_flat, logdet_s = self._factor_components(flat)
+            logdet += logdet_s
+            r2 = lam2[:, None] * self.ztxy_2
+            rhs2 = r2 - _segment_sum(np.einsum("pi,pir->pr", b, y1[self.pair_l]), self.pair_m,
+                                     self.Q2)
+            psi2 = self._component_solve(sinv_flat, rhs2)
+            psi1 = y1 - _segment_sum(w[:, :, None] * psi2[self.pair_m, None, :], self.pair_l,
+                                     self.L)
+            t = self.xy_xy - np.einsum("lir,lis->rs", r1, psi1) - r2.T @ psi2
+            st.update(b=b, w=w, sinv_flat=sinv_flat, psi2=psi2, lam2=lam2)
+        else:
+            psi1 = y1
+            t = self.xy_xy - np.einsum("lir,lis->rs", r1, psi1)
+        st.update(lam=lam, ainv=ainv, psi1=psi1, t=t)
+        p, n = self.p, self.n
+        txx = t[:p, :p]
+        if p:
+            beta_c = np.linalg.solve(txx, t[:p, p])
+            _, logdet_x = np.linalg.slogdet(txx)
+        else:
+            beta_c, logdet_x = np.zeros(0), 0.0
+        r2_pen = float(t[p, p] - t[:p, p] @ beta_c)
+        m = n - p if reml else n
+        dev = logdet + m * (1 + _LOG_2PI + np.log(r2_pen / m))
+        if reml:
+            dev += logdet_x
+        st.update(beta_c=beta_c, r2=r2_pen, m=m)
+        grad = self._gradient(theta, reml, st) if gradient else None
+        return -dev / 2, grad, st
+
+    def _factor_components(self, flat: np.ndarray) -> tuple[np.ndarray, float]:
+        out = np.empty_like(flat)
+        logdet = 0.0
+        for s, base, mem in zip(self.comp.sizes, self.comp.base, self.comp.members):
+            k = len(mem)
+            block = flat[base:base + k * s * s].reshape(k, s, s)
+            inv, ld = _inv_logdet(block)
+            out[base:base + k * s * s] = inv.ravel()
+            logdet += ld
+        return out, logdet
+
+    def _component_solve(self, sinv_flat: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        out = np.empty_like(rhs)
+        for s, base, mem in zip(self.comp.sizes, self.comp.base, self.comp.members):
+            k = len(mem)
+            inv = sinv_flat[base:base + k * s * s].reshape(k, s, s)
+            out[mem] = inv @ rhs[mem]
+        return out
+
+    def _sinv_at(self, sinv_flat, rows, cols):
+        return sinv_flat[self.comp.flat(rows, cols)]
+
+    def _x12(self, st) -> np.ndarray:
+        """(W S^-1) on the pairs' pattern: minus M^-1's primary-secondary block."""
+        sinv = st.sinv_flat[self.t_pos]
+        return _segment_sum(st.w[self.t1] * sinv[:, None], self.t2, self.n_pairs)
+
+    def _primary_inverse(self, st, x12) -> np.ndarray:
+        """Diagonal blocks of M^-1 for the primary levels: A^-1 + (W S^-1 W')_ll."""
+        d = st.ainv.copy()
+        if self.Q2:
+            d += _segment_sum(x12[:, :, None] * st.w[:, None, :], self.pair_l, self.L)
+        return d
+
+    def _gradient(self, theta, reml, st) -> np.ndarray:
+        p, lam = self.p, st.lam
+        x12 = self._x12(st) if self.Q2 else None
+        st.x12 = x12
+        d = self._primary_inverse(st, x12)
+        st.d = d
+        # E = Z'[X y] - Z'Z Lambda Psi, primary rows.
+        lam_psi1 = np.einsum("ab,lbr->lar", lam, st.psi1, optimize=True)
+        e1 = self.ztxy_p - self.ztz_p @ lam_psi1
+        # tr(M^-1 Lambda' Z'Z dLambda) for the primary factor: K[b, a] summed over levels.
+        h = self.ztz_p @ lam  # (Z'Z Lambda)_l, rows a
+        k_mat = np.einsum("lbc,lac->ba", d, h)
+        if self.Q2:
+            lam2, psi2 = st.lam2, st.psi2
+            lam_psi2 = lam2[:, None] * psi2
+            e1 -= _segment_sum(self.ztz_p2[:, :, None] * lam_psi2[self.pair_m, None, :],
+                               self.pair_l, self.L)
+            e2 = (self.ztxy_2
+                  - _segment_sum(np.einsum("pa,par->pr", self.ztz_p2, lam_psi1[self.pair_l]),
+                                 self.pair_m, self.Q2)
+                  - self.ztz_22 @ lam_psi2)
+            k_mat -= np.einsum("pb,pa->ba", x12, self.ztz_p2 * lam2[self.pair_m, None])
+            # Secondary: sum over its columns m of (M^-1 Lambda' Z'Z)[m, m].
+            lam_zp = np.einsum("ai,pa->pi", lam, self.ztz_p2)  # (Lambda_P' Z_P'Z_2) per pair
+            k2 = -_segment_sum(np.einsum("pi,pi->p", x12, lam_zp), self.pair_m, self.Q2)
+            k2 += np.bincount(self.c_rows, weights=self._sinv_at(st.sinv_flat, self.c_rows,
+                                                                  self.c_cols)
+                              * self.c_vals * lam2[self.c_cols], minlength=self.Q2)
+            c4_2 = np.einsum("mr,ms->mrs", psi2, e2)
+        c4 = np.einsum("lbr,las->abrs", st.psi1, e1, optimize=True)
+        w = np.r_[-st.beta_c, 1.0]
+        txx = st.t[:p, :p]
+        txx_inv = np.linalg.inv(txx) if p else np.zeros((0, 0))
+        grad = np.zeros(self.n_theta)
+        fp = self.factors[self.primary]
+        for k, a, b in fp.theta_pos:
+            grad[k] += self._dev_term(c4[a, b], 2 * k_mat[b, a], w, txx_inv, st, reml)
+        if self.Q2:
+            for k in np.unique(self.sec_theta):
+                sel = self.sec_theta == k
+                grad[k] += self._dev_term(c4_2[sel].sum(axis=0), 2 * k2[sel].sum(), w,
+                                          txx_inv, st, reml)
+        return -grad / 2
+
+    def _dev_term(self, c, dlogdet, w, txx_inv, st, reml) -> float:
+        """d deviance for one theta: c = sum (dLambda Psi)' E for that theta."""
+        p = self.p
+        dt = -(c + c.T)
+        value = dlogdet + st.m * float(w @ dt @ w) / st.r2
+        if reml and p:
+            value += float(np.sum(txx_inv * dt[:p, :p]))
+        return value
+
+    def _solution(self, theta, reml, ll, grad, st) -> Solution:
+        p = self.p
+        beta = st.beta_c + self.beta_ols
+        sigma2 = st.r2 / st.m
+        if not hasattr(st, "d"):
+            st.x12 = self._x12(st) if self.Q2 else None
+            st.d = self._primary_inverse(st, st.x12)
+        w = np.r_[-st.beta_c, 1.0]
+        lam = st.lam
+        u1 = st.psi1 @ w  # spherical modes, (L, q)
+        b_modes, b_cov = [None] * len(self.factors), [None] * len(self.factors)
+        b_modes[self.primary] = u1 @ lam.T
+        b_cov[self.primary] = np.einsum("ia,lab,jb->lij", lam, st.d, lam, optimize=True)
+        if self.Q2:
+            u2 = st.psi2 @ w
+            sinv_diag = st.sinv_flat[self.diag_pos]
+            for j, i in enumerate(self.secondary):
+                sl = slice(self.sec_offsets[j], self.sec_offsets[j + 1])
+                lam2 = st.lam2[sl]
+                b_modes[i] = (lam2 * u2[sl])[:, None]
+                b_cov[i] = (lam2**2 * sinv_diag[sl])[:, None, None]
+        return Solution(theta=theta, reml=reml, loglik=float(ll), beta=beta, sigma2=float(sigma2),
+                        xtvx=st.t[:p, :p].copy(), b=b_modes, b_cov=b_cov, gradient=grad)
+
+
+class _State:
+    """Intermediate results of one evaluation (kept for the gradient and the solution)."""
+
+    def update(self, **kw) -> None:
+        self.__dict__.update(kw)
