@@ -9,7 +9,6 @@ recorded (its values are NaN) instead of stopping the run.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
@@ -19,46 +18,41 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputTypeError, MixedkitError
-from .estimation import _group_blocks, estimate, profiled_estimates, relative_factor_blocks
 
 __all__ = ["bootstrap_variance", "refit_to", "run_bootstrap", "simulate"]
 
 
-def simulate(fit, rng: np.random.Generator) -> np.ndarray:
+def simulate(state, rng: np.random.Generator) -> np.ndarray:
     """One response vector drawn from the fitted model (fixed + random + residual)."""
-    design = fit._design
-    sigma = np.sqrt(fit.scale)
-    chol, sds = relative_factor_blocks(design, fit._reported_theta())
-    y = design.exog.to_numpy() @ fit._fe_params + sigma * rng.standard_normal(len(design.endog))
-    for rows, re, vcs in _group_blocks(design):
-        if re is not None:
-            y[rows] += re @ (sigma * chol @ rng.standard_normal(re.shape[1]))
-        for sd, mat in zip(sds, vcs):
-            y[rows] += mat @ (sigma * sd * rng.standard_normal(mat.shape[1]))
+    design = state.design
+    sigma = np.sqrt(state.sigma2)
+    y = state.fixed_part + sigma * rng.standard_normal(len(design.endog))
+    for factor in design.factors():
+        lam = factor.lam(state.theta)
+        b = sigma * rng.standard_normal((factor.n_levels, factor.q)) @ lam.T
+        y += np.einsum("ij,ij->i", factor.z, b[factor.codes])
     return y
 
 
-def refit_to(fit, y: np.ndarray, *, reml: bool | None = None):
-    """Refit ``fit``'s model to a new response ``y``, warm-started at its estimates.
+def refit_to(state, y: np.ndarray, *, reml: bool | None = None):
+    """Refit the model of ``state`` to a new response ``y``, warm-started at its estimates.
 
     Returns the estimation result and a design carrying ``y``.
     """
-    design = dataclasses.replace(fit._design, endog=np.asarray(y, float), _model=None)
-    reml = fit.reml if reml is None else reml
-    return estimate(design, reml, start=fit._theta_std), design
+    return state.refit(np.asarray(y, float), reml=reml)
 
 
-def _variance_chunk(fit, what, seeds):
+def _variance_chunk(state, what, seeds):
     from .variance import icc_values, r2_values, variance_parts
 
-    sizes = np.bincount(fit._design.groups)
+    sizes = np.bincount(state.design.groups)
     out = []
     for seed in seeds:
         try:
             rng = np.random.default_rng(seed)
-            est, design = refit_to(fit, simulate(fit, rng))
-            beta, scale = profiled_estimates(design, est.theta, fit.reml)
-            parts = variance_parts(fit, est.theta, scale, beta)
+            est, design = refit_to(state, simulate(state, rng))
+            sol = design.engine.solve(est.theta, state.reml)
+            parts = variance_parts(state, est.theta, sol.sigma2, sol.beta)
             values = icc_values(parts, float(np.mean(sizes))) if what == "icc" \
                 else r2_values(parts)
             out.append({"|".join(k if isinstance(k, tuple) else (k,)): v
@@ -162,5 +156,5 @@ class _SerialExecutor(Executor):
 def bootstrap_variance(fit, n_boot: int, *, seed=None, executor=None, n_jobs=None,
                        progress=True, what: str = "icc") -> pd.DataFrame:
     """Bootstrap draws of ICC (``what="icc"``) or R² (``"r2"``) for ``fit``."""
-    return run_bootstrap(_variance_chunk, (fit, what), n_boot, seed=seed, executor=executor,
+    return run_bootstrap(_variance_chunk, (fit.state, what), n_boot, seed=seed, executor=executor,
                          n_jobs=n_jobs, progress=progress, label=f"{what} bootstrap")

@@ -51,7 +51,7 @@ class _Entry:
 
     @property
     def is_lmm(self) -> bool:
-        return hasattr(self.fit, "_design")
+        return hasattr(self.fit, "state")
 
 
 def _entry(obj, position: int) -> _Entry:
@@ -60,9 +60,10 @@ def _entry(obj, position: int) -> _Entry:
     if isinstance(obj, LmmFit):
         vc = obj.variance_components
         random = frozenset((g, t) for g, t in zip(vc["group"], vc["term"]) if g != "Residual")
-        return _Entry(obj.formula, obj, obj._design.response, obj._design.endog,
-                      obj._prep.frame.index, tuple(obj._design.exog.columns),
-                      obj._design.exog.to_numpy(), random)
+        design = obj.state.design
+        return _Entry(obj.formula, obj, design.response, design.endog,
+                      obj.state.prep.frame.index, tuple(design.exog.columns),
+                      design.exog.to_numpy(), random)
     model = getattr(obj, "model", None)
     if model is not None and type(model).__name__ == "OLS" and hasattr(obj, "llf"):
         names = list(model.exog_names)
@@ -310,7 +311,7 @@ def _bootstrap_lrt(small, big, chisq, reml, n_boot, seed, executor, n_jobs, prog
         notes.append("No bootstrap p-value against the model without random effects "
                      "(simulate from the mixed model's null instead).")
         return np.nan
-    draws = run_bootstrap(_lrt_chunk, (small.fit, big.fit, reml), n_boot, seed=seed,
+    draws = run_bootstrap(_lrt_chunk, (small.fit.state, big.fit.state, reml), n_boot, seed=seed,
                           executor=executor, n_jobs=n_jobs, progress=progress,
                           label="LRT bootstrap")
     ok = draws["lrt"].dropna().to_numpy() if "lrt" in draws else np.array([])
@@ -369,7 +370,7 @@ def reml_vs_ml(fit) -> RemlMlComparison:
         rows.append([label, a, b, b - a, (b - a) / abs(a) if a and relative else np.nan])
     table = pd.DataFrame(rows, columns=["quantity", "reml", "ml", "difference",
                                         "relative_difference"])
-    k = reml_fit._design.exog.shape[1]
+    k = reml_fit.state.design.exog.shape[1]
     n = reml_fit.nobs
     vc = table[table["quantity"].str.startswith("variance") &
                ~table["quantity"].str.endswith("Residual")]

@@ -12,11 +12,12 @@ same model is kept as a string (``Design.statsmodels_call``) so a user can paste
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
+from .engine import Engine, EngineTooLargeError, RandomFactor
 from .errors import DataError, DesignTooLargeError, FormulaError
 from .findings import Finding
 from .formula import RandomTerm
@@ -62,24 +63,26 @@ def _rms(values: np.ndarray) -> float:
 class Design:
     """Everything needed to fit, refit and describe one model.
 
-    The model mixedkit optimises (``model``) has every random-effect column divided
-    by its root mean square (``re_scale``, ``vc_scale``): its theta is then free of
-    the predictors' units, so the lower bound on theta and the singularity rule mean
-    the same thing for a slope per day and per second.  ``user_model()`` is the same
-    model in the data's units, the one ``statsmodels_call`` builds.
+    The model mixedkit optimises has every random-effect column divided by its root
+    mean square (``re_scale``, ``vc_scale``): its theta is then free of the
+    predictors' units, so the singularity rule means the same thing for a slope per
+    day and per second.  ``engine`` evaluates that model's likelihood; ``model`` is
+    the same model as a statsmodels ``MixedLM`` (built on first use), and
+    ``user_model()`` the statsmodels model in the data's units, the one
+    ``statsmodels_call`` builds.
     """
 
     endog: np.ndarray
     exog: pd.DataFrame
     design_info: object
-    groups: np.ndarray  # integer codes 0..G-1 (statsmodels' group order)
+    groups: np.ndarray  # integer codes 0..G-1 of statsmodels' grouping factor
     group_labels: np.ndarray  # the label of each code
     group_factor: tuple[str, ...] | None
     exog_re: pd.DataFrame | None
     re_scale: np.ndarray
     vc_names: list[str]
-    vc_colnames: list
-    vc_mats: list  # scaled by 1 / vc_scale
+    vc_codes: list  # per variance component: each row's level code
+    vc_levels: list  # per variance component: the label of each level code
     vc_scale: np.ndarray
     vc_slopes: list  # each variance component's slope column in data units (None: intercept)
     blocks: list[CovBlock]
@@ -89,31 +92,87 @@ class Design:
     use_sparse: bool = False
     findings: list[Finding] = field(default_factory=list)
     _model: object = field(default=None, repr=False)
+    _engine: object = field(default=None, repr=False)
 
     def __getstate__(self):
-        # patsy's DesignInfo cannot be pickled; it is rebuilt from the data when needed.
+        # patsy's DesignInfo cannot be pickled (it is rebuilt from the data when needed);
+        # the statsmodels model is rebuilt on demand.
         state = self.__dict__.copy()
         state["design_info"] = None
+        state["_model"] = None
         return state
 
-    def _build(self, exog_re, vc_mats, groups, endog=None):
+    def with_response(self, endog: np.ndarray) -> Design:
+        """The same design for another response (shares the random-effects structure)."""
+        new = replace(self, endog=np.asarray(endog, float), _model=None, _engine=None)
+        new._engine = self.engine.with_response(new.endog)
+        return new
+
+    # ------------------------------------------------------------ random part
+    def factors(self) -> list[RandomFactor]:
+        """The random terms as the engine takes them (unit-free columns)."""
+        out = []
+        k = self.k_re
+        if k:
+            rows, cols = np.tril_indices(k)  # statsmodels packs the factor row by row
+            out.append(RandomFactor(self.blocks[0].group, self.groups, len(self.group_labels),
+                                    (self.exog_re.to_numpy(float) / self.re_scale),
+                                    tuple((i, int(r), int(c))
+                                          for i, (r, c) in enumerate(zip(rows, cols)))))
+        n_tri = k * (k + 1) // 2
+        vc_blocks = [b for b in self.blocks if b.kind == "vc"]
+        for j, block in enumerate(vc_blocks):
+            codes = self.vc_codes[j]
+            slope = self.vc_slopes[j]
+            z = np.ones(len(codes)) if slope is None else slope / self.vc_scale[j]
+            out.append(RandomFactor(self.vc_names[j], codes, len(self.vc_levels[j]),
+                                    z[:, None], ((n_tri + j, 0, 0),)))
+        return out
+
+    @property
+    def engine(self) -> Engine:
+        """The likelihood evaluator of this model (see :mod:`mixedkit.engine`)."""
+        if self._engine is None:
+            self._engine = Engine(self.exog.to_numpy(float), self.endog, self.factors(),
+                                  self.n_theta)
+        return self._engine
+
+    # ------------------------------------------------------ statsmodels' model
+    def _vc_mats(self, scaled: bool):
+        order = np.argsort(self.groups, kind="stable")
+        group_rows = np.split(order, np.flatnonzero(np.diff(self.groups[order])) + 1)
+        mats, names = [], []
+        for j in range(len(self.vc_names)):
+            slope = self.vc_slopes[j]
+            if slope is not None and scaled:
+                slope = slope / self.vc_scale[j]
+            m, cols = _vc_mats(self.vc_codes[j], slope, group_rows, self.vc_levels[j],
+                               self.use_sparse)
+            mats.append(m)
+            names.append(cols)
+        return mats, names
+
+    def _build(self, exog_re, scaled, groups, endog=None):
         from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
 
-        vc = VCSpec(self.vc_names, self.vc_colnames, vc_mats) if self.vc_names else None
+        _check_statsmodels_cost(self)
+        vc = None
+        if self.vc_names:
+            mats, colnames = self._vc_mats(scaled)
+            vc = VCSpec(self.vc_names, colnames, mats)
         endog = self.endog if endog is None else endog
         return MixedLM(endog, self.exog, groups, exog_re=exog_re, exog_vc=vc)
 
     @property
     def model(self):
-        """The statsmodels ``MixedLM`` mixedkit optimises (unit-free random design)."""
+        """The statsmodels ``MixedLM`` of the unit-free model (built on first use)."""
         if self._model is None:
             exog_re = None if self.exog_re is None else self.exog_re / self.re_scale
-            self._model = self._build(exog_re, self.vc_mats, self.groups)
+            self._model = self._build(exog_re, True, self.groups)
         return self._model
 
     def user_model(self):
         """A new statsmodels ``MixedLM`` in the data's units (as ``statsmodels_call``)."""
-        mats = [[m * s for m in group_mats] for group_mats, s in zip(self.vc_mats, self.vc_scale)]
         labels = self.group_labels
         try:  # the data's labels when sorting them keeps our order, else the codes
             readable = list(labels) == sorted(labels) and len(set(map(type, labels))) == 1
@@ -121,7 +180,7 @@ class Design:
             readable = False
         groups = labels[self.groups] if readable else self.groups
         endog = pd.Series(self.endog, index=self.exog.index, name=self.response)
-        return self._build(self.exog_re, mats, groups, endog)
+        return self._build(self.exog_re, False, groups, endog)
 
     @property
     def k_re(self) -> int:
@@ -296,31 +355,46 @@ def _vc_mats(codes_f: np.ndarray, slope: np.ndarray | None,
     return mats, colnames
 
 
-def _estimate_cost(group_rows, q_per_group) -> tuple[float, float]:
-    n = np.array([len(r) for r in group_rows], dtype=float)
-    q = np.asarray(q_per_group, dtype=float)
-    return float((n * q).sum() * _BYTES_PER_CELL), float((n * q * q + q**3).sum())
+def _check_statsmodels_cost(design: Design) -> None:
+    """Refuse to build a statsmodels model that would exhaust memory (see _BYTES_PER_CELL).
 
-
-def _check_cost(group_rows, ncols, nrows, findings) -> None:
-    """Refuse designs that would exhaust memory; flag slow ones (see _BYTES_PER_CELL)."""
-    mem, flops = _estimate_cost(group_rows, ncols)
+    statsmodels evaluates each group with dense matrices (rows x random columns of
+    the group); crossed designs are one group holding every row.
+    """
+    sizes = np.bincount(design.groups).astype(float)
+    ncols = np.full(len(sizes), float(design.k_re))
+    for codes in design.vc_codes:
+        pairs = np.unique(design.groups.astype(np.int64) * (codes.max() + 1) + codes)
+        ncols += np.bincount((pairs // (codes.max() + 1)).astype(int), minlength=len(sizes))
+    mem = float((sizes * ncols).sum() * _BYTES_PER_CELL)
     avail = _memory_bytes()
-    secs = flops / _FLOPS_PER_SECOND
     if mem > 0.5 * avail:
         raise DesignTooLargeError(
-            f"this random-effects design is too large for statsmodels: {nrows:,} rows and "
-            f"up to {int(ncols.max()):,} random-effect columns in one group need about "
-            f"{mem / 1e9:.1f} GB of memory (this machine has {avail / 1e9:.1f} GB) and about "
-            f"{secs:,.0f} s per likelihood evaluation (a fit takes 20-100). Fit a subset of "
-            "levels, nest the factors if the design allows, or use lme4 (R), whose sparse "
-            "Cholesky factorisation handles such designs"
+            f"statsmodels' MixedLM cannot hold this design: {len(design.endog):,} rows and up "
+            f"to {int(ncols.max()):,} random-effect columns in one group need about "
+            f"{mem / 1e9:.1f} GB as statsmodels stores them (this machine has "
+            f"{avail / 1e9:.1f} GB). mixedkit's own engine (engine='mixedkit', the default) "
+            "fits it; fit.statsmodels_result and engine='statsmodels' are not available here"
         )
+
+
+def _build_engine(design: Design, findings: list[Finding]) -> None:
+    """Build the likelihood engine; refuse what cannot fit in memory, flag slow designs."""
+    try:
+        design._engine = Engine(design.exog.to_numpy(float), design.endog, design.factors(),
+                                design.n_theta, memory_limit=0.4 * _memory_bytes())
+    except EngineTooLargeError as err:
+        raise DesignTooLargeError(
+            f"this random-effects design is too large for this machine: {err}. Fit a subset "
+            "of levels, nest the factors if the design allows, or drop the crossed factor with "
+            "the most levels"
+        ) from None
+    secs = design._engine.seconds_per_evaluation()
     if secs > 5:
         findings.append(Finding(
             "design size", "warning",
             f"each likelihood evaluation is estimated at {secs:,.0f} s "
-            f"({int(ncols.max()):,} random-effect columns in one group).",
+            f"({design._engine.largest_block:,} random effects in one dense block).",
             "A fit takes 20-100 evaluations.",
             "Expect a long fit, or reduce the number of crossed levels."))
 
@@ -410,8 +484,6 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
     else:
         gcodes = _factor_codes(frame, gf)
         group_labels = _level_labels(frame, gf)
-    order = np.argsort(gcodes, kind="stable")
-    group_rows = np.split(order, np.flatnonzero(np.diff(gcodes[order])) + 1)
 
     blocks: list[CovBlock] = []
     exog_re = None
@@ -422,15 +494,7 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         _check_slopes_vary(exog_re, gf, frame, prep, re_term)
         blocks.append(CovBlock("re", _label(prep, gf), list(exog_re.columns), re_term))
 
-    # Cost first: the matrices of a too-large crossed design must never be built.
-    vc_codes = {t: _factor_codes(frame, t.factor) for t in vc_terms}
-    ncols = np.full(len(group_rows), exog_re.shape[1] if exog_re is not None else 0)
-    for t in vc_terms:
-        ncols = ncols + pd.Series(vc_codes[t]).groupby(gcodes).nunique().to_numpy()
-    _check_cost(group_rows, ncols, len(frame), findings)
-
-    use_sparse = gf is None and len(frame) * int(ncols.max()) > _SPARSE_MIN_CELLS
-    vc_names, vc_colnames, vc_mats, vc_scale, vc_slopes = [], [], [], [], []
+    vc_names, vc_codes, vc_levels, vc_scale, vc_slopes = [], [], [], [], []
     for t in vc_terms:
         slope = None
         term_name = "Intercept"
@@ -439,18 +503,18 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
             slope, term_name = mats[t].iloc[:, 0].to_numpy(dtype=float), mats[t].columns[0]
         vc_slopes.append(slope)
         vc_scale.append(1.0 if slope is None else _rms(slope))
-        if slope is not None:
-            slope = slope / vc_scale[-1]
-        levels = _level_labels(frame, t.factor)
-        group_mats, cols = _vc_mats(vc_codes[t], slope, group_rows, levels, use_sparse)
+        vc_codes.append(_factor_codes(frame, t.factor))
+        vc_levels.append(_level_labels(frame, t.factor))
         label = _label(prep, t.factor)
         vc_names.append(label if slope is None else f"{label}:{term_name}")
-        vc_colnames.append(cols)
-        vc_mats.append(group_mats)
         blocks.append(CovBlock("vc", label, [term_name], t))
     if len(set(vc_names)) < len(vc_names):
         dup = next(n for n in vc_names if vc_names.count(n) > 1)
         raise FormulaError(f"the random term for {dup!r} appears twice; remove the duplicate")
+    # statsmodels' dense per-group matrices become sparse for large crossed designs
+    n_cols = (exog_re.shape[1] if exog_re is not None else 0) + sum(
+        len(levels) for levels in vc_levels)
+    use_sparse = gf is None and len(frame) * n_cols > _SPARSE_MIN_CELLS
 
     ngroups = {}
     for t in terms:
@@ -458,13 +522,14 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
     design = Design(
         endog=endog, exog=exog, design_info=design_info, groups=gcodes,
         group_labels=group_labels, group_factor=gf,
-        exog_re=exog_re, vc_names=vc_names, vc_colnames=vc_colnames, vc_mats=vc_mats,
+        exog_re=exog_re, vc_names=vc_names, vc_codes=vc_codes, vc_levels=vc_levels,
         re_scale=np.array([] if exog_re is None else [_rms(exog_re[c]) for c in exog_re]),
         vc_scale=np.array(vc_scale), vc_slopes=vc_slopes,
         blocks=blocks, response=prep.user(prep.parsed.response), ngroups=ngroups,
         statsmodels_call="", use_sparse=use_sparse, findings=findings,
     )
     design.statsmodels_call = _statsmodels_call(prep, gf, re_term, vc_terms, use_sparse)
+    _build_engine(design, findings)
     return design
 
 

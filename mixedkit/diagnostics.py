@@ -52,14 +52,14 @@ def _lowess(x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
 
 def _trajectory_x(fit, x: str | None) -> str | None:
     """The user column to draw on the x axis of per-group trajectories."""
-    prep = fit._prep
+    prep = fit.state.prep
     if x is not None:
         return x
-    for block in fit._design.blocks:  # a random slope's variable is the natural time axis
+    for block in fit.state.design.blocks:  # a random slope's variable is the natural time axis
         for term in block.terms:
             if term != "Intercept" and term in prep.names.safe:
                 return term
-    for col in fit._design.exog.columns:
+    for col in fit.state.design.exog.columns:
         if col in prep.names.safe and pd.api.types.is_numeric_dtype(
                 prep.frame[prep.names.safe[col]]):
             return col
@@ -68,7 +68,7 @@ def _trajectory_x(fit, x: str | None) -> str | None:
 
 def _shrinkage(fit) -> pd.DataFrame:
     """Per group: separate-regression estimate against the mixed-model estimate."""
-    design = fit._design
+    design = fit.state.design
     if not design.k_re:
         return pd.DataFrame(columns=["group", "level", "term", "raw", "mixed", "population"])
     block = design.blocks[0]
@@ -95,7 +95,7 @@ def _shrinkage(fit) -> pd.DataFrame:
 
 
 def _trajectories(fit, x: str | None, max_groups: int, seed: int) -> pd.DataFrame:
-    design, prep = fit._design, fit._prep
+    design, prep = fit.state.design, fit.state.prep
     cols = ["level", "x", "observed", "fitted", "population"]
     if x is not None and x not in prep.names.safe:
         from .errors import ColumnNotFoundError
@@ -157,7 +157,7 @@ def diagnostics_data(fit, *, x: str | None = None, max_groups: int = _MAX_TRAJEC
     res = pd.DataFrame({"fitted": fitted, "residual": resid, "pearson": pearson,
                         "sqrt_abs_pearson": np.sqrt(np.abs(pearson))})
     ranef = fit.ranef()
-    order = {(b.group, t): i for i, b in enumerate(fit._design.blocks) for t in b.terms}
+    order = {(b.group, t): i for i, b in enumerate(fit.state.design.blocks) for t in b.terms}
     ranef = ranef.assign(_o=[order[k] for k in zip(ranef["group"], ranef["term"])]) \
         .sort_values(["_o", "estimate"], kind="stable").drop(columns="_o")
     qq_parts = []
@@ -208,37 +208,26 @@ def _normality(values: np.ndarray, what: str, advice: str):
                 advice if verdict != "ok" else "No action needed.")
 
 
-def _group_deletion(fit) -> tuple[np.ndarray, list]:
+def _group_deletion(state) -> tuple[np.ndarray, list]:
     """Largest |change| of each fixed effect, in standard errors, when each top-level
     group is left out (variance parameters held at their estimates)."""
-    from scipy import sparse as sp
-
-    from .estimation import _group_blocks, relative_factor_blocks
-
-    design = fit._design
-    chol, sds = relative_factor_blocks(design, fit._theta_std)
-    x, y = design.exog.to_numpy(), design.endog
-    pieces = []
-    for rows, re, vcs in _group_blocks(design):
-        parts = ([re @ chol] if re is not None else []) + [m * s for s, m in zip(sds, vcs)]
-        zs = np.hstack([m.toarray() if sp.issparse(m) else m for m in parts])
-        xy = np.column_stack([x[rows], y[rows]])
-        zxy = zs.T @ xy
-        a = xy.T @ xy - zxy.T @ np.linalg.solve(zs.T @ zs + np.eye(zs.shape[1]), zxy)
-        pieces.append(a)
-    total = sum(pieces)
-    p = x.shape[1]
+    design = state.design
+    groups = design.groups
+    n_groups = len(design.group_labels)
+    p = design.exog.shape[1]
+    pieces = design.engine.group_pieces(state.theta, groups, n_groups)
+    total = pieces.sum(axis=0)
     beta = np.linalg.solve(total[:p, :p], total[:p, p])
-    se = np.sqrt(np.diag(fit.vcov_fixed.to_numpy()))  # no need for Satterthwaite here
-    changes = []
-    for a in pieces:
-        rest = total - a
-        try:
-            b = np.linalg.solve(rest[:p, :p], rest[:p, p])
-        except np.linalg.LinAlgError:
-            b = np.full(p, np.nan)
-        changes.append(np.abs(b - beta) / se)
-    return np.array(changes), list(design.group_labels)
+    se = np.sqrt(np.diag(state.vcov_fixed))  # no need for Satterthwaite here
+    rest = total[None] - pieces
+    try:
+        b = np.linalg.solve(rest[:, :p, :p], rest[:, :p, p:])[..., 0]
+    except np.linalg.LinAlgError:  # a group the fixed effects cannot do without
+        ok = np.linalg.matrix_rank(rest[:, :p, :p]) == p
+        b = np.full((n_groups, p), np.nan)
+        if ok.any():
+            b[ok] = np.linalg.solve(rest[ok, :p, :p], rest[ok, :p, p:])[..., 0]
+    return np.abs(b - beta) / se, list(design.group_labels)
 
 
 def check_assumptions(fit) -> pd.DataFrame:
@@ -282,7 +271,7 @@ def check_assumptions(fit) -> pd.DataFrame:
 
 def _check_assumptions(fit) -> pd.DataFrame:
     """Implementation of :func:`check_assumptions`."""
-    design = fit._design
+    design = fit.state.design
     pearson = fit.residuals("pearson")
     fitted = fit.fitted()
     n = len(pearson)
@@ -326,7 +315,7 @@ def _check_assumptions(fit) -> pd.DataFrame:
     from .validation import _factor_codes
 
     first = design.blocks[0].term.factor  # crossed designs: the first factor's groups
-    codes = _factor_codes(fit._prep.frame, first)
+    codes = _factor_codes(fit.state.prep.frame, first)
     samples = [pearson.to_numpy()[codes == g] for g in np.unique(codes)]
     samples = [s for s in samples if len(s) >= 2]
     if len(samples) >= 2:
@@ -357,7 +346,7 @@ def _check_assumptions(fit) -> pd.DataFrame:
         rows.append(_row("influential groups", "max |change| / SE", np.nan, np.nan, "not run",
                          "Crossed factors: no group can be left out on its own."))
     else:
-        changes, labels = _group_deletion(fit)
+        changes, labels = _group_deletion(fit.state)
         worst = np.nanmax(changes, axis=1)
         influential = [labels[i] for i in np.argsort(-worst) if worst[i] > _DFBETA_CUTOFF]
         top = int(np.nanargmax(worst))

@@ -39,7 +39,7 @@ def _criteria(fit) -> list[tuple[str, str]]:
 def _variance_line(fit) -> str:
     from .variance import icc_values, r2_values, variance_parts
 
-    parts = variance_parts(fit)
+    parts = variance_parts(fit.state)
     icc = icc_values(parts, 1.0)
     adjusted = next(v for (g, k), v in icc.items() if k == "adjusted")
     r2 = r2_values(parts)
@@ -180,7 +180,7 @@ def _variance_stats(fit) -> list[str]:
     """ICC and R² as label/value pieces (the same numbers as the text summary)."""
     from .variance import icc_values, r2_values, variance_parts
 
-    parts = variance_parts(fit)
+    parts = variance_parts(fit.state)
     icc = icc_values(parts, 1.0)
     adjusted = next(v for (g, k), v in icc.items() if k == "adjusted")
     per_group = "; ".join(f"{g}: {v:.3f}" for (g, k), v in icc.items() if k == "adjusted")

@@ -34,6 +34,7 @@ factorisation).  Tests assert equality with statsmodels' ``loglike`` and ``score
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,8 +44,7 @@ from scipy.sparse import csgraph
 __all__ = ["Engine", "EngineTooLargeError", "RandomFactor", "Solution"]
 
 _LOG_2PI = float(np.log(2 * np.pi))
-MAX_TRIPLES = 60_000_000  # products in the Schur complement; more would not fit in memory
-MAX_DENSE_BYTES = 4e9  # dense Schur-complement blocks (and their inverses)
+_FLOPS_PER_SECOND = 5e9  # dense factorisations on one core of a small machine (measured)
 
 
 class EngineTooLargeError(MemoryError):
@@ -168,10 +168,13 @@ class Engine:
         block and the slopes on its grouping factor).
     n_theta : int
         Length of theta (statsmodels' packed covariance parameters).
+    memory_limit : float, optional
+        Bytes the factorisation may use; :class:`EngineTooLargeError` beyond.
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, factors: list[RandomFactor],
-                 n_theta: int):
+                 n_theta: int, memory_limit: float | None = None):
+        self.memory_limit = memory_limit
         x = np.asarray(x, float)
         y = np.asarray(y, float)
         self.n, self.p = x.shape
@@ -183,6 +186,19 @@ class Engine:
         sizes = [f.n_levels * f.q for f in self.factors]
         self.primary = wide[0] if wide else int(np.argmax(sizes))
         self.secondary = [i for i in range(len(self.factors)) if i != self.primary]
+        self._x = x
+        self._structure()
+        self._set_response(y)
+
+    def with_response(self, y: np.ndarray) -> Engine:
+        """The same model for another response (the random-effects structure is shared)."""
+        new = copy.copy(self)
+        new._set_response(np.asarray(y, float))
+        return new
+
+    # ------------------------------------------------------------------ set-up
+    def _set_response(self, y: np.ndarray) -> None:
+        x = self._x
         # y replaced by its OLS residual: the likelihood is unchanged, the quadratic
         # forms lose their cancellation; the OLS coefficients are added back to beta.
         if self.p:
@@ -190,21 +206,25 @@ class Engine:
             y = y - x @ self.beta_ols
         else:
             self.beta_ols = np.zeros(0)
-        self._cross_products(np.column_stack([x, y]))
-
-    # ------------------------------------------------------------------ set-up
-    def _cross_products(self, xy: np.ndarray) -> None:
+        self._y = y
+        xy = np.column_stack([x, y])
         fp = self.factors[self.primary]
         self.xy_xy = xy.T @ xy
+        self.ztxy_p = _segment_sum(fp.z[:, :, None] * xy[:, None, :], fp.codes, self.L)
+        if self.Q2:
+            self.ztxy_2 = self._z2t @ xy
+
+    def _structure(self) -> None:
+        fp = self.factors[self.primary]
         zp = fp.z
         self.L, self.q = fp.n_levels, fp.q
-        # Z'Z and Z'[X y] of the primary factor, one block per level.
+        # Z'Z of the primary factor, one block per level.
         self.ztz_p = _segment_sum(zp[:, :, None] * zp[:, None, :], fp.codes, self.L)
-        self.ztxy_p = _segment_sum(zp[:, :, None] * xy[:, None, :], fp.codes, self.L)
         # Secondary factors: one column per level, indices offset factor by factor.
         self.sec_offsets = np.cumsum([0] + [self.factors[i].n_levels for i in self.secondary])
         self.Q2 = int(self.sec_offsets[-1])
         self.sec_theta = np.empty(self.Q2, dtype=int)  # theta index of each secondary column
+        self.largest_block = 0
         if not self.Q2:
             self.n_pairs = 0
             return
@@ -220,7 +240,7 @@ class Engine:
         z2 = sparse.csr_array((np.concatenate(zcols), (rows, np.concatenate(idx))),
                               shape=(n, self.Q2))
         z2t = z2.T.tocsr()
-        self.ztxy_2 = z2t @ xy
+        self._z2t = z2t
         ztz_22 = (z2t @ z2).tocoo()
         self.c_rows, self.c_cols, self.c_vals = ztz_22.row, ztz_22.col, ztz_22.data
         self.ztz_22 = ztz_22.tocsr()
@@ -240,8 +260,6 @@ class Engine:
         starts = np.flatnonzero(np.r_[True, np.diff(self.pair_l) != 0])
         counts = np.diff(np.r_[starts, self.n_pairs])
         n_triples = int((counts.astype(np.int64) ** 2).sum())
-        if n_triples > MAX_TRIPLES:
-            raise EngineTooLargeError(self.cost_message(n_triples=n_triples))
         first = np.repeat(self.pair_m[starts], counts)
         graph = sparse.coo_array(
             (np.ones(len(self.c_rows) + self.n_pairs),
@@ -249,9 +267,19 @@ class Engine:
             shape=(self.Q2, self.Q2))
         n_comp, label = csgraph.connected_components(graph, directed=False)
         comp_size = np.bincount(label, minlength=n_comp)
-        dense_bytes = 2 * 8 * float((comp_size.astype(float) ** 2).sum())
-        if dense_bytes > MAX_DENSE_BYTES:
-            raise EngineTooLargeError(self.cost_message(dense_bytes=dense_bytes))
+        self.largest_block = int(comp_size.max())
+        self._flops = float((comp_size.astype(float) ** 3).sum() * 4 / 3
+                            + n_triples * 4 * self.q)
+        # per triple: three indices and about four q-vectors of temporaries; per dense
+        # block: the block and its inverse.
+        needed = n_triples * 8 * (3 + 4 * self.q) + 2 * 8 * float((comp_size.astype(float)
+                                                                     ** 2).sum())
+        if self.memory_limit is not None and needed > self.memory_limit:
+            raise EngineTooLargeError(
+                f"its factorisation needs about {needed / 1e9:.1f} GB (limit "
+                f"{self.memory_limit / 1e9:.1f} GB): the largest dense block of crossed or "
+                f"nested random effects has {self.largest_block:,} levels and "
+                f"{n_triples:,} cross-products are formed per evaluation")
         order = np.argsort(label, kind="stable")
         local = np.empty(self.Q2, dtype=np.intp)
         comp_start = np.r_[0, np.cumsum(comp_size)[:-1]]
@@ -285,9 +313,10 @@ class Engine:
         self.c_pos = self.comp.flat(self.c_rows, self.c_cols)
         self.diag_pos = self.comp.flat(np.arange(self.Q2), np.arange(self.Q2))
 
-    def cost_message(self, n_triples: float = 0.0, dense_bytes: float = 0.0) -> str:
-        return (f"the random-effects factorisation needs {n_triples:,.0f} products and "
-                f"{dense_bytes / 1e9:.1f} GB of dense blocks")
+    def seconds_per_evaluation(self) -> float:
+        """A rough estimate of one likelihood-and-gradient evaluation."""
+        primary = self.L * (self.q**3 + self.q**2 * (self.p + 1)) * 10
+        return (getattr(self, "_flops", 0.0) + primary) / _FLOPS_PER_SECOND
 
     # -------------------------------------------------------------- evaluation
     def loglik(self, theta: np.ndarray, reml: bool) -> float:
@@ -299,11 +328,39 @@ class Engine:
         ll, grad, _ = self._evaluate(np.asarray(theta, float), reml, gradient=True)
         return ll, grad
 
+    def profile(self, theta: np.ndarray, reml: bool) -> tuple[float, float, np.ndarray]:
+        """The log-likelihood, profiled residual variance and X' V^-1 X at theta."""
+        ll, _, st = self._evaluate(np.asarray(theta, float), reml, gradient=False)
+        return ll, st.r2 / st.m, st.t[:self.p, :self.p]
+
     def solve(self, theta: np.ndarray, reml: bool, gradient: bool = False) -> Solution:
         """Fixed effects, residual variance, conditional modes and variances at theta."""
         theta = np.asarray(theta, float)
         ll, grad, st = self._evaluate(theta, reml, gradient=gradient, keep=True)
         return self._solution(theta, reml, ll, grad, st)
+
+    def group_pieces(self, theta: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+        """Each top-level group's share of [X y]' V^-1 [X y] at theta, shape (G, p+1, p+1).
+
+        Valid when every random factor is nested in ``groups`` (row codes 0..G-1):
+        V is then block diagonal by group and the shares add up to T.  ``y`` is the
+        engine's (its OLS residual: solve a share for ``beta - beta_ols``).
+        """
+        theta = np.asarray(theta, float)
+        _, _, st = self._evaluate(theta, True, gradient=False)
+        xy = np.column_stack([self._x, self._y])
+        pieces = _segment_sum(xy[:, :, None] * xy[:, None, :], groups, n_groups)
+        fp = self.factors[self.primary]
+        group_of = np.zeros(self.L, dtype=np.intp)
+        group_of[fp.codes] = groups
+        pieces -= _segment_sum(np.einsum("lir,lis->lrs", st.r1, st.psi1), group_of, n_groups)
+        if self.Q2:
+            sec_group = np.zeros(self.Q2, dtype=np.intp)
+            for j, i in enumerate(self.secondary):
+                sec_group[self.factors[i].codes + self.sec_offsets[j]] = groups
+            pieces -= _segment_sum(st.r2_mat[:, :, None] * st.psi2[:, None, :], sec_group,
+                                   n_groups)
+        return pieces
 
     def _evaluate(self, theta, reml, gradient, keep=False):
         fp = self.factors[self.primary]
@@ -334,11 +391,11 @@ class Engine:
             psi1 = y1 - _segment_sum(w[:, :, None] * psi2[self.pair_m, None, :], self.pair_l,
                                      self.L)
             t = self.xy_xy - np.einsum("lir,lis->rs", r1, psi1) - r2.T @ psi2
-            st.update(b=b, w=w, sinv_flat=sinv_flat, psi2=psi2, lam2=lam2)
+            st.update(b=b, w=w, sinv_flat=sinv_flat, psi2=psi2, lam2=lam2, r2_mat=r2)
         else:
             psi1 = y1
             t = self.xy_xy - np.einsum("lir,lis->rs", r1, psi1)
-        st.update(lam=lam, ainv=ainv, psi1=psi1, t=t)
+        st.update(lam=lam, ainv=ainv, psi1=psi1, t=t, r1=r1)
         p, n = self.p, self.n
         txx = t[:p, :p]
         if p:

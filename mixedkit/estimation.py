@@ -68,6 +68,8 @@ class Estimate:
     max_grad: float
     attempts: list[Attempt] = field(default_factory=list)
     engine_warnings: list[str] = field(default_factory=list)
+    engine: str = "mixedkit"
+    lower: float = 0.0  # the bound on Cholesky diagonals and SDs (0 for mixedkit's engine)
 
     def attempts_frame(self) -> pd.DataFrame:
         """Attempts as a table: optimizer, start, loglik, n_evals, max_grad, converged, ..."""
@@ -141,6 +143,45 @@ class _Objective:
         return np.where(np.isfinite(g), g, 0.0)
 
 
+class _EngineObjective(_Objective):
+    """The same objective evaluated by mixedkit's engine (exact down to theta = 0)."""
+
+    def __init__(self, engine, reml: bool):
+        self.engine = engine
+        self.reml = reml
+        self.n = engine.n
+        self.evals = 0
+        self._key = None
+        self._value = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def _both(self, theta):
+        theta = np.asarray(theta, float)
+        key = theta.tobytes()
+        if key != self._key:
+            self.evals += 1
+            try:
+                with np.errstate(all="ignore"):
+                    self._value = self.engine.loglik_and_gradient(theta, self.reml)
+            except (np.linalg.LinAlgError, ValueError, FloatingPointError, ZeroDivisionError):
+                self._value = (-np.inf, np.zeros_like(theta))
+            self._key = key
+        return self._value
+
+    def loglik(self, theta) -> float:
+        value = float(self._both(theta)[0])
+        return value if np.isfinite(value) else -np.inf
+
+    def grad(self, theta) -> np.ndarray:
+        g = -np.asarray(self._both(theta)[1]) / self.n
+        return np.where(np.isfinite(g), g, 0.0)
+
+
 def default_start(design) -> np.ndarray:
     """lme4's start: identity relative covariance (Cholesky diagonals 1, others 0)."""
     theta = np.zeros(design.n_theta)
@@ -148,25 +189,25 @@ def default_start(design) -> np.ndarray:
     return theta
 
 
-def _bounds(design) -> list[tuple[float | None, None]]:
+def _bounds(design, lower: float) -> list[tuple[float | None, None]]:
     b: list[tuple[float | None, None]] = [(None, None)] * design.n_theta
     for i in design.theta_diagonal:
-        b[i] = (THETA_LOWER, None)
+        b[i] = (lower, None)
     return b
 
 
-def deviance_gradient(obj: _Objective, theta, design) -> np.ndarray:
+def deviance_gradient(obj: _Objective, theta, design, lower: float = 0.0) -> np.ndarray:
     """Gradient of -2 loglik, with components pushing into an active bound zeroed."""
     g = 2 * obj.n * obj.grad(theta)
     at_bound = np.zeros(len(theta), bool)
-    at_bound[design.theta_diagonal] = theta[design.theta_diagonal] <= THETA_LOWER * 1.01
+    at_bound[design.theta_diagonal] = theta[design.theta_diagonal] <= lower * 1.01
     g[at_bound & (g > 0)] = 0.0
     return g
 
 
-def _converged(obj, theta, design) -> tuple[bool, float]:
+def _converged(obj, theta, design, lower) -> tuple[bool, float]:
     """lme4-style check: small deviance gradient, or a small Newton step."""
-    g = deviance_gradient(obj, theta, design)
+    g = deviance_gradient(obj, theta, design, lower)
     gmax = float(np.max(np.abs(g))) if len(g) else 0.0
     if gmax < GRAD_TOL:
         return True, gmax
@@ -187,22 +228,26 @@ def _converged(obj, theta, design) -> tuple[bool, float]:
     return bool(np.max(np.abs(rel)) < GRAD_TOL), gmax
 
 
-def _lbfgsb(obj, theta0, design):
-    res = optimize.minimize(obj, theta0, jac=obj.grad, method="L-BFGS-B", bounds=_bounds(design),
-                            options=LBFGSB_OPTIONS)
+def _lbfgsb(obj, theta0, design, lower):
+    # -loglik/n changes by ~1e-7/n when the log-likelihood changes by 1e-7: the
+    # tolerances follow n, or L-BFGS-B stops early on large data.
+    options = dict(LBFGSB_OPTIONS, ftol=max(min(LBFGSB_OPTIONS["ftol"], 1e-7 / obj.n), 1e-15),
+                   gtol=min(LBFGSB_OPTIONS["gtol"], 1e-3 / obj.n))
+    res = optimize.minimize(obj, theta0, jac=obj.grad, method="L-BFGS-B",
+                            bounds=_bounds(design, lower), options=options)
     return res.x, str(res.message)
 
 
-def _nelder_mead(obj, theta0, design):
-    b = _bounds(design)
+def _nelder_mead(obj, theta0, design, lower):
+    b = _bounds(design, lower)
     bounds = [(lo if lo is not None else -np.inf, np.inf) for lo, _ in b]
     res = optimize.minimize(obj, theta0, method="Nelder-Mead", bounds=bounds,
                             options={"xatol": 1e-7, "fatol": 1e-12, "maxfev": 400 * len(theta0)})
-    x, msg = _lbfgsb(obj, res.x, design)
+    x, msg = _lbfgsb(obj, res.x, design, lower)
     return x, f"Nelder-Mead: {res.message}; polished by L-BFGS-B: {msg}"
 
 
-def _snap_to_boundary(obj, theta, ll, design):
+def _snap_to_boundary(obj, theta, ll, design, lower):
     """Move near-zero Cholesky diagonals onto the bound when the likelihood agrees.
 
     On a flat boundary L-BFGS-B may stop just above the bound (e.g. theta = 8e-5);
@@ -210,16 +255,20 @@ def _snap_to_boundary(obj, theta, ll, design):
     the bound.
     """
     for i in design.theta_diagonal:
-        if THETA_LOWER < theta[i] < SINGULAR_TOL:
+        if lower < theta[i] < SINGULAR_TOL:
             trial = theta.copy()
-            trial[i] = THETA_LOWER
+            trial[i] = lower
             trial_ll = obj.loglik(trial)
             if trial_ll >= ll - 1e-9:
                 theta, ll = trial, trial_ll
     return theta, ll
 
 
-def estimate(design, reml: bool, start: np.ndarray | None = None) -> Estimate:
+ENGINES = ("mixedkit", "statsmodels")
+
+
+def estimate(design, reml: bool, start: np.ndarray | None = None,
+             engine: str = "mixedkit") -> Estimate:
     """Maximise the (REML) likelihood over theta; see the module docstring.
 
     The first attempt is bounded L-BFGS-B from ``start`` (lme4's start values when
@@ -227,31 +276,44 @@ def estimate(design, reml: bool, start: np.ndarray | None = None) -> Estimate:
     gradient, Nelder-Mead from the best point so far (polished by L-BFGS-B) and
     L-BFGS-B from two other starts follow.  The best valid optimum is kept.
 
+    ``engine="mixedkit"`` evaluates the likelihood with :mod:`mixedkit.engine`
+    (bounded at exactly 0); ``"statsmodels"`` with ``MixedLM.loglike`` and ``score``
+    (bounded at ``THETA_LOWER``, where statsmodels is still exact).
+
     Raises
     ------
     FitError
         No attempt reached a finite likelihood.
     """
-    model = design.model
-    with warnings.catch_warnings(record=True) as record, _Objective(model) as obj:
-        warnings.simplefilter("always")
+    if engine == "mixedkit":
+        obj_cm, lower = _EngineObjective(design.engine, reml), 0.0
+    else:
+        model = design.model
         _prepare_model(model, reml)
+        obj_cm, lower = _Objective(model), THETA_LOWER
+    with warnings.catch_warnings(record=True) as record, obj_cm as obj:
+        warnings.simplefilter("always")
+        if engine != "mixedkit":
+            _prepare_model(design.model, reml)
         base = default_start(design)
         plan = [("L-BFGS-B", "warm start" if start is not None else "lme4 start",
                  _lbfgsb, None if start is None else np.asarray(start, float))]
         plan += [("Nelder-Mead", "best so far", _nelder_mead, None),
-                 ("L-BFGS-B", "start x 0.1", _lbfgsb, base * 0.1 + THETA_LOWER),
+                 ("L-BFGS-B", "start x 0.1", _lbfgsb, base * 0.1 + lower),
                  ("L-BFGS-B", "start x 10", _lbfgsb, base * 10)]
         attempts: list[Attempt] = []
         best_theta, best_ll, best_conv, best_grad = None, -np.inf, False, np.inf
         for name, label, run, theta0 in plan:
             if theta0 is None:
                 theta0 = best_theta if best_theta is not None else base
+            theta0 = np.array(theta0, float)
+            theta0[design.theta_diagonal] = np.maximum(theta0[design.theta_diagonal], lower)
             t0, e0 = time.perf_counter(), obj.evals
             try:
-                theta, msg = run(obj, np.array(theta0, float), design)
+                theta, msg = run(obj, theta0, design, lower)
                 ll = obj.loglik(theta)
-                conv, gmax = _converged(obj, theta, design) if np.isfinite(ll) else (False, np.inf)
+                conv, gmax = _converged(obj, theta, design, lower) if np.isfinite(ll) \
+                    else (False, np.inf)
             except (np.linalg.LinAlgError, ValueError, FloatingPointError, OverflowError) as err:
                 theta, ll, conv, gmax, msg = None, -np.inf, False, np.inf, f"{type(err).__name__}: {err}"
             attempts.append(Attempt(name, label, ll, obj.evals - e0, gmax, conv, msg,
@@ -263,7 +325,7 @@ def estimate(design, reml: bool, start: np.ndarray | None = None) -> Estimate:
             if best_conv:
                 break
         if best_theta is not None:
-            best_theta, best_ll = _snap_to_boundary(obj, best_theta, best_ll, design)
+            best_theta, best_ll = _snap_to_boundary(obj, best_theta, best_ll, design, lower)
         caught = [str(w.message) for w in record]
     if best_theta is None:
         raise FitError(
@@ -271,7 +333,7 @@ def estimate(design, reml: bool, start: np.ndarray | None = None) -> Estimate:
             f"({'; '.join(a.message for a in attempts)}). Check the data for extreme values, "
             "rescale the response and predictors, or simplify the random effects"
         )
-    return Estimate(best_theta, best_ll, best_conv, best_grad, attempts, caught)
+    return Estimate(best_theta, best_ll, best_conv, best_grad, attempts, caught, engine, lower)
 
 
 def user_theta(design, theta: np.ndarray) -> np.ndarray:
@@ -363,17 +425,25 @@ def relative_factor_blocks(design, theta: np.ndarray):
 
 
 def _group_blocks(design):
-    """Per group: (row indices, random design Z_g as a list of column blocks)."""
+    """Per statsmodels group: (row indices, random design Z_g as a list of column blocks).
+
+    The reference path (a loop over groups, as statsmodels evaluates); tests check the
+    engine against it.
+    """
     model = design.model
+    vc_mats, _ = design._vc_mats(scaled=True)
     for gi, label in enumerate(model.group_labels):
         rows = np.asarray(model.row_indices[label])
         re = model.exog_re_li[gi] if model.k_re else None
-        vcs = [design.vc_mats[j][gi] for j in range(len(design.vc_names))]
+        vcs = [vc_mats[j][gi] for j in range(len(design.vc_names))]
         yield rows, re, vcs
 
 
 def fixed_effects_vcov(design, theta: np.ndarray, scale: float) -> np.ndarray:
     """lme4's covariance of the fixed effects: scale * (X' V^-1 X)^-1 at theta.
+
+    The reference path, group by group (the engine computes the same in
+    ``Engine.profile``; tests compare them).
 
     With the relative covariance Lambda Lambda' and Zs = Z Lambda,
     X' V^-1 X = X'X - (Zs'X)' (I + Zs'Zs)^-1 (Zs'X), which stays finite on the

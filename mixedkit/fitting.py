@@ -5,8 +5,10 @@ from __future__ import annotations
 import pandas as pd
 
 from .design import build_design
-from .estimation import estimate
+from .errors import InputTypeError
+from .estimation import ENGINES, estimate
 from .results import LmmFit, _check_conf_level, _check_df_method
+from .state import FitState
 from .validation import prepare
 
 __all__ = ["fit_lmm"]
@@ -23,6 +25,7 @@ def fit_lmm(
     missing: str = "drop",
     conf_level: float = 0.95,
     df_method: str = "satterthwaite",
+    engine: str = "mixedkit",
 ) -> LmmFit:
     """Fit a linear mixed model and check the fit.
 
@@ -53,6 +56,12 @@ def fit_lmm(
     df_method : {"satterthwaite", "normal"}
         Inference for fixed effects: t tests with Satterthwaite degrees of freedom
         (lmerTest's default) or normal z tests.
+    engine : {"mixedkit", "statsmodels"}
+        How statsmodels' likelihood is evaluated during the optimisation:
+        ``"mixedkit"`` (default) with :mod:`mixedkit.engine`, the same function
+        vectorised over groups and exact at zero variances; ``"statsmodels"`` with
+        ``MixedLM.loglike`` and ``score`` themselves (slower: a Python loop over
+        groups; variances bounded at 5e-5, where statsmodels is still exact).
 
     Returns
     -------
@@ -74,8 +83,9 @@ def fit_lmm(
 
     Notes
     -----
-    Estimation uses statsmodels' ``MixedLM`` likelihood, optimised over lme4's
-    theta with bounds (see :mod:`mixedkit.estimation`). Validated against lme4
+    Estimation maximises statsmodels' ``MixedLM`` likelihood over lme4's theta with
+    bounds (see :mod:`mixedkit.estimation`); the engine's equality with
+    ``MixedLM.loglike`` and ``score`` is tested (``tests/test_engine.py``). Validated against lme4
     1.1-31 on sleepstudy, Dyestuff, Dyestuff2, dietox, Penicillin and Pastes (REML
     and ML): estimates, standard errors, variance components, log-likelihood,
     AIC/BIC and singularity (``tests/test_lme4_reference.py``).
@@ -91,11 +101,13 @@ def fit_lmm(
 
     conf_level = _check_conf_level(conf_level)
     _check_df_method(df_method)
+    if engine not in ENGINES:
+        raise InputTypeError(f"engine must be one of {ENGINES}; got {engine!r}")
     env = patsy.EvalEnvironment.capture(1)
     prep = prepare(formula, data, groups=groups, re_formula=re_formula,
                    vc_formula=vc_formula, missing=missing)
     design = build_design(prep, env)
-    est = estimate(design, bool(reml))
-    fit = LmmFit(prep, design, est, bool(reml), conf_level, df_method)
+    est = estimate(design, bool(reml), engine=engine)
+    fit = LmmFit(FitState.at_optimum(prep, design, est, bool(reml)), conf_level, df_method)
     fit._warn()
     return fit

@@ -7,9 +7,11 @@ a function of the variance parameters p = (theta, sigma),
 
 where H is the Hessian of the (REML or ML) deviance in p at the estimate (a theta on
 its boundary, a zero variance, is held fixed, as lmerTest does).  H is assembled from
-central differences of statsmodels' analytic score and of the profiled residual
+central differences of the engine's analytic gradient and of the profiled residual
 variance (see ``_deviance_hessian``), the Jacobian of C in theta from central
-differences of mixedkit's (X'V^-1 X)^-1 (in sigma it is 2 C / sigma); the result does not depend on how theta is parameterised.  Validated against lmerTest 3.1-3 (tests/test_inference.py).
+differences of the engine's X'V^-1 X (in sigma it is 2 C / sigma); the result does
+not depend on how theta is parameterised.  Validated against lmerTest 3.1-3
+(tests/test_inference.py).
 """
 
 from __future__ import annotations
@@ -18,28 +20,18 @@ import warnings
 
 import numpy as np
 
-from .estimation import THETA_LOWER, _prepare_model, fixed_effects_vcov
-
 __all__ = ["deviance", "satterthwaite_df"]
 
 
-def deviance(design, theta: np.ndarray, sigma: float, reml: bool) -> float:
+def deviance(engine, theta: np.ndarray, sigma: float, reml: bool) -> float:
     """-2 log-likelihood at (theta, sigma), the fixed effects at their GLS values.
 
-    statsmodels profiles sigma out; with s2 its profiled value and m = n - p (REML)
+    The engine profiles sigma out; with s2 its profiled value and m = n - p (REML)
     or n (ML), the unprofiled log-likelihood is
     l(theta, sigma) = l_p(theta) - m/2 [log(sigma^2 / s2) + s2 / sigma^2 - 1].
     """
-    from statsmodels.regression.mixed_linear_model import MixedLMParams
-
-    model = design.model
-    _prepare_model(model, reml)
-    params = MixedLMParams.from_packed(theta, model.k_fe, model.k_re, use_sqrt=True,
-                                       has_fe=False)
-    fe, _ = model.get_fe_params(params.cov_re, params.vcomp)
-    s2 = model.get_scale(fe, params.cov_re, params.vcomp)
-    m = model.n_totobs - (model.k_fe if reml else 0)
-    lp = model.loglike(theta, profile_fe=True)
+    lp, s2, _ = engine.profile(theta, reml)
+    m = engine.n - (engine.p if reml else 0)
     ratio = s2 / sigma**2
     return float(-2 * lp + m * (-np.log(ratio) + ratio - 1))
 
@@ -48,35 +40,34 @@ def _steps(x: np.ndarray) -> np.ndarray:
     return 1e-4 * np.maximum(np.abs(x), 0.1)
 
 
-def _deviance_hessian(design, theta: np.ndarray, free: np.ndarray, sigma: float,
+def _shifted(theta: np.ndarray, i: int, step: float) -> tuple[np.ndarray, np.ndarray]:
+    up, down = theta.copy(), theta.copy()
+    up[i] += step
+    down[i] -= step
+    return up, down
+
+
+def _deviance_hessian(engine, theta: np.ndarray, free: np.ndarray, sigma: float,
                       reml: bool) -> np.ndarray:
     """Hessian of the deviance in (theta[free], sigma) at sigma = sigma-hat(theta).
 
-    With l_p statsmodels' profiled log-likelihood, a = log sigma-hat^2(theta) and
-    m = n - p (REML) or n (ML), the deviance -2 l_p + m(-u + e^u - 1), u = a - 2 log
-    sigma, has at u = 0 the Hessian
-    [[-2 l_p'' + m a' a'^T, -2 m a' / sigma], [., 4 m / sigma^2]];
-    l_p'' comes from central differences of statsmodels' analytic score, a' from
+    With l_p the profiled log-likelihood, a = log sigma-hat^2(theta) and m = n - p
+    (REML) or n (ML), the deviance -2 l_p + m(-u + e^u - 1), u = a - 2 log sigma, has
+    at u = 0 the Hessian [[-2 l_p'' + m a' a'^T, -2 m a' / sigma], [., 4 m / sigma^2]];
+    l_p'' comes from central differences of the engine's analytic gradient, a' from
     central differences of the profiled residual variance.
     """
-    from .estimation import profiled_estimates
-
-    model = design.model
-    _prepare_model(model, reml)
-    m = model.n_totobs - (model.k_fe if reml else 0)
+    m = engine.n - (engine.p if reml else 0)
     idx = np.flatnonzero(free)
-    h = _steps(theta[idx])
     k = len(idx)
     lpp = np.empty((k, k))
     da = np.empty(k)
-    for j, (i, step) in enumerate(zip(idx, h)):
-        up, down = theta.copy(), theta.copy()
-        up[i] += step
-        down[i] -= step
-        lpp[:, j] = (model.score(up, profile_fe=True)[idx]
-                     - model.score(down, profile_fe=True)[idx]) / (2 * step)
-        da[j] = (np.log(profiled_estimates(design, up, reml)[1])
-                 - np.log(profiled_estimates(design, down, reml)[1])) / (2 * step)
+    for j, (i, step) in enumerate(zip(idx, _steps(theta[idx]))):
+        up, down = _shifted(theta, i, step)
+        (_, g_up), (_, g_down) = (engine.loglik_and_gradient(t, reml) for t in (up, down))
+        lpp[:, j] = (g_up[idx] - g_down[idx]) / (2 * step)
+        da[j] = (np.log(engine.profile(up, reml)[1])
+                 - np.log(engine.profile(down, reml)[1])) / (2 * step)
     lpp = (lpp + lpp.T) / 2
     hess = np.empty((k + 1, k + 1))
     hess[:k, :k] = -2 * lpp + m * np.outer(da, da)
@@ -85,34 +76,34 @@ def _deviance_hessian(design, theta: np.ndarray, free: np.ndarray, sigma: float,
     return hess
 
 
-def satterthwaite_df(design, theta: np.ndarray, sigma: float, reml: bool,
+def satterthwaite_df(design, theta: np.ndarray, reml: bool,
                      variances: np.ndarray | None = None) -> np.ndarray:
     """Satterthwaite degrees of freedom of each fixed effect (see module docstring).
 
-    ``variances`` are the fixed effects' variances at the estimate when the caller
-    has them already (``diag(vcov)``). Returns NaN for every coefficient when the
-    deviance's Hessian is not positive definite at the estimate (then no
-    Satterthwaite approximation exists).
+    At ``theta`` (unit-free, a fit's ``state.theta``) of ``design``'s model;
+    ``variances`` are the fixed effects' variances there when the caller has them
+    already (``diag(vcov)``). Returns NaN for every coefficient when the deviance's
+    Hessian is not positive definite at the estimate (then no Satterthwaite
+    approximation exists).
     """
+    engine = design.engine
     theta = np.asarray(theta, float)
+    sigma = float(np.sqrt(engine.profile(theta, reml)[1]))
     # Parameters on the boundary (a zero variance) are held there, as lmerTest does.
     free = np.ones(len(theta), bool)
-    free[design.theta_diagonal] = theta[design.theta_diagonal] > THETA_LOWER * 1.01
+    free[design.theta_diagonal] = theta[design.theta_diagonal] > 0
     idx = np.flatnonzero(free)
 
     def variances_at(t):
-        return np.diag(fixed_effects_vcov(design, t, sigma**2))
+        return sigma**2 * np.diag(np.linalg.inv(engine.profile(t, reml)[2]))
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         c = variances_at(theta) if variances is None else np.asarray(variances, float)
-        hess = _deviance_hessian(design, theta, free, sigma, reml)
-        h = _steps(theta[idx])
+        hess = _deviance_hessian(engine, theta, free, sigma, reml)
         jac = np.empty((len(idx) + 1, len(c)))
-        for j, (i, step) in enumerate(zip(idx, h)):
-            up, down = theta.copy(), theta.copy()
-            up[i] += step
-            down[i] -= step
+        for j, (i, step) in enumerate(zip(idx, _steps(theta[idx]))):
+            up, down = _shifted(theta, i, step)
             jac[j] = (variances_at(up) - variances_at(down)) / (2 * step)
         jac[-1] = 2 * c / sigma  # C = sigma^2 (X'V^-1 X)^-1, so dC/dsigma = 2 C / sigma
     try:

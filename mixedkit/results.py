@@ -13,16 +13,13 @@ from scipy import stats
 from .errors import FitWarning, InputTypeError
 from .estimation import (
     SINGULAR_TOL,
-    THETA_LOWER,
-    Estimate,
     estimate,
-    fixed_effects_vcov,
-    profiled_estimates,
     relative_factor_blocks,
     statsmodels_results,
     user_theta,
 )
 from .findings import Finding, Report
+from .state import FitState
 
 __all__ = ["FIXED_COLUMNS", "VARIANCE_COLUMNS", "LmmFit"]
 
@@ -94,7 +91,11 @@ class LmmFit:
         Convergence, singularity, data, scaling and design findings, then the
         assumption checks of :meth:`check_assumptions`, worst first.
     statsmodels_result : MixedLMResultsWrapper
-        The statsmodels results object at mixedkit's optimum.
+        The statsmodels results object at mixedkit's optimum (built on first access).
+    engine : {"mixedkit", "statsmodels"}
+        Which evaluation of statsmodels' likelihood the optimiser used.
+    state : FitState
+        The numbers at the optimum that every table, plot and refit reads.
     statsmodels_call : str
         The statsmodels call that specifies the same model, written for a DataFrame
         named ``data`` and ``import statsmodels.formula.api as smf`` (and ``numpy as
@@ -103,18 +104,17 @@ class LmmFit:
         One row per optimisation attempt.
     """
 
-    def __init__(self, prep, design, est: Estimate, reml: bool, conf_level: float = 0.95,
+    def __init__(self, state: FitState, conf_level: float = 0.95,
                  df_method: str = "satterthwaite"):
-        self._prep = prep
-        self._design = design
-        self._estimate = est
-        self.reml = bool(reml)
+        self.state = state
+        prep, design, est = state.prep, state.design, state.estimate
+        self.reml = state.reml
         self.conf_level = _check_conf_level(conf_level)
         self.df_method = _check_df_method(df_method)
         self.formula = prep.parsed.text
-        self.method = "REML" if reml else "ML"
-        self._theta_std = np.asarray(est.theta, float)  # unit-free (see Design)
-        self.theta = user_theta(design, self._theta_std)  # lme4's theta, data units
+        self.method = "REML" if self.reml else "ML"
+        self.engine = est.engine
+        self.theta = user_theta(design, state.theta)  # lme4's theta, data units
         self.loglik = float(est.loglik)
         self.converged = bool(est.converged)
         self.nobs = len(design.endog)
@@ -122,15 +122,15 @@ class LmmFit:
         self.n_dropped = int(prep.n_input - self.nobs)
         self.dropped = dict(prep.dropped)
         self.statsmodels_call = design.statsmodels_call
-        self._fe_params, self.scale = profiled_estimates(design, self._theta_std, self.reml)
-        self.singular = bool(np.any(self._theta_std[design.theta_diagonal] < SINGULAR_TOL))
+        self.scale = state.sigma2
+        self.singular = bool(np.any(state.theta[design.theta_diagonal] < SINGULAR_TOL))
         self._core_health = self._health()
 
     # ----------------------------------------------------------------- numbers
     @property
     def n_params(self) -> int:
         """Parameters counted by AIC/BIC: fixed effects, theta and the residual SD."""
-        return int(self._design.exog.shape[1] + self._design.n_theta + 1)
+        return int(self.state.design.exog.shape[1] + self.state.design.n_theta + 1)
 
     @property
     def aic(self) -> float:
@@ -144,30 +144,22 @@ class LmmFit:
     def statsmodels_result(self):
         """statsmodels' ``MixedLMResults`` at this optimum, for the model in
         ``statsmodels_call`` (data units); built on first access."""
-        return statsmodels_results(self._design.user_model(), self.theta, self.reml,
+        return statsmodels_results(self.state.design.user_model(), self.theta, self.reml,
                                    self.converged)
 
     @property
     def attempts(self) -> pd.DataFrame:
-        return self._estimate.attempts_frame()
-
-    def _reported_theta(self) -> np.ndarray:
-        # A Cholesky diagonal at its lower bound is lme4's 0 (statsmodels cannot evaluate 0).
-        theta = self._theta_std.copy()
-        diag = self._design.theta_diagonal
-        theta[diag] = np.where(theta[diag] <= THETA_LOWER * 1.01, 0.0, theta[diag])
-        return theta
+        return self.state.estimate.attempts_frame()
 
     @cached_property
     def vcov_fixed(self) -> pd.DataFrame:
         """Covariance of the fixed effects, scale * (X'V^-1 X)^-1 as lme4's ``vcov``."""
-        v = fixed_effects_vcov(self._design, self._theta_std, self.scale)
-        names = list(self._design.exog.columns)
-        return pd.DataFrame(v, index=names, columns=names)
+        names = list(self.state.design.exog.columns)
+        return pd.DataFrame(self.state.vcov_fixed, index=names, columns=names)
 
     @cached_property
     def fixed_effects(self) -> pd.DataFrame:
-        est = self._fe_params
+        est = self.state.beta
         variances = np.diag(self.vcov_fixed.to_numpy())
         se = np.sqrt(variances)
         stat = est / se
@@ -175,8 +167,7 @@ class LmmFit:
         if self.df_method == "satterthwaite":
             from .inference import satterthwaite_df
 
-            df = satterthwaite_df(self._design, self._theta_std, math.sqrt(self.scale), self.reml,
-                                  variances)
+            df = satterthwaite_df(self.state.design, self.state.theta, self.reml, variances)
             p = 2 * stats.t.sf(np.abs(stat), df)
             q = stats.t.ppf(half, df)
             label = "Satterthwaite t"
@@ -186,7 +177,7 @@ class LmmFit:
             q = stats.norm.ppf(half)
             label = "normal (z)"
         table = pd.DataFrame({
-            "term": list(self._design.exog.columns), "estimate": est, "std_error": se,
+            "term": list(self.state.design.exog.columns), "estimate": est, "std_error": se,
             "statistic": stat, "df": df, "p_value": p, "conf_low": est - q * se,
             "conf_high": est + q * se,
         })
@@ -195,11 +186,11 @@ class LmmFit:
 
     @cached_property
     def variance_components(self) -> pd.DataFrame:
-        chol, sds = relative_factor_blocks(self._design, user_theta(self._design,
-                                                                    self._reported_theta()))
+        design = self.state.design
+        chol, sds = relative_factor_blocks(design, user_theta(design, self.state.theta))
         rows = []
         vc_index = 0
-        for block in self._design.blocks:
+        for block in design.blocks:
             if block.kind == "re":
                 cov = self.scale * chol @ chol.T
                 sd = np.sqrt(np.diag(cov))
@@ -237,14 +228,7 @@ class LmmFit:
         from .predictions import random_effects
 
         level = self.conf_level if conf_level is None else _check_conf_level(conf_level)
-        return random_effects(self, level)
-
-    @cached_property
-    def _blups(self):
-        # One solve serves ranef(), fitted(), residuals(), predict() and the diagnostics.
-        from .predictions import solve_random_effects
-
-        return solve_random_effects(self)
+        return random_effects(self.state, level)
 
     def fitted(self, kind: str = "conditional") -> pd.Series:
         """Fitted values for the rows used: ``"conditional"`` (X beta + Z b) or
@@ -261,7 +245,7 @@ class LmmFit:
         """
         kind = _kind(kind, ("conditional", "marginal", "pearson"), "kind")
         fitted = self.fitted("marginal" if kind == "marginal" else "conditional")
-        res = pd.Series(self._design.endog, index=fitted.index) - fitted
+        res = pd.Series(self.state.design.endog, index=fitted.index) - fitted
         if kind == "pearson":
             res = res / math.sqrt(self.scale)
         return res.rename(f"{kind} residual")
@@ -336,7 +320,7 @@ class LmmFit:
         from .variance import icc_table, variance_parts
 
         boot = self._bootstrap_variance(n_boot, seed, executor, n_jobs, progress, "icc")
-        return icc_table(self, variance_parts(self), boot, _check_conf_level(conf_level))
+        return icc_table(self, variance_parts(self.state), boot, _check_conf_level(conf_level))
 
     def r2(self, *, n_boot: int = 0, conf_level: float = 0.95, seed=None, executor=None,
            n_jobs: int | None = None, progress: bool = True) -> pd.DataFrame:
@@ -356,7 +340,7 @@ class LmmFit:
         from .variance import r2_table, variance_parts
 
         boot = self._bootstrap_variance(n_boot, seed, executor, n_jobs, progress, "r2")
-        return r2_table(self, variance_parts(self), boot, _check_conf_level(conf_level))
+        return r2_table(self, variance_parts(self.state), boot, _check_conf_level(conf_level))
 
     def _bootstrap_variance(self, n_boot, seed, executor, n_jobs, progress, what):
         if not n_boot:
@@ -369,7 +353,7 @@ class LmmFit:
     # ------------------------------------------------------------------ health
     def _health(self) -> Report:
         rep = Report("model health")
-        est, design = self._estimate, self._design
+        est, design = self.state.estimate, self.state.design
         n_att = len(est.attempts)
         if self.converged:
             rep.add(Finding("convergence", "ok",
@@ -383,7 +367,7 @@ class LmmFit:
                 "The estimates may not be the maximum of the likelihood.",
                 "Rescale the response and predictors, simplify the random effects, and look at "
                 "fit.attempts."))
-        zero = [i for i in design.theta_diagonal if self._theta_std[i] < SINGULAR_TOL]
+        zero = [i for i in design.theta_diagonal if self.state.theta[i] < SINGULAR_TOL]
         if zero:
             what = self._singular_description(zero)
             rep.add(Finding(
@@ -394,7 +378,7 @@ class LmmFit:
                 "it if a zero variance is plausible."))
         else:
             rep.add(Finding("singular", "ok", "not singular (every theta above 1e-4)."))
-        for f in list(self._prep.report.findings) + list(design.findings):
+        for f in list(self.state.prep.report.findings) + list(design.findings):
             rep.add(f)
         if est.engine_warnings:
             uniq = list(dict.fromkeys(est.engine_warnings))
@@ -406,7 +390,7 @@ class LmmFit:
         return rep
 
     def _singular_description(self, zero) -> str:
-        design = self._design
+        design = self.state.design
         k = design.k_re
         n_tri = k * (k + 1) // 2
         rows, _ = np.tril_indices(k)
@@ -474,8 +458,9 @@ class LmmFit:
             Estimation starts from this fit's theta.
         """
         reml = self.reml if reml is None else bool(reml)
-        est = estimate(self._design, reml, start=self._theta_std)
-        fit = LmmFit(self._prep, self._design, est, reml,
+        st = self.state
+        est = estimate(st.design, reml, start=st.estimate.theta, engine=st.estimate.engine)
+        fit = LmmFit(FitState.at_optimum(st.prep, st.design, est, reml),
                      self.conf_level if conf_level is None else conf_level, self.df_method)
         fit._warn()
         return fit

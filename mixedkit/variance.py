@@ -46,17 +46,17 @@ class VarianceParts:
         return self.fixed + self.random + self.residual
 
 
-def variance_parts(fit, theta_std: np.ndarray | None = None, scale: float | None = None,
+def variance_parts(state, theta_std: np.ndarray | None = None, scale: float | None = None,
                    fe_params: np.ndarray | None = None) -> VarianceParts:
-    """Fixed, random (per grouping factor) and residual variance of ``fit``.
+    """Fixed, random (per grouping factor) and residual variance of a fit's ``state``.
 
     The optional arguments evaluate the decomposition at other parameter values of
     the same model (used by the parametric bootstrap).
     """
-    design = fit._design
-    theta_std = fit._reported_theta() if theta_std is None else theta_std
-    scale = fit.scale if scale is None else scale
-    beta = fit._fe_params if fe_params is None else fe_params
+    design = state.design
+    theta_std = state.theta if theta_std is None else theta_std
+    scale = state.sigma2 if scale is None else scale
+    beta = state.beta if fe_params is None else fe_params
     chol, sds = relative_factor_blocks(design, user_theta(design, theta_std))
     by_group: dict[str, float] = {}
     intercept_only = True
@@ -128,7 +128,7 @@ def _table(values: dict, keys: list[str], boot: pd.DataFrame | None, conf_level:
 
 def icc_table(fit, parts: VarianceParts, boot=None, conf_level: float = 0.95) -> pd.DataFrame:
     """The table returned by ``fit.icc()``."""
-    sizes = np.bincount(fit._design.groups)
+    sizes = np.bincount(fit.state.design.groups)
     table = _table(icc_values(parts, float(np.mean(sizes))), ["group", "kind"], boot, conf_level)
     notes = []
     if parts.random == 0:

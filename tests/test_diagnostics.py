@@ -73,14 +73,15 @@ def test_influential_group_by_deletion():
     fit = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss)
     from mixedkit.diagnostics import _group_deletion
 
-    changes, labels = _group_deletion(fit)
-    # exact: drop subject 308's rows and solve GLS with the same theta
-    sub = ss[ss["Subject"] != labels[0]]
-    from mixedkit.estimation import profiled_estimates
-    other = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", sub)
-    beta, _ = profiled_estimates(other._design, fit._theta_std, True)
+    changes, labels = _group_deletion(fit.state)
     se = fit.fixed_effects["std_error"].to_numpy()
-    np.testing.assert_allclose(changes[0], np.abs(beta - fit._fe_params) / se, rtol=1e-6)
+    # exact: drop each subject's rows and solve GLS with the same theta (statsmodels)
+    from mixedkit.estimation import profiled_estimates
+    for i in (0, 7, 17):
+        sub = ss[ss["Subject"] != labels[i]]
+        other = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", sub)
+        beta, _ = profiled_estimates(other.state.design, fit.state.theta, True)
+        np.testing.assert_allclose(changes[i], np.abs(beta - fit.state.beta) / se, rtol=1e-6)
 
 
 def test_crossed_design_skips_group_deletion():

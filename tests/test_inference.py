@@ -31,7 +31,7 @@ def lme4_theta_in_our_order(fit, ref) -> np.ndarray:
     for name, value in zip(ref["theta"]["names"], ref["theta"]["values"]):
         pending.setdefault(frozenset(name.split(".")[0].split(":")), []).append(value)
     out = []
-    for block in fit._design.blocks:
+    for block in fit.state.design.blocks:
         k = len(block.terms)
         values = pending[frozenset(block.group.split(":"))]
         out += values[: k * (k + 1) // 2]
@@ -42,12 +42,12 @@ def lme4_theta_in_our_order(fit, ref) -> np.ndarray:
 @pytest.mark.parametrize("spec,method", CASES)
 def test_satterthwaite_at_lme4_theta_reproduces_lmertest(spec, method):
     fit, ref = fitted(spec, method), _ref_rows(spec, method)
-    theta = std_theta(fit._design, lme4_theta_in_our_order(fit, ref))
-    if spec == "dyestuff2":  # lme4's theta is 0; mixedkit holds it on its bound
-        theta = fit._theta_std
-    beta, scale = profiled_estimates(fit._design, theta, fit.reml)
-    df = satterthwaite_df(fit._design, theta, np.sqrt(scale), fit.reml)
-    se = np.sqrt(np.diag(fixed_effects_vcov(fit._design, theta, scale)))
+    design = fit.state.design
+    theta = std_theta(design, lme4_theta_in_our_order(fit, ref))
+    sol = design.engine.solve(theta, fit.reml)
+    beta, scale = sol.beta, sol.sigma2
+    df = satterthwaite_df(design, theta, fit.reml)
+    se = np.sqrt(np.diag(scale * np.linalg.inv(sol.xtvx)))
     p = 2 * stats.t.sf(np.abs(beta / se), df)
     want_df = np.array([r["df_satterthwaite"] for r in ref["fixef"]])
     want_p = np.array([r["p_satterthwaite"] for r in ref["fixef"]])
@@ -80,9 +80,10 @@ def test_deviance_hessian_equals_finite_differences_of_the_deviance():
     from mixedkit.inference import _deviance_hessian, deviance
 
     fit = fitted("sleepstudy_corr", "REML")
-    theta, sigma = fit._theta_std, np.sqrt(fit.scale)
+    theta, sigma = fit.state.theta, np.sqrt(fit.scale)
+    engine = fit.state.design.engine
     x0 = np.append(theta, sigma)
-    f = lambda p: deviance(fit._design, p[:-1], p[-1], True)
+    f = lambda p: deviance(engine, p[:-1], p[-1], True)
     h = 1e-4 * np.maximum(np.abs(x0), 0.1)
     k = len(x0)
     want = np.empty((k, k))
@@ -91,5 +92,5 @@ def test_deviance_hessian_equals_finite_differences_of_the_deviance():
             ei, ej = np.eye(k)[i] * h[i], np.eye(k)[j] * h[j]
             want[i, j] = (f(x0 + ei + ej) - f(x0 + ei - ej) - f(x0 - ei + ej)
                           + f(x0 - ei - ej)) / (4 * h[i] * h[j])
-    got = _deviance_hessian(fit._design, theta, np.ones(len(theta), bool), sigma, True)
+    got = _deviance_hessian(engine, theta, np.ones(len(theta), bool), sigma, True)
     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-6 * np.abs(want).max())

@@ -52,7 +52,7 @@ def _level(level, factor):
 def test_fitted_values_match_lme4(spec, method):
     fit = fitted(spec, method)
     ref = load_reference_fit(spec)["fits"][method]
-    scale = np.std(fit._design.endog)
+    scale = np.std(fit.state.design.endog)
     np.testing.assert_allclose(fit.fitted("conditional"), ref["fitted_conditional"], rtol=1e-3,
                                atol=1e-4 * scale)
     np.testing.assert_allclose(fit.fitted("marginal"), ref["fitted_marginal"], rtol=1e-3,

@@ -138,11 +138,11 @@ def test_failed_first_attempt_falls_back(monkeypatch, ss):
     calls = {"n": 0}
     real = estimation._lbfgsb
 
-    def flaky(obj, theta0, design):
+    def flaky(obj, theta0, design, lower):
         calls["n"] += 1
         if calls["n"] == 1:
             raise np.linalg.LinAlgError("Singular matrix")
-        return real(obj, theta0, design)
+        return real(obj, theta0, design, lower)
 
     monkeypatch.setattr(estimation, "_lbfgsb", flaky)
     fit = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss)
@@ -153,8 +153,9 @@ def test_failed_first_attempt_falls_back(monkeypatch, ss):
 
 
 def test_no_converged_attempt_is_said_clearly(monkeypatch, ss):
-    monkeypatch.setattr(estimation, "_lbfgsb", lambda obj, t, d: (np.asarray(t), "stopped"))
-    monkeypatch.setattr(estimation, "_nelder_mead", lambda obj, t, d: (np.asarray(t), "stopped"))
+    monkeypatch.setattr(estimation, "_lbfgsb", lambda obj, t, d, lo: (np.asarray(t), "stopped"))
+    monkeypatch.setattr(estimation, "_nelder_mead",
+                        lambda obj, t, d, lo: (np.asarray(t), "stopped"))
     with pytest.warns(mk.FitWarning, match=r"no optimisation attempt converged \(4 tried"):
         fit = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss)
     assert not fit.converged
@@ -163,7 +164,7 @@ def test_no_converged_attempt_is_said_clearly(monkeypatch, ss):
 
 
 def test_no_finite_likelihood_raises(monkeypatch, ss):
-    monkeypatch.setattr(estimation._Objective, "loglik", lambda self, theta: -np.inf)
+    monkeypatch.setattr(estimation._EngineObjective, "loglik", lambda self, theta: -np.inf)
     with pytest.raises(mk.FitError, match=r"no optimisation attempt reached a finite likelihood"):
         mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss)
 

@@ -193,21 +193,36 @@ def test_check_data_accepts_either_argument_order():
     assert list(a.to_frame().columns) == ["check", "severity", "what", "why", "fix"]
 
 
-def test_design_too_large_is_refused_before_building(monkeypatch):
+def _instEval_like(n=60_000, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"y": rng.normal(size=n), "a": rng.integers(0, 3000, n),
+                         "b": rng.integers(0, 1500, n)})
+
+
+def test_design_too_large_for_the_machine_is_refused(monkeypatch):
     from mixedkit import design
 
-    monkeypatch.setattr(design, "_memory_bytes", lambda: 8e9)
-    rng = np.random.default_rng(0)
-    n = 60_000
-    d = pd.DataFrame({"y": rng.normal(size=n), "a": rng.integers(0, 3000, n),
-                      "b": rng.integers(0, 1500, n)})
+    monkeypatch.setattr(design, "_memory_bytes", lambda: 8e7)
+    d = _instEval_like()
     with pytest.raises(mk.DesignTooLargeError,
-                       match=r"too large for statsmodels: 60,000 rows and up to 4,500 random-effect "
-                             r"columns in one group need about 13.0 GB of memory \(this machine has "
-                             r"8.0 GB\)"):
+                       match=r"too large for this machine: its factorisation needs about 0.1 GB "
+                             r"\(limit 0.0 GB\): the largest dense block of crossed or nested "
+                             r"random effects has 1,500 levels"):
         mk.fit_lmm("y ~ 1 + (1 | a) + (1 | b)", d)
     report = mk.check_data("y ~ 1 + (1 | a) + (1 | b)", d)
     assert report.verdict == "error" and "DesignTooLargeError" in report.problems[0].what
+
+
+def test_statsmodels_engine_refuses_what_only_mixedkit_holds(monkeypatch):
+    from mixedkit import design
+
+    monkeypatch.setattr(design, "_memory_bytes", lambda: 8e9)
+    with pytest.raises(mk.DesignTooLargeError,
+                       match=r"statsmodels' MixedLM cannot hold this design: 60,000 rows and up to "
+                             r"4,500 random-effect columns in one group need about 13.0 GB as "
+                             r"statsmodels stores them \(this machine has 8.0 GB\). mixedkit's "
+                             r"own engine \(engine='mixedkit', the default\) fits it"):
+        mk.fit_lmm("y ~ 1 + (1 | a) + (1 | b)", _instEval_like(), engine="statsmodels")
 
 
 def test_crossed_correlated_term_names_the_term():
