@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from .engine import blas_threads
 from .errors import FitError
 
 __all__ = [
@@ -291,7 +292,7 @@ def estimate(design, reml: bool, start: np.ndarray | None = None,
         model = design.model
         _prepare_model(model, reml)
         obj_cm, lower = _Objective(model), THETA_LOWER
-    with warnings.catch_warnings(record=True) as record, obj_cm as obj:
+    with warnings.catch_warnings(record=True) as record, obj_cm as obj, blas_threads():
         warnings.simplefilter("always")
         if engine != "mixedkit":
             _prepare_model(design.model, reml)

@@ -20,6 +20,8 @@ import warnings
 
 import numpy as np
 
+from .engine import blas_threads
+
 __all__ = ["deviance", "satterthwaite_df"]
 
 
@@ -97,7 +99,7 @@ def satterthwaite_df(design, theta: np.ndarray, reml: bool,
     def variances_at(t):
         return sigma**2 * np.diag(np.linalg.inv(engine.profile(t, reml)[2]))
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), blas_threads(engine.largest_block):
         warnings.simplefilter("ignore")
         c = variances_at(theta) if variances is None else np.asarray(variances, float)
         hess = _deviance_hessian(engine, theta, free, sigma, reml)

@@ -17,17 +17,19 @@ from conftest import SPEC_DATA, load_reference_data, load_reference_fit
 import mixedkit as mk
 
 CASES = [(spec, method) for spec in SPEC_DATA for method in ("REML", "ML")]
+ENGINES = ["mixedkit", "statsmodels"]
 _FITS: dict = {}
 
 
-def fitted(spec: str, method: str):
-    key = (spec, method)
+def fitted(spec: str, method: str, engine: str = "mixedkit"):
+    key = (spec, method, engine)
     if key not in _FITS:
         ref = load_reference_fit(spec)
         data = load_reference_data(SPEC_DATA[spec])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", mk.MixedkitWarning)  # dyestuff2 is singular
-            _FITS[key] = mk.fit_lmm(ref["formula"], data, reml=(method == "REML"))
+            _FITS[key] = mk.fit_lmm(ref["formula"], data, reml=(method == "REML"),
+                                    engine=engine)
     return _FITS[key]
 
 
@@ -55,9 +57,10 @@ def _factor(name: str) -> frozenset:
     return frozenset(name.split(":"))
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("spec,method", CASES)
-def test_fixed_effects(spec, method):
-    fit, ref = fitted(spec, method), expected(spec, method)
+def test_fixed_effects(spec, method, engine):
+    fit, ref = fitted(spec, method, engine), expected(spec, method)
     fe = fit.fixed_effects.set_index("term")
     for row in ref["fixef"]:
         got = fe.loc[_term(row["term"])]
@@ -65,9 +68,10 @@ def test_fixed_effects(spec, method):
         assert got["std_error"] == pytest.approx(row["se"], rel=1e-3)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("spec,method", CASES)
-def test_variance_components(spec, method):
-    fit, ref = fitted(spec, method), expected(spec, method)
+def test_variance_components(spec, method, engine):
+    fit, ref = fitted(spec, method, engine), expected(spec, method)
     vc = fit.variance_components
     resid = ref["varcorr"]["residual"]["variance"]
     got_resid = vc.loc[vc["group"] == "Residual", "variance"].item()
@@ -87,19 +91,22 @@ def test_variance_components(spec, method):
             assert got == pytest.approx(block["corr"][0][1], abs=1e-3)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("spec,method", CASES)
-def test_likelihood_and_criteria(spec, method):
-    fit, ref = fitted(spec, method), expected(spec, method)
+def test_likelihood_and_criteria(spec, method, engine):
+    fit, ref = fitted(spec, method, engine), expected(spec, method)
     assert fit.loglik == pytest.approx(ref["logLik"], abs=1e-3)
     assert fit.aic == pytest.approx(ref["AIC"], abs=1e-2)
     assert fit.bic == pytest.approx(ref["BIC"], abs=1e-2)
     assert fit.nobs == ref["nobs"]
     assert fit.method == method
+    assert fit.engine == engine
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("spec,method", CASES)
-def test_singular_and_convergence(spec, method):
-    fit, ref = fitted(spec, method), load_reference_fit(spec)["fits"][method]
+def test_singular_and_convergence(spec, method, engine):
+    fit, ref = fitted(spec, method, engine), load_reference_fit(spec)["fits"][method]
     assert fit.singular == ref["isSingular"]
     assert fit.converged
     assert fit.health["singular"].severity == ("warning" if ref["isSingular"] else "ok")
