@@ -579,8 +579,11 @@ def git_head() -> str:
         return ""
 
     def git(*cmd: str) -> str:
-        proc = subprocess.run(["git", "-C", str(HERE.parent), *cmd], capture_output=True,
-                              text=True)
+        try:
+            proc = subprocess.run(["git", "-C", str(HERE.parent), *cmd], capture_output=True,
+                                  text=True)
+        except OSError:  # no git
+            return ""
         return proc.stdout.strip() if proc.returncode == 0 else ""
 
     head = git("rev-parse", "--short", "HEAD")

@@ -230,6 +230,32 @@ def _group_deletion(state) -> tuple[np.ndarray, list]:
     return np.abs(b - beta) / se, list(design.group_labels)
 
 
+def _brown_forsythe(values: np.ndarray, codes: np.ndarray):
+    """Brown-Forsythe test of equal spread across groups with at least two values.
+
+    ``scipy.stats.levene(*groups, center="median")`` computed with group-by
+    operations (one pass, any number of groups). Returns (F, p, largest / smallest
+    group SD), or None with fewer than two such groups.
+    """
+    frame = pd.DataFrame({"g": codes, "v": values})
+    sizes = frame.groupby("g")["v"].transform("size")
+    frame = frame[sizes.to_numpy() >= 2]
+    by = frame.groupby("g")["v"]
+    k = by.ngroups
+    if k < 2:
+        return None
+    z = np.abs(frame["v"] - by.transform("median"))
+    zg = z.groupby(frame["g"])
+    n_g, mean_g = zg.size().to_numpy(), zg.mean().to_numpy()
+    n = len(z)
+    between = float(np.sum(n_g * (mean_g - z.mean()) ** 2)) / (k - 1)
+    within = float(np.sum((z - zg.transform("mean")) ** 2)) / (n - k)
+    stat = between / within if within > 0 else np.inf
+    p = float(stats.f.sf(stat, k - 1, n - k)) if np.isfinite(stat) else 0.0
+    sds = by.std(ddof=1).to_numpy()
+    return stat, p, float(sds.max() / max(sds.min(), 1e-12))
+
+
 def check_assumptions(fit) -> pd.DataFrame:
     """Check the model's assumptions and say what to do.
 
@@ -316,12 +342,9 @@ def _check_assumptions(fit) -> pd.DataFrame:
 
     first = design.blocks[0].term.factor  # crossed designs: the first factor's groups
     codes = _factor_codes(fit.state.prep.frame, first)
-    samples = [pearson.to_numpy()[codes == g] for g in np.unique(codes)]
-    samples = [s for s in samples if len(s) >= 2]
-    if len(samples) >= 2:
-        stat, p = stats.levene(*samples, center="median")
-        sds = np.array([s.std(ddof=1) for s in samples])
-        ratio = float(sds.max() / max(sds.min(), 1e-12))
+    spread = _brown_forsythe(pearson.to_numpy(), codes)
+    if spread is not None:
+        stat, p, ratio = spread
         verdict = "problem" if p < _P_CUTOFF and ratio > 3 else \
             "check" if p < _P_CUTOFF else "ok"
         rows.append(_row("constant variance (across groups)", "Brown-Forsythe F", float(stat),

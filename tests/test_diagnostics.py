@@ -101,3 +101,21 @@ def test_missed_curve_is_flagged():
         table = mk.check_assumptions(mk.fit_lmm("y ~ x + (1 | g)", d)).set_index("check")
         hits += table.loc["mean structure (curvature)", "verdict"] == "problem"
     assert hits >= 9
+
+
+def test_brown_forsythe_equals_scipy_levene():
+    from scipy import stats
+
+    from mixedkit.diagnostics import _brown_forsythe
+
+    rng = np.random.default_rng(5)
+    codes = rng.integers(0, 12, 300)
+    values = rng.standard_t(4, 300) * (1 + (codes % 3))
+    codes[:1] = 99  # a group of one value is left out, as before
+    groups = [values[codes == g] for g in np.unique(codes) if (codes == g).sum() >= 2]
+    want = stats.levene(*groups, center="median")
+    stat, p, ratio = _brown_forsythe(values, codes)
+    assert stat == pytest.approx(want.statistic, rel=1e-10)
+    assert p == pytest.approx(want.pvalue, rel=1e-8)
+    sds = [g.std(ddof=1) for g in groups]
+    assert ratio == pytest.approx(max(sds) / min(sds), rel=1e-12)
