@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
+from scipy.linalg import lapack
 from scipy.sparse import csgraph
 
 __all__ = ["Engine", "EngineTooLargeError", "RandomFactor", "Solution", "blas_threads"]
@@ -141,6 +142,17 @@ def _inv_logdet(a: np.ndarray) -> tuple[np.ndarray, float]:
         inv[:, 0, 0], inv[:, 1, 1] = a11 / det, a00 / det
         inv[:, 0, 1] = inv[:, 1, 0] = -a01 / det
         return inv, float(np.log(det).sum())
+    if q >= 64:  # few large blocks: LAPACK's Cholesky and inverse from it, in place
+        inv = np.empty_like(a)
+        logdet = 0.0
+        for i, block in enumerate(a):
+            chol, info = lapack.dpotrf(block, lower=1)
+            if info:
+                raise np.linalg.LinAlgError("Schur complement is not positive definite")
+            logdet += 2.0 * float(np.log(np.diagonal(chol)).sum())
+            lower, info = lapack.dpotri(chol, lower=1)
+            inv[i] = np.tril(lower) + np.tril(lower, -1).T
+        return inv, logdet
     chol = np.linalg.cholesky(a)
     logdet = 2.0 * float(np.log(np.diagonal(chol, axis1=1, axis2=2)).sum())
     eye = np.broadcast_to(np.eye(q), a.shape)

@@ -180,3 +180,25 @@ def test_with_response_shares_the_structure():
     theta = np.array([0.8, 1.9])
     assert other.engine.loglik(theta, True) == pytest.approx(fresh.engine.loglik(theta, True),
                                                              rel=1e-13)
+
+
+def test_large_dense_block_of_crossed_levels():
+    """A secondary factor with >= 64 levels takes LAPACK's dense path."""
+    rng = np.random.default_rng(6)
+    n = 900
+    d = pd.DataFrame({"f1": rng.integers(0, 120, n), "f2": rng.integers(0, 75, n),
+                      "x": rng.normal(size=n)})
+    d["y"] = d.x + rng.normal(size=120)[d.f1] + rng.normal(size=75)[d.f2] + rng.normal(size=n)
+    design = design_of("y ~ x + (1 | f1) + (1 | f2)", d)
+    assert design.engine.largest_block == 75
+    assert_engine_equals_statsmodels(design, rng, n_points=2)
+
+
+def test_fit_records_statsmodels_loglik_at_the_optimum():
+    fit = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", mk.load_dataset("sleepstudy"))
+    attrs = fit.attempts.attrs
+    assert attrs["engine"] == "mixedkit"
+    assert abs(attrs["statsmodels_difference"]) < 1e-9 * abs(fit.loglik)
+    singular = mk.fit_lmm("Yield ~ 1 + (1 | Batch)", load_reference_data("Dyestuff2"))
+    assert singular.attempts.attrs["statsmodels_loglik"] is None
+    assert "pseudo-inverse" in singular.attempts.attrs["statsmodels_check"]
