@@ -65,9 +65,11 @@ log-likelihood is more than 1e-2 from lme4's is flagged as a LOGLIK MISMATCH.
 
 Peak memory of the mixedkit InstEval fit: one extra fit in a fresh Python process
 (``python -c``, same interpreter) that loads the pickled data, then runs
-``fit_lmm`` once and reports ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (peak
-resident set size of the whole process, interpreter and data included); the same
-figure taken just before ``fit_lmm`` (imports and data) is the baseline in ``notes``.
+``fit_lmm`` once and reports its peak resident set size (whole process,
+interpreter and data included): ``VmHWM`` from ``/proc/self/status`` on Linux,
+because ``getrusage(RUSAGE_SELF).ru_maxrss`` carries the parent's peak over fork
+and exec; ``ru_maxrss`` elsewhere. The same figure taken just before ``fit_lmm``
+(imports and data) is the baseline in ``notes``.
 
 Targets
 -------
@@ -417,15 +419,23 @@ def time_lme4(design: Design, data: pd.DataFrame, repeats: int, workdir: Path) -
                   list(res["notes"]))
 
 
-# A fresh process: load the data, fit once, report peak RSS (Linux: KiB, macOS: bytes).
+# A fresh process: load the data, fit once, report its peak RSS. On Linux that is
+# VmHWM: getrusage's ru_maxrss keeps the parent's peak across fork + exec, so it
+# would report at least the benchmark process's own size. Elsewhere ru_maxrss
+# (KiB, bytes on macOS).
 _MEMORY_CHILD = """
 import json, resource, sys, time, warnings
 import pandas as pd
 import mixedkit as mk
 
 def peak_mb():
-    scale = 1 if sys.platform == "darwin" else 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 1e6
+    try:
+        with open("/proc/self/status") as status:
+            kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+        return kib * 1024 / 1e6
+    except (OSError, StopIteration):
+        scale = 1 if sys.platform == "darwin" else 1024
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 1e6
 
 fit_lmm = mk.fit_lmm
 data = pd.read_pickle(sys.argv[1])

@@ -412,10 +412,10 @@ class Engine:
         lam = fp.lam(theta)
         st = _State()
         # Primary blocks: A = lam' Z'Z lam + I, per level.
-        a = np.einsum("ai,lab,bj->lij", lam, self.ztz_p, lam, optimize=True)
+        a = lam.T @ self.ztz_p @ lam
         a += np.eye(self.q)
         ainv, logdet = _inv_logdet(a)
-        r1 = np.einsum("ai,lar->lir", lam, self.ztxy_p, optimize=True)  # Lambda' Z'[X y]
+        r1 = lam.T @ self.ztxy_p  # Lambda' Z'[X y], per level
         y1 = ainv @ r1
         if self.Q2:
             lam2 = theta[self.sec_theta]
@@ -498,7 +498,7 @@ class Engine:
         d = self._primary_inverse(st, x12)
         st.d = d
         # E = Z'[X y] - Z'Z Lambda Psi, primary rows.
-        lam_psi1 = np.einsum("ab,lbr->lar", lam, st.psi1, optimize=True)
+        lam_psi1 = lam @ st.psi1
         e1 = self.ztxy_p - self.ztz_p @ lam_psi1
         # tr(M^-1 Lambda' Z'Z dLambda) for the primary factor: K[b, a] summed over levels.
         h = self.ztz_p @ lam  # (Z'Z Lambda)_l, rows a
@@ -520,7 +520,7 @@ class Engine:
                                                                   self.c_cols)
                               * self.c_vals * lam2[self.c_cols], minlength=self.Q2)
             c4_2 = np.einsum("mr,ms->mrs", psi2, e2)
-        c4 = np.einsum("lbr,las->abrs", st.psi1, e1, optimize=True)
+        c4 = np.einsum("lbr,las->abrs", st.psi1, e1)
         w = np.r_[-st.beta_c, 1.0]
         txx = st.t[:p, :p]
         txx_inv = np.linalg.inv(txx) if p else np.zeros((0, 0))
@@ -556,7 +556,7 @@ class Engine:
         u1 = st.psi1 @ w  # spherical modes, (L, q)
         b_modes, b_cov = [None] * len(self.factors), [None] * len(self.factors)
         b_modes[self.primary] = u1 @ lam.T
-        b_cov[self.primary] = np.einsum("ia,lab,jb->lij", lam, st.d, lam, optimize=True)
+        b_cov[self.primary] = lam @ st.d @ lam.T
         if self.Q2:
             u2 = st.psi2 @ w
             sinv_diag = st.sinv_flat[self.diag_pos]
