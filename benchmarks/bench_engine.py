@@ -58,7 +58,10 @@ lme4
 
 Reported times are medians of the repeats: 5 below 1e4 rows, 3 below 1e5, 1 from
 1e5 rows (``--repeats``); ``icc_sleepstudy`` uses the last count. Python warms up
-once on sleepstudy before the first design. A method that raises is recorded
+once on sleepstudy before the first design. Run it on an idle machine: on Linux
+the CSV's ``other_cpu_s`` is the CPU time other processes used while a design
+ran (``/proc/stat`` minus this process and its children), and designs where it
+exceeds 10% of ``wall_s`` are flagged in the report. A method that raises is recorded
 (``status_*`` = ``error``, exception in ``notes``) and the run goes on. Warnings
 are caught; their categories go to ``notes``. Any design where mixedkit's
 log-likelihood is more than 1e-2 from lme4's is flagged as a LOGLIK MISMATCH.
@@ -149,6 +152,7 @@ LOGLIK_TOL = 1e-2
 LARGE_ROWS = 100_000
 MEDIUM_ROWS = 10_000
 MEMORY_TARGET_GB = 3.0
+BUSY_SHARE = 0.1  # other processes' CPU per wall second above which times are suspect
 METHODS = ("mixedkit", "statsmodels", "lme4")
 SLEEPSTUDY = "Reaction ~ Days + (Days | Subject)"
 INSTEVAL_ROWS, INSTEVAL_S, INSTEVAL_D = 73_421, 2_972, 1_128
@@ -566,6 +570,31 @@ def icc_row(repeats: int) -> dict:
 
 # --------------------------------------------------------------------------- machine
 
+def _busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has been busy (Linux ``/proc/stat``), NaN elsewhere."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(v) for v in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return float("nan")
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    t = os.times()  # children: Rscript, the memory run, the bootstrap pool
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def audited(run: Callable[[], dict]) -> dict:
+    """``run()``'s row plus its wall time and the CPU seconds other processes used."""
+    busy, own, t0 = _busy_cpu_seconds(), _own_cpu_seconds(), time.perf_counter()
+    row = run()
+    row["wall_s"] = time.perf_counter() - t0
+    row["other_cpu_s"] = (_busy_cpu_seconds() - busy) - (_own_cpu_seconds() - own)
+    return row
+
+
 def probe_r() -> tuple[dict[str, str], str]:
     """R and lme4 versions, or an empty dict and the reason they are unusable."""
     if shutil.which("Rscript") is None:
@@ -640,6 +669,10 @@ def print_report(table: pd.DataFrame) -> None:
     for _, r in table[table.memory_verdict != ""].iterrows():
         print(f"\nPeak memory, mixedkit {r.design}: {r.peak_rss_mb:.0f} MB "
               f"(target <= {MEMORY_TARGET_GB:g} GB): {r.memory_verdict}")
+    busy = table[table.other_cpu_s > BUSY_SHARE * table.wall_s]
+    for _, r in busy.iterrows():
+        print(f"\n! other processes used {r.other_cpu_s:.0f} CPU-s during {r.design} "
+              f"({r.wall_s:.0f} s): its times are inflated by contention")
     bad = table[table.loglik_check == "MISMATCH"]
     if len(bad):
         print("\n" + "!" * 78)
@@ -746,7 +779,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench_engine_") as tmp:
         for design in chosen:
-            row = run_design(design, repeats_for(design.n_rows, args.repeats), methods, Path(tmp))
+            repeats = repeats_for(design.n_rows, args.repeats)
+            row = audited(lambda: run_design(design, repeats, methods, Path(tmp)))
             rows.append(row)
             write_csv(rows, info, args.out)
             print(f"  {row['design']:15s} n={row['n_rows']:>9,}  mk {_seconds(row['t_mixedkit'])}  "
@@ -754,7 +788,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"logLik {row['loglik_check']:8s} [{time.perf_counter() - start:5.0f}s elapsed]",
                   flush=True)
     if run_icc:
-        rows.append(icc_row(args.repeats[2]))
+        rows.append(audited(lambda: icc_row(args.repeats[2])))
         print(f"  icc_sleepstudy  t {_seconds(rows[-1]['t_mixedkit'])}", flush=True)
     if not rows:
         print("no design selected")

@@ -80,18 +80,30 @@ def _shrinkage(fit) -> pd.DataFrame:
     offset = design.exog[offset_cols].to_numpy() @ fe[offset_cols].to_numpy() \
         if offset_cols else np.zeros(len(z))
     y = design.endog - offset
-    rows = []
-    for code, level in enumerate(design.group_labels):
-        idx = np.flatnonzero(design.groups == code)
-        zi = z[idx]
-        raw = np.full(z.shape[1], np.nan)
-        if len(idx) >= z.shape[1] and np.linalg.matrix_rank(zi) == z.shape[1]:
-            raw = np.linalg.lstsq(zi, y[idx], rcond=None)[0]
-        for j, term in enumerate(block.terms):
-            pop = fe.get(term, 0.0)
-            rows.append([block.group, str(level), term, raw[j],
-                         pop + ranef.get((str(level), term), 0.0), pop])
-    return pd.DataFrame(rows, columns=["group", "level", "term", "raw", "mixed", "population"])
+    # Per-group least squares from the normal equations, all groups at once; groups
+    # with too few rows or a singular design get NaN (as lstsq would be meaningless).
+    from .engine import _segment_sum
+
+    n_groups, q = len(design.group_labels), z.shape[1]
+    ztz = _segment_sum(z[:, :, None] * z[:, None, :], design.groups, n_groups)
+    zty = _segment_sum(z * y[:, None], design.groups, n_groups)
+    sizes = np.bincount(design.groups, minlength=n_groups)
+    eig = np.linalg.eigvalsh(ztz)
+    ok = (sizes >= q) & (eig[:, 0] > 1e-10 * np.maximum(eig[:, -1], 1e-300))
+    raw = np.full((n_groups, q), np.nan)
+    if ok.any():
+        raw[ok] = np.linalg.solve(ztz[ok], zty[ok][:, :, None])[..., 0]
+    levels = np.asarray(design.group_labels).astype(str)
+    pop = np.array([fe.get(term, 0.0) for term in block.terms])
+    mixed = np.column_stack([
+        pop[j] + ranef.reindex(pd.MultiIndex.from_arrays([levels, [term] * n_groups]))
+        .fillna(0.0).to_numpy() for j, term in enumerate(block.terms)])
+    return pd.DataFrame({
+        "group": block.group,
+        "level": np.repeat(levels, q),
+        "term": np.tile(np.asarray(block.terms, dtype=object), n_groups),
+        "raw": raw.ravel(), "mixed": mixed.ravel(), "population": np.tile(pop, n_groups),
+    })
 
 
 def _trajectories(fit, x: str | None, max_groups: int, seed: int) -> pd.DataFrame:

@@ -119,3 +119,19 @@ def test_brown_forsythe_equals_scipy_levene():
     assert p == pytest.approx(want.pvalue, rel=1e-8)
     sds = [g.std(ddof=1) for g in groups]
     assert ratio == pytest.approx(max(sds) / min(sds), rel=1e-12)
+
+
+def test_shrinkage_table_is_per_group_least_squares_and_the_mixed_model():
+    ss = mk.load_dataset("sleepstudy")
+    fit = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss)
+    table = mk.diagnostics_data(fit)["shrinkage"].set_index(["level", "term"])
+    fe = fit.fixed_effects.set_index("term")["estimate"]
+    ranef = fit.ranef().set_index(["level", "term"])["estimate"]
+    for subject, part in ss.groupby("Subject", observed=True):
+        x = np.column_stack([np.ones(len(part)), part["Days"]])
+        raw = np.linalg.lstsq(x, part["Reaction"].to_numpy(), rcond=None)[0]
+        for j, term in enumerate(["Intercept", "Days"]):
+            row = table.loc[(str(subject), term)]
+            assert row["raw"] == pytest.approx(raw[j], rel=1e-9)
+            assert row["mixed"] == pytest.approx(fe[term] + ranef[(str(subject), term)], rel=1e-12)
+            assert row["population"] == fe[term]
