@@ -132,6 +132,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -670,9 +671,11 @@ def print_report(table: pd.DataFrame) -> None:
         print(f"\nPeak memory, mixedkit {r.design}: {r.peak_rss_mb:.0f} MB "
               f"(target <= {MEMORY_TARGET_GB:g} GB): {r.memory_verdict}")
     busy = table[table.other_cpu_s > BUSY_SHARE * table.wall_s]
-    for _, r in busy.iterrows():
-        print(f"\n! other processes used {r.other_cpu_s:.0f} CPU-s during {r.design} "
-              f"({r.wall_s:.0f} s): its times are inflated by contention")
+    if len(busy):
+        print("\n! The machine was not idle; these designs' times are inflated by contention:")
+        for _, r in busy.iterrows():
+            print(f"!   {r.design}: other processes used {r.other_cpu_s:.0f} CPU-s "
+                  f"in {r.wall_s:.0f} s")
     bad = table[table.loglik_check == "MISMATCH"]
     if len(bad):
         print("\n" + "!" * 78)
@@ -780,7 +783,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_engine_") as tmp:
         for design in chosen:
             repeats = repeats_for(design.n_rows, args.repeats)
-            row = audited(lambda: run_design(design, repeats, methods, Path(tmp)))
+            row = audited(partial(run_design, design, repeats, methods, Path(tmp)))
             rows.append(row)
             write_csv(rows, info, args.out)
             print(f"  {row['design']:15s} n={row['n_rows']:>9,}  mk {_seconds(row['t_mixedkit'])}  "
@@ -788,7 +791,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"logLik {row['loglik_check']:8s} [{time.perf_counter() - start:5.0f}s elapsed]",
                   flush=True)
     if run_icc:
-        rows.append(audited(lambda: icc_row(args.repeats[2])))
+        rows.append(audited(partial(icc_row, args.repeats[2])))
         print(f"  icc_sleepstudy  t {_seconds(rows[-1]['t_mixedkit'])}", flush=True)
     if not rows:
         print("no design selected")

@@ -5,10 +5,11 @@ likelihood and parameterises the random-effects covariance by its relative
 Cholesky factor: lme4's ``theta``.  lme4 optimises over theta with the diagonal
 bounded below by 0.  ``MixedLM.fit()`` instead runs unbounded optimisers that
 wander to wrong optima (dietox), fail on the boundary (Dyestuff) or report a
-likelihood of ``+inf`` (sleepstudy, REML).  Here the same statsmodels likelihood
-and score are optimised with bounds on the diagonal, from lme4's start values,
-with fallbacks when an attempt fails; every attempt is recorded.  The
-statsmodels results object is then built at the optimum.
+likelihood of ``+inf`` (sleepstudy, REML).  Here the same likelihood and its
+gradient, evaluated by :mod:`mixedkit.engine` (or by statsmodels itself with
+``engine="statsmodels"``), are optimised with bounds on the diagonal, from lme4's
+start values, with fallbacks when an attempt fails; every attempt is recorded.
+statsmodels' results object is built at the optimum on demand.
 """
 
 from __future__ import annotations
