@@ -21,7 +21,7 @@ from .engine import Engine, EngineTooLargeError, RandomFactor
 from .errors import DataError, DesignTooLargeError, FormulaError
 from .findings import Finding
 from .formula import RandomTerm
-from .validation import PreparedData, _factor_codes
+from .validation import PreparedData, factor_codes
 
 __all__ = ["CovBlock", "Design", "build_design"]
 
@@ -199,7 +199,7 @@ class Design:
         return self.k_re * (self.k_re + 1) // 2 + len(self.vc_names)
 
 
-def _eval_env(env):
+def formula_env(env):
     import patsy
 
     if env is None:
@@ -292,7 +292,7 @@ def _choose_grouping(prep: PreparedData) -> tuple[str, ...] | None:
     factors = list(dict.fromkeys(t.factor for t in prep.random))
     if len(factors) == 1:
         return factors[0]
-    codes = {f: _factor_codes(prep.frame, f) for f in factors}
+    codes = {f: factor_codes(prep.frame, f) for f in factors}
 
     def nested(inner, outer) -> bool:
         df = pd.DataFrame({"i": codes[inner], "o": codes[outer]})
@@ -421,7 +421,7 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
     """
     import patsy
 
-    env = _eval_env(eval_env)
+    env = formula_env(eval_env)
     frame = prep.frame
     try:
         y, x = patsy.dmatrices(prep.parsed.fixed_formula, frame, eval_env=env,
@@ -482,8 +482,8 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         gcodes = np.zeros(len(frame), dtype=int)
         group_labels = np.array(["all rows"], dtype=object)
     else:
-        gcodes = _factor_codes(frame, gf)
-        group_labels = _level_labels(frame, gf)
+        gcodes = factor_codes(frame, gf)
+        group_labels = level_labels(frame, gf)
 
     blocks: list[CovBlock] = []
     exog_re = None
@@ -503,8 +503,8 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
             slope, term_name = mats[t].iloc[:, 0].to_numpy(dtype=float), mats[t].columns[0]
         vc_slopes.append(slope)
         vc_scale.append(1.0 if slope is None else _rms(slope))
-        vc_codes.append(_factor_codes(frame, t.factor))
-        vc_levels.append(_level_labels(frame, t.factor))
+        vc_codes.append(factor_codes(frame, t.factor))
+        vc_levels.append(level_labels(frame, t.factor))
         label = _label(prep, t.factor)
         vc_names.append(label if slope is None else f"{label}:{term_name}")
         blocks.append(CovBlock("vc", label, [term_name], t))
@@ -518,7 +518,7 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
 
     ngroups = {}
     for t in terms:
-        ngroups.setdefault(_label(prep, t.factor), int(_factor_codes(frame, t.factor).max() + 1))
+        ngroups.setdefault(_label(prep, t.factor), int(factor_codes(frame, t.factor).max() + 1))
     design = Design(
         endog=endog, exog=exog, design_info=design_info, groups=gcodes,
         group_labels=group_labels, group_factor=gf,
@@ -533,15 +533,15 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
     return design
 
 
-def _level_key(frame: pd.DataFrame, factor: tuple[str, ...]) -> pd.Series:
-    """Each row's level of ``factor`` as text, as ``_level_labels`` writes levels."""
+def level_key(frame: pd.DataFrame, factor: tuple[str, ...]) -> pd.Series:
+    """Each row's level of ``factor`` as text, as ``level_labels`` writes levels."""
     key = frame[factor[0]].astype(str)
     for col in factor[1:]:
         key = key + ":" + frame[col].astype(str)
     return key
 
 
-def _level_labels(frame: pd.DataFrame, factor: tuple[str, ...]) -> np.ndarray:
+def level_labels(frame: pd.DataFrame, factor: tuple[str, ...]) -> np.ndarray:
     if len(factor) == 1:
         return pd.factorize(frame[factor[0]], sort=True)[1].to_numpy()
     keys = frame.groupby(list(factor), sort=True, observed=True).size().index
@@ -551,7 +551,7 @@ def _level_labels(frame: pd.DataFrame, factor: tuple[str, ...]) -> np.ndarray:
 def _check_slopes_vary(mat: pd.DataFrame, factor, frame, prep, term) -> None:
     if factor is None:
         return
-    codes = _factor_codes(frame, factor)
+    codes = factor_codes(frame, factor)
     for col in mat.columns:
         if col == "Intercept":
             continue

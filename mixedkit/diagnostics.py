@@ -82,11 +82,11 @@ def _shrinkage(fit) -> pd.DataFrame:
     y = design.endog - offset
     # Per-group least squares from the normal equations, all groups at once; groups
     # with too few rows or a singular design get NaN (as lstsq would be meaningless).
-    from .engine import _segment_sum
+    from .engine import segment_sum
 
     n_groups, q = len(design.group_labels), z.shape[1]
-    ztz = _segment_sum(z[:, :, None] * z[:, None, :], design.groups, n_groups)
-    zty = _segment_sum(z * y[:, None], design.groups, n_groups)
+    ztz = segment_sum(z[:, :, None] * z[:, None, :], design.groups, n_groups)
+    zty = segment_sum(z * y[:, None], design.groups, n_groups)
     sizes = np.bincount(design.groups, minlength=n_groups)
     eig = np.linalg.eigvalsh(ztz)
     ok = (sizes >= q) & (eig[:, 0] > 1e-10 * np.maximum(eig[:, -1], 1e-300))
@@ -350,10 +350,10 @@ def _check_assumptions(fit) -> pd.DataFrame:
         rows.append(_row("constant variance (vs fitted)", "Spearman rho |resid| ~ fitted",
                          np.nan, np.nan, "not run", "All fitted values are equal."))
 
-    from .validation import _factor_codes
+    from .validation import factor_codes
 
     first = design.blocks[0].term.factor  # crossed designs: the first factor's groups
-    codes = _factor_codes(fit.state.prep.frame, first)
+    codes = factor_codes(fit.state.prep.frame, first)
     spread = _brown_forsythe(pearson.to_numpy(), codes)
     if spread is not None:
         stat, p, ratio = spread

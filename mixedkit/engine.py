@@ -160,7 +160,7 @@ def _inv_logdet(a: np.ndarray) -> tuple[np.ndarray, float]:
     return (inv + np.swapaxes(inv, 1, 2)) / 2, logdet
 
 
-def _segment_sum(values: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
+def segment_sum(values: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
     """Sum rows of ``values`` (first axis) into ``size`` bins by ``index``."""
     flat = values.reshape(len(values), -1)
     if flat.shape[1] >= 8:  # one sparse product beats a bincount per column (measured)
@@ -247,7 +247,7 @@ class Engine:
         xy = np.column_stack([x, y])
         fp = self.factors[self.primary]
         self.xy_xy = xy.T @ xy
-        self.ztxy_p = _segment_sum(fp.z[:, :, None] * xy[:, None, :], fp.codes, self.L)
+        self.ztxy_p = segment_sum(fp.z[:, :, None] * xy[:, None, :], fp.codes, self.L)
         if self.Q2:
             self.ztxy_2 = self._z2t @ xy
 
@@ -256,7 +256,7 @@ class Engine:
         zp = fp.z
         self.L, self.q = fp.n_levels, fp.q
         # Z'Z of the primary factor, one block per level.
-        self.ztz_p = _segment_sum(zp[:, :, None] * zp[:, None, :], fp.codes, self.L)
+        self.ztz_p = segment_sum(zp[:, :, None] * zp[:, None, :], fp.codes, self.L)
         # Secondary factors: one column per level, indices offset factor by factor.
         self.sec_offsets = np.cumsum([0] + [self.factors[i].n_levels for i in self.secondary])
         self.Q2 = int(self.sec_offsets[-1])
@@ -288,7 +288,7 @@ class Engine:
         self.pair_l = (pair_key // self.Q2).astype(np.intp)
         self.pair_m = (pair_key % self.Q2).astype(np.intp)
         weights = (np.stack(zcols)[:, :, None] * zp[None, :, :]).reshape(-1, self.q)
-        self.ztz_p2 = _segment_sum(weights, inverse, self.n_pairs)
+        self.ztz_p2 = segment_sum(weights, inverse, self.n_pairs)
         self._components()
 
     def _components(self) -> None:
@@ -394,12 +394,12 @@ class Engine:
         fp = self.factors[self.primary]
         group_of = np.zeros(self.L, dtype=np.intp)
         group_of[fp.codes] = groups
-        pieces -= _segment_sum(np.einsum("lir,lis->lrs", st.r1, st.psi1), group_of, n_groups)
+        pieces -= segment_sum(np.einsum("lir,lis->lrs", st.r1, st.psi1), group_of, n_groups)
         if self.Q2:
             sec_group = np.zeros(self.Q2, dtype=np.intp)
             for j, i in enumerate(self.secondary):
                 sec_group[self.factors[i].codes + self.sec_offsets[j]] = groups
-            pieces -= _segment_sum(st.r2_mat[:, :, None] * st.psi2[:, None, :], sec_group,
+            pieces -= segment_sum(st.r2_mat[:, :, None] * st.psi2[:, None, :], sec_group,
                                    n_groups)
         return pieces
 
@@ -430,10 +430,10 @@ class Engine:
             sinv_flat, logdet_s = self._factor_components(flat)
             logdet += logdet_s
             r2 = lam2[:, None] * self.ztxy_2
-            rhs2 = r2 - _segment_sum(np.einsum("pi,pir->pr", b, y1[self.pair_l]), self.pair_m,
+            rhs2 = r2 - segment_sum(np.einsum("pi,pir->pr", b, y1[self.pair_l]), self.pair_m,
                                      self.Q2)
             psi2 = self._component_solve(sinv_flat, rhs2)
-            psi1 = y1 - _segment_sum(w[:, :, None] * psi2[self.pair_m, None, :], self.pair_l,
+            psi1 = y1 - segment_sum(w[:, :, None] * psi2[self.pair_m, None, :], self.pair_l,
                                      self.L)
             t = self.xy_xy - np.einsum("lir,lis->rs", r1, psi1) - r2.T @ psi2
             st.update(b=b, w=w, sinv_flat=sinv_flat, psi2=psi2, lam2=lam2, r2_mat=r2)
@@ -482,13 +482,13 @@ class Engine:
     def _x12(self, st) -> np.ndarray:
         """(W S^-1) on the pairs' pattern: minus M^-1's primary-secondary block."""
         sinv = st.sinv_flat[self.t_pos]
-        return _segment_sum(st.w[self.t1] * sinv[:, None], self.t2, self.n_pairs)
+        return segment_sum(st.w[self.t1] * sinv[:, None], self.t2, self.n_pairs)
 
     def _primary_inverse(self, st, x12) -> np.ndarray:
         """Diagonal blocks of M^-1 for the primary levels: A^-1 + (W S^-1 W')_ll."""
         d = st.ainv.copy()
         if self.Q2:
-            d += _segment_sum(x12[:, :, None] * st.w[:, None, :], self.pair_l, self.L)
+            d += segment_sum(x12[:, :, None] * st.w[:, None, :], self.pair_l, self.L)
         return d
 
     def _gradient(self, theta, reml, st) -> np.ndarray:
@@ -506,16 +506,16 @@ class Engine:
         if self.Q2:
             lam2, psi2 = st.lam2, st.psi2
             lam_psi2 = lam2[:, None] * psi2
-            e1 -= _segment_sum(self.ztz_p2[:, :, None] * lam_psi2[self.pair_m, None, :],
+            e1 -= segment_sum(self.ztz_p2[:, :, None] * lam_psi2[self.pair_m, None, :],
                                self.pair_l, self.L)
             e2 = (self.ztxy_2
-                  - _segment_sum(np.einsum("pa,par->pr", self.ztz_p2, lam_psi1[self.pair_l]),
+                  - segment_sum(np.einsum("pa,par->pr", self.ztz_p2, lam_psi1[self.pair_l]),
                                  self.pair_m, self.Q2)
                   - self.ztz_22 @ lam_psi2)
             k_mat -= np.einsum("pb,pa->ba", x12, self.ztz_p2 * lam2[self.pair_m, None])
             # Secondary: sum over its columns m of (M^-1 Lambda' Z'Z)[m, m].
             lam_zp = np.einsum("ai,pa->pi", lam, self.ztz_p2)  # (Lambda_P' Z_P'Z_2) per pair
-            k2 = -_segment_sum(np.einsum("pi,pi->p", x12, lam_zp), self.pair_m, self.Q2)
+            k2 = -segment_sum(np.einsum("pi,pi->p", x12, lam_zp), self.pair_m, self.Q2)
             k2 += np.bincount(self.c_rows, weights=self._sinv_at(st.sinv_flat, self.c_rows,
                                                                   self.c_cols)
                               * self.c_vals * lam2[self.c_cols], minlength=self.Q2)

@@ -7,7 +7,7 @@ import pandas as pd
 from .design import build_design
 from .errors import InputTypeError
 from .estimation import ENGINES, estimate
-from .results import LmmFit, _check_conf_level, _check_df_method
+from .results import LmmFit, check_conf_level, check_df_method
 from .state import FitState
 from .validation import prepare
 
@@ -99,8 +99,8 @@ def fit_lmm(
     """
     import patsy
 
-    conf_level = _check_conf_level(conf_level)
-    _check_df_method(df_method)
+    conf_level = check_conf_level(conf_level)
+    check_df_method(df_method)
     if engine not in ENGINES:
         raise InputTypeError(f"engine must be one of {ENGINES}; got {engine!r}")
     env = patsy.EvalEnvironment.capture(1)

@@ -348,13 +348,13 @@ def plot_ranef(fit, *, axes=None, conf_level=None):
     """
     from scipy import stats
 
-    from .results import _check_conf_level
+    from .results import check_conf_level
 
     d = diagnostics_data(fit)
     ranef = d["ranef"]
     level = ranef.attrs.get("conf_level", fit.conf_level)
     if conf_level is not None:
-        level = _check_conf_level(conf_level)
+        level = check_conf_level(conf_level)
         z = stats.norm.ppf(0.5 + level / 2)
         ranef = ranef.assign(conf_low=ranef["estimate"] - z * ranef["std_error"],
                              conf_high=ranef["estimate"] + z * ranef["std_error"])

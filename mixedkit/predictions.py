@@ -66,13 +66,13 @@ def _newdata_frame(fit, newdata: pd.DataFrame) -> pd.DataFrame:
 def _fixed_design(fit, frame: pd.DataFrame) -> np.ndarray:
     import patsy
 
-    from .design import _eval_env
+    from .design import formula_env
 
     design, prep = fit.state.design, fit.state.prep
     info = design.design_info
     if info is None:  # dropped when pickled; rebuild from the fitted rows
         info = patsy.dmatrices(prep.parsed.fixed_formula, prep.frame,
-                               eval_env=_eval_env(None), return_type="dataframe")[1].design_info
+                               eval_env=formula_env(None), return_type="dataframe")[1].design_info
         design.design_info = info
     try:
         (x,) = patsy.build_design_matrices([info], frame, return_type="dataframe")
@@ -101,7 +101,7 @@ def predict(fit, newdata: pd.DataFrame | None = None, *, include_random: bool = 
 def _new_random_part(fit, frame: pd.DataFrame, allow_new_groups: bool) -> np.ndarray:
     import patsy
 
-    from .design import _eval_env, _level_key
+    from .design import formula_env, level_key
 
     design, prep = fit.state.design, fit.state.prep
     ranef = random_effects(fit.state)
@@ -110,10 +110,10 @@ def _new_random_part(fit, frame: pd.DataFrame, allow_new_groups: bool) -> np.nda
     unknown_levels: dict[str, list] = {}
     for block in design.blocks:
         term = block.term
-        z = patsy.dmatrix(term.re_formula, frame, eval_env=_eval_env(None),
+        z = patsy.dmatrix(term.re_formula, frame, eval_env=formula_env(None),
                           return_type="dataframe")
         z.columns = [prep.names.restore(c) for c in z.columns]
-        keys = _level_key(frame, term.factor)
+        keys = level_key(frame, term.factor)
         table = ranef[(ranef["group"] == block.group) & ranef["term"].isin(block.terms)]
         wide = table.pivot_table(index="level", columns="term", values="estimate", sort=False)
         known = keys.isin(wide.index)

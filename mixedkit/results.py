@@ -29,7 +29,7 @@ DF_METHODS = ("satterthwaite", "normal")
 VARIANCE_COLUMNS = ["group", "term", "variance", "std_dev", "corr"]
 
 
-def _check_df_method(df_method) -> str:
+def check_df_method(df_method) -> str:
     if df_method not in DF_METHODS:
         raise InputTypeError(f"df_method must be one of {DF_METHODS}; got {df_method!r}")
     return df_method
@@ -41,7 +41,7 @@ def _kind(value, allowed, name) -> str:
     return value
 
 
-def _check_conf_level(conf_level) -> float:
+def check_conf_level(conf_level) -> float:
     if not isinstance(conf_level, (int, float)) or not 0 < conf_level < 1:
         raise InputTypeError(f"conf_level must be a number between 0 and 1; got {conf_level!r}")
     return float(conf_level)
@@ -109,8 +109,8 @@ class LmmFit:
         self.state = state
         prep, design, est = state.prep, state.design, state.estimate
         self.reml = state.reml
-        self.conf_level = _check_conf_level(conf_level)
-        self.df_method = _check_df_method(df_method)
+        self.conf_level = check_conf_level(conf_level)
+        self.df_method = check_df_method(df_method)
         self.formula = prep.parsed.text
         self.method = "REML" if self.reml else "ML"
         self.engine = est.engine
@@ -227,7 +227,7 @@ class LmmFit:
         """
         from .predictions import random_effects
 
-        level = self.conf_level if conf_level is None else _check_conf_level(conf_level)
+        level = self.conf_level if conf_level is None else check_conf_level(conf_level)
         return random_effects(self.state, level)
 
     def fitted(self, kind: str = "conditional") -> pd.Series:
@@ -320,7 +320,7 @@ class LmmFit:
         from .variance import icc_table, variance_parts
 
         boot = self._bootstrap_variance(n_boot, seed, executor, n_jobs, progress, "icc")
-        return icc_table(self, variance_parts(self.state), boot, _check_conf_level(conf_level))
+        return icc_table(self, variance_parts(self.state), boot, check_conf_level(conf_level))
 
     def r2(self, *, n_boot: int = 0, conf_level: float = 0.95, seed=None, executor=None,
            n_jobs: int | None = None, progress: bool = True) -> pd.DataFrame:
@@ -340,7 +340,7 @@ class LmmFit:
         from .variance import r2_table, variance_parts
 
         boot = self._bootstrap_variance(n_boot, seed, executor, n_jobs, progress, "r2")
-        return r2_table(self, variance_parts(self.state), boot, _check_conf_level(conf_level))
+        return r2_table(self, variance_parts(self.state), boot, check_conf_level(conf_level))
 
     def _bootstrap_variance(self, n_boot, seed, executor, n_jobs, progress, what):
         if not n_boot:

@@ -220,7 +220,7 @@ def _check_response(y: pd.Series, name: str) -> None:
         )
 
 
-def _factor_codes(frame: pd.DataFrame, factor: tuple[str, ...]) -> np.ndarray:
+def factor_codes(frame: pd.DataFrame, factor: tuple[str, ...]) -> np.ndarray:
     if len(factor) == 1:
         return pd.factorize(frame[factor[0]], sort=True)[0]
     return frame.groupby(list(factor), sort=True, observed=True).ngroup().to_numpy()
@@ -244,7 +244,7 @@ def _check_grouping(prep: PreparedData, data: pd.DataFrame) -> None:
                     f"({', '.join(sorted(kinds))}), so e.g. '1' and 1 are different groups.",
                     "Groups that should be one are split in two.",
                     f"Convert the column to one type: data[{prep.user(col)!r}].astype(str)."))
-        codes = _factor_codes(frame, term.factor)
+        codes = factor_codes(frame, term.factor)
         sizes = np.bincount(codes)
         ng = len(sizes)
         if ng < 2:

@@ -77,8 +77,8 @@ def test_unequal_group_sizes_random_slope():
     g = _groups(rng, 40, 1, 30)
     x = rng.normal(size=len(g))
     y = 1 + x + rng.normal(size=40)[g] + 0.5 * x * rng.normal(size=40)[g] + rng.normal(size=len(g))
-    assert_engine_equals_statsmodels(design_of("y ~ x + (x | g)", pd.DataFrame(dict(y=y, x=x, g=g))),
-                                     rng)
+    data = pd.DataFrame({"y": y, "x": x, "g": g})
+    assert_engine_equals_statsmodels(design_of("y ~ x + (x | g)", data), rng)
 
 
 def test_three_by_three_block_is_packed_row_by_row():

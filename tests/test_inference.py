@@ -15,7 +15,7 @@ from conftest import SPEC_DATA, load_reference_fit
 from scipy import stats
 from test_lme4_reference import fitted
 
-from mixedkit.estimation import fixed_effects_vcov, profiled_estimates, std_theta
+from mixedkit.estimation import std_theta
 from mixedkit.inference import satterthwaite_df
 
 CASES = [(s, m) for s in SPEC_DATA for m in ("REML", "ML")]
