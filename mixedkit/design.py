@@ -21,7 +21,7 @@ from .engine import Engine, EngineTooLargeError, RandomFactor
 from .errors import DataError, DesignTooLargeError, FormulaError
 from .findings import Finding
 from .formula import RandomTerm
-from .validation import PreparedData, factor_codes
+from .validation import PreparedData
 
 __all__ = ["CovBlock", "Design", "build_design"]
 
@@ -292,7 +292,7 @@ def _choose_grouping(prep: PreparedData) -> tuple[str, ...] | None:
     factors = list(dict.fromkeys(t.factor for t in prep.random))
     if len(factors) == 1:
         return factors[0]
-    codes = {f: factor_codes(prep.frame, f) for f in factors}
+    codes = {f: prep.codes(f) for f in factors}
 
     def nested(inner, outer) -> bool:
         df = pd.DataFrame({"i": codes[inner], "o": codes[outer]})
@@ -482,7 +482,7 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         gcodes = np.zeros(len(frame), dtype=int)
         group_labels = np.array(["all rows"], dtype=object)
     else:
-        gcodes = factor_codes(frame, gf)
+        gcodes = prep.codes(gf)
         group_labels = level_labels(frame, gf)
 
     blocks: list[CovBlock] = []
@@ -503,7 +503,7 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
             slope, term_name = mats[t].iloc[:, 0].to_numpy(dtype=float), mats[t].columns[0]
         vc_slopes.append(slope)
         vc_scale.append(1.0 if slope is None else _rms(slope))
-        vc_codes.append(factor_codes(frame, t.factor))
+        vc_codes.append(prep.codes(t.factor))
         vc_levels.append(level_labels(frame, t.factor))
         label = _label(prep, t.factor)
         vc_names.append(label if slope is None else f"{label}:{term_name}")
@@ -518,7 +518,7 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
 
     ngroups = {}
     for t in terms:
-        ngroups.setdefault(_label(prep, t.factor), int(factor_codes(frame, t.factor).max() + 1))
+        ngroups.setdefault(_label(prep, t.factor), int(prep.codes(t.factor).max() + 1))
     design = Design(
         endog=endog, exog=exog, design_info=design_info, groups=gcodes,
         group_labels=group_labels, group_factor=gf,
@@ -551,12 +551,14 @@ def level_labels(frame: pd.DataFrame, factor: tuple[str, ...]) -> np.ndarray:
 def _check_slopes_vary(mat: pd.DataFrame, factor, frame, prep, term) -> None:
     if factor is None:
         return
-    codes = factor_codes(frame, factor)
+    codes = prep.codes(factor)
     for col in mat.columns:
         if col == "Intercept":
             continue
-        v = pd.Series(mat[col].to_numpy(), index=codes)
-        if (v.groupby(level=0).nunique() <= 1).all():
+        v = mat[col].to_numpy(float)
+        first = np.full(codes.max() + 1, np.nan)
+        first[codes[::-1]] = v[::-1]  # each level's first value
+        if np.array_equal(v, first[codes]):  # constant within every level
             label = _label(prep, factor)
             raise DataError(
                 f"random slope {col!r} in {term.source} does not vary within any level of "

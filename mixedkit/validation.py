@@ -78,6 +78,13 @@ class PreparedData:
         """The user's name for a safe column name."""
         return self.names.original.get(safe, safe)
 
+    def codes(self, factor: tuple[str, ...]) -> np.ndarray:
+        """Each row's level code of ``factor`` (computed once; see :func:`factor_codes`)."""
+        cache = self.__dict__.setdefault("_codes", {})
+        if factor not in cache:
+            cache[factor] = factor_codes(self.frame, factor)
+        return cache[factor]
+
 
 def _wide_families(columns) -> dict[str, list[str]]:
     """Groups of columns that look like one measure repeated (``score_t1, score_t2``)."""
@@ -244,7 +251,7 @@ def _check_grouping(prep: PreparedData, data: pd.DataFrame) -> None:
                     f"({', '.join(sorted(kinds))}), so e.g. '1' and 1 are different groups.",
                     "Groups that should be one are split in two.",
                     f"Convert the column to one type: data[{prep.user(col)!r}].astype(str)."))
-        codes = factor_codes(frame, term.factor)
+        codes = prep.codes(term.factor)
         sizes = np.bincount(codes)
         ng = len(sizes)
         if ng < 2:
