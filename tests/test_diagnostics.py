@@ -135,3 +135,17 @@ def test_shrinkage_table_is_per_group_least_squares_and_the_mixed_model():
             assert row["raw"] == pytest.approx(raw[j], rel=1e-9)
             assert row["mixed"] == pytest.approx(fe[term] + ranef[(str(subject), term)], rel=1e-12)
             assert row["population"] == fe[term]
+
+
+def test_spearman_equals_scipy():
+    from scipy import stats
+
+    from mixedkit.diagnostics import _spearman
+
+    rng = np.random.default_rng(8)
+    a = rng.normal(size=500)
+    b = a + rng.normal(size=500) + np.round(rng.normal(size=500))  # some ties
+    want = stats.spearmanr(a, b)
+    rho, p = _spearman(a, b)
+    assert rho == pytest.approx(want.statistic, rel=1e-12)
+    assert p == pytest.approx(want.pvalue, rel=1e-8)
