@@ -373,7 +373,7 @@ class Engine:
     def solve(self, theta: np.ndarray, reml: bool, gradient: bool = False) -> Solution:
         """Fixed effects, residual variance, conditional modes and variances at theta."""
         theta = np.asarray(theta, float)
-        ll, grad, st = self._evaluate(theta, reml, gradient=gradient, keep=True)
+        ll, grad, st = self._evaluate(theta, reml, gradient=gradient)
         return self._solution(theta, reml, ll, grad, st)
 
     def group_pieces(self, theta: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
@@ -403,7 +403,7 @@ class Engine:
                                    n_groups)
         return pieces
 
-    def _evaluate(self, theta, reml, gradient, keep=False):
+    def _evaluate(self, theta, reml, gradient):
         with blas_threads(self.largest_block):
             return self._evaluate_here(theta, reml, gradient)
 
@@ -476,9 +476,6 @@ class Engine:
             out[mem] = inv @ rhs[mem]
         return out
 
-    def _sinv_at(self, sinv_flat, rows, cols):
-        return sinv_flat[self.comp.flat(rows, cols)]
-
     def _x12(self, st) -> np.ndarray:
         """(W S^-1) on the pairs' pattern: minus M^-1's primary-secondary block."""
         sinv = st.sinv_flat[self.t_pos]
@@ -516,9 +513,8 @@ class Engine:
             # Secondary: sum over its columns m of (M^-1 Lambda' Z'Z)[m, m].
             lam_zp = np.einsum("ai,pa->pi", lam, self.ztz_p2)  # (Lambda_P' Z_P'Z_2) per pair
             k2 = -segment_sum(np.einsum("pi,pi->p", x12, lam_zp), self.pair_m, self.Q2)
-            k2 += np.bincount(self.c_rows, weights=self._sinv_at(st.sinv_flat, self.c_rows,
-                                                                  self.c_cols)
-                              * self.c_vals * lam2[self.c_cols], minlength=self.Q2)
+            k2 += np.bincount(self.c_rows, weights=st.sinv_flat[self.c_pos] * self.c_vals
+                              * lam2[self.c_cols], minlength=self.Q2)
             c4_2 = np.einsum("mr,ms->mrs", psi2, e2)
         c4 = np.einsum("lbr,las->abrs", st.psi1, e1)
         w = np.r_[-st.beta_c, 1.0]
