@@ -34,8 +34,8 @@ factorisation).  Tests assert equality with statsmodels' ``loglike`` and ``score
 
 from __future__ import annotations
 
+import contextlib
 import copy
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,9 +64,14 @@ def _controller():
 
 
 def blas_threads(largest_block: int = 0):
-    """A context with one BLAS thread, or all cores for large dense blocks."""
-    threads = (os.cpu_count() or 1) if largest_block >= _THREADED_BLOCK else 1
-    return _controller().limit(limits=threads, user_api="blas")
+    """One BLAS thread for small blocks; the caller's setting for large dense blocks.
+
+    Never more threads than the caller set: a bootstrap worker limited to one
+    thread stays at one.
+    """
+    if largest_block >= _THREADED_BLOCK:
+        return contextlib.nullcontext()
+    return _controller().limit(limits=1, user_api="blas")
 
 
 class EngineTooLargeError(MemoryError):

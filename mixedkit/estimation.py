@@ -323,13 +323,14 @@ def estimate(design, reml: bool, start: np.ndarray | None = None,
     FitError
         No attempt reached a finite likelihood.
     """
+    block = design.engine.largest_block
     if engine == "mixedkit":
         obj_cm, lower = _EngineObjective(design.engine, reml), 0.0
     else:
         model = design.model
         _prepare_model(model, reml)
         obj_cm, lower = _Objective(model), THETA_LOWER
-    with warnings.catch_warnings(record=True) as record, obj_cm as obj, blas_threads():
+    with warnings.catch_warnings(record=True) as record, obj_cm as obj, blas_threads(block):
         warnings.simplefilter("always")
         if engine != "mixedkit":
             _prepare_model(design.model, reml)
