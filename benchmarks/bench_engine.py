@@ -273,7 +273,7 @@ def load_insteval(use_r: bool) -> tuple[pd.DataFrame, str]:
     if not path.exists() and use_r:
         CACHE.mkdir(exist_ok=True)
         proc = subprocess.run(["Rscript", str(R_HELPER), "insteval", str(path)],
-                              capture_output=True, text=True)
+                              check=False, capture_output=True, text=True)
         if proc.returncode != 0:
             path.unlink(missing_ok=True)
             print(f"note: exporting InstEval from R failed: {_tail(proc.stderr)}", flush=True)
@@ -416,7 +416,7 @@ def time_lme4(design: Design, data: pd.DataFrame, repeats: int, workdir: Path) -
     data.to_csv(path, index=False)
     proc = subprocess.run(["Rscript", str(R_HELPER), "fit", str(path), design.formula,
                            ",".join(design.factors), str(repeats)],
-                          capture_output=True, text=True)
+                          check=False, capture_output=True, text=True)
     path.unlink()
     if proc.returncode != 0:
         return Timing("error", notes=[f"Rscript failed: {_tail(proc.stderr)}"])
@@ -462,7 +462,7 @@ def peak_memory(design: Design, data: pd.DataFrame, workdir: Path) -> tuple[floa
     path = workdir / f"{design.name}.pkl"
     data.to_pickle(path)
     proc = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(path), design.formula],
-                          capture_output=True, text=True)
+                          check=False, capture_output=True, text=True)
     path.unlink()
     if proc.returncode != 0:
         return float("nan"), f"memory run crashed: {_tail(proc.stderr)}"
@@ -605,8 +605,8 @@ def probe_r() -> tuple[dict[str, str], str]:
     if shutil.which("Rscript") is None:
         return {}, "Rscript not found on PATH"
     try:
-        proc = subprocess.run(["Rscript", str(R_HELPER), "probe"], capture_output=True,
-                              text=True, timeout=120)
+        proc = subprocess.run(["Rscript", str(R_HELPER), "probe"], check=False,
+                              capture_output=True, text=True, timeout=120)
     except subprocess.TimeoutExpired:
         return {}, "Rscript probe timed out"
     if proc.returncode != 0:
@@ -624,8 +624,8 @@ def git_head() -> str:
 
     def git(*cmd: str) -> str:
         try:
-            proc = subprocess.run(["git", "-C", str(HERE.parent), *cmd], capture_output=True,
-                                  text=True)
+            proc = subprocess.run(["git", "-C", str(HERE.parent), *cmd], check=False,
+                                  capture_output=True, text=True)
         except OSError:  # no git
             return ""
         return proc.stdout.strip() if proc.returncode == 0 else ""
