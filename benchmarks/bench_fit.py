@@ -298,7 +298,7 @@ def main(argv=None) -> int:
                 print(f"  {r.model:18s} {r.method:4s} {key:10s} ok={r[f'{key}_ok']!s:5s} "
                       f"dloglik={r[f'{key}_minus_mk']:+.4g} converged={r[f'{key}_converged']} "
                       f"error={r[f'{key}_error'] or '-'} warnings={r[f'{key}_warnings'] or '-'}")
-    bad_mk = table[(table.mk_minus_lme4.abs() > LOGLIK_TOL) | (table.mk_converged != True)]  # noqa: E712
+    bad_mk = table[(table.mk_minus_lme4.abs() > LOGLIK_TOL) | (table.mk_converged != True)]
     if len(bad_mk):
         print("mixedkit off lme4 / not converged:")
         print(bad_mk[["model", "method", "mk_loglik", "lme4_loglik", "mk_converged"]].to_string(index=False))
