@@ -379,20 +379,35 @@ def estimate(design, reml: bool, start: np.ndarray | None = None,
                     check, note)
 
 
-def user_theta(design, theta: np.ndarray) -> np.ndarray:
-    """theta of the unit-free model (``design.model``) in the data's units, as lme4's."""
+def _tril_order(k: int, order: str) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of a packed lower triangle: statsmodels packs rows, lme4 columns."""
+    rows, cols = np.tril_indices(k)
+    if order == "lme4":
+        by_column = np.lexsort((rows, cols))
+        rows, cols = rows[by_column], cols[by_column]
+    return rows, cols
+
+
+def user_theta(design, theta: np.ndarray, order: str = "statsmodels") -> np.ndarray:
+    """theta of the unit-free model in the data's units.
+
+    ``order="statsmodels"`` packs the Cholesky factor row by row (``MixedLM``'s
+    ``start_params``); ``"lme4"`` column by column, as ``lme4::getME(fit, "theta")``
+    (the same for blocks of one or two terms).
+    """
     chol, sds = relative_factor_blocks(design, theta)
     chol = chol / design.re_scale[:, None] if design.k_re else chol
-    return np.concatenate([chol[np.tril_indices(design.k_re)], sds / design.vc_scale])
+    return np.concatenate([chol[_tril_order(design.k_re, order)], sds / design.vc_scale])
 
 
-def std_theta(design, theta_user: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`user_theta`: lme4's theta in the unit-free parameterisation."""
+def std_theta(design, theta_user: np.ndarray, order: str = "statsmodels") -> np.ndarray:
+    """Inverse of :func:`user_theta`: theta in the data's units, unit-free and packed as
+    statsmodels packs it."""
     theta_user = np.asarray(theta_user, float)
     k = design.k_re
     n_tri = k * (k + 1) // 2
     chol = np.zeros((k, k))
-    chol[np.tril_indices(k)] = theta_user[:n_tri]
+    chol[_tril_order(k, order)] = theta_user[:n_tri]
     chol = chol * design.re_scale[:, None] if k else chol
     return np.concatenate([chol[np.tril_indices(k)], theta_user[n_tri:] * design.vc_scale])
 

@@ -71,7 +71,8 @@ class LmmFit:
     scale : float
         Residual variance.
     theta : ndarray
-        lme4's theta (relative Cholesky factor, data units), for comparison with R.
+        lme4's theta (relative Cholesky factor, data units, each block packed column by
+        column as ``getME(fit, "theta")``), for comparison with R.
     loglik, aic, bic : float
         For a REML fit the REML log-likelihood and lme4's AIC/BIC computed from it
         (the REML criterion); compare such values only between fits with the same
@@ -114,7 +115,7 @@ class LmmFit:
         self.formula = prep.parsed.text
         self.method = "REML" if self.reml else "ML"
         self.engine = est.engine
-        self.theta = user_theta(design, state.theta)  # lme4's theta, data units
+        self.theta = user_theta(design, state.theta, order="lme4")  # lme4's theta, data units
         self.loglik = float(est.loglik)
         self.converged = bool(est.converged)
         self.nobs = len(design.endog)
@@ -144,7 +145,8 @@ class LmmFit:
     def statsmodels_result(self):
         """statsmodels' ``MixedLMResults`` at this optimum, for the model in
         ``statsmodels_call`` (data units); built on first access."""
-        return statsmodels_results(self.state.design.user_model(), self.theta, self.reml,
+        return statsmodels_results(self.state.design.user_model(),
+                                   user_theta(self.state.design, self.state.theta), self.reml,
                                    self.converged)
 
     @property

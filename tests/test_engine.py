@@ -202,3 +202,25 @@ def test_fit_records_statsmodels_loglik_at_the_optimum():
     singular = mk.fit_lmm("Yield ~ 1 + (1 | Batch)", load_reference_data("Dyestuff2"))
     assert singular.attempts.attrs["statsmodels_loglik"] is None
     assert "pseudo-inverse" in singular.attempts.attrs["statsmodels_check"]
+
+
+@pytest.mark.parametrize("engine", ["mixedkit", "statsmodels"])
+@pytest.mark.parametrize("method", ["REML", "ML"])
+def test_three_by_three_block_matches_lme4(method, engine):
+    """q = 3: theta in lme4's column-major order, covariance, fixed effects, log-likelihood."""
+    import json
+    from pathlib import Path
+
+    folder = Path(__file__).parent / "reference" / "engine"
+    ref = json.loads((folder / "three_slopes.json").read_text())["fits"][method]
+    data = pd.read_csv(folder / "three_slopes.csv")
+    fit = mk.fit_lmm("y ~ x1 + x2 + (x1 + x2 | g)", data, reml=method == "REML", engine=engine)
+    assert fit.loglik == pytest.approx(ref["logLik"], abs=1e-5)
+    np.testing.assert_allclose(fit.theta, ref["theta"], rtol=2e-3, atol=1e-4)
+    cov = fit.statsmodels_result.cov_re.to_numpy()
+    np.testing.assert_allclose(cov, ref["vcov_re"], rtol=2e-3, atol=1e-4)
+    fe = fit.fixed_effects.set_index("term")
+    for term, value in ref["fixef"].items():
+        name = "Intercept" if term == "(Intercept)" else term
+        assert fe.loc[name, "estimate"] == pytest.approx(value, abs=1e-3 * ref["se"][term])
+        assert fe.loc[name, "std_error"] == pytest.approx(ref["se"][term], rel=1e-3)

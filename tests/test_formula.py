@@ -10,6 +10,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 import mixedkit as mk
+from mixedkit.estimation import user_theta
 from mixedkit.formula import parse_formula
 
 COLS = ["y", "x", "z", "g", "h", "my y", "f"]
@@ -117,9 +118,10 @@ def test_statsmodels_call_specifies_the_same_model(formula, dataset):
     data = mk.load_dataset(dataset)
     fit = _fit(formula, data)
     model = eval(fit.statsmodels_call, {"smf": smf, "np": np, "data": data})
-    assert model.k_re2 + model.k_vc == len(fit.theta)
+    start = user_theta(fit.state.design, fit.state.theta)  # statsmodels' packing
+    assert model.k_re2 + model.k_vc == len(start)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = model.fit(reml=True, start_params=fit.theta, method="lbfgs")
+        res = model.fit(reml=True, start_params=start, method="lbfgs")
     assert res.llf == pytest.approx(fit.loglik, abs=1e-5)
     np.testing.assert_allclose(res.fe_params, fit.fixed_effects["estimate"], rtol=1e-5)

@@ -43,7 +43,7 @@ def lme4_theta_in_our_order(fit, ref) -> np.ndarray:
 def test_satterthwaite_at_lme4_theta_reproduces_lmertest(spec, method):
     fit, ref = fitted(spec, method), _ref_rows(spec, method)
     design = fit.state.design
-    theta = std_theta(design, lme4_theta_in_our_order(fit, ref))
+    theta = std_theta(design, lme4_theta_in_our_order(fit, ref), order="lme4")
     sol = design.engine.solve(theta, fit.reml)
     beta, scale = sol.beta, sol.sigma2
     df = satterthwaite_df(design, theta, fit.reml)
