@@ -76,8 +76,8 @@ def _random_display(fit) -> pd.DataFrame:
 def summary_text(fit) -> str:
     """The text summary shown by ``fit.summary()`` and ``repr(fit)``."""
     lines = [
-        f"Linear mixed model fit by {fit.method} (mixedkit {__version__}: statsmodels MixedLM's "
-        f"likelihood, {fit.engine} engine)",
+        (f"Linear mixed model fit by {fit.method} (mixedkit {__version__}: statsmodels "
+         f"MixedLM's likelihood, {fit.engine} engine)"),
         f"Formula: {fit.formula}",
         f"Data:    {_data_line(fit)}",
         "  ".join(f"{k}: {v}" for k, v in _criteria(fit)),
