@@ -17,12 +17,14 @@ not depend on how theta is parameterised.  Validated against lmerTest 3.1-3
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from .engine import blas_threads
 
-__all__ = ["deviance", "satterthwaite_df"]
+__all__ = ["Satterthwaite", "deviance", "satterthwaite", "satterthwaite_df"]
 
 
 def deviance(engine, theta: np.ndarray, sigma: float, reml: bool) -> float:
@@ -78,41 +80,111 @@ def _deviance_hessian(engine, theta: np.ndarray, free: np.ndarray, sigma: float,
     return hess
 
 
-def satterthwaite_df(design, theta: np.ndarray, reml: bool,
-                     variances: np.ndarray | None = None) -> np.ndarray:
-    """Satterthwaite degrees of freedom of each fixed effect (see module docstring).
+@dataclass(frozen=True)
+class Satterthwaite:
+    """What every Satterthwaite test of a fit needs (lmerTest's ``vcov_beta``,
+    ``Jac_list`` and ``vcov_varpar``).
 
-    At ``theta`` (unit-free, a fit's ``state.theta``) of ``design``'s model;
-    ``variances`` are the fixed effects' variances there when the caller has them
-    already (``diag(vcov)``). Returns NaN for every coefficient when the deviance's
-    Hessian is not positive definite at the estimate (then no Satterthwaite
-    approximation exists).
+    Attributes
+    ----------
+    vcov : ndarray (p, p)
+        Covariance of the fixed effects, C = sigma^2 (X'V^-1 X)^-1.
+    jac : ndarray (k, p, p)
+        dC/dp for each free variance parameter p = (theta[free], sigma).
+    vcov_varpar : ndarray (k, k) or None
+        2 H^-1, H the deviance's Hessian in p; None when H is not positive
+        definite (then no Satterthwaite approximation exists: df are NaN).
+    """
+
+    vcov: np.ndarray
+    jac: np.ndarray
+    vcov_varpar: np.ndarray | None
+
+    def t_df(self, l: np.ndarray) -> float:
+        """Denominator df of the t test of l'beta (lmerTest's ``contest1D``)."""
+        l = np.asarray(l, float)
+        if self.vcov_varpar is None:
+            return np.nan
+        var = float(l @ self.vcov @ l)
+        grad = np.einsum("i,kij,j->k", l, self.jac, l)
+        denom = float(grad @ self.vcov_varpar @ grad)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            df = 2 * var**2 / denom
+        return float(df) if np.isfinite(df) and df > 0 else np.nan
+
+    def f_test(self, L: np.ndarray, beta: np.ndarray) -> tuple[float, int, float, float]:
+        """F test of L beta = 0 as lmerTest's ``contestMD``: (F, num_df, den_df, p).
+
+        The hypothesis is rotated onto the eigenvectors of L C L'; each direction gets
+        its own Satterthwaite df nu_m, combined as 2E / (E - q), E = sum nu_m/(nu_m - 2)
+        (or 2 if any nu_m <= 2). Directions with a zero eigenvalue are dropped (a
+        rank-deficient L).
+        """
+        L = np.atleast_2d(np.asarray(L, float))
+        if L.shape[0] == 0:
+            return np.nan, 0, np.nan, np.nan
+        d, vectors = np.linalg.eigh(L @ self.vcov @ L.T)
+        d, vectors = d[::-1], vectors[:, ::-1]
+        keep = d > max(np.sqrt(np.finfo(float).eps) * d[0], 0)
+        q = int(keep.sum())
+        if q == 0:
+            return np.nan, 0, np.nan, np.nan
+        ptl = vectors[:, keep].T @ L
+        f_value = float(np.sum((ptl @ beta) ** 2 / d[keep]) / q)
+        nu = np.array([self.t_df(row) for row in ptl])
+        if q == 1:
+            den = nu[0]
+        elif np.all(np.abs(np.diff(nu)) < 1e-8):
+            den = float(nu.mean())
+        elif np.any(~np.isfinite(nu)):
+            den = np.nan
+        elif np.any(nu <= 2):
+            den = 2.0
+        else:
+            e = float(np.sum(nu / (nu - 2)))
+            den = 2 * e / (e - q)
+        p = float(stats.f.sf(f_value, q, den)) if np.isfinite(den) else np.nan
+        return f_value, q, float(den), p
+
+
+def satterthwaite(design, theta: np.ndarray, reml: bool) -> Satterthwaite:
+    """The pieces of every Satterthwaite test at ``theta`` (see module docstring).
+
+    Parameters on the boundary (a zero variance) are held there, as lmerTest does.
     """
     engine = design.engine
     theta = np.asarray(theta, float)
     sigma = float(np.sqrt(engine.profile(theta, reml)[1]))
-    # Parameters on the boundary (a zero variance) are held there, as lmerTest does.
     free = np.ones(len(theta), bool)
     free[design.theta_diagonal] = theta[design.theta_diagonal] > 0
     idx = np.flatnonzero(free)
 
-    def variances_at(t):
-        return sigma**2 * np.diag(np.linalg.inv(engine.profile(t, reml)[2]))
+    def vcov_at(t):
+        return sigma**2 * np.linalg.inv(engine.profile(t, reml)[2])
 
     with warnings.catch_warnings(), blas_threads(engine.largest_block):
         warnings.simplefilter("ignore")
-        c = variances_at(theta) if variances is None else np.asarray(variances, float)
+        c = vcov_at(theta)
         hess = _deviance_hessian(engine, theta, free, sigma, reml)
-        jac = np.empty((len(idx) + 1, len(c)))
+        jac = np.empty((len(idx) + 1,) + c.shape)
         for j, (i, step) in enumerate(zip(idx, _steps(theta[idx]))):
             up, down = _shifted(theta, i, step)
-            jac[j] = (variances_at(up) - variances_at(down)) / (2 * step)
+            jac[j] = (vcov_at(up) - vcov_at(down)) / (2 * step)
         jac[-1] = 2 * c / sigma  # C = sigma^2 (X'V^-1 X)^-1, so dC/dsigma = 2 C / sigma
     try:
-        cov_par = 2 * np.linalg.inv(hess)
+        vcov_varpar = 2 * np.linalg.inv(hess)
     except np.linalg.LinAlgError:
-        return np.full(len(c), np.nan)
-    denom = np.einsum("ij,ik,kj->j", jac, cov_par, jac)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df = 2 * c**2 / denom
-    return np.where(np.isfinite(df) & (df > 0), df, np.nan)
+        vcov_varpar = None
+    return Satterthwaite(c, jac, vcov_varpar)
+
+
+def satterthwaite_df(design, theta: np.ndarray, reml: bool,
+                     variances: np.ndarray | None = None) -> np.ndarray:
+    """Satterthwaite degrees of freedom of each fixed effect (lmerTest's ``summary``).
+
+    At ``theta`` (unit-free, a fit's ``state.theta``) of ``design``'s model. NaN for
+    every coefficient when the deviance's Hessian is not positive definite at the
+    estimate. ``variances`` is accepted for compatibility and ignored.
+    """
+    info = satterthwaite(design, theta, reml)
+    return np.array([info.t_df(row) for row in np.eye(info.vcov.shape[0])])

@@ -167,9 +167,8 @@ class LmmFit:
         stat = est / se
         half = 0.5 + self.conf_level / 2
         if self.df_method == "satterthwaite":
-            from .inference import satterthwaite_df
-
-            df = satterthwaite_df(self.state.design, self.state.theta, self.reml, variances)
+            info = self.state.satterthwaite
+            df = np.array([info.t_df(row) for row in np.eye(len(est))])
             p = 2 * stats.t.sf(np.abs(stat), df)
             q = stats.t.ppf(half, df)
             label = "Satterthwaite t"

@@ -94,6 +94,13 @@ class FitState:
             out += np.einsum("ij,ij->i", factor.z, modes[factor.codes])
         return out
 
+    @cached_property
+    def satterthwaite(self):
+        """The pieces of every Satterthwaite test (:class:`~mixedkit.inference.Satterthwaite`)."""
+        from .inference import satterthwaite
+
+        return satterthwaite(self.design, self.theta, self.reml)
+
     @property
     def fixed_part(self) -> np.ndarray:
         """X beta for every row used."""
