@@ -351,6 +351,37 @@ class LmmFit:
         return bootstrap_variance(self, n_boot, seed=seed, executor=executor, n_jobs=n_jobs,
                                   progress=progress, what=what)
 
+    # ------------------------------------------------------------ inference
+    def anova(self, type=3, df_method: str | None = None) -> pd.DataFrame:  # noqa: A002
+        """F tests of the fixed-effect terms, as lmerTest's ``anova``.
+
+        Parameters
+        ----------
+        type : {3, 2, 1} or {"III", "II", "I"}, default 3
+            Type III (each term adjusted for all others, independent of the contrast
+            coding), Type II (adjusted for the terms that do not contain it) or Type I
+            (sequential, in formula order).
+        df_method : {"satterthwaite", "kenward-roger", "normal"}, optional
+            Denominator degrees of freedom; default the fit's ``df_method``.
+
+        Returns
+        -------
+        DataFrame
+            One row per term (the intercept is not tested); columns ``term, sum_sq,
+            mean_sq, num_df, den_df, statistic, p_value`` (``statistic`` is F;
+            ``mean_sq`` = F sigma^2 and ``sum_sq`` = mean_sq * num_df, as lmerTest).
+            ``.attrs`` holds ``type``, ``df_method`` and ``heading`` (printed above the
+            table).
+
+        Notes
+        -----
+        Hypotheses as lmerTest 3.1-3 builds them (:mod:`mixedkit.hypotheses`);
+        validated against lmerTest's ``anova`` (tests/test_anova.py).
+        """
+        from .anova import anova_table
+
+        return anova_table(self, type, df_method)
+
     # ------------------------------------------------------------------ health
     def _health(self) -> Report:
         rep = Report("model health")
