@@ -162,7 +162,7 @@ def _treatment_design(info, columns) -> tuple[np.ndarray, np.ndarray, dict, dict
     n = next(iter(columns.values())).shape[0] if columns else 0
     x_parts, rd_parts, x_terms, rd_terms = [], [], {}, {}
     col = rd_col = 0
-    for term, _ in info.term_slices.items():
+    for term in info.term_slices:
         start = col
         for sub in info.term_codings[term]:
             blocks = []

@@ -352,7 +352,7 @@ class LmmFit:
                                   progress=progress, what=what)
 
     # ------------------------------------------------------------ inference
-    def anova(self, type=3, df_method: str | None = None) -> pd.DataFrame:  # noqa: A002
+    def anova(self, type=3, df_method: str | None = None) -> pd.DataFrame:
         """F tests of the fixed-effect terms, as lmerTest's ``anova``.
 
         Parameters
