@@ -382,6 +382,79 @@ class LmmFit:
 
         return anova_table(self, type, df_method)
 
+    def marginal_means(self, spec=None, *, by=None, at: dict | None = None,
+                       df_method: str | None = None,
+                       conf_level: float | None = None) -> pd.DataFrame:
+        """Estimated marginal means on emmeans' reference grid.
+
+        Parameters
+        ----------
+        spec : str or list of str, optional
+            The factor(s) whose level means are wanted (a list gives cell means); the
+            column name also when the formula writes ``C(x)``. None: the grand mean.
+        by : str or list of str, optional
+            Further factors to split by (the means are for each combination).
+        at : dict, optional
+            Values for numeric covariates (default: their mean over the fitted rows) or
+            a subset of a factor's levels.
+        df_method : {"satterthwaite", "kenward-roger", "normal"}, optional
+        conf_level : float, optional
+
+        Returns
+        -------
+        DataFrame
+            The factor columns (or ``term`` = "overall"), then ``estimate, std_error,
+            df, conf_low, conf_high``. ``.attrs``: ``conf_level``, ``df_method``,
+            ``covariates`` (the values held), ``averaged_over``, ``weights``.
+
+        Notes
+        -----
+        Each factor not in ``spec``/``by`` is averaged with equal weights over its
+        levels, as emmeans does by default. Validated against emmeans 1.8.4
+        (tests/test_means.py).
+        """
+        from .means import marginal_means
+
+        return marginal_means(self, spec, by=by, at=at, df_method=df_method,
+                              conf_level=conf_level)
+
+    def contrasts(self, spec, *, method="pairwise", adjust: str = "tukey", by=None,
+                  df_method: str | None = None, conf_level: float | None = None) -> pd.DataFrame:
+        """Contrasts of marginal means, as emmeans' ``pairs``/``contrast``.
+
+        Parameters
+        ----------
+        spec : str or list of str
+            The factor(s) whose means are compared.
+        method : {"pairwise", "treatment"} or dict
+            All pairs (first minus second, in level order), each level against the
+            first ("treatment", also "trt.vs.ctrl"), or ``{name: weights}`` with one
+            weight per level.
+        adjust : {"tukey", "sidak", "bonferroni", "holm", "none"}, default "tukey"
+            Multiplicity adjustment within each family (each ``by`` group); intervals
+            are adjusted alike (Bonferroni intervals for Holm, as emmeans). Tukey is
+            changed to Sidak for non-pairwise contrasts (noted in ``attrs``).
+        by : str or list of str, optional
+            Compare within each level of these factors.
+        df_method, conf_level : optional
+            As :meth:`marginal_means`.
+
+        Returns
+        -------
+        DataFrame
+            ``by`` columns, then ``contrast, estimate, std_error, df, statistic,
+            p_value, conf_low, conf_high`` (``statistic`` is t). ``.attrs``:
+            ``adjust``, ``method``, ``family``, ``conf_level``, ``df_method``, ``notes``.
+
+        Notes
+        -----
+        Validated against emmeans 1.8.4 (tests/test_means.py).
+        """
+        from .means import contrasts
+
+        return contrasts(self, spec, method=method, adjust=adjust, by=by, df_method=df_method,
+                         conf_level=conf_level)
+
     # ------------------------------------------------------------------ health
     def _health(self) -> Report:
         rep = Report("model health")

@@ -1,0 +1,304 @@
+"""Estimated marginal means and contrasts (emmeans' semantics).
+
+The reference grid has every factor of the fixed part at all of its levels and each
+numeric covariate at its mean over the fitted rows (or the value given in ``at=``).
+A marginal mean is the equal-weight average of the grid's predictions over the
+levels of the factors not asked for, whatever the cell counts; each is a linear
+function l'beta, with standard error from the fit's covariance (or Kenward–Roger's
+adjusted one) and t degrees of freedom from the same method as everything else.
+Contrasts are linear combinations of the means; their p-values and intervals are
+adjusted per family (each ``by`` group): Tukey's studentized range, Sidak,
+Bonferroni, Holm (intervals Bonferroni, as emmeans) or none.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .errors import ColumnNotFoundError, InputTypeError
+
+__all__ = ["CONTRAST_COLUMNS", "MEANS_COLUMNS", "contrasts", "marginal_means", "reference_grid"]
+
+MEANS_COLUMNS = ["estimate", "std_error", "df", "conf_low", "conf_high"]
+CONTRAST_COLUMNS = ["contrast", "estimate", "std_error", "df", "statistic", "p_value",
+                    "conf_low", "conf_high"]
+ADJUSTMENTS = ("tukey", "sidak", "bonferroni", "holm", "none")
+METHODS = ("pairwise", "treatment", "trt.vs.ctrl")
+
+
+@dataclass(frozen=True)
+class ReferenceGrid:
+    """The grid (one row per combination of factor levels) and its fixed-effects rows."""
+
+    frame: pd.DataFrame  # user column names; factor columns then covariates
+    x: np.ndarray  # (cells, p)
+    factors: list  # user names of the grid's factors, in formula order
+    covariates: dict  # user name -> value held
+
+
+def _grid_variables(state) -> tuple[list[str], list[str], dict]:
+    """Safe column names of the grid's factors and covariates, and each factor's levels."""
+    from .hypotheses import design_info
+
+    info = design_info(state)
+    prep = state.prep
+    columns = [c for c in prep.frame.columns if c != prep.parsed.response]
+    factors, covariates, levels = [], [], {}
+    for term in info.terms:
+        for factor in term.factors:
+            used = [c for c in columns if re.search(rf"(?<![\w.]){re.escape(c)}(?![\w.])",
+                                                    factor.code)]
+            finfo = info.factor_infos[factor]
+            for col in used:
+                if finfo.type == "categorical" and len(used) == 1:
+                    if col not in factors:
+                        factors.append(col)
+                        levels[col] = list(finfo.categories)
+                elif col not in covariates and col not in factors:
+                    covariates.append(col)
+    covariates = [c for c in covariates if c not in factors]
+    return factors, covariates, levels
+
+
+def reference_grid(state, at: dict | None = None) -> ReferenceGrid:
+    """emmeans' default reference grid of a fit (see module docstring)."""
+    import patsy
+
+    from .hypotheses import design_info
+
+    prep = state.prep
+    factors, covariates, levels = _grid_variables(state)
+    at = dict(at or {})
+    unknown = [k for k in at if k not in prep.names.safe]
+    if unknown:
+        raise ColumnNotFoundError(f"at= names {unknown}, which the model does not use; it uses "
+                                  f"{[prep.user(c) for c in factors + covariates]}")
+    held = {}
+    for col in covariates:
+        user = prep.user(col)
+        held[col] = float(at[user]) if user in at else float(prep.frame[col].mean())
+    grid_levels = {}
+    for col in factors:
+        user = prep.user(col)
+        if user in at:
+            wanted = np.atleast_1d(at[user])
+            bad = [v for v in wanted if v not in levels[col]]
+            if bad:
+                raise InputTypeError(f"at={{{user!r}: ...}} has levels {bad} not in the data; "
+                                     f"levels: {levels[col]}")
+            grid_levels[col] = list(wanted)
+        else:
+            grid_levels[col] = levels[col]
+    combos = list(itertools.product(*(grid_levels[c] for c in factors))) or [()]
+    frame = pd.DataFrame(combos, columns=factors)
+    for col in covariates:
+        frame[col] = held[col]
+    for col in factors:  # keep the fitted categories so patsy codes them as in the fit
+        if isinstance(prep.frame[col].dtype, pd.CategoricalDtype):
+            frame[col] = pd.Categorical(frame[col], categories=prep.frame[col].cat.categories)
+    (x,) = patsy.build_design_matrices([design_info(state)], frame, return_type="matrix")
+    user_frame = frame.rename(columns=prep.user)
+    return ReferenceGrid(user_frame, np.asarray(x), [prep.user(c) for c in factors],
+                         {prep.user(c): v for c, v in held.items()})
+
+
+def _as_list(spec, name: str) -> list[str]:
+    if spec is None:
+        return []
+    if isinstance(spec, str):
+        return [spec]
+    if isinstance(spec, (list, tuple)) and all(isinstance(s, str) for s in spec):
+        return list(spec)
+    raise InputTypeError(f"{name} must be a column name or a list of names; got {spec!r}")
+
+
+def _check_factors(names: list[str], grid: ReferenceGrid, name: str) -> None:
+    from .formula import did_you_mean
+
+    for n in names:
+        if n not in grid.factors:
+            extra = (f"; {n!r} is a numeric covariate (held at {grid.covariates[n]:.4g}): use "
+                     "at= to choose its value, or plot_effects for its slope"
+                     if n in grid.covariates else f"; {did_you_mean(n, grid.factors)}")
+            raise ColumnNotFoundError(f"{name}={n!r} is not a factor of the fixed part; its "
+                                      f"factors are {grid.factors}{extra}")
+
+
+def _cell_rows(grid: ReferenceGrid, keys: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per combination of ``keys`` levels: the equal-weight average of the grid."""
+    if not keys:
+        return pd.DataFrame(index=[0]), grid.x.mean(axis=0, keepdims=True)
+    codes = grid.frame[keys].astype(str).agg("\x1f".join, axis=1) if len(keys) > 1 else \
+        grid.frame[keys[0]].astype(str)
+    order = list(dict.fromkeys(codes))
+    labels = grid.frame.drop_duplicates(subset=keys)[keys].reset_index(drop=True)
+    rows = np.vstack([grid.x[(codes == c).to_numpy()].mean(axis=0) for c in order])
+    return labels, rows
+
+
+def _inference(fit, method: str):
+    """(vcov, t_df) for the df method: the fit's covariance and Satterthwaite, KR's
+    adjusted covariance and df, or normal (df = inf)."""
+    state = fit.state
+    if method == "satterthwaite":
+        info = state.satterthwaite
+        return info.vcov, info.t_df
+    if method == "kenward-roger":
+        kr = state.kenward_roger
+        return kr.vcov, kr.t_df
+    return state.vcov_fixed, lambda l: np.inf
+
+
+def marginal_means(fit, spec=None, *, by=None, at=None, df_method=None,
+                   conf_level=None) -> pd.DataFrame:
+    """The table returned by :meth:`~mixedkit.results.LmmFit.marginal_means`."""
+    from .results import check_conf_level, check_df_method
+
+    method = fit.df_method if df_method is None else check_df_method(df_method)
+    level = fit.conf_level if conf_level is None else check_conf_level(conf_level)
+    keys = _as_list(spec, "spec")
+    keys += [b for b in _as_list(by, "by") if b not in keys]
+    return _means(fit, keys, at, method, level)[0]
+
+
+def _means(fit, keys: list[str], at, method: str, level: float):
+    """Marginal means of the ``keys`` cells and the rows l of X they average."""
+    grid = reference_grid(fit.state, at)
+    _check_factors(keys, grid, "spec")
+    labels, rows = _cell_rows(grid, keys)
+    vcov, t_df = _inference(fit, method)
+    est = rows @ fit.state.beta
+    se = np.sqrt(np.einsum("ij,jk,ik->i", rows, vcov, rows))
+    df = np.array([t_df(r) for r in rows])
+    q = stats.t.ppf(0.5 + level / 2, df)
+    table = labels.copy() if keys else pd.DataFrame({"term": ["overall"]})
+    table["estimate"], table["std_error"], table["df"] = est, se, df
+    table["conf_low"], table["conf_high"] = est - q * se, est + q * se
+    table.attrs.update(conf_level=level, df_method=method, covariates=grid.covariates,
+                       averaged_over=[f for f in grid.factors if f not in keys],
+                       weights="equal")
+    return table, rows
+
+
+def _contrast_weights(method, levels: list[str], custom) -> tuple[list[str], np.ndarray]:
+    k = len(levels)
+    if custom is not None:
+        names, weights = [], []
+        for name, w in custom.items():
+            w = np.asarray(w, float)
+            if w.shape != (k,):
+                raise InputTypeError(f"contrast {name!r} has {w.size} weights; the spec has {k} "
+                                     f"levels {levels}")
+            names.append(str(name))
+            weights.append(w)
+        return names, np.array(weights)
+    names, weights = [], []
+    if method == "pairwise":
+        for i, j in itertools.combinations(range(k), 2):
+            w = np.zeros(k)
+            w[i], w[j] = 1.0, -1.0
+            names.append(f"{levels[i]} - {levels[j]}")
+            weights.append(w)
+    else:  # treatment: each level against the first
+        for i in range(1, k):
+            w = np.zeros(k)
+            w[i], w[0] = 1.0, -1.0
+            names.append(f"{levels[i]} - {levels[0]}")
+            weights.append(w)
+    return names, np.array(weights)
+
+
+def _level_label(frame: pd.DataFrame, keys: list[str]) -> list[str]:
+    out = []
+    for _, row in frame[keys].iterrows():
+        parts = []
+        for key in keys:
+            v = str(row[key])
+            parts.append(f"{key}{v}" if re.fullmatch(r"[-+.\d eE]+", v) else v)
+        out.append(" ".join(parts))
+    return out
+
+
+def contrasts(fit, spec, *, method="pairwise", adjust="tukey", by=None, df_method=None,
+              conf_level=None) -> pd.DataFrame:
+    """The table returned by :meth:`~mixedkit.results.LmmFit.contrasts`."""
+    from .results import check_conf_level, check_df_method
+
+    custom = None
+    if isinstance(method, dict):
+        custom, method = method, "custom"
+    elif method not in METHODS:
+        raise InputTypeError(f"method must be one of {METHODS} or a dict of contrast weights; "
+                             f"got {method!r}")
+    if adjust not in ADJUSTMENTS:
+        raise InputTypeError(f"adjust must be one of {ADJUSTMENTS}; got {adjust!r}")
+    spec_keys = _as_list(spec, "spec")
+    if not spec_keys:
+        raise InputTypeError("contrasts need a spec: the factor whose levels are compared")
+    by_keys = [b for b in _as_list(by, "by") if b not in spec_keys]
+    dfm = fit.df_method if df_method is None else check_df_method(df_method)
+    level = fit.conf_level if conf_level is None else check_conf_level(conf_level)
+    means, rows = _means(fit, spec_keys + by_keys, None, dfm, level)
+    vcov, t_df = _inference(fit, dfm)
+    notes = []
+    if adjust == "tukey" and method != "pairwise":
+        adjust = "sidak"  # Tukey's range applies to one family of pairwise comparisons
+        notes.append("adjust='tukey' was changed to 'sidak': Tukey's method is for pairwise "
+                     "comparisons only")
+    families = list(means.groupby(by_keys, sort=False).indices.items()) if by_keys else \
+        [(None, np.arange(len(means)))]
+    parts = []
+    for key, idx in families:
+        levels = _level_label(means.iloc[idx], spec_keys)
+        names, weights = _contrast_weights(method, levels, custom)
+        lrows = weights @ rows[idx]
+        est = lrows @ fit.state.beta
+        se = np.sqrt(np.einsum("ij,jk,ik->i", lrows, vcov, lrows))
+        df = np.array([t_df(r) for r in lrows])
+        part = pd.DataFrame({"contrast": names, "estimate": est, "std_error": se, "df": df})
+        part["statistic"] = est / se
+        p, half = _adjusted(part["statistic"].to_numpy(), df, adjust, len(idx), len(names),
+                            level)
+        part["p_value"], part["conf_low"], part["conf_high"] = p, est - half * se, est + half * se
+        if by_keys:
+            for j, b in enumerate(by_keys):
+                part.insert(j, b, key[j] if isinstance(key, tuple) else key)
+        parts.append(part)
+    table = pd.concat(parts, ignore_index=True)
+    family = f"a family of {len(families[0][1])} estimates" if method == "pairwise" else \
+        f"{len(parts[0])} tests"
+    table.attrs.update(conf_level=level, df_method=dfm, adjust=adjust, method=method,
+                       averaged_over=means.attrs["averaged_over"], notes=notes,
+                       family=family)
+    return table
+
+
+def _adjusted(t: np.ndarray, df: np.ndarray, adjust: str, n_means: int, n_tests: int,
+              level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Adjusted two-sided p-values and interval half-widths (in SEs) for one family."""
+    alpha = 1 - level
+    raw = 2 * stats.t.sf(np.abs(t), df)
+    if adjust == "tukey":
+        p = stats.studentized_range.sf(np.abs(t) * np.sqrt(2), n_means, df)
+        half = stats.studentized_range.ppf(level, n_means, df) / np.sqrt(2)
+        return np.clip(p, 0, 1), half
+    if adjust == "sidak":
+        p = 1 - (1 - raw) ** n_tests
+        half = stats.t.ppf(1 - (1 - (1 - alpha) ** (1 / n_tests)) / 2, df)
+        return p, half
+    if adjust in ("bonferroni", "holm"):
+        if adjust == "bonferroni":
+            p = np.minimum(raw * n_tests, 1.0)
+        else:
+            order = np.argsort(raw)
+            scaled = np.maximum.accumulate(raw[order] * (n_tests - np.arange(n_tests)))
+            p = np.empty_like(raw)
+            p[order] = np.minimum(scaled, 1.0)
+        return p, stats.t.ppf(1 - alpha / (2 * n_tests), df)
+    return raw, stats.t.ppf(1 - alpha / 2, df)
