@@ -232,6 +232,15 @@ class Engine:
         self._structure()
         self._set_response(y)
 
+    def with_fixed(self, x: np.ndarray, y: np.ndarray) -> Engine:
+        """The same random-effects structure with another fixed design and response
+        (profiles of fixed effects: a column moved into an offset)."""
+        new = copy.copy(self)
+        new._x = np.asarray(x, float)
+        new.n, new.p = new._x.shape
+        new._set_response(np.asarray(y, float))
+        return new
+
     def with_response(self, y: np.ndarray) -> Engine:
         """The same model for another response (the random-effects structure is shared)."""
         new = copy.copy(self)

@@ -53,9 +53,11 @@ def fit_lmm(
         counted on the result) or raise :class:`~mixedkit.DataError`.
     conf_level : float, default 0.95
         Confidence level of the fixed-effect intervals.
-    df_method : {"satterthwaite", "normal"}
-        Inference for fixed effects: t tests with Satterthwaite degrees of freedom
-        (lmerTest's default) or normal z tests.
+    df_method : {"satterthwaite", "kenward-roger", "normal"}
+        Inference for fixed effects everywhere (the fixed-effects table, ``anova``,
+        marginal means, contrasts): t and F tests with Satterthwaite degrees of freedom
+        (lmerTest's default), Kenward–Roger's adjusted covariance and df (pbkrtest; REML
+        fits only; equal to Satterthwaite's in balanced designs), or normal z tests.
     engine : {"mixedkit", "statsmodels"}
         How statsmodels' likelihood is evaluated during the optimisation:
         ``"mixedkit"`` (default) with :mod:`mixedkit.engine`, the same function
@@ -101,6 +103,9 @@ def fit_lmm(
 
     conf_level = check_conf_level(conf_level)
     check_df_method(df_method)
+    if df_method == "kenward-roger" and not reml:
+        raise InputTypeError("df_method='kenward-roger' needs a REML fit (reml=True), as "
+                             "pbkrtest and lmerTest; use 'satterthwaite' for ML fits")
     if engine not in ENGINES:
         raise InputTypeError(f"engine must be one of {ENGINES}; got {engine!r}")
     env = patsy.EvalEnvironment.capture(1)

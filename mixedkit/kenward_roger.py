@@ -23,16 +23,20 @@ its G_i stays in the sum (pbkrtest does not drop it).
 
 Computation.  Nothing of size n x n is formed.  Rows are grouped by the top-level
 grouping factor (one group holding every row for crossed designs); within a group
-V = sigma^2 (I + Z R0 Z'), and V^-1 maps the columns of W = [Z X] to
-W T with T = sigma^-2 (I - [R; 0] Z'W), R = Lambda M^-1 Lambda', M = Lambda'Z'Z Lambda + I.
+V = sigma^2 (I + Z Lambda Lambda' Z'), and V^-1 maps the columns of W = [Z X] to W T
+with T = sigma^-2 (I - [R; 0] Z'W), R = Lambda M^-1 Lambda', M = Lambda'Z'Z Lambda + I.
 Hence W'V^-k W = (W'W) T^k, and every quantity above is a sum over groups of small
 products of these blocks.  Groups with the same number of levels of each random
-factor share one column layout and are processed as one batch.
+factor share one column layout and are processed as one batch.  Z is taken in the
+data's units, as lme4's: the result does not depend on how the gammas are scaled
+except through the 1e-10 threshold above, which then decides as pbkrtest does.
 
-Validated against lmerTest 3.1-3 / pbkrtest 0.5.2 / emmeans 1.8.4-1 (R 4.2.2):
-every REML model of ``tests/reference/fits`` (KR df, SE, p per coefficient) and the
-type III Kenward-Roger ANOVA and KR emmeans of ``tests/reference/inference/dietox_fac.json``
-(tests/test_kenward_roger.py).
+Validated against pbkrtest 0.5.2 through lmerTest 3.1-3 and emmeans 1.8.4-1 (R 4.2.2)
+in tests/test_kenward_roger.py: KR df, SE and p of every coefficient of every REML
+model of ``tests/reference/fits`` and ``tests/reference/kr`` (unbalanced, crossed with
+fixed effects, unbalanced nested with a random slope, a 3 x 3 block), the adjusted
+covariance, type III KR F tests (also a rank-deficient L) and the KR emmeans of
+``dietox_fac``.  At lme4's theta they agree to 1e-10 relative.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse, stats
+from scipy import linalg, sparse, stats
 
 from .engine import blas_threads
 from .errors import DataError, DesignTooLargeError
@@ -50,7 +54,10 @@ __all__ = ["KenwardRoger", "kenward_roger"]
 
 _EIGEN_TOL = 1e-10  # pbkrtest: W = 2 solve(I) if min |eigenvalue| > this, else 2 ginv(I)
 _GINV_TOL = float(np.sqrt(np.finfo(float).eps))  # MASS::ginv's relative tolerance
-_BYTES_PER_CELL = 8 * 12  # dense (s x s) arrays alive per group batch (measured peak)
+# Peak memory (tracemalloc): about ten dense (s x s) arrays per group of a batch, and
+# about 100 bytes per non-zero of the row-level design [Z X].
+_BYTES_PER_CELL = 8 * 12
+_BYTES_PER_ENTRY = 128
 
 
 # --------------------------------------------------------------------- public result
@@ -101,7 +108,7 @@ class KenwardRoger:
         l = np.asarray(l, float).ravel()
         return float(np.sqrt(l @ self.vcov @ l))
 
-    def f_test(self, L: np.ndarray, beta: np.ndarray) -> tuple[float, float, float, float]:
+    def f_test(self, L: np.ndarray, beta: np.ndarray) -> tuple[float, int, float, float]:
         """F test of L beta = 0 as lmerTest's ``anova(m, ddf = "Kenward-Roger")`` reports it.
 
         Parameters
@@ -115,20 +122,22 @@ class KenwardRoger:
 
         Returns
         -------
-        F, num_df, den_df, p : float
+        F, num_df, den_df, p
             F = lambda (L beta)'(L vcov L')^-1 (L beta) / q with the KR scaling
             lambda (1 when q = 1, and when den_df is within 0.01 of 2);
             num_df = q = rank(L); p = P(F(q, den_df) > F).  lmerTest's ``Mean Sq``
-            is the unscaled F times sigma^2.
+            is the unscaled F times sigma^2.  (nan, 0, nan, nan) when L has rank 0.
         """
         lmat = _full_row_rank(np.atleast_2d(np.asarray(L, float)))
         q = lmat.shape[0]
+        if q == 0:
+            return np.nan, 0, np.nan, np.nan
         a1, a2 = self._a1_a2(lmat)
         ddf, scaling = _ddf_and_scaling(a1, a2, q)
         lb = lmat @ np.asarray(beta, float)
-        f_unscaled = float(lb @ np.linalg.solve(lmat @ self.vcov @ lmat.T, lb)) / q
-        f = scaling * f_unscaled
-        return f, float(q), ddf, float(stats.f.sf(f, q, ddf))
+        f = scaling * float(lb @ np.linalg.solve(lmat @ self.vcov @ lmat.T, lb)) / q
+        p = float(stats.f.sf(f, q, ddf)) if np.isfinite(ddf) else np.nan
+        return f, q, ddf, p
 
     def _a1_a2(self, lmat: np.ndarray) -> tuple[float, float]:
         """pbkrtest's A1 = sum W_ij tr(u_i) tr(u_j), A2 = sum W_ij tr(u_i u_j)."""
@@ -142,7 +151,15 @@ class KenwardRoger:
 
 
 def _ddf_and_scaling(a1: float, a2: float, q: int) -> tuple[float, float]:
-    """Denominator df and F scaling from A1, A2 (pbkrtest's ``.KR_adjust``)."""
+    """Denominator df and F scaling from A1, A2 (pbkrtest's ``.KR_adjust``).
+
+    Degenerate cases (A2 = 0) give NaN, as in R, instead of raising.
+    """
+    with np.errstate(all="ignore"):
+        return _ddf_and_scaling_here(np.float64(a1), np.float64(a2), q)
+
+
+def _ddf_and_scaling_here(a1: np.float64, a2: np.float64, q: int) -> tuple[float, float]:
     b = (a1 + 6 * a2) / (2 * q)
     g = ((q + 1) * a1 - (q + 4) * a2) / ((q + 2) * a2)
     denom = 3 * q + 2 * (1 - g)
@@ -159,11 +176,11 @@ def _ddf_and_scaling(a1: float, a2: float, q: int) -> tuple[float, float]:
 
 
 def _full_row_rank(lmat: np.ndarray) -> np.ndarray:
-    """L itself, or an orthonormal basis of its row space when it is rank deficient."""
-    u, s, vt = np.linalg.svd(lmat, full_matrices=False)
-    rank = int((s > max(lmat.shape) * np.finfo(float).eps * s[0]).sum()) if len(s) else 0
-    if rank == 0:
-        raise ValueError("the hypothesis matrix L is zero")
+    """L itself, or an orthonormal basis of its row space (no rows when L is 0)."""
+    if lmat.size == 0:
+        return lmat.reshape(0, lmat.shape[-1])
+    _, s, vt = np.linalg.svd(lmat, full_matrices=False)
+    rank = int((s > max(lmat.shape) * np.finfo(float).eps * s[0]).sum())
     return lmat if rank == lmat.shape[0] else vt[:rank]
 
 
@@ -235,7 +252,8 @@ def _batches(x: np.ndarray, groups: np.ndarray, factors, lams, zs,
     batch_of = batch_of.ravel()
     qf = np.array([f.q for f in factors])
     widths = signatures @ qf + p
-    needed = float((np.bincount(batch_of) * widths.astype(float) ** 2).sum() * _BYTES_PER_CELL)
+    needed = (float((np.bincount(batch_of) * widths.astype(float) ** 2).sum()) * _BYTES_PER_CELL
+              + float(n) * (qf.sum() + p) * _BYTES_PER_ENTRY)
     if needed > memory_limit:
         raise DesignTooLargeError(
             f"Kenward-Roger needs dense blocks of up to {int(widths.max()):,} random and "
@@ -253,10 +271,8 @@ def _batches(x: np.ndarray, groups: np.ndarray, factors, lams, zs,
                 for j in range(len(factors))]
         gram = _gram(x[rows], [z[rows] for z in zs], [loc[rows] for loc in local], qf,
                      offsets, pos[groups[rows]], len(members), int(widths[bi]))
-        lam = np.zeros((offsets[-1], offsets[-1]))
-        for j, c in enumerate(cols):
-            for level_cols in c:
-                lam[np.ix_(level_cols, level_cols)] = lams[j]
+        lam = linalg.block_diag(*(np.kron(np.eye(n_lev), lam_f)
+                                  for n_lev, lam_f in zip(sig, lams)))
         out.append(_Batch(gram, rows_per_group[members], lam, cols))
     return out
 
@@ -309,8 +325,11 @@ def _powers(batch: _Batch, sigma2: float):
     rg = r @ gzz
     tr_v2 = (batch.n_rows - 2 * np.trace(rg, axis1=1, axis2=2)
              + np.einsum("gab,gba->g", rg, rg)) / sigma2**2
-    sym = lambda a: (a + np.swapaxes(a, 1, 2)) / 2  # noqa: E731
-    return sym(k1), sym(k2), sym(k3xx), tr_v2
+    return _sym(k1), _sym(k2), _sym(k3xx), tr_v2
+
+
+def _sym(a: np.ndarray) -> np.ndarray:
+    return (a + np.swapaxes(a, -1, -2)) / 2
 
 
 def _index(batch: _Batch, par: _Param) -> tuple[np.ndarray, np.ndarray]:

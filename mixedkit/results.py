@@ -25,7 +25,7 @@ __all__ = ["FIXED_COLUMNS", "VARIANCE_COLUMNS", "LmmFit"]
 
 FIXED_COLUMNS = ["term", "estimate", "std_error", "statistic", "df", "p_value", "conf_low",
                  "conf_high"]
-DF_METHODS = ("satterthwaite", "normal")
+DF_METHODS = ("satterthwaite", "kenward-roger", "normal")
 VARIANCE_COLUMNS = ["group", "term", "variance", "std_dev", "corr"]
 
 
@@ -61,8 +61,9 @@ class LmmFit:
     fixed_effects : DataFrame
         Columns ``term, estimate, std_error, statistic, df, p_value, conf_low,
         conf_high``. By default (``df_method="satterthwaite"``) t tests and intervals
-        with lmerTest's Satterthwaite degrees of freedom; ``df_method="normal"`` gives
-        z (``df`` is inf). ``.attrs`` holds ``conf_level`` and ``df_method``.
+        with lmerTest's Satterthwaite degrees of freedom; ``"kenward-roger"`` uses
+        pbkrtest's adjusted covariance (``std_error``) and df; ``"normal"`` gives z
+        (``df`` is inf). ``.attrs`` holds ``conf_level`` and ``df_method``.
     variance_components : DataFrame
         Columns ``group, term, variance, std_dev, corr``: one row per random-effect
         variance (``corr`` empty), one row per correlation (``term`` is
@@ -166,12 +167,16 @@ class LmmFit:
         se = np.sqrt(variances)
         stat = est / se
         half = 0.5 + self.conf_level / 2
-        if self.df_method == "satterthwaite":
-            info = self.state.satterthwaite
+        if self.df_method in ("satterthwaite", "kenward-roger"):
+            info = self.state.satterthwaite if self.df_method == "satterthwaite" \
+                else self.state.kenward_roger
+            if self.df_method == "kenward-roger":  # KR's adjusted covariance, as pbkrtest
+                se = np.sqrt(np.diag(info.vcov))
+                stat = est / se
             df = np.array([info.t_df(row) for row in np.eye(len(est))])
             p = 2 * stats.t.sf(np.abs(stat), df)
             q = stats.t.ppf(half, df)
-            label = "Satterthwaite t"
+            label = "Satterthwaite t" if self.df_method == "satterthwaite" else "Kenward-Roger t"
         else:
             df = np.full(len(est), np.inf)
             p = 2 * stats.norm.sf(np.abs(stat))
@@ -454,6 +459,40 @@ class LmmFit:
 
         return contrasts(self, spec, method=method, adjust=adjust, by=by, df_method=df_method,
                          conf_level=conf_level)
+
+    def confint(self, method: str = "profile", conf_level: float | None = None, *,
+                n_boot: int = 500, seed=None, executor=None, n_jobs: int | None = None,
+                progress: bool = True) -> pd.DataFrame:
+        """Confidence intervals for every parameter, as lme4's ``confint``.
+
+        Parameters
+        ----------
+        method : {"profile", "wald", "boot"}, default "profile"
+            Likelihood profile (random-effect SDs and correlations, residual SD and
+            fixed effects), Wald (fixed effects, normal) or parametric bootstrap
+            percentiles.
+        conf_level : float, optional
+            Default: the fit's.
+        n_boot, seed, executor, n_jobs, progress
+            For ``method="boot"``, as in :meth:`icc`.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``effect`` ("ran_pars" or "fixed"), ``group`` ("Residual" for the
+            residual SD), ``term`` ("sd(Days)", "corr(Intercept, Days)", "sd" or the
+            coefficient), ``estimate, conf_low, conf_high``. ``.attrs``: ``method``,
+            ``conf_level`` and ``notes`` (limits set to a bound the profile does not
+            reach, failed refits).
+
+        Notes
+        -----
+        Validated against lme4 1.1-31's ``confint`` (tests/test_intervals.py).
+        """
+        from .intervals import confint
+
+        return confint(self, method, conf_level, n_boot=n_boot, seed=seed, executor=executor,
+                       n_jobs=n_jobs, progress=progress)
 
     # ------------------------------------------------------------------ health
     def _health(self) -> Report:

@@ -101,6 +101,13 @@ class FitState:
 
         return satterthwaite(self.design, self.theta, self.reml)
 
+    @cached_property
+    def kenward_roger(self):
+        """Kenward–Roger's adjusted covariance and df (:mod:`mixedkit.kenward_roger`)."""
+        from .kenward_roger import kenward_roger
+
+        return kenward_roger(self)
+
     @property
     def fixed_part(self) -> np.ndarray:
         """X beta for every row used."""

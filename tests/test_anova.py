@@ -10,7 +10,9 @@ from inference_reference import fit_at_reference, r_term
 
 import mixedkit as mk
 
-CASES = [("dietox_fac", 3, "anova_type3_satterthwaite"),
+CASES = [("dietox_fac", 3, "anova_type3_kenward_roger"),
+         ("sleepstudy", 3, "anova_type3_kenward_roger"),
+         ("dietox_fac", 3, "anova_type3_satterthwaite"),
          ("dietox_fac", 2, "anova_type2_satterthwaite"),
          ("dietox_fac", 1, "anova_type1_satterthwaite"),
          ("sleepstudy", 3, "anova_type3_satterthwaite"),
@@ -20,7 +22,8 @@ CASES = [("dietox_fac", 3, "anova_type3_satterthwaite"),
 @pytest.mark.parametrize("spec,kind,key", CASES)
 def test_f_tests_match_lmertest(spec, kind, key):
     fit, ref = fit_at_reference(spec)
-    got = fit.anova(kind).set_index("term")
+    method = "kenward-roger" if key.endswith("kenward_roger") else "satterthwaite"
+    got = fit.anova(kind, df_method=method).set_index("term")
     want = pd.DataFrame(ref[key]["rows"])
     assert list(got.index) == [r_term(t) for t in want["term"]]  # formula order
     for row in want.itertuples():

@@ -111,9 +111,12 @@ BAD = [
      mk.FormulaError, r"re_formula= and vc_formula= need groups="),
     ("bad conf_level", base, "y ~ time + (1 | subject)", {"conf_level": 95},
      mk.InputTypeError, r"conf_level must be a number between 0 and 1; got 95"),
-    ("bad df_method", base, "y ~ time + (1 | subject)", {"df_method": "kenward-roger"},
-     mk.InputTypeError, (r"df_method must be one of \('satterthwaite', 'normal'\); "
-                         r"got 'kenward-roger'")),
+    ("bad df_method", base, "y ~ time + (1 | subject)", {"df_method": "kr"},
+     mk.InputTypeError, (r"df_method must be one of \('satterthwaite', 'kenward-roger', "
+                         r"'normal'\); got 'kr'")),
+    ("KR with ML", base, "y ~ time + (1 | subject)", {"df_method": "kenward-roger",
+                                                      "reml": False},
+     mk.InputTypeError, r"df_method='kenward-roger' needs a REML fit \(reml=True\)"),
     ("unknown function", base, "y ~ foo(time) + (1 | subject)", {},
      mk.FormulaError, r"could not be evaluated"),
     ("duplicate intercepts", base, "y ~ time + (time | subject) + (1 | subject)", {},

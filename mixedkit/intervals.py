@@ -1,0 +1,368 @@
+"""Confidence intervals for every parameter: ``fit.confint()`` (lme4's ``confint``).
+
+Parameters are on lme4's scale: for each random term its standard deviations and
+correlations, the residual SD, and the fixed effects.
+
+- ``"profile"`` (default): likelihood-profile intervals.  For a parameter psi_j
+  the profile deviance d(v) = min over the others of the deviance with psi_j = v;
+  the limits solve zeta(v) = sign(v - psi_j) sqrt(d(v) - d(psi)) = +/- z.  As lme4's
+  ``profile``, the deviance is the ML deviance (a REML fit is refitted by ML for
+  the profile; the ``estimate`` column stays the fit's own); variance parameters are
+  profiled on the SD/correlation scale, fixed effects by moving the column into an
+  offset and re-estimating the rest.  A limit that the profile never reaches (a standard
+  deviation that can be 0, a correlation that can be +/-1) is set to that bound and
+  said in ``attrs["notes"]``.
+- ``"wald"``: fixed effects only, estimate +/- z SE (normal, as lme4's).
+- ``"boot"``: percentile intervals from the parametric bootstrap (any executor).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from .errors import InputTypeError
+
+__all__ = ["CONFINT_COLUMNS", "confint"]
+
+CONFINT_COLUMNS = ["effect", "group", "term", "estimate", "conf_low", "conf_high"]
+METHODS = ("profile", "wald", "boot")
+
+
+@dataclass(frozen=True)
+class _Param:
+    group: str
+    term: str
+    kind: str  # "sd", "cor", "sigma"
+    block: int  # index into design.blocks (-1 for sigma)
+    i: int
+    j: int
+
+
+def _variance_params(design) -> list[_Param]:
+    """lme4's order: per block its SD/correlation lower triangle by columns, then sigma."""
+    out = []
+    for b, block in enumerate(design.blocks):
+        k = len(block.terms)
+        for j in range(k):
+            for i in range(j, k):
+                if i == j:
+                    out.append(_Param(block.group, f"sd({block.terms[i]})", "sd", b, i, i))
+                else:
+                    out.append(_Param(block.group, f"corr({block.terms[j]}, {block.terms[i]})",
+                                      "cor", b, i, j))
+    out.append(_Param("Residual", "sd", "sigma", -1, 0, 0))
+    return out
+
+
+def _psd_cholesky(a: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor of a positive semi-definite matrix (zero pivots give zero
+    columns), or NaN when ``a`` is not positive semi-definite."""
+    k = a.shape[0]
+    low = np.zeros_like(a)
+    for j in range(k):
+        d = a[j, j] - low[j, :j] @ low[j, :j]
+        if d < -1e-12 * max(1.0, abs(a[j, j])):
+            return np.full_like(a, np.nan)
+        low[j, j] = np.sqrt(max(d, 0.0))
+        for i in range(j + 1, k):
+            low[i, j] = (a[i, j] - low[i, :j] @ low[j, :j]) / low[j, j] if low[j, j] > 0 else 0.0
+    return low
+
+
+class _Profiler:
+    """The deviance on lme4's SD/correlation scale, and its profiles."""
+
+    def __init__(self, state):
+        from .estimation import user_theta
+
+        self.state = state
+        self.design = state.design
+        self.engine = state.design.engine
+        self.reml = state.reml
+        self.params = _variance_params(self.design)
+        sigma = np.sqrt(state.sigma2)
+        theta_user = user_theta(self.design, state.theta)
+        self.psi_hat = self._psi_from_theta(theta_user, sigma)
+        self.dev_hat = self.deviance(self.psi_hat)
+
+    # theta (data units, statsmodels' packing) <-> psi
+    def _blocks(self, theta_user):
+        from .estimation import relative_factor_blocks
+
+        chol, sds = relative_factor_blocks(self.design, theta_user)
+        out, v = [], 0
+        for block in self.design.blocks:
+            if block.kind == "re":
+                out.append(chol @ chol.T)
+            else:
+                out.append(np.array([[sds[v] ** 2]]))
+                v += 1
+        return out
+
+    def _psi_from_theta(self, theta_user, sigma) -> np.ndarray:
+        covs = [sigma**2 * c for c in self._blocks(theta_user)]
+        psi = []
+        for p in self.params:
+            if p.kind == "sigma":
+                psi.append(sigma)
+            else:
+                c = covs[p.block]
+                sd = np.sqrt(np.diag(c))
+                psi.append(sd[p.i] if p.kind == "sd" else
+                           (c[p.i, p.j] / (sd[p.i] * sd[p.j]) if sd[p.i] * sd[p.j] > 0 else 0.0))
+        return np.array(psi)
+
+    def theta_sigma(self, psi: np.ndarray) -> tuple[np.ndarray, float]:
+        from .estimation import std_theta
+
+        sigma = psi[-1]
+        design = self.design
+        k = design.k_re
+        parts_re, parts_vc = None, []
+        for b, block in enumerate(design.blocks):
+            size = len(block.terms)
+            sd, corr = np.zeros(size), np.eye(size)
+            for p, value in zip(self.params, psi):
+                if p.block != b:
+                    continue
+                if p.kind == "sd":
+                    sd[p.i] = value
+                else:
+                    corr[p.i, p.j] = corr[p.j, p.i] = value
+            rel = (sd[:, None] * corr * sd[None, :]) / sigma**2
+            if block.kind == "re":
+                parts_re = _psd_cholesky(rel)
+            else:
+                parts_vc.append(np.sqrt(rel[0, 0]))
+        tri = parts_re[np.tril_indices(k)] if k else np.zeros(0)
+        return std_theta(design, np.concatenate([tri, parts_vc])), sigma
+
+    def deviance(self, psi: np.ndarray) -> float:
+        from .inference import deviance
+
+        theta, sigma = self.theta_sigma(psi)
+        if not np.all(np.isfinite(theta)) or sigma <= 0:
+            return np.inf
+        try:
+            with np.errstate(all="ignore"):
+                value = deviance(self.engine, theta, sigma, self.reml)
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+            return np.inf
+        return value if np.isfinite(value) else np.inf
+
+    def bounds(self, index: int | None = None) -> list:
+        out = []
+        for p in self.params:
+            out.append((0.0, None) if p.kind == "sd" else (-1.0, 1.0) if p.kind == "cor"
+                       else (1e-10 * self.psi_hat[-1], None))
+        return out
+
+    def profile_min(self, j: int, value: float, start: np.ndarray) -> tuple[float, np.ndarray]:
+        """min over the other parameters of the deviance with psi_j = value."""
+        free = [i for i in range(len(self.psi_hat)) if i != j]
+        bounds = [self.bounds()[i] for i in free]
+
+        def f(x):
+            psi = start.copy()
+            psi[free] = x
+            psi[j] = value
+            return self.deviance(psi)
+
+        x0 = np.clip(start[free], [b[0] if b[0] is not None else -np.inf for b in bounds],
+                     [b[1] if b[1] is not None else np.inf for b in bounds])
+        if not free:
+            return f(x0), start
+        res = optimize.minimize(f, x0, method="L-BFGS-B", bounds=bounds,
+                                options={"ftol": 1e-12, "gtol": 1e-8, "maxiter": 500})
+        best = start.copy()
+        best[free] = res.x
+        best[j] = value
+        return float(res.fun), best
+
+
+def _limits(zeta, estimate: float, step: float, z: float, lower_bound: float | None,
+            upper_bound: float | None) -> tuple[float, float, list[str]]:
+    """Both solutions of zeta(v) = +/- z, searching outwards from ``estimate``."""
+    notes = []
+    out = []
+    for sign, bound in ((-1, lower_bound), (1, upper_bound)):
+        inside, h = estimate, step
+        limit = np.nan
+        for _ in range(60):
+            v = estimate + sign * h
+            if bound is not None and sign * (v - bound) >= 0:
+                v = bound
+            value = zeta(v)
+            if sign * value >= z:
+                limit = optimize.brentq(lambda t, s=sign: zeta(t) - s * z, min(inside, v),
+                                        max(inside, v), xtol=1e-8 * max(1.0, abs(v)))
+                break
+            if bound is not None and v == bound:
+                limit = bound
+                notes.append(f"the profile does not reach the level before the bound {bound:g}: "
+                             "the limit is the bound")
+                break
+            inside, h = v, h * 2
+        out.append(limit)
+    return out[0], out[1], notes
+
+
+def _profile_intervals(fit, level: float) -> tuple[pd.DataFrame, list[str]]:
+    ml_fit = fit.refit(reml=False) if fit.reml else fit
+    table, notes = _profile_ml(ml_fit, level)
+    if fit.reml:  # lme4 reports the fit's own estimates beside the ML-profile limits
+        own = _Profiler(fit.state).psi_hat
+        table["estimate"] = np.r_[own, fit.state.beta]
+        notes.append("profiled on the ML deviance (the fit refitted by ML), as lme4's confint")
+    return table, notes
+
+
+def _profile_ml(fit, level: float) -> tuple[pd.DataFrame, list[str]]:
+    state = fit.state
+    prof = _Profiler(state)
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    rows, notes = [], []
+    psi_hat = prof.psi_hat
+    for j, p in enumerate(prof.params):
+        cache: dict[float, np.ndarray] = {}
+
+        def zeta(v, j=j, cache=cache):
+            nearest = min(cache, key=lambda k: abs(k - v)) if cache else None
+            start = psi_hat if nearest is None else cache[nearest]
+            d, best = prof.profile_min(j, v, start)
+            cache[v] = best
+            return np.sign(v - psi_hat[j]) * np.sqrt(max(d - prof.dev_hat, 0.0))
+
+        est = psi_hat[j]
+        step = max(abs(est) * 0.2, 1e-3 * psi_hat[-1]) if p.kind != "cor" else 0.1
+        lower_b, upper_b = {"sd": (0.0, None), "cor": (-1.0, 1.0),
+                            "sigma": (1e-10 * psi_hat[-1], None)}[p.kind]
+        low, high, why = _limits(zeta, est, step, z, lower_b, upper_b)
+        notes += [f"{p.group} {p.term}: {w}" for w in why]
+        rows.append(["ran_pars", p.group, p.term, est, low, high])
+    rows += _fixed_profiles(fit, z)
+    return pd.DataFrame(rows, columns=CONFINT_COLUMNS), notes
+
+
+def _fixed_profiles(fit, z: float) -> list:
+    """Profile intervals of the fixed effects: the column moved into an offset, the
+    variance parameters and other coefficients re-estimated at each value."""
+    state = fit.state
+    design = state.design
+    x = design.exog.to_numpy(float)
+    se = np.sqrt(np.diag(state.vcov_fixed))
+    rows = []
+    for j, name in enumerate(design.exog.columns):
+        sub = design.engine.with_fixed(np.delete(x, j, axis=1), design.endog)
+        offset = x[:, j]
+        base, _ = _max_loglik(sub, state.theta, design.endog - offset * state.beta[j],
+                              state.reml)
+        cache = {state.beta[j]: state.theta}
+
+        def zeta(v, j=j, sub=sub, base=base, offset=offset, cache=cache):
+            nearest = min(cache, key=lambda k: abs(k - v))
+            ll, theta = _max_loglik(sub, cache[nearest], design.endog - offset * v, state.reml)
+            cache[v] = theta
+            return np.sign(v - state.beta[j]) * np.sqrt(max(2 * (base - ll), 0.0))
+
+        low, high, _ = _limits(zeta, state.beta[j], se[j], z, None, None)
+        rows.append(["fixed", "", name, state.beta[j], low, high])
+    return rows
+
+
+def _max_loglik(sub, theta0, y, reml: bool) -> tuple[float, np.ndarray]:
+    """The maximised (REML or ML) log-likelihood of ``sub``'s model for response y."""
+    from .estimation import _EngineObjective
+
+    obj = _EngineObjective(sub.with_response(y), reml)
+    res = optimize.minimize(obj, np.asarray(theta0, float), jac=obj.grad, method="L-BFGS-B",
+                            bounds=_bounds_for(sub, theta0),
+                            options={"ftol": 1e-13, "gtol": 1e-9, "maxiter": 500})
+    return obj.loglik(res.x), res.x
+
+
+def _bounds_for(engine, theta0):
+    bounds = [(None, None)] * len(theta0)
+    for f in engine.factors:
+        for k, a, b in f.theta_pos:
+            if a == b:
+                bounds[k] = (0.0, None)
+    return bounds
+
+
+def _wald(fit, level: float) -> pd.DataFrame:
+    state = fit.state
+    z = stats.norm.ppf(0.5 + level / 2)
+    se = np.sqrt(np.diag(state.vcov_fixed))
+    return pd.DataFrame({"effect": "fixed", "group": "", "term": list(state.design.exog.columns),
+                         "estimate": state.beta, "conf_low": state.beta - z * se,
+                         "conf_high": state.beta + z * se})
+
+
+def confint(fit, method: str = "profile", conf_level: float | None = None, *, n_boot: int = 500,
+            seed=None, executor=None, n_jobs=None, progress: bool = True) -> pd.DataFrame:
+    """The table returned by :meth:`~mixedkit.results.LmmFit.confint`."""
+    from .results import check_conf_level
+
+    if method not in METHODS:
+        raise InputTypeError(f"method must be one of {METHODS}; got {method!r}")
+    level = fit.conf_level if conf_level is None else check_conf_level(conf_level)
+    notes: list[str] = []
+    if method == "wald":
+        table = _wald(fit, level)
+    elif method == "profile":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            table, notes = _profile_intervals(fit, level)
+    else:
+        table, notes = _boot(fit, level, n_boot, seed, executor, n_jobs, progress)
+    table.attrs.update(method=method, conf_level=level, notes=notes)
+    return table
+
+
+def _boot_chunk(state, seeds):
+    from .bootstrap import refit_to, simulate
+    from .errors import MixedkitError
+
+    prof = _Profiler.__new__(_Profiler)
+    prof.design, prof.params = state.design, _variance_params(state.design)
+    out = []
+    for seed in seeds:
+        try:
+            y = simulate(state, np.random.default_rng(seed))
+            est, design = refit_to(state, y)
+            sol = design.engine.solve(est.theta, state.reml)
+            from .estimation import user_theta
+
+            psi = _Profiler._psi_from_theta(prof, user_theta(design, est.theta),
+                                            np.sqrt(sol.sigma2))
+            out.append({f"p{i}": v for i, v in enumerate(np.r_[psi, sol.beta])})
+        except (MixedkitError, np.linalg.LinAlgError, ValueError, FloatingPointError) as err:
+            out.append({"error": f"{type(err).__name__}: {err}"})
+    return out
+
+
+def _boot(fit, level, n_boot, seed, executor, n_jobs, progress):
+    from .bootstrap import run_bootstrap
+
+    state = fit.state
+    prof = _Profiler(state)
+    draws = run_bootstrap(_boot_chunk, (state,), n_boot, seed=seed, executor=executor,
+                          n_jobs=n_jobs, progress=progress, label="confint bootstrap")
+    estimates = np.r_[prof.psi_hat, state.beta]
+    labels = [("ran_pars", p.group, p.term) for p in prof.params] + \
+        [("fixed", "", t) for t in state.design.exog.columns]
+    alpha = (1 - level) / 2
+    rows = []
+    for i, (lab, est) in enumerate(zip(labels, estimates)):
+        col = draws[f"p{i}"].dropna().to_numpy() if f"p{i}" in draws else np.array([])
+        lo, hi = np.quantile(col, [alpha, 1 - alpha]) if len(col) else (np.nan, np.nan)
+        rows.append([*lab, est, lo, hi])
+    failed = int(draws["error"].notna().sum()) if "error" in draws else 0
+    notes = [f"{n_boot} parametric bootstrap refits, {failed} failed; percentile intervals"]
+    return pd.DataFrame(rows, columns=CONFINT_COLUMNS), notes
