@@ -66,6 +66,12 @@ def _grid_variables(state) -> tuple[list[str], list[str], dict]:
     return factors, covariates, levels
 
 
+def fixed_columns(state) -> list[str]:
+    """Safe names of the data columns the fixed part uses."""
+    factors, covariates, _ = _grid_variables(state)
+    return factors + covariates
+
+
 def reference_grid(state, at: dict | None = None) -> ReferenceGrid:
     """emmeans' default reference grid of a fit (see module docstring)."""
     import patsy

@@ -17,7 +17,7 @@ from scipy import stats
 
 from .errors import DataError, DataWarning, InputTypeError
 
-__all__ = ["RANEF_COLUMNS", "predict", "random_effects"]
+__all__ = ["PREDICTION_COLUMNS", "RANEF_COLUMNS", "predict", "random_effects"]
 
 RANEF_COLUMNS = ["group", "level", "term", "estimate", "std_error", "conf_low", "conf_high"]
 
@@ -43,11 +43,16 @@ def random_effects(state, conf_level: float = 0.95) -> pd.DataFrame:
     return table
 
 
-def _newdata_frame(fit, newdata: pd.DataFrame) -> pd.DataFrame:
+def _newdata_frame(fit, newdata: pd.DataFrame, fixed_only: bool = False) -> pd.DataFrame:
     if not isinstance(newdata, pd.DataFrame):
         raise InputTypeError(f"newdata must be a pandas DataFrame; got {type(newdata).__name__}")
     prep = fit.state.prep
-    needed = [prep.user(c) for c in prep.frame.columns if c != prep.parsed.response]
+    if fixed_only:  # population level: the grouping columns are not needed
+        from .means import fixed_columns
+
+        needed = [prep.user(c) for c in fixed_columns(fit.state)]
+    else:
+        needed = [prep.user(c) for c in prep.frame.columns if c != prep.parsed.response]
     missing = [c for c in needed if c not in newdata.columns]
     if missing:
         raise DataError(f"newdata lacks the column(s) {missing} the model uses; add them")
@@ -83,19 +88,56 @@ def _fixed_design(fit, frame: pd.DataFrame) -> np.ndarray:
 
 
 def predict(fit, newdata: pd.DataFrame | None = None, *, include_random: bool = True,
-            allow_new_groups: bool = False) -> pd.Series:
+            allow_new_groups: bool = False, interval: str | None = None,
+            df_method: str | None = None, conf_level: float | None = None):
     """Predictions; see :meth:`LmmFit.predict`."""
     state = fit.state
+    if interval is not None:
+        return _population_interval(fit, newdata, include_random, interval, df_method,
+                                    conf_level)
     if newdata is None:
         base = state.fixed_part
         if include_random:
             base = base + state.random_part
         return pd.Series(base, index=state.prep.frame.index, name="predicted")
-    frame = _newdata_frame(fit, newdata)
+    frame = _newdata_frame(fit, newdata, fixed_only=not include_random)
     pred = _fixed_design(fit, frame) @ state.beta
     if include_random:
         pred = pred + _new_random_part(fit, frame, allow_new_groups)
     return pd.Series(pred, index=newdata.index, name="predicted")
+
+
+PREDICTION_COLUMNS = ["estimate", "std_error", "df", "conf_low", "conf_high"]
+
+
+def _population_interval(fit, newdata, include_random, interval, df_method, conf_level):
+    """Population-level predictions x'beta with their standard errors, df and interval."""
+    from .means import _inference
+    from .results import check_conf_level, check_df_method
+
+    if interval != "confidence":
+        raise InputTypeError(f"interval must be None or 'confidence'; got {interval!r}")
+    if include_random:
+        raise InputTypeError("interval='confidence' is for population-level predictions (the "
+                             "mean response at given predictor values); pass "
+                             "include_random=False")
+    method = fit.df_method if df_method is None else check_df_method(df_method)
+    level = fit.conf_level if conf_level is None else check_conf_level(conf_level)
+    state = fit.state
+    if newdata is None:
+        x, index = state.design.exog.to_numpy(float), state.prep.frame.index
+    else:
+        x, index = _fixed_design(fit, _newdata_frame(fit, newdata, fixed_only=True)), \
+            newdata.index
+    vcov, t_df = _inference(fit, method)
+    est = x @ state.beta
+    se = np.sqrt(np.einsum("ij,jk,ik->i", x, vcov, x))
+    df = np.array([t_df(row) for row in x])
+    q = stats.t.ppf(0.5 + level / 2, df)
+    table = pd.DataFrame({"estimate": est, "std_error": se, "df": df, "conf_low": est - q * se,
+                          "conf_high": est + q * se}, index=index)
+    table.attrs.update(conf_level=level, df_method=method, interval=interval)
+    return table
 
 
 def _new_random_part(fit, frame: pd.DataFrame, allow_new_groups: bool) -> np.ndarray:

@@ -257,29 +257,43 @@ class LmmFit:
         return res.rename(f"{kind} residual")
 
     def predict(self, newdata: pd.DataFrame | None = None, *, include_random: bool = True,
-                allow_new_groups: bool = False) -> pd.Series:
+                allow_new_groups: bool = False, interval: str | None = None,
+                df_method: str | None = None, conf_level: float | None = None):
         """Predictions for new (or, with ``newdata=None``, the fitted) rows.
 
         Parameters
         ----------
         newdata : DataFrame, optional
-            Must have every column the model uses except the response.
+            Must have every column the model uses except the response (population-level
+            predictions need only the fixed part's columns).
         include_random : bool, default True
             Conditional predictions (with each row's group's random effects);
             ``False`` gives population-level predictions (X beta).
         allow_new_groups : bool, default False
             Rows in groups the model has not seen raise ``DataError`` unless True;
             then they get population-level predictions and a ``DataWarning`` says so.
+        interval : {None, "confidence"}
+            With ``include_random=False``: the mean response's standard error, t
+            degrees of freedom (the fit's ``df_method``, or ``df_method=``) and interval.
+        df_method, conf_level : optional
+            For ``interval``; default the fit's.
 
         Returns
         -------
-        Series
-            Indexed like ``newdata``.
+        Series or DataFrame
+            A Series indexed like ``newdata``; with ``interval``, a DataFrame with
+            columns ``estimate, std_error, df, conf_low, conf_high``.
+
+        Notes
+        -----
+        Intervals validated against emmeans at the same predictor values
+        (tests/test_predictions.py).
         """
         from .predictions import predict
 
         return predict(self, newdata, include_random=include_random,
-                       allow_new_groups=allow_new_groups)
+                       allow_new_groups=allow_new_groups, interval=interval,
+                       df_method=df_method, conf_level=conf_level)
 
     # ------------------------------------------------------- variance explained
     def icc(self, *, n_boot: int = 0, conf_level: float = 0.95, seed=None, executor=None,

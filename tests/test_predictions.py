@@ -98,3 +98,33 @@ def test_predict_crossed_and_after_pickling():
     pen = mk.load_dataset("penicillin")
     fit = pickle.loads(pickle.dumps(mk.fit_lmm("diameter ~ 1 + (1 | plate) + (1 | sample)", pen)))
     np.testing.assert_allclose(fit.predict(pen), fit.fitted(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["satterthwaite", "kenward_roger"])
+def test_population_prediction_intervals_match_emmeans(method):
+    """emmeans(m, ~ Days, at = list(Days = 0:9)) on sleepstudy (reference/inference)."""
+    from inference_reference import fit_at_reference
+
+    fit, ref = fit_at_reference("sleepstudy")
+    want = pd.DataFrame(ref["predict_ci"][f"emmeans_{method}"]["rows"])
+    newdata = pd.DataFrame({"Days": np.arange(10)})  # no Subject column needed
+    got = fit.predict(newdata, include_random=False, interval="confidence",
+                      df_method=method.replace("_", "-"))
+    assert list(got.columns) == ["estimate", "std_error", "df", "conf_low", "conf_high"]
+    np.testing.assert_allclose(got["estimate"], want["emmean"], rtol=1e-7)
+    np.testing.assert_allclose(got["std_error"], want["SE"], rtol=1e-4)
+    np.testing.assert_allclose(got["df"], want["df"], rtol=1e-3)
+    np.testing.assert_allclose(got["conf_low"], want["lower.CL"], rtol=1e-4)
+    np.testing.assert_allclose(got["conf_high"], want["upper.CL"], rtol=1e-4)
+
+
+def test_prediction_interval_needs_population_level():
+    fit = mk.fit_lmm("Reaction ~ Days + (1 | Subject)", mk.load_dataset("sleepstudy"))
+    with pytest.raises(mk.InputTypeError, match=r"interval='confidence' is for population-level "
+                                                r"predictions .* pass include_random=False"):
+        fit.predict(pd.DataFrame({"Days": [1]}), interval="confidence")
+    with pytest.raises(mk.InputTypeError, match=r"interval must be None or 'confidence'; got "
+                                                r"'prediction'"):
+        fit.predict(include_random=False, interval="prediction")
+    pop = fit.predict(pd.DataFrame({"Days": [1, 2]}), include_random=False)
+    assert len(pop) == 2  # no grouping column needed
