@@ -1,4 +1,5 @@
-"""Command line: ``mixedkit fit | check | compare | demo`` (also ``python -m mixedkit``).
+"""Command line: ``mixedkit fit | check | compare | anova | means | demo`` (also
+``python -m mixedkit``).
 
 Exit codes: 0 success, 2 usage or data errors (one-line message on stderr),
 1 unexpected errors.
@@ -21,7 +22,15 @@ _FIT_EXAMPLE = 'example:\n  mixedkit fit sleep.csv "Reaction ~ Days + (Days | Su
 _CHECK_EXAMPLE = 'example:\n  mixedkit check sleep.csv "Reaction ~ Days + (1 | Subject)"'
 _COMPARE_EXAMPLE = ('example:\n  mixedkit compare sleep.csv "Reaction ~ Days + (1 | Subject)" '
                     '"Reaction ~ Days + (Days | Subject)"')
+_ANOVA_EXAMPLE = ('example:\n  mixedkit anova ergostool.csv "effort ~ Type + (1 | Subject)" '
+                  '--df-method kenward-roger')
+_MEANS_EXAMPLE = ('example:\n  mixedkit means ergostool.csv "effort ~ Type + (1 | Subject)" Type '
+                  '--contrasts')
 _DEMO_EXAMPLE = "example:\n  mixedkit demo --plot demo.png"
+# kept here (not imported) so that --help does not load numpy and pandas
+_DF_METHODS = ("satterthwaite", "kenward-roger", "normal")
+_ADJUSTMENTS = ("tukey", "sidak", "bonferroni", "holm", "none")
+_ANOVA_TYPES = {"1": 1, "2": 2, "3": 3, "I": "I", "II": "II", "III": "III"}
 
 
 class _UsageError(MixedkitError):
@@ -104,6 +113,34 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("data", help="data file (CSV or Parquet)")
     m.add_argument("formulas", nargs="+", metavar="FORMULA", help="two or more formulas")
     m.add_argument("--json", action="store_true", help="print JSON instead of text")
+    a = sub.add_parser("anova", help="F tests of the fixed-effect terms (lmerTest's anova)",
+                       epilog=_ANOVA_EXAMPLE, formatter_class=fmt)
+    a.add_argument("data", help="data file (CSV or Parquet)")
+    a.add_argument("formula", help="lme4-style formula")
+    a.add_argument("--type", choices=list(_ANOVA_TYPES), default="3",
+                   help="3: each term adjusted for all others (default); 2: for the terms "
+                        "that do not contain it; 1: sequential, in formula order")
+    a.add_argument("--df-method", choices=_DF_METHODS, default="satterthwaite",
+                   help="denominator degrees of freedom (default: %(default)s)")
+    a.add_argument("--json", action="store_true", help="print JSON instead of text")
+    n = sub.add_parser("means", help="estimated marginal means of a factor (emmeans), "
+                                     "optionally with their pairwise contrasts",
+                       epilog=_MEANS_EXAMPLE, formatter_class=fmt)
+    n.add_argument("data", help="data file (CSV or Parquet)")
+    n.add_argument("formula", help="lme4-style formula")
+    n.add_argument("term", metavar="TERM",
+                   help="factor of the fixed part whose level means are wanted (A:B for the "
+                        "cell means of two factors)")
+    n.add_argument("--by", metavar="B",
+                   help="means and contrasts within each level of this factor (B1,B2 for "
+                        "several)")
+    n.add_argument("--contrasts", action="store_true",
+                   help="also every pairwise difference of the means")
+    n.add_argument("--adjust", choices=_ADJUSTMENTS,
+                   help="multiplicity adjustment of the contrasts (default: tukey)")
+    n.add_argument("--df-method", choices=_DF_METHODS, default="satterthwaite",
+                   help="degrees of freedom of the t intervals and tests (default: %(default)s)")
+    n.add_argument("--json", action="store_true", help="print JSON instead of text")
     d = sub.add_parser("demo", help="fit a bundled example and write its diagnostics figure",
                        epilog=_DEMO_EXAMPLE, formatter_class=fmt)
     d.add_argument("--plot", metavar="PNG", default="mixedkit-demo.png",
@@ -126,6 +163,125 @@ def _save_plot(fit, path: str) -> None:
         import matplotlib.pyplot as plt
 
         plt.close(fig)
+
+
+def _fit_noting_warnings(formula: str, data, **kwargs):
+    """The fit, and mixedkit's warnings about it (singular fit, ...) as one-line texts.
+
+    ``anova`` and ``means`` print no health section, so these go to stderr (and into
+    the JSON) instead of being lost."""
+    from . import MixedkitWarning, fit_lmm
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MixedkitWarning)
+        fit = fit_lmm(formula, data, **kwargs)
+    texts = [" ".join(str(w.message).split()) for w in caught
+             if issubclass(w.category, MixedkitWarning)]
+    for text in dict.fromkeys(texts):
+        print(f"mixedkit: warning: {text}", file=sys.stderr)
+    return fit, list(dict.fromkeys(texts))
+
+
+_DF_LABELS = {"satterthwaite": "Satterthwaite df", "kenward-roger": "Kenward-Roger df",
+              "normal": "normal (z)"}
+
+
+def _df_text(df: float) -> str:
+    return "inf" if not math.isfinite(df) else f"{df:.1f}"
+
+
+def _display(frame, keys: list[str], conf_level: float):
+    """Rounded copy of a means or contrasts table for the terminal (as the summary)."""
+    import pandas as pd
+
+    from .display import _fmt, _pval
+
+    out = pd.DataFrame({k: frame[k].astype(str) for k in keys})
+    for col in ("estimate", "std_error"):
+        out[col] = frame[col].map(_fmt)
+    out["df"] = frame["df"].map(_df_text)
+    if "statistic" in frame:
+        out["statistic"] = frame["statistic"].map(_fmt)
+        # adjusted p values below ~1e-13 are rounding noise (1 - a probability)
+        out["p_value"] = frame["p_value"].map(lambda p: "<1e-12" if p < 1e-12 else _pval(p))
+    out[f"{conf_level:.0%} CI"] = [f"[{_fmt(lo)}, {_fmt(hi)}]"
+                                   for lo, hi in zip(frame["conf_low"], frame["conf_high"])]
+    return out.to_string(index=False)
+
+
+def _anova_command(args) -> None:
+    fit, notes = _fit_noting_warnings(args.formula, _read(args.data), df_method=args.df_method)
+    table = fit.anova(type=_ANOVA_TYPES[args.type])
+    if args.json:
+        print(json.dumps(_clean({
+            "formula": fit.formula, "type": table.attrs["type"],
+            "df_method": table.attrs["df_method"], "heading": table.attrs["heading"],
+            "table": _records(table), "warnings": notes}), indent=1))
+        return
+    import pandas as pd
+
+    from .display import _fmt, _pval
+
+    print(table.attrs["heading"])
+    if table.empty:
+        print("(no fixed-effect terms to test: the fixed part is the intercept only)")
+        return
+    print(pd.DataFrame({
+        "term": table["term"], "sum_sq": table["sum_sq"].map(_fmt),
+        "mean_sq": table["mean_sq"].map(_fmt), "num_df": table["num_df"].astype(str),
+        "den_df": table["den_df"].map(_df_text), "F": table["statistic"].map(_fmt),
+        "p_value": table["p_value"].map(_pval)}).to_string(index=False))
+
+
+def _names(text: str, sep: str) -> list[str]:
+    return [t.strip() for t in text.split(sep) if t.strip()]
+
+
+def _means_command(args) -> None:
+    if args.adjust is not None and not args.contrasts:
+        raise _UsageError("--adjust applies to the contrasts: add --contrasts")
+    terms = _names(args.term, ":")
+    if not terms:
+        raise _UsageError("TERM must name a factor of the fixed part")
+    by = _names(args.by, ",") if args.by else None
+    fit, notes = _fit_noting_warnings(args.formula, _read(args.data), df_method=args.df_method)
+    means = fit.marginal_means(terms, by=by)
+    pairs = (fit.contrasts(terms, adjust=args.adjust or "tukey", by=by)
+             if args.contrasts else None)
+    if args.json:
+        out = {"formula": fit.formula, "term": terms, "by": by or [],
+               "df_method": means.attrs["df_method"], "conf_level": means.attrs["conf_level"],
+               "averaged_over": means.attrs["averaged_over"],
+               "covariates": means.attrs["covariates"], "means": _records(means)}
+        if pairs is not None:
+            out["contrasts"] = {k: pairs.attrs[k] for k in ("method", "adjust", "family",
+                                                             "notes")}
+            out["contrasts"]["table"] = _records(pairs)
+        out["warnings"] = notes
+        print(json.dumps(_clean(out), indent=1))
+        return
+    level = means.attrs["conf_level"]
+    within = f" by {', '.join(by)}" if by else ""
+    print(f"Marginal means of {':'.join(terms)}{within} "
+          f"({_DF_LABELS[means.attrs['df_method']]}, {level:.0%} confidence intervals)")
+    print(_display(means, [c for c in means.columns if c in terms + (by or [])], level))
+    if means.attrs["averaged_over"]:
+        print(f"Averaged over: {', '.join(means.attrs['averaged_over'])} (equal weights)")
+    if means.attrs["covariates"]:
+        held = ", ".join(f"{k} = {v:.4g}" for k, v in means.attrs["covariates"].items())
+        print(f"Covariates held at: {held}")
+    if pairs is not None:
+        adjust, family = pairs.attrs["adjust"], pairs.attrs["family"]
+        family += f" in each {', '.join(by)} level" if by else ""
+        how = {"none": "no multiplicity adjustment",
+               "holm": f"Holm-adjusted p values, Bonferroni-adjusted intervals, for {family}"
+               }.get(adjust, f"p values and intervals with {adjust.capitalize()} adjustment "
+                             f"for {family}")
+        print(f"\nPairwise contrasts of {':'.join(terms)}{within} ({how})")
+        print(_display(pairs, [c for c in pairs.columns if c in (by or [])] + ["contrast"],
+                       level))
+        for note in pairs.attrs["notes"]:
+            print(f"Note: {note}")
 
 
 def _run(args) -> int:
@@ -154,6 +310,10 @@ def _run(args) -> int:
         if report.verdict == "error":
             print(f"mixedkit: error: {report.problems[0].what}", file=sys.stderr)
             return 2
+    elif args.command == "anova":
+        _anova_command(args)
+    elif args.command == "means":
+        _means_command(args)
     else:
         if len(args.formulas) < 2:
             raise _UsageError("compare needs at least two formulas")

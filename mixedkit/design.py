@@ -12,6 +12,7 @@ same model is kept as a string (``Design.statsmodels_call``) so a user can paste
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -240,6 +241,15 @@ def _check_rank(exog: pd.DataFrame) -> None:
             "of the formula"
         )
     zero = [c for c, col in zip(exog.columns, x.T) if not np.any(col)]
+    if zero and ":" in str(zero[0]):
+        cell = ", ".join(re.sub(r"^(.*)\[T\.(.*)\]$", r"\1 = \2", part)
+                         for part in str(zero[0]).split(":"))
+        raise DataError(
+            f"fixed effects: column {zero[0]!r} is all zeros: the cell {cell} has no rows (an "
+            "empty cell of the interaction), so the interaction cannot be estimated in full. "
+            "Fit the model without the interaction (e.g. A + B instead of A * B), or combine "
+            "the factors into one with only the observed cells"
+        )
     if zero:
         raise DataError(
             f"fixed effects: column {zero[0]!r} is all zeros, so its coefficient cannot be "

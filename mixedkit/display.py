@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ._version import __version__
+from .errors import MixedkitError
 
 __all__ = ["summary_html", "summary_text"]
 
@@ -65,6 +66,25 @@ def _fixed_display(fit) -> pd.DataFrame:
     })
 
 
+def _anova_display(fit) -> pd.DataFrame | None:
+    """The Type III table, shown when a term has more than one degree of freedom (a
+    factor's single coefficients do not test the factor)."""
+    from .hypotheses import fixed_terms
+
+    if not any(len(t.columns) > 1 for t in fixed_terms(fit.state)):
+        return None
+    try:
+        table = fit.anova()
+    except (MixedkitError, np.linalg.LinAlgError, ValueError):
+        return None
+    return pd.DataFrame({
+        "term": table["term"], "F": table["statistic"].map(_fmt),
+        "num_df": table["num_df"].astype(str),
+        "den_df": table["den_df"].map(lambda d: "" if not np.isfinite(d) else f"{d:.1f}"),
+        "p_value": table["p_value"].map(_pval),
+    })
+
+
 def _random_display(fit) -> pd.DataFrame:
     vc = fit.variance_components
     return pd.DataFrame({
@@ -89,6 +109,11 @@ def summary_text(fit) -> str:
         f"Fixed effects ({fit.fixed_effects.attrs['df_method']} inference):",
         _fixed_display(fit).to_string(index=False),
         "",
+    ]
+    anova = _anova_display(fit)
+    if anova is not None:
+        lines += [fit.anova().attrs["heading"] + ":", anova.to_string(index=False), ""]
+    lines += [
         f"Health: {fit.health.verdict}",
     ]
     lines += ["  " + f.line() for f in fit.health if f.severity in ("error", "warning") or
@@ -243,10 +268,20 @@ def summary_html(fit) -> str:
         f'<div class="mk-sec">Fixed effects '
         f"<span>({esc(fit.fixed_effects.attrs['df_method'])} inference)</span></div>"
         f'{_html_table(_fixed_display(fit), ("term",), fe_labels)}'
+        f"{_anova_html(fit)}"
         f"{_health_html(fit)}"
         f'<div class="mk-foot">statsmodels: <code>{esc(fit.statsmodels_call)}</code></div>'
         f"</div>"
     )
+
+
+def _anova_html(fit) -> str:
+    table = _anova_display(fit)
+    if table is None:
+        return ""
+    heading = html.escape(fit.anova().attrs["heading"].replace(" Analysis of Variance Table", ""))
+    return (f'<div class="mk-sec">F tests <span>({heading})</span></div>'
+            f'{_html_table(table, ("term",), {"p_value": "p-value", "num_df": "num df", "den_df": "den df"})}')
 
 
 _COMPARISON_LABELS = {"n_params": "params", "loglik": "logLik", "aic": "AIC", "bic": "BIC",

@@ -59,15 +59,17 @@ def _label(state, term) -> str:
 
 
 def fixed_terms(state) -> list[FixedTerm]:
-    """The fixed-effect terms in formula order (patsy orders X's columns its own way),
-    the intercept left out."""
+    """The fixed-effect terms in R's order (by degree, then as written; patsy orders
+    X's columns its own way), the intercept left out."""
     import patsy
 
     info = design_info(state)
     written = patsy.ModelDesc.from_formula(state.prep.parsed.fixed_formula).rhs_termlist
     position = {term: i for i, term in enumerate(written)}
     out = []
-    for term, sl in sorted(info.term_slices.items(), key=lambda kv: position.get(kv[0], 0)):
+    # R's order: by degree (main effects before interactions), then as written
+    for term, sl in sorted(info.term_slices.items(),
+                           key=lambda kv: (len(kv[0].factors), position.get(kv[0], 0))):
         if not term.factors:
             continue
         codes = frozenset(f.code for f in term.factors)

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from conftest import load_reference_data
 
 import mixedkit as mk
@@ -28,7 +29,27 @@ MODELS = {
     "sleepstudy": ("Reaction ~ Days + (Days | Subject)", "sleepstudy"),
     "penicillin": ("diameter ~ 1 + (1 | plate) + (1 | sample)", "Penicillin"),
     "pastes": ("strength ~ 1 + (1 | batch/cask)", "Pastes"),
+    # designs made for mixedkit (make_inference_reference.R, README_extra.md)
+    "ergostool": ("effort ~ Type + (1 | Subject)", "ergostool"),
+    "splitplot": ("yield ~ nitro_f * Variety + (1 | Block/Variety)", "splitplot"),
+    "interaction_cov": ("y ~ A * B + x + (1 | subject)", "interaction_cov"),
+    "empty_cell_additive": ("y ~ A + B + (1 | g)", "empty_cell"),
+    "random_slope_factor": ("y ~ group * time + (time | subject)", "random_slope_factor"),
 }
+EXTRA = ["ergostool", "splitplot", "interaction_cov", "empty_cell_additive",
+         "random_slope_factor"]
+
+
+def load_data(name: str) -> pd.DataFrame:
+    """Reference data; the extra designs' factors as Categoricals in R's level order."""
+    levels = json.loads((INFERENCE / "levels_extra.json").read_text()).get(name)
+    if levels is None:
+        return load_reference_data(name)
+    data = pd.read_csv(INFERENCE.parent / "data" / f"{name}.csv",
+                       dtype={col: str for col in levels})
+    for col, info in levels.items():
+        data[col] = pd.Categorical(data[col], categories=info["levels"])
+    return data
 
 
 def load_inference(spec: str) -> dict:
@@ -72,7 +93,7 @@ def fit_at_reference(spec: str) -> tuple[LmmFit, dict]:
     """mixedkit's fit of ``spec``, moved to lme4's variance parameters."""
     formula, data = MODELS[spec]
     ref = load_inference(spec)
-    fit = mk.fit_lmm(formula, load_reference_data(data))
+    fit = mk.fit_lmm(formula, load_data(data))
     design = fit.state.design
     theta = std_theta(design, _lme4_theta(fit, ref), order="lme4")
     state = FitState(fit.state.prep, design, fit.state.estimate, True, theta,

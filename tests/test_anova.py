@@ -85,3 +85,15 @@ def test_bad_type_is_refused():
     with pytest.raises(mk.InputTypeError, match=r"type must be 1, 2 or 3 \(or 'I', 'II', "
                                                  r"'III'\); got 4"):
         fit.anova(4)
+
+
+def test_summary_and_card_show_type3_table_only_for_multi_df_terms():
+    data = load_reference_data("dietox")
+    fit = mk.fit_lmm("Weight ~ Time + C(Evit) + (Time | Pig)", data)
+    text = fit.summary()
+    assert "Type III Analysis of Variance Table with Satterthwaite's method:" in text
+    assert "C(Evit)" in text.split("Type III")[1]
+    assert "F tests" in fit._repr_html_()
+    simple = mk.fit_lmm("Weight ~ Time + (Time | Pig)", data)
+    assert "Analysis of Variance" not in simple.summary()
+    assert "F tests" not in simple._repr_html_()

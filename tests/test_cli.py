@@ -58,7 +58,8 @@ def test_usage_error_exit_2():
     assert out.returncode == 2 and "usage:" in out.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["fit"], ["check"], ["compare"], ["demo"]])
+@pytest.mark.parametrize("command", [[], ["fit"], ["check"], ["compare"], ["anova"], ["means"],
+                                     ["demo"]])
 def test_help_everywhere_with_an_example(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([*command, "--help"])
@@ -110,3 +111,161 @@ def test_parquet_input(tmp_path, capsys):
     else:
         mk.load_dataset("sleepstudy").to_parquet(path)
         assert main(["fit", str(path), "Reaction ~ Days + (1 | Subject)"]) == 0
+
+
+# ------------------------------------------------------------------ anova and means
+# Reference numbers: R 4.2.2, lmerTest 3.1-3, emmeans 1.8.4-1 on lme4's Penicillin with
+# sample as a fixed factor, lmer(diameter ~ sample + (1 | plate)), and on the bundled dietox
+# CSV with lmer(Weight ~ Time + Evit * Cu + (1 | Pig)) (Evit, Cu as factors).
+PENICILLIN = "diameter ~ sample + (1 | plate)"
+DIETOX = "Weight ~ Time + C(Evit) * C(Cu) + (1 | Pig)"
+
+
+@pytest.fixture
+def penicillin_csv(tmp_path) -> Path:
+    path = tmp_path / "penicillin.csv"
+    mk.load_dataset("penicillin").to_csv(path, index=False)
+    return path
+
+
+def _row(text: str, start: str) -> list[str]:
+    """The whitespace-split line of ``text`` that starts with ``start``."""
+    found = [line.split() for line in text.splitlines() if line.strip().startswith(start)]
+    assert len(found) == 1, (start, text)
+    return found[0]
+
+
+def test_anova_text(penicillin_csv, capsys):
+    assert main(["anova", str(penicillin_csv), PENICILLIN]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Type III Analysis of Variance Table with Satterthwaite's method"
+    assert lines[1].split() == ["term", "sum_sq", "mean_sq", "num_df", "den_df", "F", "p_value"]
+    assert lines[2].split() == ["sample", "449.22", "89.844", "5", "115.0", "297.09", "<1e-16"]
+    assert len(lines) == 3
+
+
+def test_anova_json_full_precision(penicillin_csv, capsys):
+    assert main(["anova", str(penicillin_csv), PENICILLIN, "--type", "II",
+                 "--df-method", "kenward-roger", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["type"] == "II" and data["df_method"] == "kenward-roger"
+    assert data["heading"] == "Type II Analysis of Variance Table with Kenward-Roger's method"
+    assert data["formula"] == PENICILLIN and data["warnings"] == []
+    (row,) = data["table"]
+    assert row["term"] == "sample" and row["num_df"] == 5
+    assert row["statistic"] == pytest.approx(297.08949006, rel=1e-6)
+    assert row["sum_sq"] == pytest.approx(449.2222222, rel=1e-6)
+    assert row["mean_sq"] == pytest.approx(89.84444444, rel=1e-6)
+    assert row["den_df"] == pytest.approx(115, rel=1e-5)
+    assert row["p_value"] == pytest.approx(5.3504847e-64, rel=1e-3)
+
+
+def test_anova_intercept_only_model(tmp_path, capsys):
+    path = tmp_path / "dyestuff.csv"
+    mk.load_dataset("dyestuff").to_csv(path, index=False)
+    assert main(["anova", str(path), "Yield ~ 1 + (1 | Batch)"]) == 0
+    assert "no fixed-effect terms to test" in capsys.readouterr().out
+    assert main(["anova", str(path), "Yield ~ 1 + (1 | Batch)", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["table"] == []
+
+
+def test_means_and_pairwise_contrasts_text(penicillin_csv, capsys):
+    assert main(["means", str(penicillin_csv), PENICILLIN, "sample", "--contrasts"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Marginal means of sample (Satterthwaite df, 95% confidence intervals)")
+    assert _row(out, "sample") == ["sample", "estimate", "std_error", "df", "95%", "CI"]
+    assert _row(out, "A ") == ["A", "25.167", "0.20609", "39.7", "[24.750,", "25.583]"]
+    assert ("Pairwise contrasts of sample (p values and intervals with Tukey adjustment for a "
+            "family of 6 estimates)") in out
+    assert _row(out, "A - C") == ["A", "-", "C", "0.25000", "0.15875", "115.0", "1.5748", "0.617",
+                                  "[-0.21011,", "0.71011]"]
+    assert _row(out, "A - B")[7] == "<1e-12"  # Tukey p values this small are rounding noise
+    assert sum(" - " in line for line in out.splitlines()) == 15
+
+
+def test_means_json_full_precision(penicillin_csv, capsys):
+    assert main(["means", str(penicillin_csv), PENICILLIN, "sample", "--contrasts",
+                 "--adjust", "none", "--df-method", "kenward-roger", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["term"] == ["sample"] and data["by"] == [] and data["warnings"] == []
+    assert data["df_method"] == "kenward-roger" and data["conf_level"] == 0.95
+    means = {r["sample"]: r for r in data["means"]}
+    assert list(means) == ["A", "B", "C", "D", "E", "F"]
+    assert means["A"]["estimate"] == pytest.approx(25.16666667, rel=1e-7)
+    assert means["A"]["std_error"] == pytest.approx(0.206086963, rel=1e-5)
+    assert means["A"]["df"] == pytest.approx(39.731879, rel=1e-4)
+    assert means["A"]["conf_low"] == pytest.approx(24.7500618, abs=1e-4)
+    contrasts = data["contrasts"]
+    assert contrasts["method"] == "pairwise" and contrasts["adjust"] == "none"
+    assert len(contrasts["table"]) == 15
+    row = contrasts["table"][1]
+    assert row["contrast"] == "A - C" and row["estimate"] == pytest.approx(0.25, rel=1e-7)
+    assert row["p_value"] == pytest.approx(0.1180470159, rel=1e-4)
+    assert row["conf_low"] == pytest.approx(-0.0644514684, abs=1e-4)
+
+
+def test_means_by_with_holm_contrasts(tmp_path, capsys):
+    path = tmp_path / "dietox.csv"
+    mk.load_dataset("dietox").to_csv(path, index=False)
+    assert main(["means", str(path), DIETOX, "Evit", "--by", "Cu", "--contrasts",
+                 "--adjust", "holm"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Marginal means of Evit by Cu (Satterthwaite df")
+    assert "Covariates held at: Time = 6.481" in out
+    assert ("Holm-adjusted p values, Bonferroni-adjusted intervals, for a family of 3 estimates "
+            "in each Cu level") in out
+    assert main(["means", str(path), DIETOX, "Evit", "--by", "Cu", "--contrasts",
+                 "--adjust", "holm", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["by"] == ["Cu"] and data["covariates"]["Time"] == pytest.approx(6.480836, 1e-6)
+    cell = next(r for r in data["means"] if r["Evit"] == 2 and r["Cu"] == 1)
+    assert cell["estimate"] == pytest.approx(61.62957216, rel=1e-6)
+    assert cell["std_error"] == pytest.approx(2.316411730, rel=1e-4)
+    assert cell["df"] == pytest.approx(63.024319, rel=1e-3)
+    table = data["contrasts"]["table"]
+    assert [r["Cu"] for r in table] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    last = table[-1]
+    assert last["contrast"] == "Evit2 - Evit3"
+    assert last["p_value"] == pytest.approx(0.7579018390, rel=1e-3)
+    assert last["conf_low"] == pytest.approx(-4.274857331, abs=1e-2)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["means", "{csv}", PENICILLIN, "sampel"], "'sampel'"),
+    (["means", "{csv}", PENICILLIN, "sample", "--by", "plat"], "'plat'"),
+    (["means", "{csv}", PENICILLIN, "plate"], "'plate'"),
+    (["means", "{csv}", PENICILLIN, "sample", "--adjust", "holm"], "add --contrasts"),
+    (["anova", "{csv}", "diameter ~ sampel + (1 | plate)"], "did you mean 'sample'?"),
+])
+def test_anova_and_means_errors_are_one_line_exit_2(penicillin_csv, capsys, args, message):
+    args = [a.replace("{csv}", str(penicillin_csv)) for a in args]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mixedkit: error: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_means_bad_term_from_console_script(penicillin_csv):
+    out = subprocess.run([*_script(), "means", str(penicillin_csv), PENICILLIN, "Sample",
+                          "--contrasts"], capture_output=True, text=True, timeout=300,
+                         check=False)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.startswith("mixedkit: error: ") and "'Sample'" in out.stderr
+    assert "did you mean 'sample'?" in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_fit_warnings_go_to_stderr_and_json(tmp_path, capsys):
+    """anova and means print no health section: a singular fit is reported on stderr."""
+    data = mk.load_dataset("penicillin")
+    # remove every plate-to-plate difference: the plate variance is estimated as 0
+    data["diameter"] += data["diameter"].mean() - data.groupby("plate")["diameter"].transform(
+        "mean")
+    path = tmp_path / "flat.csv"
+    data.to_csv(path, index=False)
+    assert main(["anova", str(path), PENICILLIN]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("Type III Analysis of Variance Table")
+    assert captured.err.startswith("mixedkit: warning: ") and "singular" in captured.err
+    assert main(["means", str(path), PENICILLIN, "sample", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert any("singular" in w for w in data["warnings"])
