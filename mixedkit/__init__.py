@@ -55,6 +55,8 @@ _LAZY = {
     **{name: ".plotting" for name in (
         "plot_diagnostics", "plot_residuals", "plot_qq", "plot_scale_location", "plot_ranef_qq",
         "plot_ranef", "plot_shrinkage", "plot_fitted")},
+    **{name: ".effect_plots" for name in ("plot_means", "plot_effects", "means_data",
+                                          "effects_data")},
 }
 
 

@@ -349,7 +349,7 @@ def plot_means(fit: LmmFit, spec: str | list[str], *, by: str | list[str] | None
     >>> fit = mk.fit_lmm("Weight ~ Time * C(Evit) + C(Cu) + (Time | Pig)", data)
     >>> ax = mk.plot_means(fit, "Evit", by="Cu")
     """
-    from .plotting import _get_ax
+    from .plotting import get_ax
 
     d = means_data(fit, spec, by=by, df_method=df_method, conf_level=conf_level)
     means, observed = d["means"], d["observed"]
@@ -369,7 +369,7 @@ def plot_means(fit: LmmFit, spec: str | list[str], *, by: str | list[str] | None
     level = means.attrs.get("conf_level", fit.conf_level)
     response = observed.columns[-1]
 
-    ax = _get_ax(ax)
+    ax = get_ax(ax)
     obs_series = _keys_of(observed, by_keys) if by_keys else [()] * len(observed)
     obs_pos = np.array([position.get(k, np.nan) for k in _keys_of(observed, keys)], float)
     mean_series = _keys_of(means, by_keys) if by_keys else [()] * len(means)
@@ -453,7 +453,7 @@ def plot_effects(fit: LmmFit, x: str, *, by: str | list[str] | None = None,
     >>> fit = mk.fit_lmm("Weight ~ Time * C(Evit) + (Time | Pig)", data)
     >>> ax = mk.plot_effects(fit, "Time", by="Evit")
     """
-    from .plotting import _get_ax
+    from .plotting import get_ax
 
     d = effects_data(fit, x, by=by, n_points=n_points, df_method=df_method,
                      conf_level=conf_level)
@@ -465,7 +465,7 @@ def plot_effects(fit: LmmFit, x: str, *, by: str | list[str] | None = None,
     line_series = _keys_of(line, by_keys) if by_keys else [()] * len(line)
     obs_series = _keys_of(observed, by_keys) if by_keys else [()] * len(observed)
 
-    ax = _get_ax(ax)
+    ax = get_ax(ax)
     for j, s in enumerate(series):
         color = f"C{j % 10}"
         name = " / ".join(map(str, s))

@@ -200,7 +200,7 @@ def _limits(zeta, estimate: float, step: float, z: float, lower_bound: float | N
             value = zeta(v)
             if sign * value >= z:
                 limit = optimize.brentq(lambda t, s=sign: zeta(t) - s * z, min(inside, v),
-                                        max(inside, v), xtol=1e-8 * max(1.0, abs(v)))
+                                        max(inside, v), xtol=1e-6 * max(1.0, abs(v)))
                 break
             if bound is not None and v == bound:
                 limit = bound
@@ -316,7 +316,10 @@ def confint(fit, method: str = "profile", conf_level: float | None = None, *, n_
     if method == "wald":
         table = _wald(fit, level)
     elif method == "profile":
-        with warnings.catch_warnings():
+        from .engine import blas_threads
+
+        # many small optimisations: one BLAS thread (see mixedkit.engine.blas_threads)
+        with warnings.catch_warnings(), blas_threads(fit.state.design.engine.largest_block):
             warnings.simplefilter("ignore")
             table, notes = _profile_intervals(fit, level)
     else:

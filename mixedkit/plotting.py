@@ -45,7 +45,7 @@ def _pyplot():
     return plt
 
 
-def _get_ax(ax, figsize=(6.0, 4.5)):
+def get_ax(ax, figsize=(6.0, 4.5)):
     if ax is None:
         _, ax = _pyplot().subplots(figsize=figsize, layout="constrained")
     return ax
@@ -196,7 +196,7 @@ def plot_residuals(fit, ax=None, **kwargs):
     shape suggests that the residual variance changes with the mean.
     """
     d = diagnostics_data(fit)
-    return _draw_residuals(d, _get_ax(ax), **kwargs)
+    return _draw_residuals(d, get_ax(ax), **kwargs)
 
 
 def plot_qq(fit, ax=None, **kwargs):
@@ -223,7 +223,7 @@ def plot_qq(fit, ax=None, **kwargs):
     normal distribution the model assumes for the residuals.
     """
     d = diagnostics_data(fit)
-    return _draw_qq(d["qq"], _get_ax(ax), title="Normal QQ plot of residuals",
+    return _draw_qq(d["qq"], get_ax(ax), title="Normal QQ plot of residuals",
                     ylabel="Standardised residuals", **kwargs)
 
 
@@ -250,7 +250,7 @@ def plot_scale_location(fit, ax=None, **kwargs):
     With constant residual variance the lowess line is roughly flat.
     """
     d = diagnostics_data(fit)
-    return _draw_scale_location(d, _get_ax(ax), **kwargs)
+    return _draw_scale_location(d, get_ax(ax), **kwargs)
 
 
 def plot_ranef_qq(fit, ax=None, *, group=None, term=None, **kwargs):
@@ -283,7 +283,7 @@ def plot_ranef_qq(fit, ax=None, *, group=None, term=None, **kwargs):
         ``group`` or ``term`` is not one of those available (the message lists them).
     """
     d = diagnostics_data(fit)
-    return _draw_ranef_qq(d, _get_ax(ax), group=group, term=term, **kwargs)
+    return _draw_ranef_qq(d, get_ax(ax), group=group, term=term, **kwargs)
 
 
 # --------------------------------------------------------------------------- multi-panel
@@ -431,7 +431,7 @@ def plot_shrinkage(fit, ax=None, **kwargs):
             f"{fit.formula!r} has none, for example because its design is crossed")
     group = str(shrink["group"].iloc[0])
     terms = list(dict.fromkeys(shrink["term"]))
-    ax = _get_ax(ax, figsize=(7.0, 6.0) if len(terms) > 1 else (7.0, 5.5))
+    ax = get_ax(ax, figsize=(7.0, 6.0) if len(terms) > 1 else (7.0, 5.5))
     mixed_kw = dict(kwargs)
     if "c" not in mixed_kw and "color" not in mixed_kw:
         mixed_kw["color"] = _POINT_COLOR

@@ -129,8 +129,9 @@ def penicillin_csv(tmp_path) -> Path:
 
 
 def _row(text: str, start: str) -> list[str]:
-    """The whitespace-split line of ``text`` that starts with ``start``."""
-    found = [line.split() for line in text.splitlines() if line.strip().startswith(start)]
+    """The whitespace-split line of ``text`` whose first words are those of ``start``."""
+    words = start.split()
+    found = [line.split() for line in text.splitlines() if line.split()[:len(words)] == words]
     assert len(found) == 1, (start, text)
     return found[0]
 
@@ -173,14 +174,15 @@ def test_means_and_pairwise_contrasts_text(penicillin_csv, capsys):
     assert main(["means", str(penicillin_csv), PENICILLIN, "sample", "--contrasts"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Marginal means of sample (Satterthwaite df, 95% confidence intervals)")
-    assert _row(out, "sample") == ["sample", "estimate", "std_error", "df", "95%", "CI"]
-    assert _row(out, "A ") == ["A", "25.167", "0.20609", "39.7", "[24.750,", "25.583]"]
+    means, _, pairs = out.partition("\n\n")
+    assert _row(means, "sample") == ["sample", "estimate", "std_error", "df", "95%", "CI"]
+    assert _row(means, "A") == ["A", "25.167", "0.20609", "39.7", "[24.750,", "25.583]"]
     assert ("Pairwise contrasts of sample (p values and intervals with Tukey adjustment for a "
             "family of 6 estimates)") in out
-    assert _row(out, "A - C") == ["A", "-", "C", "0.25000", "0.15875", "115.0", "1.5748", "0.617",
+    assert _row(pairs, "A - C") == ["A", "-", "C", "0.25000", "0.15875", "115.0", "1.5748", "0.617",
                                   "[-0.21011,", "0.71011]"]
-    assert _row(out, "A - B")[7] == "<1e-12"  # Tukey p values this small are rounding noise
-    assert sum(" - " in line for line in out.splitlines()) == 15
+    assert _row(pairs, "A - B")[7] == "<1e-12"  # Tukey p values this small are rounding noise
+    assert sum(" - " in line for line in pairs.splitlines()) == 15
 
 
 def test_means_json_full_precision(penicillin_csv, capsys):
