@@ -34,6 +34,13 @@ class AnovaTable(pd.DataFrame):
         body = pd.DataFrame(self).to_string(index=False, float_format=lambda v: f"{v:.4g}")
         return f"{heading}\n{body}" if heading else body
 
+    def _repr_html_(self) -> str:
+        import html
+
+        heading = self.attrs.get("heading", "")
+        body = pd.DataFrame(self).to_html(index=False, float_format=lambda v: f"{v:.4g}")
+        return f"<p><b>{html.escape(heading)}</b></p>{body}" if heading else body
+
 
 def _check_type(kind) -> int:
     if kind not in _TYPES:

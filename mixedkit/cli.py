@@ -194,17 +194,17 @@ def _display(frame, keys: list[str], conf_level: float):
     """Rounded copy of a means or contrasts table for the terminal (as the summary)."""
     import pandas as pd
 
-    from .display import _fmt, _pval
+    from .display import format_number, format_p
 
     out = pd.DataFrame({k: frame[k].astype(str) for k in keys})
     for col in ("estimate", "std_error"):
-        out[col] = frame[col].map(_fmt)
+        out[col] = frame[col].map(format_number)
     out["df"] = frame["df"].map(_df_text)
     if "statistic" in frame:
-        out["statistic"] = frame["statistic"].map(_fmt)
+        out["statistic"] = frame["statistic"].map(format_number)
         # adjusted p values below ~1e-13 are rounding noise (1 - a probability)
-        out["p_value"] = frame["p_value"].map(lambda p: "<1e-12" if p < 1e-12 else _pval(p))
-    out[f"{conf_level:.0%} CI"] = [f"[{_fmt(lo)}, {_fmt(hi)}]"
+        out["p_value"] = frame["p_value"].map(lambda p: "<1e-12" if p < 1e-12 else format_p(p))
+    out[f"{conf_level:.0%} CI"] = [f"[{format_number(lo)}, {format_number(hi)}]"
                                    for lo, hi in zip(frame["conf_low"], frame["conf_high"])]
     return out.to_string(index=False)
 
@@ -220,17 +220,17 @@ def _anova_command(args) -> None:
         return
     import pandas as pd
 
-    from .display import _fmt, _pval
+    from .display import format_number, format_p
 
     print(table.attrs["heading"])
     if table.empty:
         print("(no fixed-effect terms to test: the fixed part is the intercept only)")
         return
     print(pd.DataFrame({
-        "term": table["term"], "sum_sq": table["sum_sq"].map(_fmt),
-        "mean_sq": table["mean_sq"].map(_fmt), "num_df": table["num_df"].astype(str),
-        "den_df": table["den_df"].map(_df_text), "F": table["statistic"].map(_fmt),
-        "p_value": table["p_value"].map(_pval)}).to_string(index=False))
+        "term": table["term"], "sum_sq": table["sum_sq"].map(format_number),
+        "mean_sq": table["mean_sq"].map(format_number), "num_df": table["num_df"].astype(str),
+        "den_df": table["den_df"].map(_df_text), "F": table["statistic"].map(format_number),
+        "p_value": table["p_value"].map(format_p)}).to_string(index=False))
 
 
 def _names(text: str, sep: str) -> list[str]:

@@ -13,7 +13,7 @@ from .errors import MixedkitError
 __all__ = ["summary_html", "summary_text"]
 
 
-def _fmt(x, digits: int = 5) -> str:
+def format_number(x, digits: int = 5) -> str:
     """Five significant digits, trailing zeros kept so columns line up."""
     if x is None or (isinstance(x, float) and np.isnan(x)):
         return ""
@@ -24,7 +24,7 @@ def _fmt(x, digits: int = 5) -> str:
     return f"{x:#.{digits}g}".rstrip(".")
 
 
-def _pval(p: float) -> str:
+def format_p(p: float) -> str:
     return "<1e-16" if p < 1e-16 else f"{p:.3g}"
 
 
@@ -58,11 +58,11 @@ def _fixed_display(fit) -> pd.DataFrame:
     fe = fit.fixed_effects
     pct = f"{fit.conf_level:.0%}"
     return pd.DataFrame({
-        "term": fe["term"], "estimate": fe["estimate"].map(_fmt),
-        "std_error": fe["std_error"].map(_fmt), "statistic": fe["statistic"].map(_fmt),
+        "term": fe["term"], "estimate": fe["estimate"].map(format_number),
+        "std_error": fe["std_error"].map(format_number), "statistic": fe["statistic"].map(format_number),
         "df": fe["df"].map(lambda d: "" if not np.isfinite(d) else f"{d:.1f}"),
-        "p_value": fe["p_value"].map(_pval),
-        f"{pct} CI": [f"[{_fmt(lo)}, {_fmt(hi)}]" for lo, hi in zip(fe["conf_low"], fe["conf_high"])],
+        "p_value": fe["p_value"].map(format_p),
+        f"{pct} CI": [f"[{format_number(lo)}, {format_number(hi)}]" for lo, hi in zip(fe["conf_low"], fe["conf_high"])],
     })
 
 
@@ -78,18 +78,18 @@ def _anova_display(fit) -> pd.DataFrame | None:
     except (MixedkitError, np.linalg.LinAlgError, ValueError):
         return None
     return pd.DataFrame({
-        "term": table["term"], "F": table["statistic"].map(_fmt),
+        "term": table["term"], "F": table["statistic"].map(format_number),
         "num_df": table["num_df"].astype(str),
         "den_df": table["den_df"].map(lambda d: "" if not np.isfinite(d) else f"{d:.1f}"),
-        "p_value": table["p_value"].map(_pval),
+        "p_value": table["p_value"].map(format_p),
     })
 
 
 def _random_display(fit) -> pd.DataFrame:
     vc = fit.variance_components
     return pd.DataFrame({
-        "group": vc["group"], "term": vc["term"], "variance": vc["variance"].map(_fmt),
-        "std_dev": vc["std_dev"].map(_fmt), "corr": vc["corr"].map(lambda c: _fmt(c, 3)),
+        "group": vc["group"], "term": vc["term"], "variance": vc["variance"].map(format_number),
+        "std_dev": vc["std_dev"].map(format_number), "corr": vc["corr"].map(lambda c: format_number(c, 3)),
     })
 
 
@@ -294,7 +294,7 @@ def _comparison_display(table: pd.DataFrame) -> pd.DataFrame:
     for col in ("loglik", "aic", "bic", "chisq"):
         out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
     for col in ("p_value", "p_value_naive", "p_value_boot"):
-        out[col] = out[col].map(lambda v: "" if pd.isna(v) else _pval(v))
+        out[col] = out[col].map(lambda v: "" if pd.isna(v) else format_p(v))
     out["df_diff"] = out["df_diff"].map(lambda v: "" if pd.isna(v) else str(v))
     if table["p_value_boot"].isna().all():
         out = out.drop(columns="p_value_boot")
@@ -318,7 +318,7 @@ def reml_ml_text(comp) -> str:
     """Text of a RemlMlComparison."""
     t = comp.table.copy()
     for col in ("reml", "ml", "difference"):
-        t[col] = t[col].map(_fmt)
+        t[col] = t[col].map(format_number)
     t["relative_difference"] = comp.table["relative_difference"].map(
         lambda v: "" if pd.isna(v) else f"{v:+.1%}")
     lines = ["REML and ML fits of " + comp.reml_fit.formula, t.to_string(index=False), ""]

@@ -169,8 +169,11 @@ def marginal_means(fit, spec=None, *, by=None, at=None, df_method=None,
     method = fit.df_method if df_method is None else check_df_method(df_method)
     level = fit.conf_level if conf_level is None else check_conf_level(conf_level)
     keys = _as_list(spec, "spec")
-    keys += [b for b in _as_list(by, "by") if b not in keys]
-    return _means(fit, keys, at, method, level)[0]
+    by_keys = [b for b in _as_list(by, "by") if b not in keys]
+    grid = reference_grid(fit.state, at)
+    _check_factors(keys, grid, "spec")
+    _check_factors(by_keys, grid, "by")
+    return _means(fit, keys + by_keys, at, method, level)[0]
 
 
 def _means(fit, keys: list[str], at, method: str, level: float):
@@ -220,13 +223,22 @@ def _contrast_weights(method, levels: list[str], custom) -> tuple[list[str], np.
     return names, np.array(weights)
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _level_label(frame: pd.DataFrame, keys: list[str]) -> list[str]:
+    """Level labels as emmeans writes them: numeric-looking levels prefixed by the factor."""
     out = []
     for _, row in frame[keys].iterrows():
         parts = []
         for key in keys:
             v = str(row[key])
-            parts.append(f"{key}{v}" if re.fullmatch(r"[-+.\d eE]+", v) else v)
+            parts.append(f"{key}{v}" if _is_number(v) else v)
         out.append(" ".join(parts))
     return out
 
@@ -248,6 +260,9 @@ def contrasts(fit, spec, *, method="pairwise", adjust="tukey", by=None, df_metho
     if not spec_keys:
         raise InputTypeError("contrasts need a spec: the factor whose levels are compared")
     by_keys = [b for b in _as_list(by, "by") if b not in spec_keys]
+    grid = reference_grid(fit.state, None)
+    _check_factors(spec_keys, grid, "spec")
+    _check_factors(by_keys, grid, "by")
     dfm = fit.df_method if df_method is None else check_df_method(df_method)
     level = fit.conf_level if conf_level is None else check_conf_level(conf_level)
     means, rows = _means(fit, spec_keys + by_keys, None, dfm, level)
@@ -279,9 +294,12 @@ def contrasts(fit, spec, *, method="pairwise", adjust="tukey", by=None, df_metho
     table = pd.concat(parts, ignore_index=True)
     family = f"a family of {len(families[0][1])} estimates" if method == "pairwise" else \
         f"{len(parts[0])} tests"
+    if adjust == "holm":
+        notes.append("Holm-adjusted p-values; the intervals are Bonferroni-adjusted (Holm has "
+                     "no simultaneous intervals), as emmeans")
     table.attrs.update(conf_level=level, df_method=dfm, adjust=adjust, method=method,
-                       averaged_over=means.attrs["averaged_over"], notes=notes,
-                       family=family)
+                       averaged_over=means.attrs["averaged_over"],
+                       covariates=means.attrs["covariates"], notes=notes, family=family)
     return table
 
 

@@ -409,8 +409,9 @@ class LmmFit:
         Parameters
         ----------
         spec : str or list of str, optional
-            The factor(s) whose level means are wanted (a list gives cell means); the
-            column name also when the formula writes ``C(x)``. None: the grand mean.
+            The factor(s) whose level means are wanted (a list gives cell means), by
+            data column name: ``"x"`` also when the formula writes ``C(x)``. None: the
+            grand mean.
         by : str or list of str, optional
             Further factors to split by (the means are for each combination).
         at : dict, optional

@@ -112,3 +112,17 @@ def test_errors_name_the_argument_and_the_factors():
     with pytest.raises(mk.InputTypeError, match=r"contrast 'x' has 2 weights; the spec has 3 "
                                                 r"levels"):
         fit.contrasts("Evit", method={"x": [1, -1]})
+
+
+def test_labels_by_errors_and_attrs_found_in_review():
+    pen = mk.load_dataset("penicillin")
+    fit = mk.fit_lmm("diameter ~ sample + (1 | plate)", pen)
+    labels = list(fit.contrasts("sample", adjust="none")["contrast"])
+    assert "A - E" in labels and not any("sampleE" in label for label in labels)
+    with pytest.raises(mk.ColumnNotFoundError, match=r"by='plat' is not a factor of the fixed "
+                                                     r"part"):
+        fit.marginal_means("sample", by="plat")
+    holm = fit.contrasts("sample", adjust="holm")
+    assert "Bonferroni-adjusted" in holm.attrs["notes"][0] and holm.attrs["covariates"] == {}
+    table = fit.anova()
+    assert "Type III Analysis of Variance Table" in table._repr_html_()
