@@ -192,12 +192,16 @@ def _limits(zeta, estimate: float, step: float, z: float, lower_bound: float | N
     out = []
     for sign, bound in ((-1, lower_bound), (1, upper_bound)):
         inside, h = estimate, step
-        limit = np.nan
+        limit, previous = np.nan, 0.0
         for _ in range(60):
             v = estimate + sign * h
             if bound is not None and sign * (v - bound) >= 0:
                 v = bound
             value = zeta(v)
+            if sign * value < previous - 1e-6:
+                notes.append(f"the profile is not monotonic near {v:.4g} (zeta falls from "
+                             f"{previous:.3g} to {sign * value:.3g}): check this limit")
+            previous = max(previous, sign * value)
             if sign * value >= z:
                 limit = optimize.brentq(lambda t, s=sign: zeta(t) - s * z, min(inside, v),
                                         max(inside, v), xtol=1e-6 * max(1.0, abs(v)))
@@ -208,6 +212,8 @@ def _limits(zeta, estimate: float, step: float, z: float, lower_bound: float | N
                              "the limit is the bound")
                 break
             inside, h = v, h * 2
+        if np.isnan(limit):
+            notes.append("the profile does not reach the level: no limit on this side")
         out.append(limit)
     return out[0], out[1], notes
 
