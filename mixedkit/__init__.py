@@ -20,6 +20,7 @@ from .errors import (
     FitWarning,
     FormulaError,
     InputTypeError,
+    InputValueError,
     MixedkitError,
     MixedkitWarning,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "FitWarning",
     "FormulaError",
     "InputTypeError",
+    "InputValueError",
     "LmmFit",
     "MixedkitError",
     "MixedkitWarning",

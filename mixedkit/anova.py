@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import InputTypeError
+from .errors import InputValueError
 
 __all__ = ["ANOVA_COLUMNS", "AnovaTable", "anova_table"]
 
@@ -44,7 +44,7 @@ class AnovaTable(pd.DataFrame):
 
 def _check_type(kind) -> int:
     if kind not in _TYPES:
-        raise InputTypeError(f"type must be 1, 2 or 3 (or 'I', 'II', 'III'); got {kind!r}")
+        raise InputValueError(f"type must be 1, 2 or 3 (or 'I', 'II', 'III'); got {kind!r}")
     return _TYPES[kind]
 
 

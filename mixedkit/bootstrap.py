@@ -17,7 +17,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 import numpy as np
 import pandas as pd
 
-from .errors import InputTypeError, MixedkitError
+from .errors import InputTypeError, InputValueError, MixedkitError
 
 __all__ = ["bootstrap_variance", "refit_to", "run_bootstrap", "simulate"]
 
@@ -90,12 +90,16 @@ def run_bootstrap(task, args: tuple, n_boot: int, *, seed=None, executor: Execut
         One row per replicate; a failed replicate has NaN values and its message in
         an ``error`` column.
     """
-    if not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+    if not isinstance(n_boot, (int, np.integer)) or isinstance(n_boot, bool):
         raise InputTypeError(f"n_boot must be a positive integer; got {n_boot!r}")
+    if n_boot < 1:
+        raise InputValueError(f"n_boot must be a positive integer; got {n_boot!r}")
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     seeds = root.spawn(int(n_boot))
-    if n_jobs is not None and (not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1):
+    if n_jobs is not None and not isinstance(n_jobs, (int, np.integer)):
         raise InputTypeError(f"n_jobs must be a positive integer or None; got {n_jobs!r}")
+    if n_jobs is not None and n_jobs < 1:
+        raise InputValueError(f"n_jobs must be a positive integer or None; got {n_jobs!r}")
     workers = int(n_jobs or os.cpu_count() or 1)
     n_chunks = min(len(seeds), 4 * workers)
     chunks = [seeds[i::n_chunks] for i in range(n_chunks)]

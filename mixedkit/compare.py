@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import DataError, InputTypeError
+from .errors import DataError, InputTypeError, InputValueError
 
 __all__ = [
     "COMPARISON_COLUMNS",
@@ -212,7 +212,7 @@ def compare_models(*fits, method: str | None = None, n_boot: int = 0, seed=None,
     with the boundary-corrected p-value (tests/test_compare.py).
     """
     if len(fits) < 2:
-        raise InputTypeError(
+        raise InputValueError(
             f"compare_models needs at least two fits; got {len(fits)}. To compare a model "
             "with the same model without random effects, pass that OLS fit as well"
         )
@@ -220,7 +220,7 @@ def compare_models(*fits, method: str | None = None, n_boot: int = 0, seed=None,
     _check_same_data(entries)
     same_fixed = all(_same_columns(entries[0], e) for e in entries[1:])
     if method not in (None, "ML", "REML"):
-        raise InputTypeError(f"method must be None, 'ML' or 'REML'; got {method!r}")
+        raise InputValueError(f"method must be None, 'ML' or 'REML'; got {method!r}")
     if method == "REML" and not same_fixed:
         raise DataError(
             "compare_models: method='REML' needs models with the same fixed effects; these "

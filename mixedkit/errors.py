@@ -17,6 +17,7 @@ __all__ = [
     "FitWarning",
     "FormulaError",
     "InputTypeError",
+    "InputValueError",
     "MixedkitError",
     "MixedkitWarning",
 ]
@@ -44,6 +45,11 @@ class FormulaError(MixedkitError, ValueError):
 
 class InputTypeError(MixedkitError, TypeError):
     """An argument has the wrong type (for example data that is not a DataFrame)."""
+
+
+class InputValueError(MixedkitError, ValueError):
+    """An argument has the right type but a value mixedkit cannot use (for example
+    ``conf_level=95`` or ``adjust="scheffe"``)."""
 
 
 class DesignTooLargeError(MixedkitError, MemoryError):

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from .errors import InputTypeError
+from .errors import InputValueError
 
 __all__ = ["CONFINT_COLUMNS", "confint"]
 
@@ -316,7 +316,7 @@ def confint(fit, method: str = "profile", conf_level: float | None = None, *, n_
     from .results import check_conf_level
 
     if method not in METHODS:
-        raise InputTypeError(f"method must be one of {METHODS}; got {method!r}")
+        raise InputValueError(f"method must be one of {METHODS}; got {method!r}")
     level = fit.conf_level if conf_level is None else check_conf_level(conf_level)
     notes: list[str] = []
     if method == "wald":

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import ColumnNotFoundError, InputTypeError
+from .errors import ColumnNotFoundError, InputTypeError, InputValueError
 
 __all__ = ["CONTRAST_COLUMNS", "MEANS_COLUMNS", "contrasts", "marginal_means", "reference_grid"]
 
@@ -96,7 +96,7 @@ def reference_grid(state, at: dict | None = None) -> ReferenceGrid:
             wanted = np.atleast_1d(at[user])
             bad = [v for v in wanted if v not in levels[col]]
             if bad:
-                raise InputTypeError(f"at={{{user!r}: ...}} has levels {bad} not in the data; "
+                raise InputValueError(f"at={{{user!r}: ...}} has levels {bad} not in the data; "
                                      f"levels: {levels[col]}")
             grid_levels[col] = list(wanted)
         else:
@@ -202,7 +202,7 @@ def _contrast_weights(method, levels: list[str], custom) -> tuple[list[str], np.
         for name, w in custom.items():
             w = np.asarray(w, float)
             if w.shape != (k,):
-                raise InputTypeError(f"contrast {name!r} has {w.size} weights; the spec has {k} "
+                raise InputValueError(f"contrast {name!r} has {w.size} weights; the spec has {k} "
                                      f"levels {levels}")
             names.append(str(name))
             weights.append(w)
@@ -252,13 +252,13 @@ def contrasts(fit, spec, *, method="pairwise", adjust="tukey", by=None, df_metho
     if isinstance(method, dict):
         custom, method = method, "custom"
     elif method not in METHODS:
-        raise InputTypeError(f"method must be one of {METHODS} or a dict of contrast weights; "
+        raise InputValueError(f"method must be one of {METHODS} or a dict of contrast weights; "
                              f"got {method!r}")
     if adjust not in ADJUSTMENTS:
-        raise InputTypeError(f"adjust must be one of {ADJUSTMENTS}; got {adjust!r}")
+        raise InputValueError(f"adjust must be one of {ADJUSTMENTS}; got {adjust!r}")
     spec_keys = _as_list(spec, "spec")
     if not spec_keys:
-        raise InputTypeError("contrasts need a spec: the factor whose levels are compared")
+        raise InputValueError("contrasts need a spec: the factor whose levels are compared")
     by_keys = [b for b in _as_list(by, "by") if b not in spec_keys]
     grid = reference_grid(fit.state, None)
     _check_factors(spec_keys, grid, "spec")

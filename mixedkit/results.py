@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import FitWarning, InputTypeError
+from .errors import FitWarning, InputTypeError, InputValueError
 from .estimation import (
     SINGULAR_TOL,
     estimate,
@@ -31,19 +31,23 @@ VARIANCE_COLUMNS = ["group", "term", "variance", "std_dev", "corr"]
 
 def check_df_method(df_method) -> str:
     if df_method not in DF_METHODS:
-        raise InputTypeError(f"df_method must be one of {DF_METHODS}; got {df_method!r}")
+        raise InputValueError(f"df_method must be one of {DF_METHODS}; got {df_method!r}")
     return df_method
 
 
 def _kind(value, allowed, name) -> str:
     if value not in allowed:
-        raise InputTypeError(f"{name} must be one of {allowed}; got {value!r}")
+        raise InputValueError(f"{name} must be one of {allowed}; got {value!r}")
     return value
 
 
 def check_conf_level(conf_level) -> float:
-    if not isinstance(conf_level, (int, float)) or not 0 < conf_level < 1:
+    if not isinstance(conf_level, (int, float)) or isinstance(conf_level, bool):
         raise InputTypeError(f"conf_level must be a number between 0 and 1; got {conf_level!r}")
+    if not 0 < conf_level < 1:
+        raise InputValueError(f"conf_level must be a number between 0 and 1; got {conf_level!r}"
+                              + (f" (for {conf_level}%, write {conf_level / 100:g})"
+                                 if 1 < conf_level < 100 else ""))
     return float(conf_level)
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import InputTypeError
+from .errors import InputTypeError, InputValueError
 
 __all__ = ["simulate_lmm"]
 
 
 def _positive_int(value, name: str) -> int:
-    if not isinstance(value, (int, np.integer)) or value < 1:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
         raise InputTypeError(f"{name} must be a positive integer; got {value!r}")
+    if value < 1:
+        raise InputValueError(f"{name} must be a positive integer; got {value!r}")
     return int(value)
 
 
@@ -62,12 +64,12 @@ def simulate_lmm(n_groups: int, n_per_group: int, *, icc: float = 0.3, slope_sd:
     n_groups = _positive_int(n_groups, "n_groups")
     n_per_group = _positive_int(n_per_group, "n_per_group")
     if not 0 <= icc < 1:
-        raise InputTypeError(f"icc must be in [0, 1); got {icc!r}")
+        raise InputValueError(f"icc must be in [0, 1); got {icc!r}")
     if slope_sd < 0 or sigma <= 0:
-        raise InputTypeError(f"slope_sd must be >= 0 and sigma > 0; got {slope_sd!r}, {sigma!r}")
+        raise InputValueError(f"slope_sd must be >= 0 and sigma > 0; got {slope_sd!r}, {sigma!r}")
     effects = {"x": 0.5} if effects is None else dict(effects)
     if not effects and slope_sd > 0:
-        raise InputTypeError("slope_sd > 0 needs at least one effect to carry the slope")
+        raise InputValueError("slope_sd > 0 needs at least one effect to carry the slope")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     n = n_groups * n_per_group
     width = len(str(n_groups))

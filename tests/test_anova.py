@@ -82,7 +82,7 @@ def test_type3_of_an_interaction_model_matches_a_cell_means_reparameterisation()
 
 def test_bad_type_is_refused():
     fit, _ = fit_at_reference("sleepstudy")
-    with pytest.raises(mk.InputTypeError, match=r"type must be 1, 2 or 3 \(or 'I', 'II', "
+    with pytest.raises(mk.InputValueError, match=r"type must be 1, 2 or 3 \(or 'I', 'II', "
                                                  r"'III'\); got 4"):
         fit.anova(4)
 

@@ -62,9 +62,9 @@ def test_r2_interval(fit):
 
 
 def test_bad_bootstrap_arguments(fit):
-    with pytest.raises(mk.InputTypeError, match=r"n_boot must be a positive integer; got -5"):
+    with pytest.raises(mk.InputValueError, match=r"n_boot must be a positive integer; got -5"):
         fit.icc(n_boot=-5)
-    with pytest.raises(mk.InputTypeError, match=r"n_jobs must be a positive integer or None; "
+    with pytest.raises(mk.InputValueError, match=r"n_jobs must be a positive integer or None; "
                                                 r"got 0"):
         fit.icc(n_boot=5, n_jobs=0)
 

@@ -108,7 +108,7 @@ def test_non_nested_models_get_no_test():
 
 
 BAD = [
-    ("single model", lambda ss, f: (f,), mk.InputTypeError,
+    ("single model", lambda ss, f: (f,), mk.InputValueError,
      r"compare_models needs at least two fits; got 1"),
     ("non-fit input", lambda ss, f: (f, "Reaction ~ Days"), mk.InputTypeError,
      r"argument 2 must be a fit from mk.fit_lmm .* got str"),

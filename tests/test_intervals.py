@@ -102,7 +102,7 @@ def test_boot_intervals_are_reproducible_and_bracket_the_estimate():
 
 def test_bad_method_is_refused():
     fit = mk.fit_lmm("Reaction ~ Days + (1 | Subject)", mk.load_dataset("sleepstudy"))
-    with pytest.raises(mk.InputTypeError, match=r"method must be one of \('profile', 'wald', "
+    with pytest.raises(mk.InputValueError, match=r"method must be one of \('profile', 'wald', "
                                                 r"'boot'\); got 'lrt'"):
         fit.confint("lrt")
 

@@ -106,10 +106,10 @@ def test_errors_name_the_argument_and_the_factors():
     with pytest.raises(mk.ColumnNotFoundError, match=r"'Time' is a numeric covariate \(held at "
                                                      r"6.481\): use at="):
         fit.marginal_means("Time")
-    with pytest.raises(mk.InputTypeError, match=r"adjust must be one of \('tukey', 'sidak', "
+    with pytest.raises(mk.InputValueError, match=r"adjust must be one of \('tukey', 'sidak', "
                                                 r"'bonferroni', 'holm', 'none'\); got 'scheffe'"):
         fit.contrasts("Evit", adjust="scheffe")
-    with pytest.raises(mk.InputTypeError, match=r"contrast 'x' has 2 weights; the spec has 3 "
+    with pytest.raises(mk.InputValueError, match=r"contrast 'x' has 2 weights; the spec has 3 "
                                                 r"levels"):
         fit.contrasts("Evit", method={"x": [1, -1]})
 

@@ -66,7 +66,7 @@ def test_residual_kinds():
     np.testing.assert_allclose(fit.residuals("marginal"), y - fit.fitted("marginal"))
     np.testing.assert_allclose(fit.residuals("pearson"),
                                fit.residuals() / np.sqrt(fit.scale))
-    with pytest.raises(mk.InputTypeError, match=r"kind must be one of \('conditional', "
+    with pytest.raises(mk.InputValueError, match=r"kind must be one of \('conditional', "
                                                 r"'marginal', 'pearson'\); got 'raw'"):
         fit.residuals("raw")
 

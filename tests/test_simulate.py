@@ -28,10 +28,12 @@ def test_variance_decomposition_in_a_large_sample():
 
 
 def test_bad_arguments():
-    with pytest.raises(mk.InputTypeError, match=r"icc must be in \[0, 1\); got 1.2"):
+    with pytest.raises(mk.InputValueError, match=r"icc must be in \[0, 1\); got 1.2"):
         mk.simulate_lmm(5, 5, icc=1.2)
-    with pytest.raises(mk.InputTypeError, match=r"n_groups must be a positive integer; got 0"):
+    with pytest.raises(mk.InputValueError, match=r"n_groups must be a positive integer; got 0"):
         mk.simulate_lmm(0, 5)
+    with pytest.raises(mk.InputTypeError, match=r"n_groups must be a positive integer; got 2.5"):
+        mk.simulate_lmm(2.5, 5)
 
 
 # Recovery: N data sets of 40 groups x 8; the true ICC inside the bootstrap interval and
