@@ -76,8 +76,8 @@ def _records(frame):
 def fit_json(fit) -> dict:
     """Everything the text summary shows, as JSON-ready data."""
     return _clean({
-        "formula": fit.formula, "method": fit.method, "nobs": fit.nobs,
-        "n_dropped": fit.n_dropped, "ngroups": fit.ngroups, "loglik": fit.loglik,
+        "formula": fit.formula, "method": fit.method, "n_obs": fit.n_obs,
+        "n_dropped": fit.n_dropped, "n_groups": fit.n_groups, "loglik": fit.loglik,
         "aic": fit.aic, "bic": fit.bic, "converged": fit.converged, "singular": fit.singular,
         "fixed_effects": _records(fit.fixed_effects),
         "df_method": fit.fixed_effects.attrs["df_method"],

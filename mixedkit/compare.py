@@ -371,7 +371,7 @@ def reml_vs_ml(fit) -> RemlMlComparison:
     table = pd.DataFrame(rows, columns=["quantity", "reml", "ml", "difference",
                                         "relative_difference"])
     k = reml_fit.state.design.exog.shape[1]
-    n = reml_fit.nobs
+    n = reml_fit.n_obs
     vc = table[table["quantity"].str.startswith("variance") &
                ~table["quantity"].str.endswith("Residual")]
     shrink = vc["relative_difference"].mean()
@@ -380,7 +380,7 @@ def reml_vs_ml(fit) -> RemlMlComparison:
          f"{'smaller' if shrink < 0 else 'larger'} by ML on average. ML treats the {k} "
          "estimated fixed effects as known and so underestimates variances; the bias is small "
          f"for the residual variance (n = {n} rows) and larger for variances estimated from "
-         f"few groups ({', '.join(f'{g}: {m}' for g, m in reml_fit.ngroups.items())}). "
+         f"few groups ({', '.join(f'{g}: {m}' for g, m in reml_fit.n_groups.items())}). "
          "REML corrects it."),
         ("Fixed-effect estimates barely change; their standard errors are smaller under ML "
          "because the variances are."),

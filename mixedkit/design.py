@@ -88,7 +88,7 @@ class Design:
     vc_slopes: list  # each variance component's slope column in data units (None: intercept)
     blocks: list[CovBlock]
     response: str
-    ngroups: dict[str, int]
+    n_groups: dict[str, int]
     statsmodels_call: str
     use_sparse: bool = False
     findings: list[Finding] = field(default_factory=list)
@@ -526,16 +526,16 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         len(levels) for levels in vc_levels)
     use_sparse = gf is None and len(frame) * n_cols > _SPARSE_MIN_CELLS
 
-    ngroups = {}
+    n_groups = {}
     for t in terms:
-        ngroups.setdefault(_label(prep, t.factor), int(prep.codes(t.factor).max() + 1))
+        n_groups.setdefault(_label(prep, t.factor), int(prep.codes(t.factor).max() + 1))
     design = Design(
         endog=endog, exog=exog, design_info=design_info, groups=gcodes,
         group_labels=group_labels, group_factor=gf,
         exog_re=exog_re, vc_names=vc_names, vc_codes=vc_codes, vc_levels=vc_levels,
         re_scale=np.array([] if exog_re is None else [_rms(exog_re[c]) for c in exog_re]),
         vc_scale=np.array(vc_scale), vc_slopes=vc_slopes,
-        blocks=blocks, response=prep.user(prep.parsed.response), ngroups=ngroups,
+        blocks=blocks, response=prep.user(prep.parsed.response), n_groups=n_groups,
         statsmodels_call="", use_sparse=use_sparse, findings=findings,
     )
     design.statsmodels_call = _statsmodels_call(prep, gf, re_term, vc_terms, use_sparse)

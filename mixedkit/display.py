@@ -49,9 +49,9 @@ def _variance_line(fit) -> str:
 
 
 def _data_line(fit) -> str:
-    groups = ", ".join(f"{g} {n}" for g, n in fit.ngroups.items())
+    groups = ", ".join(f"{g} {n}" for g, n in fit.n_groups.items())
     dropped = f" ({fit.n_dropped} dropped for missing values)" if fit.n_dropped else ""
-    return f"{fit.nobs} rows{dropped}; groups: {groups}"
+    return f"{fit.n_obs} rows{dropped}; groups: {groups}"
 
 
 def _fixed_display(fit) -> pd.DataFrame:
@@ -248,7 +248,7 @@ def _health_html(fit) -> str:
 def summary_html(fit) -> str:
     """The one-card notebook view returned by ``fit._repr_html_()``."""
     esc = html.escape
-    groups = ", ".join(f"{g} {n}" for g, n in fit.ngroups.items())
+    groups = ", ".join(f"{g} {n}" for g, n in fit.n_groups.items())
     dropped = f" ({fit.n_dropped} dropped for missing values)" if fit.n_dropped else ""
     fe_labels = {"std_error": "std. error", "p_value": "p-value",
                  "statistic": "z" if fit.df_method == "normal" else "t"}
@@ -259,7 +259,7 @@ def summary_html(fit) -> str:
         f'<span class="mk-muted">fit by {esc(fit.method)} · mixedkit {esc(__version__)}'
         f"</span></div>"
         f'<code class="mk-formula">{esc(fit.formula)}</code>'
-        f'<div class="mk-stats">{_stat("Rows", f"{fit.nobs}{dropped}")}'
+        f'<div class="mk-stats">{_stat("Rows", f"{fit.n_obs}{dropped}")}'
         f'{_stat("Groups", groups)}</div>'
         f'<div class="mk-stats">{"".join(_stat(k, v) for k, v in _criteria(fit))}</div>'
         f'<div class="mk-stats">{"".join(_variance_stats(fit))}</div>'

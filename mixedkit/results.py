@@ -82,9 +82,9 @@ class LmmFit:
         For a REML fit the REML log-likelihood and lme4's AIC/BIC computed from it
         (the REML criterion); compare such values only between fits with the same
         fixed effects.
-    nobs : int
+    n_obs : int
         Rows used (after removing missing values).
-    ngroups : dict
+    n_groups : dict
         Levels of each grouping factor.
     converged : bool
     singular : bool
@@ -123,9 +123,9 @@ class LmmFit:
         self.theta = user_theta(design, state.theta, order="lme4")  # lme4's theta, data units
         self.loglik = float(est.loglik)
         self.converged = bool(est.converged)
-        self.nobs = len(design.endog)
-        self.ngroups = dict(design.ngroups)
-        self.n_dropped = int(prep.n_input - self.nobs)
+        self.n_obs = len(design.endog)
+        self.n_groups = dict(design.n_groups)
+        self.n_dropped = int(prep.n_input - self.n_obs)
         self.dropped = dict(prep.dropped)
         self.statsmodels_call = design.statsmodels_call
         self.scale = state.sigma2
@@ -144,7 +144,7 @@ class LmmFit:
 
     @property
     def bic(self) -> float:
-        return -2 * self.loglik + math.log(self.nobs) * self.n_params
+        return -2 * self.loglik + math.log(self.n_obs) * self.n_params
 
     @cached_property
     def statsmodels_result(self):

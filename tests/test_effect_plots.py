@@ -17,7 +17,7 @@ from matplotlib.container import ErrorbarContainer
 import mixedkit as mk
 from mixedkit import effect_plots
 from mixedkit.effect_plots import effects_data, means_data, plot_effects, plot_means
-from mixedkit.errors import ColumnNotFoundError, InputTypeError
+from mixedkit.errors import ColumnNotFoundError, InputTypeError, InputValueError
 
 MEANS = ["estimate", "std_error", "df", "conf_low", "conf_high"]
 FORMULAS = {
@@ -79,7 +79,7 @@ def test_means_data_holds_marginal_means_and_the_observed_rows(fits):
     obs = d["observed"]
     assert list(obs.columns) == ["Evit", "Cu", "Weight"]
     data = mk.load_dataset("dietox")
-    assert len(obs) == fit.nobs == len(data)
+    assert len(obs) == fit.n_obs == len(data)
     pd.testing.assert_series_equal(obs["Weight"], data["Weight"].loc[obs.index],
                                    check_dtype=False)
     assert (obs[["Evit", "Cu"]].to_numpy() == data.loc[obs.index, ["Evit", "Cu"]]
@@ -164,7 +164,7 @@ def test_effects_data_columns_grid_and_observed(fits):
     assert list(line["Evit"]) == [1] * 7 + [2] * 7 + [3] * 7
     assert np.allclose(line["Time"], np.tile(np.linspace(1, 12, 7), 3))
     assert line.attrs["df_method"] == "satterthwaite" and line.attrs["x"] == "Time"
-    assert list(obs.columns) == ["Time", "Evit", "Weight"] and len(obs) == fit.nobs
+    assert list(obs.columns) == ["Time", "Evit", "Weight"] and len(obs) == fit.n_obs
     plain = effects_data(fits["sleep"], "Days", n_points=5)["line"]
     assert list(plain.columns) == ["Days"] + MEANS
 
@@ -268,7 +268,7 @@ BAD = [
     ("diet_cu", plot_means, (None,), {}, InputTypeError, r"spec must name the factor"),
     ("sleep", plot_means, ("Subject",), {}, ColumnNotFoundError,
      r"only in its random part.*the fixed part has no factors"),
-    ("diet_cu", plot_means, ("Evit",), {"df_method": "kr"}, InputTypeError,
+    ("diet_cu", plot_means, ("Evit",), {"df_method": "kr"}, InputValueError,
      r"df_method must be one of"),
     ("diet_cu", plot_effects, ("Evit",), {}, InputTypeError,
      r"x='Evit' is a factor .* numeric covariates are \['Time'\].*plot_means\(fit, 'Evit'\)"),
@@ -283,7 +283,7 @@ BAD = [
      r"by='Pig' is not a factor .*only in its random part"),
     ("diet_cu", plot_effects, ("Time",), {"n_points": 1}, InputTypeError,
      r"n_points must be an integer of at least 2; got 1"),
-    ("diet_cu", plot_effects, ("Time",), {"conf_level": 95}, InputTypeError,
+    ("diet_cu", plot_effects, ("Time",), {"conf_level": 95}, InputValueError,
      r"conf_level must be a number between 0 and 1"),
 ]
 

@@ -88,7 +88,7 @@ def test_keyword_and_spaced_column_names(ss):
     assert b.loglik == pytest.approx(a.loglik, abs=1e-8)
     assert list(b.fixed_effects["term"]) == ["Intercept", "days of sleep"]
     assert set(b.variance_components["term"]) >= {"Intercept", "days of sleep"}
-    assert "subject id" in b.ngroups
+    assert "subject id" in b.n_groups
     assert 'Q("days of sleep")' in b.statsmodels_call
 
 

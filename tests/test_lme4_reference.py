@@ -98,7 +98,7 @@ def test_likelihood_and_criteria(spec, method, engine):
     assert fit.loglik == pytest.approx(ref["logLik"], abs=1e-3)
     assert fit.aic == pytest.approx(ref["AIC"], abs=1e-2)
     assert fit.bic == pytest.approx(ref["BIC"], abs=1e-2)
-    assert fit.nobs == ref["nobs"]
+    assert fit.n_obs == ref["nobs"]
     assert fit.method == method
     assert fit.engine == engine
 
@@ -115,7 +115,7 @@ def test_singular_and_convergence(spec, method, engine):
 @pytest.mark.parametrize("spec", list(SPEC_DATA))
 def test_group_counts(spec):
     fit, ref = fitted(spec, "REML"), load_reference_fit(spec)
-    got = {_factor(k): v for k, v in fit.ngroups.items()}
+    got = {_factor(k): v for k, v in fit.n_groups.items()}
     assert got == {_factor(k): v for k, v in ref["ngrps"].items()}
 
 

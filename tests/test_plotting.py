@@ -17,7 +17,7 @@ from matplotlib.markers import MarkerStyle
 import mixedkit as mk
 from mixedkit import plotting
 from mixedkit.diagnostics import diagnostics_data
-from mixedkit.errors import DataError, InputTypeError
+from mixedkit.errors import DataError, InputTypeError, InputValueError
 
 FORMULAS = {
     "sleepstudy": "Reaction ~ Days + (Days | Subject)",
@@ -285,7 +285,7 @@ def test_caterpillar_conf_level(fits):
         assert np.allclose(segments[:, 0, 0], part["conf_low"])
         assert np.allclose(segments[:, 1, 0], part["conf_high"])
         assert "80%" in ax.get_xlabel()
-    with pytest.raises(InputTypeError, match="conf_level must be a number between 0 and 1"):
+    with pytest.raises(InputValueError, match="conf_level must be a number between 0 and 1"):
         plotting.plot_ranef(fit, conf_level=95)
 
 

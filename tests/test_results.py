@@ -66,7 +66,7 @@ def test_fixed_effects_se_is_lme4_kind_not_statsmodels_hessian(fit):
 
 def test_scalars_and_escape_hatch(fit):
     assert fit.method == "REML" and fit.reml
-    assert fit.nobs == 180 and fit.ngroups == {"Subject": 18}
+    assert fit.n_obs == 180 and fit.n_groups == {"Subject": 18}
     assert fit.n_params == 6
     assert fit.aic == pytest.approx(-2 * fit.loglik + 12)
     assert fit.converged and not fit.singular

@@ -110,9 +110,9 @@ BAD = [
     ("re_formula without groups", base, "y ~ time", {"re_formula": "~time"},
      mk.FormulaError, r"re_formula= and vc_formula= need groups="),
     ("bad conf_level", base, "y ~ time + (1 | subject)", {"conf_level": 95},
-     mk.InputTypeError, r"conf_level must be a number between 0 and 1; got 95"),
+     mk.InputValueError, r"conf_level must be a number between 0 and 1; got 95"),
     ("bad df_method", base, "y ~ time + (1 | subject)", {"df_method": "kr"},
-     mk.InputTypeError, (r"df_method must be one of \('satterthwaite', 'kenward-roger', "
+     mk.InputValueError, (r"df_method must be one of \('satterthwaite', 'kenward-roger', "
                          r"'normal'\); got 'kr'")),
     ("KR with ML", base, "y ~ time + (1 | subject)", {"df_method": "kenward-roger",
                                                       "reml": False},
@@ -180,7 +180,7 @@ def test_missing_values_dropped_and_reported():
     before = d.copy()
     fit = mk.fit_lmm("y ~ time + (1 | subject)", d)
     pd.testing.assert_frame_equal(d, before)
-    assert fit.nobs == 37 and fit.n_dropped == 3
+    assert fit.n_obs == 37 and fit.n_dropped == 3
     assert fit.dropped == {"y": 1, "time": 2}
     note = fit.health["missing values"]
     assert "3 of 40 rows dropped for missing values in 'y' (1), 'time' (2)" in note.what

@@ -32,9 +32,9 @@ def test_icc_matches_performance(spec, method):
     total = table["group"].iloc[0]
     assert _get(table, total, "adjusted") == pytest.approx(ref["icc"]["adjusted"], rel=1e-3)
     assert _get(table, total, "unadjusted") == pytest.approx(ref["icc"]["unadjusted"], rel=1e-3)
-    if len(fit.ngroups) > 1:  # per-factor rows, intercept-only models here
+    if len(fit.n_groups) > 1:  # per-factor rows, intercept-only models here
         for row in ref["icc_by_group"]:
-            group = next(g for g in fit.ngroups if set(g.split(":")) == set(row["group"].split(":")))
+            group = next(g for g in fit.n_groups if set(g.split(":")) == set(row["group"].split(":")))
             assert _get(table, group, "adjusted") == pytest.approx(row["icc"], rel=1e-3)
 
 

@@ -1,0 +1,554 @@
+"""Safe formulas: refuse code in formula text that comes from outside.
+
+patsy evaluates every term of a formula as Python (``eval``), so a formula typed into a
+web form, read from a configuration file or passed on the command line can run anything:
+``y ~ I(__import__('os').system('rm -rf ~')) + (1 | g)``. :func:`check_formula` reads
+the formula the way mixedkit and patsy will, before anything is evaluated, and accepts
+only column names, numbers, arithmetic and comparisons inside calls, and an allow-list of
+transforms (:data:`ALLOWED`). ``fit_lmm(..., safe_formula=True)`` runs it first, and the
+command line runs it unless ``--trusted-formula`` is given.
+
+How the text is read:
+
+1. Column names in backticks or ``Q("...")`` are replaced by placeholders with the same
+   tokenizer mixedkit uses (:mod:`mixedkit.formula`); given the data's columns, bare
+   names that are columns (``Sepal.Length``, ``yield``) are too, as mixedkit does.
+2. The rest is split the way patsy splits a formula: the operators ``~ + - * / : **``
+   (and lme4's ``|``, ``||``) and parentheses at formula level separate the Python
+   expressions patsy will ``eval``; a ``(`` inside an expression (a call) belongs to it.
+3. Each expression is parsed with :mod:`ast` (never compiled or run) and walked:
+   anything not on the allow-list is refused with a :class:`~mixedkit.FormulaError`
+   that names the construct and lists what is allowed.
+
+String literals are accepted only as arguments (``levels=``, ``reference=``, comparisons)
+and only in plain quotes without brackets, quotes or backslashes inside, so that
+mixedkit's own term splitting (which does not read strings) and patsy's tokenizer cut
+the text at the same places.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import keyword
+import re
+import tokenize
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .errors import FormulaError, InputTypeError
+from .formula import _TOKEN
+
+__all__ = ["ALLOWED", "check_formula"]
+
+_NUMPY = ("log", "log2", "log10", "log1p", "exp", "sqrt", "abs")
+
+
+@dataclass(frozen=True)
+class _Signature:
+    """Parameters of an allowed call: the first takes data, the others literal options."""
+
+    params: tuple[str, ...]
+    data: tuple[str, ...] = ("x",)  # parameters that take a column expression
+    varargs: bool = False  # te(smooth, smooth, ..., constraints=)
+
+
+_SPLINE = ("x", "df", "knots", "lower_bound", "upper_bound", "constraints")
+_STANDARDIZE = _Signature(("x", "center", "rescale", "ddof"))
+# patsy's builtins (patsy.builtins.__all__ minus ContrastMatrix): there is no poly().
+_CALLS: dict[str, _Signature] = {
+    "C": _Signature(("data", "contrast", "levels"), data=("data",)),
+    "I": _Signature(("x",)),
+    "center": _Signature(("x",)),
+    "standardize": _STANDARDIZE,
+    "scale": _STANDARDIZE,
+    "bs": _Signature(("x", "df", "knots", "degree", "include_intercept", "lower_bound",
+                      "upper_bound")),
+    "cr": _Signature(_SPLINE),
+    "cc": _Signature(_SPLINE),
+    "te": _Signature(("constraints",), data=(), varargs=True),
+}
+_CONTRASTS: dict[str, tuple[str, ...]] = {
+    "Treatment": ("reference",), "Sum": ("omit",), "Poly": ("scores",), "Diff": (),
+    "Helmert": (),
+}
+
+#: What a checked formula may contain (shown in every refusal).
+ALLOWED = (
+    "column names (plain, `in backticks` or Q(\"...\")), numbers, "
+    "+ - * / ** and comparisons inside calls, "
+    f"C(x) and C(x, contrast) with the contrasts {', '.join(_CONTRASTS)} "
+    "(e.g. C(x, Treatment(reference='b')), C(x, levels=['b', 'a'])), I(...), "
+    f"{', '.join('np.' + f for f in _NUMPY)}, "
+    "center, standardize, scale, bs, cr, cc, te"
+)
+_FIX = ("if the formula is your own, skip the check: fit_lmm(..., safe_formula=False), "
+        "or --trusted-formula on the command line")
+
+# patsy's formula operators, and lme4's bar (`||` is read as two bars).
+_OPERATORS = frozenset({"~", "+", "-", "*", "/", ":", "**", "|"})
+_ARITHMETIC = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+_COMPARISONS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
+_PLAIN_STRING = re.compile(r"""^(?:"[^"'\\()\[\]`]*"|'[^"'\\()\[\]`]*')$""")
+_MAX_EXPONENT = 100
+_MAX_DEPTH = 50
+
+_CONSTRUCTS = {
+    ast.Attribute: "attribute access",
+    ast.Subscript: "a subscript (indexing)",
+    ast.Slice: "a slice",
+    ast.Lambda: "a lambda",
+    ast.ListComp: "a list comprehension",
+    ast.SetComp: "a set comprehension",
+    ast.DictComp: "a dict comprehension",
+    ast.GeneratorExp: "a generator expression",
+    ast.NamedExpr: "an assignment expression (:=)",
+    ast.Starred: "* unpacking",
+    ast.JoinedStr: "an f-string",
+    ast.FormattedValue: "an f-string",
+    ast.IfExp: "a conditional expression (if/else)",
+    ast.BoolOp: "'and' / 'or'",
+    ast.Compare: "a comparison",
+    ast.Dict: "a dict",
+    ast.Set: "a set",
+    ast.List: "a list",
+    ast.Tuple: "a tuple",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+    ast.Call: "a call",
+    ast.BinOp: "an operator",
+    ast.UnaryOp: "an operator",
+}
+
+
+class _Checker:
+    """Check one formula text; every refusal names ``label`` (the argument)."""
+
+    def __init__(self, formula: str, columns: Iterable | None, label: str):
+        self.formula = formula
+        self.label = label
+        self.columns = None if columns is None else {str(c) for c in columns}
+        self.originals: dict[str, str] = {}
+        self.source = ""  # the expression being walked (placeholders in)
+
+    # -- messages ---------------------------------------------------------------------
+    def restore(self, text: str) -> str:
+        for placeholder, original in self.originals.items():
+            text = text.replace(placeholder, original)
+        return text
+
+    def refuse(self, what: str, why: str = "") -> FormulaError:
+        why = f" ({why})" if why else ""
+        return FormulaError(
+            f"{self.label} {self.formula!r}: {what} is not allowed in a checked formula{why}. "
+            f"A checked formula may contain only {ALLOWED}. Rewrite the term with these; "
+            f"{_FIX}"
+        )
+
+    def shown(self, node: ast.AST) -> str:
+        text = ast.get_source_segment(self.source, node) or ast.unparse(node)
+        text = self.restore(text)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    def refuse_node(self, node: ast.AST, why: str = "") -> FormulaError:
+        if isinstance(node, ast.Name):
+            return self.refuse(f"the name {node.id}", why)
+        if isinstance(node, ast.Call):
+            return self.refuse(f"the call {self.shown(node.func)}(...)", why)
+        if isinstance(node, ast.BinOp):
+            op = {ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.BitOr: "|",
+                  ast.BitAnd: "&", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>"}
+            sym = _ARITHMETIC.get(type(node.op)) or op.get(type(node.op), "?")
+            return self.refuse(f"the operator {sym} in {self.shown(node)}", why)
+        if isinstance(node, ast.UnaryOp):
+            sym = {ast.Not: "not", ast.Invert: "~"}.get(type(node.op), "?")
+            return self.refuse(f"the operator {sym} in {self.shown(node)}", why)
+        if isinstance(node, ast.Constant):
+            kind = "a string" if isinstance(node.value, str) else "the constant"
+            return self.refuse(f"{kind} {self.shown(node)}", why)
+        if isinstance(node, ast.Attribute) and not why:
+            why = "write a column name with a dot in backticks: `a.b`"
+        kind = next((v for k, v in _CONSTRUCTS.items() if isinstance(node, k)),
+                    type(node).__name__)
+        return self.refuse(f"{kind} {self.shown(node)}", why)
+
+    # -- reading the text -------------------------------------------------------------
+    def substitute(self) -> str:
+        """The formula with column names in backticks / Q() (and known columns) replaced."""
+        text = self.formula
+        prefix = "_mkcol"
+        while prefix in text:
+            prefix += "x"
+        out: list[str] = []
+
+        def placeholder(original: str) -> str:
+            name = f"{prefix}{len(self.originals)}_"
+            self.originals[name] = original
+            return name
+
+        for m in _TOKEN.finditer(text):
+            tok = m.group(0)
+            if m.group("backtick") is not None or m.group("q") is not None:
+                out.append(placeholder(tok))
+            elif m.group("ident") is not None and self._bare_column(tok, text[m.end():]):
+                out.append(placeholder(tok))  # as mixedkit reads a bare column name
+            else:
+                out.append(tok)
+        return "".join(out)
+
+    def _bare_column(self, tok: str, rest: str) -> bool:
+        """Whether mixedkit reads the bare word ``tok`` as a column name."""
+        if rest.lstrip().startswith("("):  # a call
+            return False
+        if self.columns is not None:
+            return tok in self.columns
+        # Without the columns, a Python keyword standing alone can only be a column
+        # (`yield ~ x`): in any expression it would be a syntax error.
+        return keyword.iskeyword(tok) and tok not in ("True", "False", "None")
+
+    def expressions(self, text: str) -> list[tuple[int, int]]:
+        """Spans of the Python expressions in ``text``, split as patsy splits a formula."""
+        tokens = []
+        try:
+            for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+                if tok.type == tokenize.ENDMARKER:
+                    break
+                if tok.type in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
+                                tokenize.DEDENT):
+                    continue
+                if tok.type == tokenize.COMMENT:
+                    raise self.refuse("a comment (#)")
+                if tok.type == tokenize.STRING:
+                    self.check_string(tok.string)
+                elif tok.type not in (tokenize.NAME, tokenize.NUMBER, tokenize.OP):
+                    name = tokenize.tok_name.get(tok.type, "")
+                    if name.startswith("FSTRING"):
+                        raise self.refuse("an f-string")
+                    raise self.refuse(f"the character {self.restore(tok.string)!r}",
+                                      "unterminated string or a symbol Python does not know")
+                tokens.append(tok)
+        except (tokenize.TokenError, SyntaxError):
+            raise self.refuse("an unclosed '(' or '[' or an unterminated string",
+                              "close every bracket and quote") from None
+
+        spans: list[tuple[int, int]] = []
+        depth, i = 0, 0
+        while i < len(tokens):
+            s = tokens[i].string
+            if s in _OPERATORS:
+                i += 1
+                continue
+            if s == "(":
+                depth += 1
+                i += 1
+                continue
+            if s == ")":
+                depth -= 1
+                if depth < 0:
+                    raise self.refuse("an unbalanced ')'", "open every parenthesis you close")
+                i += 1
+                continue
+            # an expression: up to the next operator or ')' outside its own brackets
+            start, level = tokens[i].start[1], 0
+            end = start
+            while i < len(tokens):
+                s = tokens[i].string
+                if level == 0 and (s in _OPERATORS or s == ")"):
+                    break
+                if s in ("(", "[", "{"):
+                    level += 1
+                elif s in (")", "]", "}"):
+                    level -= 1
+                    if level < 0:
+                        raise self.refuse(f"an unbalanced {s!r}")
+                end = tokens[i].end[1]
+                i += 1
+            spans.append((start, end))
+        if depth:
+            raise self.refuse("an unclosed '('", "close every parenthesis")
+        return spans
+
+    def check_string(self, token: str) -> None:
+        if _PLAIN_STRING.match(token):
+            return
+        if token[0] not in "'\"":
+            raise self.refuse(f"the prefixed string {self.restore(token)}",
+                              "f-strings, r'', b'' and u'' strings are refused")
+        raise self.refuse(
+            f"the string {self.restore(token)}",
+            "strings may not contain quotes, backslashes, backticks, parentheses or brackets, "
+            "nor be triple-quoted"
+        )
+
+    def run(self) -> None:
+        text = self.substitute().replace("\n", " ").strip()  # patsy joins lines the same way
+        for ch in dict.fromkeys(text):
+            if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch != "\t":
+                raise self.refuse(f"the invisible or control character {ch!r}")
+        for start, end in self.expressions(text):
+            self.source = text[start:end]
+            try:
+                tree = ast.parse(self.source, mode="eval")
+            except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
+                what = getattr(err, "msg", None) or str(err)
+                raise self.refuse(f"{self.restore(self.source)!r}",
+                                  f"not a valid term: {what}") from None
+            self.term(tree.body)
+
+    # -- walking an expression --------------------------------------------------------
+    def term(self, node: ast.AST) -> None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            raise self.refuse_node(node, "a string can only be an argument of a call, such "
+                                         "as C(x, Treatment(reference='b'))")
+        self.value(node, 0)
+
+    def name(self, node: ast.Name) -> None:
+        if node.id.startswith("__"):
+            raise self.refuse_node(node, "names starting with '__' are refused; write such "
+                                         "a column name in backticks")
+
+    def value(self, node: ast.AST, depth: int) -> None:
+        """A column expression: name, number, arithmetic, comparison or allowed call."""
+        if depth > _MAX_DEPTH:
+            raise self.refuse(f"{self.shown(node)}", "nested too deeply")
+        depth += 1
+        if isinstance(node, ast.Name):
+            self.name(node)
+        elif isinstance(node, ast.Constant) and type(node.value) in (int, float, bool):
+            pass
+        elif isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+            if isinstance(node.op, ast.Pow):
+                self.power(node, depth)
+            else:
+                self.value(node.left, depth)
+                self.value(node.right, depth)
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            self.value(node.operand, depth)
+        elif isinstance(node, ast.Compare) and all(isinstance(op, _COMPARISONS)
+                                                   for op in node.ops):
+            for operand in (node.left, *node.comparators):
+                if not (isinstance(operand, ast.Constant) and isinstance(operand.value, str)):
+                    self.value(operand, depth)
+        elif isinstance(node, ast.Call):
+            self.call(node, depth)
+        else:
+            raise self.refuse_node(node)
+
+    def power(self, node: ast.BinOp, depth: int) -> None:
+        """``a ** k``: a number k in [-100, 100] and no power inside ``a`` (no 9**9**9)."""
+        exponent = _number(node.right)
+        if exponent is None or abs(exponent) > _MAX_EXPONENT:
+            raise self.refuse(f"the power {self.shown(node)}",
+                              f"the exponent must be a number between -{_MAX_EXPONENT} and "
+                              f"{_MAX_EXPONENT}")
+        if any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow)
+               for n in ast.walk(node.left)):
+            raise self.refuse(f"the nested power {self.shown(node)}",
+                              "write (a**2)**3 as a**6")
+        self.value(node.left, depth)
+
+    def literal(self, node: ast.AST, list_ok: bool = True) -> None:
+        """An option: number, string, True/False/None, or a list/tuple of those."""
+        if isinstance(node, ast.Constant) and (node.value is None
+                                               or type(node.value) in (int, float, bool, str)):
+            return
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)) \
+                and _number(node) is not None:
+            return
+        if list_ok and isinstance(node, (ast.List, ast.Tuple)):
+            for item in node.elts:
+                self.literal(item, list_ok=False)
+            return
+        raise self.refuse_node(node, "options such as levels=, reference=, df= or knots= "
+                                     "take numbers, strings, True/False/None or a list of them")
+
+    def contrast(self, node: ast.AST) -> None:
+        if isinstance(node, ast.Constant) and node.value is None:
+            return
+        if isinstance(node, ast.Name) and node.id in _CONTRASTS:
+            return
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id in _CONTRASTS:
+            params = _CONTRASTS[node.func.id]
+            for arg, _ in self.arguments(node, params, varargs=False):
+                self.literal(arg)
+            return
+        raise self.refuse(f"the contrast {self.shown(node)} in C()",
+                          f"use one of {', '.join(_CONTRASTS)}, e.g. C(x, Sum) or "
+                          "C(x, Treatment(reference='b'))")
+
+    def arguments(self, node: ast.Call, params: tuple[str, ...], varargs: bool):
+        """(argument, parameter name) pairs; refuses *, ** and unknown keywords."""
+        name = self.shown(node.func)
+        pairs = []
+        for i, arg in enumerate(node.args):
+            if isinstance(arg, ast.Starred):
+                raise self.refuse(f"* unpacking in {name}(...)")
+            if varargs:
+                pairs.append((arg, "*"))
+            elif i < len(params):
+                pairs.append((arg, params[i]))
+            else:
+                raise self.refuse(f"argument {i + 1} of {name}(...)",
+                                  f"{name} takes at most {len(params)}: {', '.join(params)}")
+        for kw in node.keywords:
+            if kw.arg is None:
+                raise self.refuse(f"** unpacking in {name}(...)")
+            if kw.arg not in params:
+                known = ", ".join(f"{p}=" for p in params) or "none"
+                raise self.refuse(f"the keyword {kw.arg}= in {name}(...)",
+                                  f"{name} takes the keywords: {known}")
+            pairs.append((kw.value, kw.arg))
+        return pairs
+
+    def call(self, node: ast.Call, depth: int) -> None:
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            if isinstance(func.value, ast.Name) and func.value.id == "np" \
+                    and func.attr in _NUMPY:
+                if len(node.args) != 1 or node.keywords \
+                        or isinstance(node.args[0], ast.Starred):
+                    raise self.refuse(f"{self.shown(node)}",
+                                      f"np.{func.attr} takes one argument and no keywords")
+                self.value(node.args[0], depth)
+                return
+            raise self.refuse_node(node)
+        if not isinstance(func, ast.Name):
+            raise self.refuse_node(node)
+        if func.id == "Q":
+            if len(node.args) == 1 and not node.keywords \
+                    and isinstance(node.args[0], ast.Constant) \
+                    and isinstance(node.args[0].value, str):
+                return
+            raise self.refuse(f"{self.shown(node)}", 'Q takes one quoted column name: Q("name")')
+        if func.id in _CONTRASTS:
+            raise self.refuse(f"the contrast {self.shown(node)} outside C()",
+                              f"use it as C(x, {func.id}(...))")
+        sig = _CALLS.get(func.id)
+        if sig is None:
+            raise self.refuse_node(node)
+        pairs = self.arguments(node, sig.params, sig.varargs)
+        if not any(p == "*" or p in sig.data for _, p in pairs):
+            raise self.refuse(f"{self.shown(node)}", f"{func.id}() needs a column to work on")
+        for arg, param in pairs:
+            if param == "*" or param in sig.data:
+                self.value(arg, depth)
+            elif param == "contrast":
+                self.contrast(arg)
+            else:
+                self.literal(arg)
+
+
+def _number(node: ast.AST) -> float | None:
+    """The value of a numeric literal expression (+ - * / of numbers), else None."""
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        v = _number(node.operand)
+        return None if v is None else (-v if isinstance(node.op, ast.USub) else v)
+    if isinstance(node, ast.BinOp) and type(node.op) in (ast.Add, ast.Sub, ast.Mult, ast.Div):
+        a, b = _number(node.left), _number(node.right)
+        if a is None or b is None or (isinstance(node.op, ast.Div) and b == 0):
+            return None
+        if isinstance(node.op, ast.Mult) and abs(a) > 1e6 and abs(b) > 1e6:
+            return None  # no huge integers from products of literals
+        return {ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b, ast.Div: a / b}[type(node.op)]
+    return None
+
+
+def check_formula(formula: str, *, columns: Iterable | None = None) -> None:
+    """Refuse a formula that could run code when patsy evaluates it.
+
+    For formulas that come from outside the program (a web form, a configuration file,
+    the command line): patsy evaluates the terms of a formula as Python, so
+    ``I(__import__('os').system('...'))`` would run. The formula is parsed, never
+    evaluated, and only what :data:`ALLOWED` lists is accepted.
+
+    Parameters
+    ----------
+    formula : str
+        An lme4-style formula, e.g. ``"np.log(Reaction) ~ Days + I(Days**2) + C(Evit, Sum)
+        + (Days | Subject)"``; also a statsmodels ``re_formula`` such as ``"~Days"``.
+    columns : sequence of str, optional
+        The data's column names. Given them, bare names that are columns but not Python
+        names (``Sepal.Length``, ``yield``) are read as columns, as :func:`fit_lmm` reads
+        them; without them, write such names in backticks.
+
+    Returns
+    -------
+    None
+        The formula is accepted.
+
+    Raises
+    ------
+    FormulaError
+        Naming the refused call or construct and listing what is allowed: attribute
+        access (other than ``np.log`` and the other allowed NumPy functions), names
+        starting with ``__``, calls outside the allow-list (``eval``, ``open``,
+        ``getattr``, ``__import__``, ...), lambdas, comprehensions, subscripts,
+        f-strings, ``:=``, ``*``/``**`` unpacking, keywords a transform does not take,
+        comments, strings outside call arguments, and powers other than ``x**k`` with
+        a number ``|k| <= 100``.
+    InputTypeError
+        ``formula`` is not a string.
+
+    Notes
+    -----
+    Allowed: column names (plain, in backticks or ``Q("...")``), numbers, ``+ - * / **``
+    and comparisons inside calls, ``C(x)`` and ``C(x, contrast)`` with patsy's contrasts
+    ``Treatment``, ``Sum``, ``Diff``, ``Helmert``, ``Poly`` (and their ``reference=``,
+    ``omit=``, ``scores=``), ``C(x, levels=[...])``, ``I(...)``, ``np.log``, ``np.log2``,
+    ``np.log10``, ``np.log1p``, ``np.exp``, ``np.sqrt``, ``np.abs`` and patsy's stateful
+    transforms ``center``, ``standardize``, ``scale``, ``bs``, ``cr``, ``cc``, ``te``.
+    patsy has no ``poly()``; R's ``log(x)`` is written ``np.log(x)``.
+
+    The check is about code, not cost: arithmetic on a text column (``I(name * 1000000)``)
+    can still use much memory.
+
+    Examples
+    --------
+    >>> import mixedkit as mk
+    >>> mk.check_formula("np.log(Reaction) ~ Days + I(Days**2) + (Days | Subject)")
+    >>> mk.check_formula("Reaction ~ I(__import__('os').getcwd()) + (1 | Subject)")
+    Traceback (most recent call last):
+    ...
+    mixedkit.errors.FormulaError: formula ...: the call __import__(...) is not allowed ...
+    """
+    _check(formula, columns, "formula")
+
+
+def _check(text, columns, label: str) -> None:
+    if not isinstance(text, str):
+        raise InputTypeError(
+            f"{label} must be a string such as 'y ~ x + (1 | group)'; got {type(text).__name__}"
+        )
+    _Checker(text, columns, label).run()
+
+
+def check_model_formulas(formula, data, re_formula=None, vc_formula=None) -> None:
+    """``fit_lmm(safe_formula=True)``: check every formula argument before parsing."""
+    columns = getattr(data, "columns", None)
+    _check(formula, columns, "formula")
+    if isinstance(re_formula, str):
+        _check(re_formula, columns, "re_formula")
+    if isinstance(vc_formula, dict):
+        for name, text in vc_formula.items():
+            if isinstance(text, str):
+                _check(text, columns, f"vc_formula[{name!r}]")
+
+
+def check_translated(prep) -> None:
+    """Check the exact texts patsy will evaluate, after mixedkit's translation.
+
+    A second line of defence for ``safe_formula=True``: :func:`check_model_formulas`
+    has accepted what the user wrote; this checks the fixed-effects formula and the
+    random terms' formulas handed to patsy (column placeholders in).
+    """
+    texts = [prep.parsed.fixed_formula] + [t.re_formula for t in prep.random if t.exprs]
+    for text in texts:
+        try:
+            _Checker(text, None, "formula").run()
+        except FormulaError as err:
+            raise FormulaError(prep.names.restore(str(err))) from None
