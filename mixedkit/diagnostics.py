@@ -13,7 +13,10 @@ from scipy import stats
 
 __all__ = ["ASSUMPTION_COLUMNS", "check_assumptions", "diagnostics_data", "qq_points"]
 
-ASSUMPTION_COLUMNS = ["check", "statistic", "value", "p_value", "verdict", "advice"]
+ASSUMPTION_COLUMNS = ["check", "test", "statistic", "p_value", "severity", "fix"]
+# a check's outcome in the findings' vocabulary: "problem" is a warning, "check" (look at
+# the plots) a note, a check that could not run a note whose fix says why
+_SEVERITY = {"ok": "ok", "check": "note", "problem": "warning", "not run": "note"}
 _QQ_LEVEL = 0.95
 _MAX_TRAJECTORY_GROUPS = 12
 
@@ -197,9 +200,11 @@ _P_CUTOFF = 0.01  # tests flag at this level; effect sizes decide how bad
 _DFBETA_CUTOFF = 1.0  # a group moving a coefficient by more than one standard error
 
 
-def _row(check, statistic, value, p, verdict, advice):
-    return {"check": check, "statistic": statistic, "value": value, "p_value": p,
-            "verdict": verdict, "advice": advice}
+def _row(check, test, statistic, p, verdict, advice):
+    if verdict == "not run":
+        advice = f"Not run: {advice}"
+    return {"check": check, "test": test, "statistic": statistic, "p_value": p,
+            "severity": _SEVERITY[verdict], "fix": advice}
 
 
 def _normality(values: np.ndarray, what: str, advice: str):
@@ -291,9 +296,11 @@ def check_assumptions(fit) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        One row per check, columns ``check, statistic, value, p_value, verdict,
-        advice``; ``verdict`` is ``ok``, ``check`` (look at the plots), ``problem``
-        or ``not run``. Checks: normality of the Pearson residuals (Shapiro-Wilk, or
+        One row per check, columns ``check, test, statistic, p_value, severity, fix``:
+        ``test`` names the test or measure, ``statistic`` is its value (a number,
+        NaN when the check could not run); ``severity`` is ``ok``, ``note`` (look at
+        the plots, or the check could not run: ``fix`` says why) or ``warning`` (an
+        assumption may not hold), as in ``fit.health``. Checks: normality of the Pearson residuals (Shapiro-Wilk, or
         D'Agostino above 5000 rows, with skewness and kurtosis); curvature of the
         mean structure (residuals against the squared centred fitted values and each
         numeric predictor, Bonferroni-adjusted); residual spread

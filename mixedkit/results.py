@@ -579,15 +579,15 @@ class LmmFit:
         from .findings import Report
 
         rep = Report("model health", list(self._core_health.findings))
-        severity = {"problem": "warning", "check": "note", "ok": "ok", "not run": "note"}
         for row in self.check_assumptions().itertuples():
-            what = f"{row.statistic} = {row.value:.3g}" if np.isfinite(row.value) else row.check
+            what = f"{row.test} = {row.statistic:.3g}" if np.isfinite(row.statistic) \
+                else row.check
             if np.isfinite(row.p_value):
                 what += f" (p = {row.p_value:.2g})"
-            rep.add(Finding(row.check, severity[row.verdict], what + ".",
+            rep.add(Finding(row.check, row.severity, what + ".",
                             "An assumption of the model may not hold." if
-                            row.verdict == "problem" else "",
-                            "" if row.verdict == "ok" else row.advice))
+                            row.severity == "warning" else "",
+                            "" if row.severity == "ok" else row.fix))
         return rep
 
     def check_assumptions(self) -> pd.DataFrame:

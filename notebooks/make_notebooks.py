@@ -730,7 +730,7 @@ DIAGNOSTICS = [
     """),
     md("""
     One row per check with the test statistic, its value, a p-value where there is one, a
-    verdict (`ok`, `check`, `problem`, `not run`) and advice. A check is flagged only when
+    severity (`ok`, `note`: look at the plots or the check could not run, `warning`) and a fix. A check is flagged only when
     p < 0.01 **and** the departure is large enough to matter, so that large data sets do not
     turn every small departure into a problem. Here: residuals are not normal (heavy tails),
     the residual SD differs a lot between pigs, and there are outlying observations.
@@ -762,11 +762,11 @@ DIAGNOSTICS = [
     fig = mk.plot_diagnostics(fit_log)
     """),
     code("""
-    def verdicts(**fits):
-        return pd.DataFrame({name: f.check_assumptions().set_index("check")["verdict"]
+    def severities(**fits):
+        return pd.DataFrame({name: f.check_assumptions().set_index("check")["severity"]
                              for name, f in fits.items()})
 
-    verdicts(Weight=fit, log_Weight=fit_log)
+    severities(Weight=fit, log_Weight=fit_log)
     """),
     md("""
     The distribution checks now look almost clean, but one row stands out: the **mean
@@ -791,7 +791,7 @@ DIAGNOSTICS = [
     fit_quad = mk.fit_lmm("Weight ~ Time + I(Time**2) + (Time | Pig)", dietox)
     fig = mk.plot_diagnostics(fit_quad)
     """),
-    code("verdicts(Weight=fit, log_Weight=fit_log, Weight_quadratic=fit_quad)"),
+    code("severities(Weight=fit, log_Weight=fit_log, Weight_quadratic=fit_quad)"),
     md("""
     The residuals-vs-fitted trend is now flat. The quadratic term is also strongly supported
     by a likelihood-ratio test (the models differ in fixed effects, so `compare_models` refits
