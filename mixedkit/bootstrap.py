@@ -94,7 +94,13 @@ def run_bootstrap(task, args: tuple, n_boot: int, *, seed=None, executor: Execut
         raise InputTypeError(f"n_boot must be a positive integer; got {n_boot!r}")
     if n_boot < 1:
         raise InputValueError(f"n_boot must be a positive integer; got {n_boot!r}")
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    if isinstance(seed, np.random.Generator):  # reproducible for a generator in a given state
+        seed = np.random.SeedSequence(int(seed.integers(2**63)))
+    try:
+        root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    except (TypeError, ValueError):
+        raise InputTypeError(f"seed must be None, an integer, a numpy SeedSequence or Generator; "
+                             f"got {seed!r}") from None
     seeds = root.spawn(int(n_boot))
     if n_jobs is not None and not isinstance(n_jobs, (int, np.integer)):
         raise InputTypeError(f"n_jobs must be a positive integer or None; got {n_jobs!r}")

@@ -260,6 +260,11 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return rho, p
 
 
+def _plain(label):
+    """A group label as Python shows it (``6``, not ``np.int64(6)``)."""
+    return label.item() if isinstance(label, np.generic) else label
+
+
 def _brown_forsythe(values: np.ndarray, codes: np.ndarray):
     """Brown-Forsythe test of equal spread across groups with at least two values.
 
@@ -402,9 +407,15 @@ def _check_assumptions(fit) -> pd.DataFrame:
                          "Crossed factors: no group can be left out on its own."))
     else:
         changes, labels = _group_deletion(fit.state)
-        worst = np.nanmax(changes, axis=1)
+        labels = [_plain(label) for label in labels]
+        # a group whose removal leaves the fixed effects inestimable has no finite change
+        worst = np.where(np.isfinite(changes), changes, -np.inf).max(axis=1)
         influential = [labels[i] for i in np.argsort(-worst) if worst[i] > _DFBETA_CUTOFF]
-        top = int(np.nanargmax(worst))
+        top = int(np.argmax(worst))
+    if design.group_factor is not None and not np.isfinite(worst[top]):
+        rows.append(_row("influential groups", "max |change| / SE", np.nan, np.nan, "not run",
+                         "Leaving out any one group leaves a fixed effect without data."))
+    elif design.group_factor is not None:
         rows.append(_row("influential groups", "max |change in a fixed effect| / SE",
                          float(worst[top]), np.nan, "problem" if influential else "ok",
                          f"Leaving out group(s) {influential[:5]} moves a fixed effect by more "

@@ -300,18 +300,18 @@ class LmmFit:
                        df_method=df_method, conf_level=conf_level)
 
     # ------------------------------------------------------- variance explained
-    def icc(self, *, n_boot: int = 0, conf_level: float = 0.95, seed=None, executor=None,
-            n_jobs: int | None = None, progress: bool = True) -> pd.DataFrame:
+    def icc(self, *, n_boot: int = 0, conf_level: float | None = None, seed=None,
+            executor=None, n_jobs: int | None = None, progress: bool = True) -> pd.DataFrame:
         """Intraclass correlation, as ``performance::icc`` defines it.
 
         Parameters
         ----------
         n_boot : int, default 0
             Parametric-bootstrap refits for a confidence interval (0: none).
-        conf_level : float, default 0.95
-            Level of the percentile bootstrap interval.
-        seed : int or numpy Generator, optional
-            Makes the bootstrap reproducible.
+        conf_level : float, optional
+            Level of the percentile bootstrap interval (default: the fit's).
+        seed : int, numpy SeedSequence or Generator, optional
+            Makes the bootstrap reproducible (a Generator: given its current state).
         executor : concurrent.futures.Executor, optional
             Where the refits run (default: a process pool; any executor with
             ``submit``, e.g. dask's ``Client.get_executor()``).
@@ -344,10 +344,11 @@ class LmmFit:
         from .variance import icc_table, variance_parts
 
         boot = self._bootstrap_variance(n_boot, seed, executor, n_jobs, progress, "icc")
-        return icc_table(self, variance_parts(self.state), boot, check_conf_level(conf_level))
+        level = self.conf_level if conf_level is None else check_conf_level(conf_level)
+        return icc_table(self, variance_parts(self.state), boot, level)
 
-    def r2(self, *, n_boot: int = 0, conf_level: float = 0.95, seed=None, executor=None,
-           n_jobs: int | None = None, progress: bool = True) -> pd.DataFrame:
+    def r2(self, *, n_boot: int = 0, conf_level: float | None = None, seed=None,
+           executor=None, n_jobs: int | None = None, progress: bool = True) -> pd.DataFrame:
         """Nakagawa's marginal and conditional R², as ``performance::r2_nakagawa``.
 
         Returns
@@ -364,7 +365,8 @@ class LmmFit:
         from .variance import r2_table, variance_parts
 
         boot = self._bootstrap_variance(n_boot, seed, executor, n_jobs, progress, "r2")
-        return r2_table(self, variance_parts(self.state), boot, check_conf_level(conf_level))
+        level = self.conf_level if conf_level is None else check_conf_level(conf_level)
+        return r2_table(self, variance_parts(self.state), boot, level)
 
     def _bootstrap_variance(self, n_boot, seed, executor, n_jobs, progress, what):
         if not n_boot:

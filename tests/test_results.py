@@ -194,3 +194,22 @@ def test_predictor_units_do_not_change_the_fit(reml, lme4_loglik):
     vc, vc_ref = fit.variance_components, ref.variance_components
     np.testing.assert_allclose(vc["variance"] * [1, 1e8, 1e4, 1], vc_ref["variance"], rtol=1e-4)
     np.testing.assert_allclose(fit.theta * [1, 1e4, 1e4], ref.theta, rtol=1e-4)
+
+
+def test_public_names_are_listed_and_importable():
+    lazy = set(mk._LAZY)
+    assert lazy <= set(mk.__all__) | {"LmmFit"}
+    assert set(dir(mk)) >= lazy
+    for name in mk.__all__:
+        assert getattr(mk, name) is not None
+
+
+def test_seed_accepts_a_generator_and_conf_level_follows_the_fit(ss):
+    fit = mk.fit_lmm("Reaction ~ Days + (1 | Subject)", ss, conf_level=0.9)
+    a = fit.icc(n_boot=5, seed=np.random.default_rng(4), n_jobs=1, progress=False)
+    b = fit.icc(n_boot=5, seed=np.random.default_rng(4), n_jobs=1, progress=False)
+    pd.testing.assert_frame_equal(a, b)
+    assert a.attrs["conf_level"] == 0.9 and fit.r2().attrs["conf_level"] is None
+    with pytest.raises(mk.InputTypeError, match=r"seed must be None, an integer, a numpy "
+                                                r"SeedSequence or Generator; got 'x'"):
+        fit.icc(n_boot=2, seed="x", n_jobs=1)
