@@ -147,7 +147,8 @@ class ModelComparison:
     ----------
     table : DataFrame
         Columns ``model, method, n_params, loglik, aic, bic, chisq, df_diff, p_value,
-        p_value_naive, p_value_boot``; one row per model, smallest first; the test
+        p_value_naive, p_value_boot``; one row per model, smallest first
+        (``p_value_naive`` only where p_value is boundary-corrected); the test
         columns compare each row with the nearest smaller model nested in it.
     notes : list of str
         What was done and why (ML refits, boundary corrections, non-nested pairs).
@@ -271,8 +272,8 @@ def compare_models(*fits, method: str | None = None, n_boot: int = 0, seed=None,
             notes.append(
                 f"{big.label!r} adds a variance to {small.label!r}; under the null it is 0, on "
                 "the boundary of the parameter space, so p_value is the 50:50 mixture of "
-                f"chi-square({df - 1}) and chi-square({df}) ({p:.3g}); the naive "
-                f"chi-square({df}) p-value ({naive:.3g}) is too large.")
+                f"chi-square({df - 1}) and chi-square({df}) ({_p_text(p)}); the naive "
+                f"chi-square({df}) p-value ({_p_text(naive)}) is too large.")
         elif same_fixed and len(added) > 1:
             notes.append(
                 f"{big.label!r} adds {len(added)} variances to {small.label!r}; the exact null "
@@ -280,13 +281,20 @@ def compare_models(*fits, method: str | None = None, n_boot: int = 0, seed=None,
                 "chi-square one, which is conservative (too large); n_boot= gives a bootstrap "
                 "p-value.")
         rows[j][6:9] = [chisq, df, p]
-        rows[j][9] = naive
+        rows[j][9] = naive if p != naive else np.nan  # only where a boundary correction applies
         if n_boot:
             rows[j][10] = _bootstrap_lrt(small, big, chisq, reml, n_boot, seed, executor,
                                          n_jobs, progress, notes)
     table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     table["df_diff"] = table["df_diff"].astype("Int64")
     return ModelComparison(table, notes, [e.fit for e in entries])
+
+
+def _p_text(p: float) -> str:
+    """A p-value as the tables show it (``<1e-16`` rather than ``0``)."""
+    from .display import format_p
+
+    return format_p(p)
 
 
 def _lrt_chunk(small, big, reml, seeds):

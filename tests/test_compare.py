@@ -94,7 +94,15 @@ def test_correlation_only_difference_is_not_boundary_corrected():
     unc = mk.fit_lmm("Reaction ~ Days + (Days || Subject)", ss)
     cor = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss)
     row = mk.compare_models(unc, cor).table.iloc[1]
-    assert row["df_diff"] == 1 and row["p_value"] == row["p_value_naive"]
+    assert row["df_diff"] == 1 and np.isnan(row["p_value_naive"])  # nothing to correct
+
+
+def test_notes_show_p_values_as_the_table_does():
+    ss = mk.load_dataset("sleepstudy")
+    null = mk.fit_lmm("Reaction ~ Days + (1 | Subject)", ss)
+    slope = mk.fit_lmm("Reaction ~ Days + (Days || Subject)", ss)
+    notes = " ".join(mk.compare_models(null, slope).notes)
+    assert "(0)" not in notes and "50:50 mixture" in notes
 
 
 def test_non_nested_models_get_no_test():
