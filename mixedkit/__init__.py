@@ -64,7 +64,7 @@ __all__ = [
 
 _LAZY = {
     "fit_lmm": ".fitting",
-    "check_data": ".validation",
+    "check_data": ".checks",
     "check_formula": ".safe_formula",
     "load_dataset": ".datasets",
     "LmmFit": ".results",

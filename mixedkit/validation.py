@@ -4,8 +4,9 @@
 columns the model uses, rows with missing values removed, the caller's DataFrame
 untouched).  An error is raised as a typed exception whose message names the
 column or argument, shows what was found and gives the fix; warnings and notes
-are collected in a :class:`~mixedkit.findings.Report`.  :func:`check_data` runs
-the same checks and returns the report instead of raising.
+are collected in a :class:`~mixedkit.findings.Report`.
+:func:`mixedkit.checks.check_data` runs these and the design's checks and returns
+the report instead of raising.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from .errors import (
     DataError,
     FormulaError,
     InputTypeError,
-    MixedkitError,
 )
 from .findings import Finding, Report
 from .formula import (
@@ -33,7 +33,7 @@ from .formula import (
     terms_from_keywords,
 )
 
-__all__ = ["MIN_GROUPS", "PreparedData", "check_data", "prepare"]
+__all__ = ["MIN_GROUPS", "PreparedData", "prepare"]
 
 MIN_GROUPS = 5  # below this, variance components are poorly estimated (warning)
 
@@ -323,54 +323,3 @@ def prepare(
         _check_response(frame[resp], prep.user(resp))
     _check_grouping(prep, data)
     return prep
-
-
-def check_data(formula, data=None, *, groups=None, re_formula=None, vc_formula=None,
-               missing: str = "drop") -> Report:
-    """Check data and formula before fitting, without estimating anything.
-
-    Runs exactly the checks :func:`~mixedkit.fit_lmm` runs (data type, columns,
-    response, grouping factors, wide format, missing values, random slopes that do
-    not vary within groups, rank of the fixed-effects design, design size) and
-    returns them as a report instead of raising.
-
-    Parameters
-    ----------
-    formula : str
-        lme4-style formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
-        ``check_data(data, formula)`` is accepted too.
-    data : DataFrame
-        Long-format data (one row per observation). Never modified.
-    groups, re_formula, vc_formula, missing
-        As in :func:`~mixedkit.fit_lmm`.
-
-    Returns
-    -------
-    Report
-        ``report.ok`` is True when nothing failed or warned; ``report.verdict`` is
-        ``"ok"``, ``"warning"`` or ``"error"``; ``report.to_frame()`` has columns
-        ``check, severity, what, why, fix``. An error finding carries the message
-        fit_lmm would raise.
-    """
-    if isinstance(formula, pd.DataFrame) and isinstance(data, str):
-        formula, data = data, formula
-    report = Report("data checks")
-    try:
-        prep = prepare(formula, data, groups=groups, re_formula=re_formula,
-                       vc_formula=vc_formula, missing=missing)
-        report.findings.extend(prep.report.findings)
-        from .design import build_design
-
-        build_design(prep)
-    except MixedkitError as err:
-        report.add(Finding("input", "error", f"{type(err).__name__}: {err}"))
-        return report
-    report.add(
-        Finding(
-            "data",
-            "ok",
-            f"{len(prep.frame)} rows, response {prep.user(prep.parsed.response)!r}, "
-            f"random terms {', '.join(dict.fromkeys(t.source for t in prep.random))}.",
-        )
-    )
-    return report

@@ -250,3 +250,14 @@ def test_mixed_type_grouping_column_warns():
         fit = mk.fit_lmm("y ~ time + (1 | subject)", d)
     assert fit.health["mixed types"].fix == "Convert the column to one type: " \
         "data['subject'].astype(str)."
+
+
+def test_check_data_reports_the_design_findings_fit_health_shows():
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame({"g": np.repeat(np.arange(10), 5), "x": rng.normal(size=50) * 1e5,
+                      "z": rng.normal(size=50)})
+    d["y"] = d.z + rng.normal(size=10)[d.g] + rng.normal(size=50)
+    report = mk.check_data("y ~ x + z + (1 | g)", d)
+    fit = mk.fit_lmm("y ~ x + z + (1 | g)", d)
+    assert "scaling" in [f.check for f in report.findings]
+    assert fit.health["scaling"].severity == report["scaling"].severity == "warning"
