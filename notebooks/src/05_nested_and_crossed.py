@@ -1,0 +1,229 @@
+# ruff: noqa: B018
+# Source of notebooks/05_nested_and_crossed.ipynb (percent format: `# %%` starts a code cell,
+# `# %% [markdown]` a markdown cell). Edit here, then run
+# `python notebooks/make_notebooks.py`; see notebooks/README.md.
+
+# %% [markdown]
+# # 05 · Nested and crossed random effects
+#
+# **The story.** Two classic designs with two grouping factors: casks *nested* in batches
+# (Pastes) and samples *crossed* with plates (Penicillin). We write each in lme4 syntax,
+# look at the statsmodels call it becomes, split the ICC by factor, and see what happens
+# when a structure cannot be expressed in statsmodels.
+#
+# **You will learn** `(1 | a/b)` and `(1 | a) + (1 | b)`, why unique group labels matter,
+# how statsmodels' single `groups` argument plus variance components covers both designs,
+# and how to read the ICC of each factor.
+
+# %%
+# %matplotlib inline
+import pandas as pd
+
+import mixedkit as mk
+
+pd.set_option("display.precision", 4)
+pd.set_option("display.width", 120)
+pd.set_option("display.max_colwidth", 90)
+
+# %% [markdown]
+# ## Nested: Pastes
+#
+# Pastes (Davies and Goldsmith, 1972; in lme4): the strength of a chemical paste. 10
+# delivery batches; 3 casks sampled from each batch; 2 assays per cask: 60 rows. The cask
+# labels a, b, c are reused in every batch: cask "a" of batch A and cask "a" of batch B are
+# different casks. **Cask is nested in batch.**
+
+# %%
+pastes = mk.load_dataset("pastes")
+pastes.head(6)
+
+# %%
+pd.crosstab(pastes['batch'], pastes['cask'])
+
+# %% [markdown]
+# $$\text{strength}_{ijk} = \mu + b_i + c_{ij} + \varepsilon_{ijk},\qquad
+# b_i \sim N(0, \sigma^2_{\text{batch}}),\; c_{ij} \sim N(0, \sigma^2_{\text{cask}}),\;
+# \varepsilon_{ijk} \sim N(0, \sigma^2)$$
+#
+# In lme4 syntax: `(1 | batch/cask)`, short for `(1 | batch) + (1 | batch:cask)`. The
+# second term's groups are the batch × cask combinations: the 30 distinct casks.
+
+# %%
+fit_p = mk.fit_lmm("strength ~ 1 + (1 | batch/cask)", pastes)
+fit_p
+
+# %%
+print(fit_p.statsmodels_call)
+
+# %% [markdown]
+# statsmodels' `MixedLM` has a single `groups` argument: the data are split into
+# independent blocks, here the batches. `re_formula="1"` gives each batch a random
+# intercept. `vc_formula={"batch:cask": "0 + C(cask)"}` adds a *variance component*: within
+# each batch, one random effect per cask level, all with the same variance. Because variance
+# components live inside a block, cask "a" of batch A and cask "a" of batch B automatically
+# get different effects: the nesting is expressed by the blocks.
+#
+# ### ICC per factor
+
+# %%
+fit_p.icc()
+
+# %% [markdown]
+# * First rows, all factors together (0.94): the correlation between two assays of the same
+#   cask, $(\sigma^2_{\text{batch}} + \sigma^2_{\text{cask}}) / \text{total}$.
+# * `batch` (0.15): $\sigma^2_{\text{batch}} / \text{total}$, the correlation between assays
+#   of *different* casks from the same batch.
+# * `batch:cask` (0.78): the share of the variance due to casks within batches.
+#
+# Most of the variation is between casks, little between batches, and little between repeat
+# assays. To estimate the mean strength more precisely, sample more casks, not more assays
+# per cask. By hand:
+
+# %%
+var = fit_p.variance_components.set_index("group")["variance"]
+total = var.sum()
+print(f"same cask:                       {(var['batch'] + var['batch:cask']) / total:.3f}")
+print(f"same batch, different cask:      {var['batch'] / total:.3f}")
+print(f"share of casks within batches:   {var['batch:cask'] / total:.3f}")
+
+# %% [markdown]
+# ### A common mistake: implicit nesting
+#
+# Writing `(1 | batch) + (1 | cask)` treats `cask` as a factor with only **3** levels,
+# *crossed* with batch: every "cask a" of every batch is taken to be the same cask. mixedkit
+# fits what was asked (so does lme4) and warns about the 3 levels, but the variance
+# components describe a design that does not exist:
+
+# %%
+wrong = mk.fit_lmm("strength ~ 1 + (1 | batch) + (1 | cask)", pastes)
+wrong.variance_components
+
+# %% [markdown]
+# The fix is `(1 | batch/cask)`, or labels that are unique across batches. Pastes has such a
+# column, `sample` (= batch:cask), and `(1 | batch) + (1 | sample)` is the same model as
+# `(1 | batch/cask)`:
+
+# %%
+same = mk.fit_lmm("strength ~ 1 + (1 | batch) + (1 | sample)", pastes)
+print(f"logLik (1 | batch/cask):          {fit_p.loglik:.4f}")
+print(f"logLik (1 | batch) + (1 | sample): {same.loglik:.4f}")
+print(f"logLik (1 | batch) + (1 | cask):   {wrong.loglik:.4f}   <- a different, wrong model")
+
+# %% [markdown]
+# ## Crossed: Penicillin
+#
+# Penicillin (Davies and Goldsmith, 1972; in lme4): the potency of 6 penicillin samples,
+# measured as the diameter (mm) of the zone where bacterial growth is inhibited. Each of 24
+# agar plates receives all 6 samples. Every sample meets every plate: the factors are
+# **crossed**, neither is inside the other.
+
+# %%
+pen = mk.load_dataset("penicillin")
+pd.crosstab(pen["plate"], pen["sample"]).head()
+
+# %% [markdown]
+# $$\text{diameter}_{ij} = \mu + p_i + s_j + \varepsilon_{ij},\qquad
+# p_i \sim N(0, \sigma^2_{\text{plate}}),\; s_j \sim N(0, \sigma^2_{\text{sample}})$$
+#
+# In lme4 syntax: `(1 | plate) + (1 | sample)`.
+
+# %%
+fit_c = mk.fit_lmm("diameter ~ 1 + (1 | plate) + (1 | sample)", pen)
+fit_c
+
+# %%
+print(fit_c.statsmodels_call)
+
+# %% [markdown]
+# No factor splits these data into independent blocks (every plate shares samples with
+# every other plate), so statsmodels must treat the whole data set as **one** group
+# (`groups=np.ones(len(data))`), with no block-level random effect (`re_formula="0"`) and
+# each factor as a variance component. That is exact, but the single block is a dense
+# matrix the size of the data; for large crossed designs it becomes slow, and mixedkit
+# estimates the memory and time before fitting and refuses designs that are too large.
+
+# %%
+fit_c.icc()
+
+# %% [markdown]
+# * `sample` (0.79): most of the variance is between the penicillin samples, as it should
+#   be in a potency assay.
+# * `plate` (0.15): plate-to-plate variation is a smaller nuisance.
+# * Both together (0.94): the correlation between two measurements on the same plate *with*
+#   the same sample, if that could be repeated.
+#
+# Note the intercept's Satterthwaite df in the card, about 5.5: the overall mean diameter is
+# essentially an average over 6 samples, so its uncertainty is governed by the sample
+# variance, and more plates would hardly help. (If the interest is in these 6 particular
+# samples rather than in a population of samples, `sample` belongs in the fixed part
+# instead.)
+#
+# The caterpillar plot works for crossed factors too, one panel per factor:
+
+# %%
+fig = mk.plot_ranef(fit_c)
+
+# %% [markdown]
+# ## When statsmodels cannot express a structure
+#
+# statsmodels' `MixedLM` allows correlated random effects (a full covariance matrix) only
+# for the single `groups` factor; every other factor enters as independent variance
+# components. Some lme4 structures therefore have no statsmodels equivalent. mixedkit then
+# refuses the formula with a message that names the term and says what to write instead; it
+# never silently fits a different model.
+#
+# Example: in dietox the pigs are nested in 21 litters. Growth lines with a correlated
+# intercept and slope per pig, plus a litter intercept, would be
+# `Weight ~ Time + (Time | Pig) + (1 | Litter)`. Litter must be the block (the outer factor),
+# so the pig terms would have to be variance components, which cannot be correlated:
+
+# %%
+dietox = mk.load_dataset("dietox")
+try:
+    mk.fit_lmm("Weight ~ Time + (Time | Pig) + (1 | Litter)", dietox)
+except mk.FormulaError as err:
+    print(f"{type(err).__name__}: {err}")
+
+# %% [markdown]
+# Following the advice, the uncorrelated version `(Time || Pig)` can be fitted (keeping in
+# mind from notebook 02 that `||` depends on where Time = 0 is):
+
+# %%
+fit_d = mk.fit_lmm("Weight ~ Time + (Time || Pig) + (1 | Litter)", dietox)
+print(fit_d.statsmodels_call)
+fit_d.variance_components
+
+# %%
+fit_d.icc()
+
+# %% [markdown]
+# Litters explain only a small share of the variance (about 6%) once pigs are accounted for.
+#
+# A different kind of refusal concerns the data, not statsmodels: in Penicillin each plate ×
+# sample combination is measured once, so a random effect for that combination cannot be
+# told apart from the residual. lme4 refuses this too.
+
+# %%
+try:
+    mk.fit_lmm("diameter ~ 1 + (1 | plate) + (1 | sample) + (1 | plate:sample)", pen)
+except mk.DataError as err:
+    print(f"{type(err).__name__}: {err}")
+
+# %% [markdown]
+# All mixedkit errors derive from `mk.MixedkitError` and from the built-in exception they
+# refine (`DataError` and `FormulaError` are `ValueError`s), so `except mk.MixedkitError`
+# catches them all.
+#
+# ## Summary
+#
+# | design | lme4 formula | statsmodels call mixedkit makes |
+# |---|---|---|
+# | b nested in a | `(1 \| a/b)` = `(1 \| a) + (1 \| a:b)` | `groups="a", re_formula="1", vc_formula={"a:b": "0 + C(b)"}` |
+# | a and b crossed | `(1 \| a) + (1 \| b)` | `groups=np.ones(len(data)), re_formula="0", vc_formula={"a": "0 + C(a)", "b": "0 + C(b)"}` |
+# | slope correlated with intercept, one factor | `(x \| g)` | `groups="g", re_formula="~x"` |
+# | correlated slope on a non-block factor | `(x \| b) + (1 \| a)` | not expressible: use `(x \|\| b)` |
+#
+# * Nested labels that repeat across groups need `a/b` (or unique labels); otherwise the
+#   model is silently a crossed one.
+# * `fit.icc()` gives one row per grouping factor: where the variation is.
+# * `fit.statsmodels_call` shows what was fitted.
