@@ -45,3 +45,18 @@ def sleepstudy() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def dietox() -> pd.DataFrame:
     return load_reference_data("dietox")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", default=False,
+                     help="also run the slow simulation studies and notebook runs (CI does)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Slow tests are deselected unless --run-slow (or an explicit -m) asks for them."""
+    if config.getoption("--run-slow") or config.getoption("-m"):
+        return
+    keep = [item for item in items if "slow" not in item.keywords]
+    if len(keep) < len(items):
+        config.hook.pytest_deselected(items=[i for i in items if "slow" in i.keywords])
+        items[:] = keep
