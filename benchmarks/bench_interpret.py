@@ -46,15 +46,15 @@ def main() -> None:
     print(f"{'pair':28s} {'t_fit_big':>10s} {'t_compare':>10s} {'ratio':>7s}")
     for name, data, f0, f1 in pairs:
         m0, m1 = mk.fit_lmm(f0, data), mk.fit_lmm(f1, data)
-        t_fit = median_time(lambda: mk.fit_lmm(f1, data), args.repeats)
-        t_cmp = median_time(lambda: mk.compare_models(m0, m1), args.repeats)
+        t_fit = median_time(lambda f1=f1, data=data: mk.fit_lmm(f1, data), args.repeats)
+        t_cmp = median_time(lambda m0=m0, m1=m1: mk.compare_models(m0, m1), args.repeats)
         print(f"{name:28s} {t_fit:10.3f} {t_cmp:10.3f} {t_cmp / t_fit:7.2f}")
 
     fit = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss)
     times = {}
     for jobs in (1, 2):
         times[jobs] = median_time(
-            lambda: fit.icc(n_boot=args.n_boot, seed=1, n_jobs=jobs, progress=False),
+            lambda jobs=jobs: fit.icc(n_boot=args.n_boot, seed=1, n_jobs=jobs, progress=False),
             max(1, args.repeats // 2))
     print(f"\nicc bootstrap, {args.n_boot} refits of sleepstudy (Days | Subject):")
     print(f"  n_jobs=1 {times[1]:.2f} s, n_jobs=2 {times[2]:.2f} s, "

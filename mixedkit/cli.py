@@ -57,16 +57,25 @@ def _read(path: str):
 
 
 def _clean(value):
-    """JSON-safe values: NaN/inf become null, numpy scalars plain numbers."""
+    """JSON-safe values: NaN/inf and pandas' missing values (pd.NA, pd.NaT, which
+    ``to_dict`` returns for nullable columns before pandas 2) become null, numpy scalars
+    plain numbers."""
     if isinstance(value, dict):
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
+    if _is_pandas_missing(value):
+        return None
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def _is_pandas_missing(value) -> bool:
+    pd = sys.modules.get("pandas")  # loaded whenever a table is being converted
+    return pd is not None and (value is pd.NA or value is pd.NaT)
 
 
 def _records(frame):
@@ -141,6 +150,12 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--df-method", choices=_DF_METHODS, default="satterthwaite",
                    help="degrees of freedom of the t intervals and tests (default: %(default)s)")
     n.add_argument("--json", action="store_true", help="print JSON instead of text")
+    for command in (f, c, m, a, n):
+        command.add_argument(
+            "--trusted-formula", action="store_true",
+            help="the formula is your own: skip the check that refuses code in formulas "
+                 "(by default only column names, numbers, arithmetic and C, I, np.log, "
+                 "center, bs, ... are accepted, since patsy evaluates formulas as Python)")
     d = sub.add_parser("demo", help="fit a bundled example and write its diagnostics figure",
                        epilog=_DEMO_EXAMPLE, formatter_class=fmt)
     d.add_argument("--plot", metavar="PNG", default="mixedkit-demo.png",
@@ -210,7 +225,8 @@ def _display(frame, keys: list[str], conf_level: float):
 
 
 def _anova_command(args) -> None:
-    fit, notes = _fit_noting_warnings(args.formula, _read(args.data), df_method=args.df_method)
+    fit, notes = _fit_noting_warnings(args.formula, _read(args.data), df_method=args.df_method,
+                                      safe_formula=not args.trusted_formula)
     table = fit.anova(type=_ANOVA_TYPES[args.type])
     if args.json:
         print(json.dumps(_clean({
@@ -244,7 +260,8 @@ def _means_command(args) -> None:
     if not terms:
         raise _UsageError("TERM must name a factor of the fixed part")
     by = _names(args.by, ",") if args.by else None
-    fit, notes = _fit_noting_warnings(args.formula, _read(args.data), df_method=args.df_method)
+    fit, notes = _fit_noting_warnings(args.formula, _read(args.data), df_method=args.df_method,
+                                      safe_formula=not args.trusted_formula)
     means = fit.marginal_means(terms, by=by)
     pairs = (fit.contrasts(terms, adjust=args.adjust or "tukey", by=by)
              if args.contrasts else None)
@@ -285,7 +302,7 @@ def _means_command(args) -> None:
 
 
 def _run(args) -> int:
-    from . import check_data, compare_models, fit_lmm, load_dataset
+    from . import check_data, check_formula, compare_models, fit_lmm, load_dataset
 
     if args.command == "demo":
         formula = "Reaction ~ Days + (Days | Subject)"
@@ -295,13 +312,17 @@ def _run(args) -> int:
         _save_plot(fit, args.plot)
         print(f"\ndiagnostics figure written to {args.plot}")
     elif args.command == "fit":
-        fit = fit_lmm(args.formula, _read(args.data), reml=not args.ml)
+        fit = fit_lmm(args.formula, _read(args.data), reml=not args.ml,
+                      safe_formula=not args.trusted_formula)
         print(json.dumps(fit_json(fit), indent=1) if args.json else fit.summary())
         if args.plot:
             _save_plot(fit, args.plot)
             print(f"diagnostics figure written to {args.plot}", file=sys.stderr)
     elif args.command == "check":
-        report = check_data(args.formula, _read(args.data))
+        data = _read(args.data)
+        if not args.trusted_formula:  # before check_data evaluates it
+            check_formula(args.formula, columns=data.columns)
+        report = check_data(args.formula, data)
         if args.json:
             print(json.dumps({"verdict": report.verdict,
                               "findings": _records(report.to_frame())}, indent=1))
@@ -318,7 +339,11 @@ def _run(args) -> int:
         if len(args.formulas) < 2:
             raise _UsageError("compare needs at least two formulas")
         data = _read(args.data)
-        comp = compare_models(*[fit_lmm(f, data) for f in args.formulas])
+        if not args.trusted_formula:  # every formula before the first fit
+            for formula in args.formulas:
+                check_formula(formula, columns=data.columns)
+        comp = compare_models(*[fit_lmm(f, data, safe_formula=not args.trusted_formula)
+                                for f in args.formulas])
         if args.json:
             print(json.dumps({"table": _records(comp.table), "notes": comp.notes}, indent=1))
         else:

@@ -325,17 +325,47 @@ def _label(prep, factor) -> str:
 
 
 def _cannot_express(term: RandomTerm, gf: tuple | None, prep) -> FormulaError:
-    where = ("the factors are crossed, so statsmodels fits them as independent variance "
-             "components" if gf is None else
+    label = _label(prep, term.factor)
+    where = ("the factors are crossed, so statsmodels fits every random term as independent "
+             "variance components, one column each" if gf is None else
              f"statsmodels allows correlated random effects only for its grouping factor, "
              f"which must be the factor every other one is nested in (here "
-             f"{_label(prep, gf)!r}; {_label(prep, term.factor)!r} is nested in it)")
+             f"{_label(prep, gf)!r}; {label!r} is nested in it)")
+
+    def width(expr: str) -> int:  # columns the slope expands into (>1: categorical)
+        import patsy
+
+        try:
+            return patsy.dmatrix(f"0 + {expr}", prep.frame, eval_env=formula_env(None)).shape[1]
+        except Exception:  # noqa: BLE001 - the fit's own evaluation reports patsy's errors
+            return 1
+
+    categorical = [e for e in term.exprs if width(e) > 1]
+    if not categorical:
+        slopes = " + ".join(prep.names.restore(e) for e in term.exprs) or "1"
+        return FormulaError(
+            f"the random term {term.source} cannot be fitted by statsmodels: {where}. Fit the "
+            f"slopes uncorrelated with '||', e.g. ({slopes} || {label}), or simplify the "
+            "random part"
+        )
+    expr = categorical[0]
+    col = re.fullmatch(r"\s*(?:C\(\s*)?([A-Za-z_][A-Za-z0-9_.]*)\s*\)?\s*", expr)
+    col = col.group(1) if col and col.group(1) in prep.frame.columns else None
+    name = prep.names.restore(expr) if col is None else prep.user(col)
+    code = "code it as a number (one numeric column per contrast, e.g. -0.5/+0.5 for two levels)"
+    if col is not None:
+        levels = pd.unique(prep.frame[col].dropna())
+        if len(levels) == 2:
+            hi = sorted(levels, key=str)[1]
+            code = (f"code it as a number, e.g. data[{name + '_c'!r}] = "
+                    f"np.where(data[{name!r}] == {hi!r}, 0.5, -0.5) (-0.5/+0.5 coding), and "
+                    f"write ({name}_c || {label})")
     return FormulaError(
-        f"the random term {term.source} cannot be fitted by statsmodels: {where}. "
-        f"Fit numeric slopes uncorrelated with '||', e.g. "
-        f"({' + '.join(prep.names.restore(e) for e in term.exprs) or '1'} || "
-        f"{_label(prep, term.factor)}), or simplify the random part (a categorical slope "
-        f"becomes an intercept for the interaction, (1 | {_label(prep, term.factor)}:f))"
+        f"the random term {term.source} cannot be fitted by statsmodels: {where}, and {name!r} "
+        f"in it is categorical: a categorical slope expands into one column per level, a "
+        f"block of correlated random effects even with '||' (as in lme4). To fit a random "
+        f"slope for {name!r}, {code}; or give each level its own random intercept instead "
+        f"of the slope: (1 | {label}:{name})"
     )
 
 

@@ -320,7 +320,8 @@ def plot_means(fit: LmmFit, spec: str | list[str], *, by: str | list[str] | None
         Further factors drawn as dodged series with a legend (one colour per level).
     show_data : bool, default True
         Draw the observed responses behind the means as light points, jittered
-        horizontally (deterministically, seed 0) around their level's position.
+        horizontally (deterministically, seed 0) around their level's position;
+        above 2,000 rows the points are smaller and more transparent.
     df_method : {"satterthwaite", "kenward-roger", "normal"}, optional
         Degrees of freedom of the intervals (default: the fit's).
     conf_level : float, optional
@@ -349,7 +350,7 @@ def plot_means(fit: LmmFit, spec: str | list[str], *, by: str | list[str] | None
     >>> fit = mk.fit_lmm("Weight ~ Time * C(Evit) + C(Cu) + (Time | Pig)", data)
     >>> ax = mk.plot_means(fit, "Evit", by="Cu")
     """
-    from .plotting import get_ax
+    from .plotting import _marker_style, get_ax
 
     d = means_data(fit, spec, by=by, df_method=df_method, conf_level=conf_level)
     means, observed = d["means"], d["observed"]
@@ -379,8 +380,9 @@ def plot_means(fit: LmmFit, spec: str | list[str], *, by: str | list[str] | None
         if show_data:
             rows = np.array([o == s for o in obs_series], bool)
             ax.scatter(obs_pos[rows] + offsets[j] + jitter[rows],
-                       observed[response].to_numpy(float)[rows], s=10, alpha=0.25,
-                       color=color, linewidths=0, zorder=1, gid="observed",
+                       observed[response].to_numpy(float)[rows],
+                       **{**_marker_style(len(observed), 10, 0.25), "linewidths": 0},
+                       color=color, zorder=1, gid="observed",
                        label="Observed" if not by_keys else f"_observed {label}")
         rows = np.array([m == s for m in mean_series], bool)
         part = means[rows]
@@ -418,7 +420,8 @@ def plot_effects(fit: LmmFit, x: str, *, by: str | list[str] | None = None,
     by : str or list of str, optional
         Factor(s) of the fixed part: one line and band per level, with a legend.
     show_data : bool, default True
-        Draw the observed responses as light points (coloured by ``by`` level).
+        Draw the observed responses as light points (coloured by ``by`` level); above
+        2,000 rows the points are smaller and more transparent.
     n_points : int, default 50
         Grid values of ``x`` along each line.
     df_method : {"satterthwaite", "kenward-roger", "normal"}, optional
@@ -453,7 +456,7 @@ def plot_effects(fit: LmmFit, x: str, *, by: str | list[str] | None = None,
     >>> fit = mk.fit_lmm("Weight ~ Time * C(Evit) + (Time | Pig)", data)
     >>> ax = mk.plot_effects(fit, "Time", by="Evit")
     """
-    from .plotting import get_ax
+    from .plotting import _marker_style, get_ax
 
     d = effects_data(fit, x, by=by, n_points=n_points, df_method=df_method,
                      conf_level=conf_level)
@@ -472,8 +475,9 @@ def plot_effects(fit: LmmFit, x: str, *, by: str | list[str] | None = None,
         if show_data:
             rows = np.array([o == s for o in obs_series], bool)
             ax.scatter(observed[x].to_numpy(float)[rows],
-                       observed[response].to_numpy(float)[rows], s=10, alpha=0.3,
-                       color=color, linewidths=0, zorder=1, gid="observed",
+                       observed[response].to_numpy(float)[rows],
+                       **{**_marker_style(len(observed), 10, 0.3), "linewidths": 0},
+                       color=color, zorder=1, gid="observed",
                        label=f"_observed {name}" if by_keys else "Observed")
         part = line[np.array([m == s for m in line_series], bool)]
         xs = part[x].to_numpy(float)

@@ -8,6 +8,7 @@ from .design import build_design
 from .errors import InputTypeError
 from .estimation import ENGINES, estimate
 from .results import LmmFit, check_conf_level, check_df_method
+from .safe_formula import check_model_formulas, check_translated
 from .state import FitState
 from .validation import prepare
 
@@ -26,6 +27,7 @@ def fit_lmm(
     conf_level: float = 0.95,
     df_method: str = "satterthwaite",
     engine: str = "mixedkit",
+    safe_formula: bool = False,
 ) -> LmmFit:
     """Fit a linear mixed model and check the fit.
 
@@ -64,6 +66,12 @@ def fit_lmm(
         vectorised over groups and exact at zero variances; ``"statsmodels"`` with
         ``MixedLM.loglike`` and ``score`` themselves (slower: a Python loop over
         groups; variances bounded at 5e-5, where statsmodels is still exact).
+    safe_formula : bool, default False
+        For formulas that come from outside (a web form, a file, a command line): before
+        anything is evaluated, refuse any formula (and ``re_formula``, ``vc_formula``) that
+        holds more than column names, numbers, arithmetic and the allowed transforms
+        (``C``, ``I``, ``np.log``, ... see :func:`~mixedkit.check_formula`). patsy
+        evaluates formula terms as Python, so an unchecked formula can run any code.
 
     Returns
     -------
@@ -101,6 +109,8 @@ def fit_lmm(
     """
     import patsy
 
+    if safe_formula:
+        check_model_formulas(formula, data, re_formula, vc_formula)
     conf_level = check_conf_level(conf_level)
     check_df_method(df_method)
     if df_method == "kenward-roger" and not reml:
@@ -111,6 +121,8 @@ def fit_lmm(
     env = patsy.EvalEnvironment.capture(1)
     prep = prepare(formula, data, groups=groups, re_formula=re_formula,
                    vc_formula=vc_formula, missing=missing)
+    if safe_formula:
+        check_translated(prep)  # the texts patsy will evaluate, as mixedkit wrote them
     design = build_design(prep, env)
     est = estimate(design, bool(reml), engine=engine)
     fit = LmmFit(FitState.at_optimum(prep, design, est, bool(reml)), conf_level, df_method)

@@ -10,12 +10,14 @@ name mixedkit shows.
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import keyword
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .errors import ColumnNotFoundError, FormulaError
+from .errors import ColumnNotFoundError, FormulaError, InputTypeError
 
 __all__ = ["NameMap", "ParsedFormula", "RandomTerm", "closest_names", "parse_formula"]
 
@@ -25,7 +27,7 @@ _TOKEN = re.compile(
    |(?P<q>\bQ\(\s*(?P<qq>["'])(?P<qname>.*?)(?P=qq)\s*\))
    |(?P<string>"[^"]*"|'[^']*')
    |(?P<number>[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)
-   |(?P<ident>(?:[A-Za-z_]|\.(?![0-9]))[A-Za-z0-9_.]*)
+   |(?P<ident>(?:[^\W\d]|\.(?![0-9]))[\w.]*)
    |(?P<other>.)
     """,
     re.VERBOSE | re.DOTALL,
@@ -38,6 +40,26 @@ _FORMULA_WORDS = {
 }
 
 _SAFE = re.compile(r"_mk\d+_")
+# Names patsy evaluates formula terms with: a column with one of these names gets a
+# placeholder, so that C(C) or np.log(np) still find the function.
+_RESERVED = _FORMULA_WORDS | {"C", "I", "Q", "Intercept"} | set(dir(builtins))
+
+# R functions people write out of habit: what to write instead (``{arg}`` is the argument).
+_R_CALLS = {
+    "factor": "C({arg})",
+    "as.factor": "C({arg})",
+    "as.ordered": "C({arg})",
+    "as.numeric": "{arg}",
+    "as.integer": "{arg}",
+    "as.double": "{arg}",
+    "as.character": "C({arg})",
+}
+_R_CALL_WHY = {
+    "C({arg})": "patsy writes a categorical predictor as C(); a string or Categorical column "
+                "is a factor already",
+    "{arg}": "a numeric column is used as a number already; if it holds text, convert it "
+             "first: data[col] = pd.to_numeric(data[col], errors='coerce')",
+}
 
 
 def closest_names(name: str, candidates, n: int = 1) -> list[str]:
@@ -70,7 +92,10 @@ class NameMap:
         safe = {}
         for i, col in enumerate(columns):
             name = str(col)
-            ok = name.isidentifier() and not keyword.iskeyword(name) and not _SAFE.fullmatch(name)
+            # non-ASCII identifiers too get a placeholder: Python normalises them (NFKC)
+            # and so do names that would hide a function a formula calls (C, I, np, abs, ...)
+            ok = (name.isidentifier() and name.isascii() and not keyword.iskeyword(name)
+                  and not _SAFE.fullmatch(name) and name not in _RESERVED)
             safe[name] = name if ok else f"_mk{i}_"
         return cls(safe)
 
@@ -134,6 +159,28 @@ class ParsedFormula:
         return f"{self.response} ~ {self.fixed_rhs}"
 
 
+def _call_argument(text: str, start: int) -> str:
+    """The text between the parenthesis at or after ``start`` and its partner."""
+    open_at = text.index("(", start)
+    depth = 0
+    for i in range(open_at, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            return text[open_at + 1:i].strip()
+    return text[open_at + 1:].strip()
+
+
+def _refuse_r_call(name: str, text: str, end: int) -> None:
+    """Raise the hint for an R function written in a formula (``factor(x)``)."""
+    arg = _call_argument(text, end)
+    fix = _R_CALLS[name].format(arg=arg)
+    why = _R_CALL_WHY[_R_CALLS[name]].format(arg=arg)
+    raise FormulaError(
+        f"formula: {name}({arg}) is R syntax, which patsy (and so mixedkit) does not know; "
+        f"write {fix} instead ({why})"
+    )
+
+
 def _rewrite_names(text: str, names: NameMap, columns) -> tuple[str, list[str]]:
     """Replace column references in ``text`` by safe names; return the columns used."""
     colset = set(names.safe)
@@ -161,6 +208,8 @@ def _rewrite_names(text: str, names: NameMap, columns) -> tuple[str, list[str]]:
             is_kwarg = rest.startswith("=") and not rest.startswith("==")
             if tok in colset and not is_call:
                 out.append(use(tok))
+            elif is_call and tok in _R_CALLS:
+                _refuse_r_call(tok, text, m.end())
             elif is_call or is_kwarg or tok in _FORMULA_WORDS or tok.split(".")[0] == "np":
                 out.append(tok)
             else:
@@ -280,6 +329,21 @@ def _parse_random(term: str, names: NameMap) -> list[RandomTerm]:
     return terms
 
 
+def _check_response_not_on_rhs(lhs: str, rhs: str, names: NameMap) -> None:
+    """A response column that also appears right of '~' (``y ~ x + (y | g)``) is a mistake."""
+    if lhs not in names.original:  # a transformed response, e.g. np.log(y)
+        return
+    if re.search(rf"(?<![\w.]){re.escape(lhs)}(?![\w.])", rhs):
+        user = names.original[lhs]
+        where = next((names.restore(t) for t in _split_terms(rhs)
+                      if re.search(rf"(?<![\w.]){re.escape(lhs)}(?![\w.])", t)), rhs)
+        raise FormulaError(
+            f"formula: the response {user!r} also appears right of '~' (in {where}); a column "
+            "cannot predict itself. Remove it from the right-hand side, or put the intended "
+            "predictor there"
+        )
+
+
 def parse_formula(formula, columns) -> tuple[ParsedFormula, NameMap]:
     """Parse an lme4-style formula against the columns of the data.
 
@@ -299,8 +363,6 @@ def parse_formula(formula, columns) -> tuple[ParsedFormula, NameMap]:
     InputTypeError, FormulaError, ColumnNotFoundError
     """
     if not isinstance(formula, str):
-        from .errors import InputTypeError
-
         raise InputTypeError(
             f"formula must be a string such as 'y ~ x + (1 | group)'; got {type(formula).__name__}"
         )
@@ -312,7 +374,14 @@ def parse_formula(formula, columns) -> tuple[ParsedFormula, NameMap]:
             "its right, e.g. 'Reaction ~ Days + (Days | Subject)'"
         )
     text, used = _rewrite_names(formula, names, columns)
+    if "Intercept" in used:
+        raise FormulaError(
+            "formula: column 'Intercept' has the name every table gives the intercept, so "
+            "its coefficient could not be told apart; rename it, e.g. "
+            "data = data.rename(columns={'Intercept': 'intercept_x'})"
+        )
     lhs, rhs = _split_top(text, "~")
+    _check_response_not_on_rhs(lhs.strip(), rhs, names)
     fixed, random = [], []
     for term in _split_terms(rhs):
         if _is_random(term):
@@ -367,6 +436,11 @@ def terms_from_keywords(
         if intercept or exprs:
             src = f"re_formula={re_formula!r}, groups={groups!r}"
             terms.append(RandomTerm(exprs, intercept, (g,), True, src))
+    if vc_formula is not None and not isinstance(vc_formula, Mapping):
+        raise InputTypeError(
+            "vc_formula must be a dict of variance-component formulas such as "
+            f"{{'cask': '0 + C(cask)'}}; got {type(vc_formula).__name__} {vc_formula!r}"
+        )
     for name, vcf in dict(vc_formula or {}).items():
         src = f"vc_formula={{{name!r}: {vcf!r}}}"
         if not isinstance(vcf, str):

@@ -7,6 +7,11 @@ and a user who prefers another plotting library can draw the same numbers.
 Single plots take ``ax=`` and return the Axes; multi-panel plots take ``axes=`` (or
 ``figsize=``) and return the Figure.  None of them calls ``plt.show()``.  matplotlib is
 imported inside the functions so that ``import mixedkit`` stays fast.
+
+Large data: above 2,000 points the scatters use smaller, more transparent markers; above
+20,000 the residual scatters become a hexagonal-bin density (``density=``); QQ panels draw
+at most 2,000 order statistics (every extreme one, then evenly spaced quantiles); panels
+with more than 40 levels name every k-th level.
 """
 
 from __future__ import annotations
@@ -35,6 +40,14 @@ _TREND_COLOR = "C3"
 _REF_COLOR = "0.35"
 _BAND_COLOR = "0.75"
 _MAX_LABELLED_LEVELS = 40
+_DENSE_POINTS = 2_000  # above: smaller, more transparent markers; QQ thinned to this many
+_HEXBIN_POINTS = 20_000  # above: residual scatters become a hexbin density (density=None)
+_PANEL_POINTS = 200  # above: smaller, more transparent markers in small trajectory panels
+_MAX_ARROWS = 200  # shrinkage: one annotation per group up to this many, then one quiver
+_QQ_TAIL = 200  # order statistics kept at each end of a thinned QQ panel
+_DENSITY_LABEL = "Density of points (darker: more)"
+_SCATTER_ONLY = frozenset({"s", "sizes", "marker", "c", "color", "facecolor", "facecolors",
+                           "plotnonfinite"})
 
 
 # --------------------------------------------------------------------------- helpers
@@ -51,15 +64,82 @@ def get_ax(ax, figsize=(6.0, 4.5)):
     return ax
 
 
-def _point_kwargs(kwargs: dict) -> dict:
-    """Defaults for the main scatter that the caller's ``**kwargs`` override."""
+def _marker_style(n: int, size: float = 14, alpha: float = 0.7,
+                  crowded: int = _DENSE_POINTS) -> dict:
+    """Marker size and transparency for ``n`` points: as given up to ``crowded`` points,
+    then shrinking with sqrt(crowded / n) (floors 2 and 0.1), edgeless and rasterised so
+    that vector output stays small."""
+    if n <= crowded:
+        return {"s": size, "alpha": alpha}
+    f = math.sqrt(crowded / n)
+    return {"s": max(2.0, size * f), "alpha": max(0.1, alpha * f), "linewidths": 0,
+            "rasterized": True}
+
+
+def _point_kwargs(kwargs: dict, n: int = 0) -> dict:
+    """Defaults for the main scatter of ``n`` points that the caller's ``**kwargs``
+    override."""
     kw = {**kwargs}
     if "c" not in kw and "color" not in kw:
         kw["color"] = _POINT_COLOR
-    kw.setdefault("s", 14)
-    kw.setdefault("alpha", 0.7)
+    for key, value in _marker_style(n).items():
+        kw.setdefault(key, value)
     kw.setdefault("label", "_points")
     return kw
+
+
+def _use_density(density, n: int) -> bool:
+    if density is None:
+        return n > _HEXBIN_POINTS
+    if not isinstance(density, (bool, np.bool_)):
+        raise InputTypeError(f"density must be True, False or None (automatic: a density "
+                             f"above {_HEXBIN_POINTS:,} points); got {density!r}")
+    return bool(density)
+
+
+def _scatter_or_density(ax, x, y, kwargs: dict, density):
+    """The residual points: a scatter, or above ``_HEXBIN_POINTS`` (or with
+    ``density=True``) a hexagonal-bin count of them on a log colour scale."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if not _use_density(density, len(x)):
+        return ax.scatter(x, y, **_point_kwargs(kwargs, len(x)))
+    bad = sorted(set(kwargs) & _SCATTER_ONLY)
+    if bad:
+        names = ", ".join(f"{k}=" for k in bad)
+        raise InputTypeError(
+            f"{names} {'applies' if len(bad) == 1 else 'apply'} to points, but this plot of "
+            f"{len(x):,} points draws their density (hexagonal bins); pass density=False "
+            f"to draw the points, or hexbin options such as gridsize= or cmap= instead")
+    from matplotlib.colors import LogNorm
+
+    kw = {"gridsize": 60, "mincnt": 1, "cmap": "Blues", "norm": LogNorm(),
+          "linewidths": 0.2, "label": _DENSITY_LABEL, **kwargs}
+    return ax.hexbin(x, y, **kw)
+
+
+def _thin_qq(q: pd.DataFrame, max_points: int = _DENSE_POINTS) -> pd.DataFrame:
+    """At most ``max_points`` rows of a QQ table: the ``_QQ_TAIL`` most extreme order
+    statistics at each end (where departures show), evenly spaced ones in between."""
+    n = len(q)
+    if n <= max_points:
+        return q
+    tail = min(_QQ_TAIL, max_points // 4)
+    middle = np.linspace(tail, n - 1 - tail, max_points - 2 * tail).round().astype(np.intp)
+    keep = np.unique(np.concatenate([np.arange(tail), middle, np.arange(n - tail, n)]))
+    return q.iloc[keep]
+
+
+def _label_levels(ax, labels: list[str]) -> int:
+    """Name the levels at y = 0, 1, ... on the y axis: all of them up to
+    ``_MAX_LABELLED_LEVELS``, else every k-th (from the first); returns k."""
+    step = max(1, math.ceil(len(labels) / _MAX_LABELLED_LEVELS))
+    pos = np.arange(0, len(labels), step)
+    ax.set_yticks(pos, [labels[i] for i in pos], fontsize="small" if step == 1 else "x-small")
+    return step
+
+
+def _levels_text(n: int, step: int) -> str:
+    return f"{n} levels" + ("" if step == 1 else f", 1 in {step} named")
 
 
 def _term_label(group: str, term: str) -> str:
@@ -96,9 +176,9 @@ def _grid(plt, n: int, ncols: int, panel_size: tuple[float, float], figsize=None
     return fig, flat[:n]
 
 
-def _draw_residuals(d: dict, ax, **kwargs):
+def _draw_residuals(d: dict, ax, density=None, **kwargs):
     res, smooth = d["residuals"], d["residual_smooth"]
-    ax.scatter(res["fitted"], res["residual"], **_point_kwargs(kwargs))
+    _scatter_or_density(ax, res["fitted"], res["residual"], kwargs, density)
     ax.axhline(0.0, color=_REF_COLOR, linestyle="--", linewidth=1, label="_zero")
     ax.plot(smooth["x"], smooth["smooth"], color=_TREND_COLOR, linewidth=2,
             label="Lowess trend")
@@ -109,9 +189,9 @@ def _draw_residuals(d: dict, ax, **kwargs):
     return ax
 
 
-def _draw_scale_location(d: dict, ax, **kwargs):
+def _draw_scale_location(d: dict, ax, density=None, **kwargs):
     res, smooth = d["residuals"], d["scale_smooth"]
-    ax.scatter(res["fitted"], res["sqrt_abs_pearson"], **_point_kwargs(kwargs))
+    _scatter_or_density(ax, res["fitted"], res["sqrt_abs_pearson"], kwargs, density)
     ax.plot(smooth["x"], smooth["smooth"], color=_TREND_COLOR, linewidth=2,
             label="Lowess trend")
     ax.set_title("Scale-location")
@@ -123,14 +203,15 @@ def _draw_scale_location(d: dict, ax, **kwargs):
 
 
 def _draw_qq(q: pd.DataFrame, ax, *, title: str, ylabel: str, **kwargs):
+    lo, hi = float(np.nanmin(q["theoretical"])), float(np.nanmax(q["theoretical"]))
+    q = _thin_qq(q)
     theo = q["theoretical"].to_numpy(float)
     ax.fill_between(theo, q["band_low"].to_numpy(float), q["band_high"].to_numpy(float),
                     color=_BAND_COLOR, alpha=0.5, linewidth=0,
                     label=f"{_QQ_LEVEL:.0%} pointwise band")
-    lo, hi = float(np.nanmin(theo)), float(np.nanmax(theo))
     ax.plot([lo, hi], [lo, hi], color=_REF_COLOR, linestyle="--", linewidth=1,
             label="y = x")
-    ax.scatter(theo, q["sample"], **_point_kwargs(kwargs))
+    ax.scatter(theo, q["sample"], **_point_kwargs(kwargs, len(q)))
     ax.set_title(title)
     ax.set_xlabel("Theoretical normal quantiles")
     ax.set_ylabel(ylabel)
@@ -171,7 +252,7 @@ def _ranef_pairs(d: dict) -> list[tuple[str, str]]:
 
 # --------------------------------------------------------------------------- single plots
 
-def plot_residuals(fit, ax=None, **kwargs):
+def plot_residuals(fit, ax=None, *, density=None, **kwargs):
     """Conditional residuals against fitted values, with a lowess trend.
 
     Parameters
@@ -180,15 +261,23 @@ def plot_residuals(fit, ax=None, **kwargs):
         A fit from :func:`mixedkit.fit_lmm`.
     ax : matplotlib Axes, optional
         Axes to draw on; a new figure is created when omitted.
+    density : bool, optional
+        Draw the points (False) or their density as hexagonal bins on a log colour scale
+        (True); default: the density above 20,000 points. Above 2,000 points the markers
+        are smaller and more transparent.
     **kwargs
         Passed to :meth:`~matplotlib.axes.Axes.scatter` for the residual points
-        (for example ``color``, ``s``, ``alpha``).
+        (for example ``color``, ``s``, ``alpha``), or to
+        :meth:`~matplotlib.axes.Axes.hexbin` when the density is drawn (for example
+        ``gridsize``, ``cmap``).
 
     Returns
     -------
     matplotlib Axes
         The points are ``diagnostics_data(fit)["residuals"]`` columns ``fitted`` and
-        ``residual``; the red line is ``"residual_smooth"``; the dashed line is zero.
+        ``residual`` (a scatter labelled ``"_points"``, or the hexbin collection labelled
+        ``"Density of points (darker: more)"`` whose cell counts add up to the number of
+        rows); the red line is ``"residual_smooth"``; the dashed line is zero.
 
     Notes
     -----
@@ -196,7 +285,7 @@ def plot_residuals(fit, ax=None, **kwargs):
     shape suggests that the residual variance changes with the mean.
     """
     d = diagnostics_data(fit)
-    return _draw_residuals(d, get_ax(ax), **kwargs)
+    return _draw_residuals(d, get_ax(ax), density, **kwargs)
 
 
 def plot_qq(fit, ax=None, **kwargs):
@@ -215,7 +304,9 @@ def plot_qq(fit, ax=None, **kwargs):
     -------
     matplotlib Axes
         Points ``(theoretical, sample)`` of ``diagnostics_data(fit)["qq"]``, the line
-        y = x and the shaded pointwise band ``band_low`` to ``band_high``.
+        y = x and the shaded pointwise band ``band_low`` to ``band_high``.  Above 2,000
+        residuals the points and band are thinned to 2,000 order statistics: the 200
+        most extreme at each end and evenly spaced quantiles in between.
 
     Notes
     -----
@@ -227,7 +318,7 @@ def plot_qq(fit, ax=None, **kwargs):
                     ylabel="Standardised residuals", **kwargs)
 
 
-def plot_scale_location(fit, ax=None, **kwargs):
+def plot_scale_location(fit, ax=None, *, density=None, **kwargs):
     """Square root of the absolute standardised residuals against fitted values.
 
     Parameters
@@ -236,21 +327,27 @@ def plot_scale_location(fit, ax=None, **kwargs):
         A fit from :func:`mixedkit.fit_lmm`.
     ax : matplotlib Axes, optional
         Axes to draw on; a new figure is created when omitted.
+    density : bool, optional
+        Draw the points (False) or their density as hexagonal bins on a log colour scale
+        (True); default: the density above 20,000 points. Above 2,000 points the markers
+        are smaller and more transparent.
     **kwargs
-        Passed to :meth:`~matplotlib.axes.Axes.scatter` for the points.
+        Passed to :meth:`~matplotlib.axes.Axes.scatter` for the points (to
+        :meth:`~matplotlib.axes.Axes.hexbin` when the density is drawn).
 
     Returns
     -------
     matplotlib Axes
         Points ``(fitted, sqrt_abs_pearson)`` of ``diagnostics_data(fit)["residuals"]``
-        and the lowess line ``"scale_smooth"``.
+        (or their hexbin density, as in :func:`plot_residuals`) and the lowess line
+        ``"scale_smooth"``.
 
     Notes
     -----
     With constant residual variance the lowess line is roughly flat.
     """
     d = diagnostics_data(fit)
-    return _draw_scale_location(d, get_ax(ax), **kwargs)
+    return _draw_scale_location(d, get_ax(ax), density, **kwargs)
 
 
 def plot_ranef_qq(fit, ax=None, *, group=None, term=None, **kwargs):
@@ -273,7 +370,8 @@ def plot_ranef_qq(fit, ax=None, *, group=None, term=None, **kwargs):
     -------
     matplotlib Axes
         Points ``(theoretical, sample)`` of the rows of ``"ranef_qq"`` for
-        ``(group, term)``, the line y = x and the pointwise band.
+        ``(group, term)``, the line y = x and the pointwise band (thinned above 2,000
+        levels as in :func:`plot_qq`).
 
     Raises
     ------
@@ -288,7 +386,7 @@ def plot_ranef_qq(fit, ax=None, *, group=None, term=None, **kwargs):
 
 # --------------------------------------------------------------------------- multi-panel
 
-def plot_diagnostics(fit, *, figsize=None):
+def plot_diagnostics(fit, *, figsize=None, density=None):
     """The standard diagnostic panels of a linear mixed model in one figure.
 
     Panels: residuals vs fitted, normal QQ of the standardised residuals,
@@ -301,6 +399,9 @@ def plot_diagnostics(fit, *, figsize=None):
         A fit from :func:`mixedkit.fit_lmm`.
     figsize : tuple of float, optional
         Figure size in inches (default: 10 wide, 3.6 per row of two panels).
+    density : bool, optional
+        Residual panels as points or as hexbin density; default: the density above
+        20,000 rows (see :func:`plot_residuals`).
 
     Returns
     -------
@@ -311,10 +412,10 @@ def plot_diagnostics(fit, *, figsize=None):
     d = diagnostics_data(fit)
     pairs = _ranef_pairs(d)
     fig, axes = _grid(plt, 3 + len(pairs), 2, (5.0, 3.6), figsize)
-    _draw_residuals(d, axes[0])
+    _draw_residuals(d, axes[0], density)
     _draw_qq(d["qq"], axes[1], title="Normal QQ plot of residuals",
              ylabel="Standardised residuals")
-    _draw_scale_location(d, axes[2])
+    _draw_scale_location(d, axes[2], density)
     for ax, (group, term) in zip(axes[3:], pairs):
         _draw_ranef_qq(d, ax, group=group, term=term)
     fig.suptitle(f"Model diagnostics: {fit.formula}", fontsize="large")
@@ -343,8 +444,9 @@ def plot_ranef(fit, *, axes=None, conf_level=None):
     matplotlib Figure
         Each panel's points are ``estimate`` of ``diagnostics_data(fit)["ranef"]`` for
         that (group, term), in increasing order, at y = 0, 1, ...; the bars run from
-        ``conf_low`` to ``conf_high``.  With more than 40 levels the level names are
-        left off the y axis.
+        ``conf_low`` to ``conf_high``.  With more than 40 levels every k-th level is
+        named on the y axis (k = ceil(levels / 40), from the lowest), and the y label
+        says so.
     """
     from scipy import stats
 
@@ -374,18 +476,18 @@ def plot_ranef(fit, *, axes=None, conf_level=None):
         y = np.arange(len(part))
         err = np.vstack([est - part["conf_low"].to_numpy(float),
                          part["conf_high"].to_numpy(float) - est])
+        n = len(part)
+        many = n > _MAX_LABELLED_LEVELS
         ax.axvline(0.0, color=_REF_COLOR, linestyle="--", linewidth=1, label="_zero")
         ax.errorbar(est, y, xerr=err, fmt="o", color=_POINT_COLOR, ecolor="0.55",
-                    markersize=4 if len(part) <= _MAX_LABELLED_LEVELS else 2.5,
-                    elinewidth=1.2, capsize=0, label="Conditional mode")
-        if len(part) <= _MAX_LABELLED_LEVELS:
-            ax.set_yticks(y, part["level"].astype(str).tolist(), fontsize="small")
-        else:
-            ax.set_yticks([])
-        ax.set_ylim(-0.7, len(part) - 0.3)
+                    markersize=2.5 if many else 4, markeredgewidth=0 if many else 1,
+                    elinewidth=min(1.2, max(0.3, 1.2 * math.sqrt(100 / n))), capsize=0,
+                    label="Conditional mode")
+        step = _label_levels(ax, part["level"].astype(str).tolist())
+        ax.set_ylim(-0.7, n - 0.3)
         ax.set_title(_term_label(group, term))
         ax.set_xlabel(f"Conditional mode, {level:.0%} interval")
-        ax.set_ylabel(f"{group} ({len(part)} levels)")
+        ax.set_ylabel(f"{group} ({_levels_text(n, step)})")
     fig.suptitle("Random effects: conditional modes by level", fontsize="large")
     return fig
 
@@ -414,7 +516,10 @@ def plot_shrinkage(fit, ax=None, **kwargs):
     matplotlib Axes
         Data from ``diagnostics_data(fit)["shrinkage"]``: open points at ``raw``,
         filled points at ``mixed``, one arrow (an annotation with ``xyann`` at the raw
-        and ``xy`` at the mixed estimate) per group with a raw estimate.
+        and ``xy`` at the mixed estimate) per group with a raw estimate.  Above 200
+        such groups the arrows are one quiver (``gid="shrinkage-arrows"``: ``X, Y`` at
+        the raw estimates, ``U, V`` the moves to the mixed ones) and the points are
+        smaller and translucent.
 
     Raises
     ------
@@ -432,15 +537,19 @@ def plot_shrinkage(fit, ax=None, **kwargs):
     group = str(shrink["group"].iloc[0])
     terms = list(dict.fromkeys(shrink["term"]))
     ax = get_ax(ax, figsize=(7.0, 6.0) if len(terms) > 1 else (7.0, 5.5))
+    style = _marker_style(len(shrink) // len(terms), size=30, alpha=1.0,
+                          crowded=_MAX_ARROWS)
     mixed_kw = dict(kwargs)
     if "c" not in mixed_kw and "color" not in mixed_kw:
         mixed_kw["color"] = _POINT_COLOR
-    mixed_kw.setdefault("s", 30)
+    mixed_kw.setdefault("s", style["s"])
     mixed_kw.setdefault("zorder", 3)
     mixed_kw.setdefault("label", "Mixed model (partial pooling)")
-    raw_kw = {"s": 30, "facecolors": "none", "edgecolors": _TREND_COLOR, "zorder": 3,
-              "label": "Separate regression per group (no pooling)"}
-    arrow = {"arrowstyle": "->", "color": "0.5", "linewidth": 0.8, "shrinkA": 0, "shrinkB": 2}
+    raw_kw = {"s": style["s"], "facecolors": "none", "edgecolors": _TREND_COLOR,
+              "zorder": 3, "label": "Separate regression per group (no pooling)"}
+    if style["alpha"] < 1:
+        mixed_kw.setdefault("alpha", style["alpha"])
+        raw_kw.update(alpha=style["alpha"], rasterized=True)
 
     if len(terms) == 1:
         term = terms[0]
@@ -453,17 +562,12 @@ def plot_shrinkage(fit, ax=None, **kwargs):
                    linewidth=1.2, label="Population estimate")
         ax.scatter(raw, y, **raw_kw)
         ax.scatter(mixed, y, **mixed_kw)
-        for r, m, yi in zip(raw, mixed, y):
-            if np.isfinite(r):
-                ax.annotate("", xy=(m, yi), xytext=(r, yi), arrowprops=arrow,
-                            gid="shrinkage-arrow")
-        if len(tab) <= _MAX_LABELLED_LEVELS:
-            ax.set_yticks(y, tab["level"].astype(str).tolist(), fontsize="small")
-        else:
-            ax.set_yticks([])
+        _shrinkage_arrows(ax, raw, y, mixed, y)
+        step = _label_levels(ax, tab["level"].astype(str).tolist())
         ax.set_ylim(-0.7, len(tab) - 0.3)
         ax.set_xlabel(_coef_label(term, group))
-        ax.set_ylabel(f"{group} (sorted by separate estimate)")
+        ax.set_ylabel(f"{group} (sorted by separate estimate"
+                      + ("" if step == 1 else f"; 1 in {step} named") + ")")
     else:
         tx, ty = terms[:2]
         wide = shrink.set_index(["level", "term"])[["raw", "mixed", "population"]]
@@ -474,10 +578,7 @@ def plot_shrinkage(fit, ax=None, **kwargs):
         py = float(wide[("population", ty)].iloc[0])
         ax.scatter(rx, ry, **raw_kw)
         ax.scatter(mx, my, **mixed_kw)
-        for x0, y0, x1, y1 in zip(rx, ry, mx, my):
-            if np.isfinite(x0) and np.isfinite(y0):
-                ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops=arrow,
-                            gid="shrinkage-arrow")
+        _shrinkage_arrows(ax, rx, ry, mx, my)
         ax.scatter([px], [py], marker="X", s=160, color="black", edgecolors="white",
                    zorder=4, label="Population estimate")
         ax.set_xlabel(_coef_label(tx, group))
@@ -486,6 +587,25 @@ def plot_shrinkage(fit, ax=None, **kwargs):
                  fontsize="medium")
     ax.legend(loc="best", fontsize="small")
     return ax
+
+
+def _shrinkage_arrows(ax, x0, y0, x1, y1) -> None:
+    """Arrows from each group's separate estimate (x0, y0) to its mixed-model estimate:
+    one annotation each (``gid="shrinkage-arrow"``) up to ``_MAX_ARROWS`` groups, else
+    one quiver (``gid="shrinkage-arrows"``), which draws thousands in a fraction of the
+    time."""
+    ok = np.isfinite(x0) & np.isfinite(y0)
+    x0, y0, x1, y1 = x0[ok], y0[ok], x1[ok], y1[ok]
+    if len(x0) <= _MAX_ARROWS:
+        arrow = {"arrowstyle": "->", "color": "0.5", "linewidth": 0.8, "shrinkA": 0,
+                 "shrinkB": 2}
+        for a, b, c, e in zip(x0, y0, x1, y1):
+            ax.annotate("", xy=(c, e), xytext=(a, b), arrowprops=arrow,
+                        gid="shrinkage-arrow")
+        return
+    ax.quiver(x0, y0, x1 - x0, y1 - y0, angles="xy", scale_units="xy", scale=1,
+              color="0.5", alpha=0.6, width=0.0015, headwidth=4, headlength=4,
+              headaxislength=3.5, zorder=2, gid="shrinkage-arrows", label="_arrows")
 
 
 def plot_fitted(fit, *, x=None, max_groups=12, seed=0, axes=None):
@@ -541,8 +661,8 @@ def plot_fitted(fit, *, x=None, max_groups=12, seed=0, axes=None):
         fig = axes[0].figure
     for ax, level in zip(axes, levels):
         part = traj[traj["level"] == level]
-        ax.scatter(part["x"], part["observed"], color=_POINT_COLOR, s=14, alpha=0.8,
-                   label="Observed")
+        ax.scatter(part["x"], part["observed"], color=_POINT_COLOR, label="Observed",
+                   **_marker_style(len(part), alpha=0.8, crowded=_PANEL_POINTS))
         ax.plot(part["x"], part["fitted"], color=_TREND_COLOR, linewidth=1.6,
                 label=f"Fit for this {group}")
         ax.plot(part["x"], part["population"], color=_REF_COLOR, linestyle="--",
@@ -550,14 +670,28 @@ def plot_fitted(fit, *, x=None, max_groups=12, seed=0, axes=None):
         ax.set_title(str(level), fontsize="medium")
         ax.set_xlabel(xname)
         ax.set_ylabel(response)
-    if created:  # shared axes: labels only on the outer panels
+    if created:  # shared axes: tick labels only on the outer panels (ticks stay)
         for ax in axes:
-            ax.label_outer(remove_inner_ticks=False)
+            ax.label_outer()
     shown = len(levels)
     of = f" of {n_total}" if n_total is not None else ""
     fig.suptitle(f"Observed and fitted {response} by {group}: {shown}{of} groups shown",
                  fontsize="large")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=3, frameon=False,
-               fontsize="small")
+    _legend_below(fig, handles, labels)
     return fig
+
+
+def _legend_below(fig, handles, labels) -> None:
+    """A one-row figure legend below the panels, outside them."""
+    kw = {"ncols": 3, "frameon": False, "fontsize": "small"}
+    try:
+        fig.legend(handles, labels, loc="outside lower center", **kw)
+    except ValueError:  # matplotlib < 3.7 has no "outside" locations
+        from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+        fig.legend(handles, labels, loc="lower center", **kw)
+        engine = fig.get_layout_engine()
+        if isinstance(engine, ConstrainedLayoutEngine):  # leave room below the panels
+            bottom = min(0.3, 0.45 / fig.get_size_inches()[1])
+            engine.set(rect=(0, bottom, 1, 1 - bottom))  # left, bottom, width, height

@@ -34,11 +34,12 @@ import keyword
 import re
 import tokenize
 import unicodedata
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import FormulaError, InputTypeError
-from .formula import _TOKEN
+from .formula import _TOKEN, NameMap
 
 __all__ = ["ALLOWED", "check_formula"]
 
@@ -84,12 +85,17 @@ ALLOWED = (
     "center, standardize, scale, bs, cr, cc, te"
 )
 _FIX = ("if the formula is your own, skip the check: fit_lmm(..., safe_formula=False), "
-        "or --trusted-formula on the command line")
+        "or --trusted-formula on the command line.")
 
 # patsy's formula operators, and lme4's bar (`||` is read as two bars).
 _OPERATORS = frozenset({"~", "+", "-", "*", "/", ":", "**", "|"})
 _ARITHMETIC = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 _COMPARISONS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
+_SYMBOLS = {ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.BitOr: "|", ast.BitAnd: "&",
+            ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>", ast.Not: "not", ast.Invert: "~",
+            ast.And: "and", ast.Or: "or", ast.In: "in", ast.NotIn: "not in", ast.Is: "is",
+            ast.IsNot: "is not", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+            ast.Eq: "==", ast.NotEq: "!=", ast.USub: "-", ast.UAdd: "+", **_ARITHMETIC}
 _PLAIN_STRING = re.compile(r"""^(?:"[^"'\\()\[\]`]*"|'[^"'\\()\[\]`]*')$""")
 _MAX_EXPONENT = 100
 _MAX_DEPTH = 50
@@ -108,8 +114,6 @@ _CONSTRUCTS = {
     ast.JoinedStr: "an f-string",
     ast.FormattedValue: "an f-string",
     ast.IfExp: "a conditional expression (if/else)",
-    ast.BoolOp: "'and' / 'or'",
-    ast.Compare: "a comparison",
     ast.Dict: "a dict",
     ast.Set: "a set",
     ast.List: "a list",
@@ -117,9 +121,6 @@ _CONSTRUCTS = {
     ast.Await: "await",
     ast.Yield: "yield",
     ast.YieldFrom: "yield",
-    ast.Call: "a call",
-    ast.BinOp: "an operator",
-    ast.UnaryOp: "an operator",
 }
 
 
@@ -129,9 +130,14 @@ class _Checker:
     def __init__(self, formula: str, columns: Iterable | None, label: str):
         self.formula = formula
         self.label = label
-        self.columns = None if columns is None else {str(c) for c in columns}
+        # columns mixedkit renames before patsy sees them (not Python names: `Sepal.Length`)
+        self.renamed = None if columns is None else {
+            name for name, safe in NameMap.for_columns(columns).safe.items() if safe != name}
         self.originals: dict[str, str] = {}
         self.source = ""  # the expression being walked (placeholders in)
+        self.prefix = "_mkcol"  # of placeholders: a name not in the formula
+        while self.prefix in formula:
+            self.prefix += "x"
 
     # -- messages ---------------------------------------------------------------------
     def restore(self, text: str) -> str:
@@ -141,8 +147,9 @@ class _Checker:
 
     def refuse(self, what: str, why: str = "") -> FormulaError:
         why = f" ({why})" if why else ""
+        shown = self.formula if len(self.formula) <= 200 else self.formula[:197] + "..."
         return FormulaError(
-            f"{self.label} {self.formula!r}: {what} is not allowed in a checked formula{why}. "
+            f"{self.label} {shown!r}: {what} is not allowed in a checked formula{why}. "
             f"A checked formula may contain only {ALLOWED}. Rewrite the term with these; "
             f"{_FIX}"
         )
@@ -153,38 +160,37 @@ class _Checker:
         return text if len(text) <= 60 else text[:57] + "..."
 
     def refuse_node(self, node: ast.AST, why: str = "") -> FormulaError:
+        """Refuse ``node``, named by what it is and shown as written."""
+        seg = repr(self.shown(node))
         if isinstance(node, ast.Name):
-            return self.refuse(f"the name {node.id}", why)
+            return self.refuse(f"the name {node.id!r}", why)
         if isinstance(node, ast.Call):
-            return self.refuse(f"the call {self.shown(node.func)}(...)", why)
-        if isinstance(node, ast.BinOp):
-            op = {ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.BitOr: "|",
-                  ast.BitAnd: "&", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>"}
-            sym = _ARITHMETIC.get(type(node.op)) or op.get(type(node.op), "?")
-            return self.refuse(f"the operator {sym} in {self.shown(node)}", why)
-        if isinstance(node, ast.UnaryOp):
-            sym = {ast.Not: "not", ast.Invert: "~"}.get(type(node.op), "?")
-            return self.refuse(f"the operator {sym} in {self.shown(node)}", why)
+            if isinstance(node.func, (ast.Name, ast.Attribute)):
+                return self.refuse(f"the call {self.shown(node.func)}(...)", why)
+            return self.refuse_node(node.func, why)  # (lambda: ...)(), f()(), ...
+        if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare)):
+            ops = [node.op] if hasattr(node, "op") else node.ops
+            op = next((op for op in ops if not isinstance(op, _COMPARISONS)), ops[0])
+            sym = _SYMBOLS.get(type(op), type(op).__name__)
+            return self.refuse(f"the operator {sym!r} in {seg}", why)
         if isinstance(node, ast.Constant):
-            kind = "a string" if isinstance(node.value, str) else "the constant"
-            return self.refuse(f"{kind} {self.shown(node)}", why)
-        if isinstance(node, ast.Attribute) and not why:
+            kind = "string" if isinstance(node.value, str) else "constant"
+            return self.refuse(f"the {kind} {seg}", why)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and not why \
+                and not node.attr.startswith("_"):
             why = "write a column name with a dot in backticks: `a.b`"
         kind = next((v for k, v in _CONSTRUCTS.items() if isinstance(node, k)),
                     type(node).__name__)
-        return self.refuse(f"{kind} {self.shown(node)}", why)
+        return self.refuse(f"{kind} {seg}", why)
 
     # -- reading the text -------------------------------------------------------------
     def substitute(self) -> str:
         """The formula with column names in backticks / Q() (and known columns) replaced."""
         text = self.formula
-        prefix = "_mkcol"
-        while prefix in text:
-            prefix += "x"
         out: list[str] = []
 
         def placeholder(original: str) -> str:
-            name = f"{prefix}{len(self.originals)}_"
+            name = f"{self.prefix}{len(self.originals)}_"
             self.originals[name] = original
             return name
 
@@ -199,58 +205,51 @@ class _Checker:
         return "".join(out)
 
     def _bare_column(self, tok: str, rest: str) -> bool:
-        """Whether mixedkit reads the bare word ``tok`` as a column name."""
-        if rest.lstrip().startswith("("):  # a call
-            return False
-        if self.columns is not None:
-            return tok in self.columns
-        # Without the columns, a Python keyword standing alone can only be a column
-        # (`yield ~ x`): in any expression it would be a syntax error.
-        return keyword.iskeyword(tok) and tok not in ("True", "False", "None")
+        """Whether mixedkit replaces the bare word ``tok`` by a placeholder column name."""
+        return (self.renamed is not None and tok in self.renamed
+                and not rest.lstrip().startswith("("))  # not a call
 
-    def expressions(self, text: str) -> list[tuple[int, int]]:
-        """Spans of the Python expressions in ``text``, split as patsy splits a formula."""
+    def tokens(self, text: str) -> tuple[list[tokenize.TokenInfo], bool]:
+        """Python's tokens of ``text`` (as patsy reads it), and whether a bracket is open."""
         tokens = []
         try:
             for tok in tokenize.generate_tokens(io.StringIO(text).readline):
                 if tok.type == tokenize.ENDMARKER:
                     break
                 if tok.type in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
-                                tokenize.DEDENT):
+                                tokenize.DEDENT) or tok.string.isspace():
                     continue
                 if tok.type == tokenize.COMMENT:
                     raise self.refuse("a comment (#)")
                 if tok.type == tokenize.STRING:
                     self.check_string(tok.string)
                 elif tok.type not in (tokenize.NAME, tokenize.NUMBER, tokenize.OP):
-                    name = tokenize.tok_name.get(tok.type, "")
-                    if name.startswith("FSTRING"):
+                    if tokenize.tok_name.get(tok.type, "").startswith("FSTRING"):
                         raise self.refuse("an f-string")
                     raise self.refuse(f"the character {self.restore(tok.string)!r}",
-                                      "unterminated string or a symbol Python does not know")
+                                      "an unterminated string, or a symbol formulas do not use")
                 tokens.append(tok)
         except (tokenize.TokenError, SyntaxError):
-            raise self.refuse("an unclosed '(' or '[' or an unterminated string",
-                              "close every bracket and quote") from None
+            return tokens, True  # Python's tokenizer stops at the end with a bracket open
+        return tokens, False
 
+    def expressions(self, text: str) -> list[tuple[int, int]]:
+        """Spans of the Python expressions in ``text``, split as patsy splits a formula.
+
+        Formula operators and formula-level parentheses separate expressions; an
+        expression runs to the next operator or ``)`` outside its own brackets.
+        """
+        tokens, unclosed = self.tokens(text)
         spans: list[tuple[int, int]] = []
         depth, i = 0, 0
         while i < len(tokens):
             s = tokens[i].string
-            if s in _OPERATORS:
-                i += 1
-                continue
-            if s == "(":
-                depth += 1
-                i += 1
-                continue
-            if s == ")":
-                depth -= 1
+            if s in _OPERATORS or s in ("(", ")"):
+                depth += {"(": 1, ")": -1}.get(s, 0)
                 if depth < 0:
                     raise self.refuse("an unbalanced ')'", "open every parenthesis you close")
                 i += 1
                 continue
-            # an expression: up to the next operator or ')' outside its own brackets
             start, level = tokens[i].start[1], 0
             end = start
             while i < len(tokens):
@@ -266,8 +265,8 @@ class _Checker:
                 end = tokens[i].end[1]
                 i += 1
             spans.append((start, end))
-        if depth:
-            raise self.refuse("an unclosed '('", "close every parenthesis")
+        if depth or unclosed:
+            raise self.refuse("an unbalanced '(' or '['", "close every bracket")
         return spans
 
     def check_string(self, token: str) -> None:
@@ -284,18 +283,49 @@ class _Checker:
 
     def run(self) -> None:
         text = self.substitute().replace("\n", " ").strip()  # patsy joins lines the same way
+        if "\\" in text:
+            raise self.refuse("a backslash (\\)")
         for ch in dict.fromkeys(text):
             if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch != "\t":
                 raise self.refuse(f"the invisible or control character {ch!r}")
         for start, end in self.expressions(text):
             self.source = text[start:end]
             try:
-                tree = ast.parse(self.source, mode="eval")
-            except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
-                what = getattr(err, "msg", None) or str(err)
-                raise self.refuse(f"{self.restore(self.source)!r}",
-                                  f"not a valid term: {what}") from None
-            self.term(tree.body)
+                self.term(self.parse())
+            except RecursionError:
+                raise self.refuse(repr(self.restore(self.source)[:60]),
+                                  "nested too deeply") from None
+
+    def parse(self) -> ast.AST:
+        """The expression's syntax tree (parsed, never compiled or run)."""
+        try:
+            return _parse(self.source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
+            what = getattr(err, "msg", None) or str(err)
+        if self.renamed is None:
+            # Without the columns, a Python keyword standing alone can only be a column
+            # name (`yield ~ x`), as mixedkit reads it: try it as a name.
+            renamed = self.keywords_as_names(self.source)
+            if renamed != self.source:
+                self.source = renamed
+                try:
+                    return _parse(self.source)
+                except (SyntaxError, ValueError, RecursionError, MemoryError):
+                    pass
+        raise self.refuse(f"{self.restore(self.source)!r}", f"not a valid term: {what}")
+
+    def keywords_as_names(self, source: str) -> str:
+        out, pos = [], 0
+        tokens = self.tokens(source)[0]
+        for k, tok in enumerate(tokens):
+            nxt = tokens[k + 1].string if k + 1 < len(tokens) else ""
+            if tok.type == tokenize.NAME and keyword.iskeyword(tok.string) \
+                    and tok.string not in ("True", "False", "None") and nxt != "(":
+                name = f"{self.prefix}{len(self.originals)}_"
+                self.originals[name] = tok.string
+                out += [source[pos:tok.start[1]], name]
+                pos = tok.end[1]
+        return "".join(out) + source[pos:]
 
     # -- walking an expression --------------------------------------------------------
     def term(self, node: ast.AST) -> None:
@@ -312,7 +342,7 @@ class _Checker:
     def value(self, node: ast.AST, depth: int) -> None:
         """A column expression: name, number, arithmetic, comparison or allowed call."""
         if depth > _MAX_DEPTH:
-            raise self.refuse(f"{self.shown(node)}", "nested too deeply")
+            raise self.refuse(repr(self.shown(node)), "nested too deeply")
         depth += 1
         if isinstance(node, ast.Name):
             self.name(node)
@@ -340,12 +370,12 @@ class _Checker:
         """``a ** k``: a number k in [-100, 100] and no power inside ``a`` (no 9**9**9)."""
         exponent = _number(node.right)
         if exponent is None or abs(exponent) > _MAX_EXPONENT:
-            raise self.refuse(f"the power {self.shown(node)}",
+            raise self.refuse(f"the power {self.shown(node)!r}",
                               f"the exponent must be a number between -{_MAX_EXPONENT} and "
                               f"{_MAX_EXPONENT}")
         if any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow)
                for n in ast.walk(node.left)):
-            raise self.refuse(f"the nested power {self.shown(node)}",
+            raise self.refuse(f"the nested power {self.shown(node)!r}",
                               "write (a**2)**3 as a**6")
         self.value(node.left, depth)
 
@@ -375,7 +405,7 @@ class _Checker:
             for arg, _ in self.arguments(node, params, varargs=False):
                 self.literal(arg)
             return
-        raise self.refuse(f"the contrast {self.shown(node)} in C()",
+        raise self.refuse(f"the contrast {self.shown(node)!r} in C()",
                           f"use one of {', '.join(_CONTRASTS)}, e.g. C(x, Sum) or "
                           "C(x, Treatment(reference='b'))")
 
@@ -410,7 +440,7 @@ class _Checker:
                     and func.attr in _NUMPY:
                 if len(node.args) != 1 or node.keywords \
                         or isinstance(node.args[0], ast.Starred):
-                    raise self.refuse(f"{self.shown(node)}",
+                    raise self.refuse(repr(self.shown(node)),
                                       f"np.{func.attr} takes one argument and no keywords")
                 self.value(node.args[0], depth)
                 return
@@ -422,16 +452,16 @@ class _Checker:
                     and isinstance(node.args[0], ast.Constant) \
                     and isinstance(node.args[0].value, str):
                 return
-            raise self.refuse(f"{self.shown(node)}", 'Q takes one quoted column name: Q("name")')
+            raise self.refuse(repr(self.shown(node)), 'Q takes one quoted column name: Q("name")')
         if func.id in _CONTRASTS:
-            raise self.refuse(f"the contrast {self.shown(node)} outside C()",
+            raise self.refuse(f"the contrast {self.shown(node)!r} outside C()",
                               f"use it as C(x, {func.id}(...))")
         sig = _CALLS.get(func.id)
         if sig is None:
             raise self.refuse_node(node)
         pairs = self.arguments(node, sig.params, sig.varargs)
         if not any(p == "*" or p in sig.data for _, p in pairs):
-            raise self.refuse(f"{self.shown(node)}", f"{func.id}() needs a column to work on")
+            raise self.refuse(repr(self.shown(node)), f"{func.id}() needs a column to work on")
         for arg, param in pairs:
             if param == "*" or param in sig.data:
                 self.value(arg, depth)
@@ -439,6 +469,12 @@ class _Checker:
                 self.contrast(arg)
             else:
                 self.literal(arg)
+
+
+def _parse(source: str) -> ast.AST:
+    with warnings.catch_warnings():  # "invalid decimal literal" and the like: refused anyway
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return ast.parse(source, mode="eval").body
 
 
 def _number(node: ast.AST) -> float | None:

@@ -11,7 +11,10 @@ the report instead of raising.
 
 from __future__ import annotations
 
+import keyword
+import numbers
 import re
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +23,7 @@ import pandas as pd
 from .errors import (
     ColumnNotFoundError,
     DataError,
+    DataWarning,
     FormulaError,
     InputTypeError,
 )
@@ -36,6 +40,9 @@ from .formula import (
 __all__ = ["MIN_GROUPS", "PreparedData", "prepare"]
 
 MIN_GROUPS = 5  # below this, variance components are poorly estimated (warning)
+# A predictor stored as text whose values are numbers is refused when it has more distinct
+# values than this (a factor with that many levels is almost never what was meant).
+MAX_TEXT_NUMBER_LEVELS = 10
 
 _WIDE = re.compile(
     r"^(?P<stem>.*?[A-Za-z])(?P<sep>[_.]?)"
@@ -173,9 +180,11 @@ def _parse(formula, data, groups, re_formula, vc_formula):
 
 
 def _missing(data, used, names, missing, report):
-    sub = data[used]
+    by_name = {str(c): c for c in data.columns}  # the data's own labels (maybe not str)
+    sub = data[[by_name[c] for c in used]]
+    sub.columns = list(used)
     na = sub.isna()
-    bad = na.any(axis=1)
+    bad = na.any(axis=1).to_numpy()
     counts = {c: int(na[c].sum()) for c in used if na[c].any()}
     if not bad.any():
         return sub, {}, pd.Index([])
@@ -197,7 +206,172 @@ def _missing(data, used, names, missing, report):
             "Fill or remove the missing values yourself if dropping them is not what you want.",
         )
     )
-    return sub.loc[~bad], counts, sub.index[bad]
+    return sub.iloc[~bad], counts, sub.index[bad]
+
+
+def _warn_dropped(n_input: int, n_used: int, counts: dict[str, int]) -> None:
+    """The one warning that rows were dropped (the fit's ``dropped`` has the counts)."""
+    detail = ", ".join(f"{c!r} ({n})" for c, n in counts.items())
+    n_drop = n_input - n_used
+    warnings.warn(
+        f"{n_drop} of {n_input} {'row' if n_input == 1 else 'rows'} dropped for missing values "
+        f"in {detail}; the model uses the other {n_used}. Fill the values, or pass "
+        "missing='raise' to refuse data with missing values (fit.dropped has the counts)",
+        DataWarning,
+        stacklevel=4,
+    )
+
+
+def _formula_name(name: str) -> str:
+    """``name`` as a formula must write it (backticks unless a plain identifier)."""
+    return name if name.isidentifier() and not keyword.iskeyword(name) else f"`{name}`"
+
+
+def _predictor_columns(prep: PreparedData) -> dict[str, bool]:
+    """Safe names of the columns the fixed part or a random slope uses -> whether every use
+    is inside ``C(...)`` (declared a factor)."""
+    texts = [prep.parsed.fixed_rhs] + [e for t in prep.random for e in t.exprs]
+    out = {}
+    for col in prep.frame.columns:
+        if col == prep.parsed.response:
+            continue
+        pattern = re.compile(rf"(?<![\w.]){re.escape(col)}(?![\w.])")
+        hits = [(text, m) for text in texts for m in pattern.finditer(text)]
+        if hits:
+            out[col] = all(re.search(r"(?<![\w.])C\(\s*$", text[:m.start()])
+                           for text, m in hits)
+    return out
+
+
+def _plain_dtypes(frame: pd.DataFrame) -> None:
+    """pandas' nullable numeric and boolean dtypes as the numpy dtypes patsy reads (no
+    missing values are left); text keeps its dtype (patsy reads it as a factor)."""
+    for col in frame.columns:
+        s = frame[col]
+        if isinstance(s.dtype, pd.CategoricalDtype) or \
+                not pd.api.types.is_extension_array_dtype(s.dtype):
+            continue
+        if pd.api.types.is_bool_dtype(s.dtype):
+            frame[col] = s.to_numpy(dtype=bool)
+        elif pd.api.types.is_integer_dtype(s.dtype):
+            frame[col] = s.to_numpy(dtype=np.int64)
+        elif pd.api.types.is_float_dtype(s.dtype):
+            frame[col] = s.to_numpy(dtype=float)
+
+
+def _is_text_dtype(dtype) -> bool:
+    """object, or pandas' string dtype (the default for text from pandas 3 on)."""
+    return dtype == object or isinstance(dtype, pd.StringDtype)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _parses(value) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        float(value.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def _numbers_as_objects(frame: pd.DataFrame, col: str, name: str, report: Report) -> None:
+    """An object column holding only numbers is numeric (patsy would make it a factor)."""
+    s = frame[col]
+    if s.dtype != object or len(s) == 0 or not all(_is_number(v) for v in s.to_numpy()):
+        return
+    frame[col] = s.to_numpy(dtype=float)
+    report.add(Finding(
+        "numbers stored as objects", "note",
+        f"column {name!r} has dtype object but holds only numbers; it is used as numeric.",
+        "", f"Store it as numbers: data[{name!r}] = pd.to_numeric(data[{name!r}])."))
+
+
+def _check_predictor_type(frame: pd.DataFrame, col: str, name: str, report: Report) -> None:
+    """Numbers stored as text, and dates, would silently become many-level factors."""
+    s = frame[col]
+    formula_name = _formula_name(name)
+    if pd.api.types.is_datetime64_any_dtype(s.dtype) or pd.api.types.is_timedelta64_dtype(s.dtype):
+        to_number = (f"(data[{name!r}] - data[{name!r}].min()).dt.days"
+                     if pd.api.types.is_datetime64_any_dtype(s.dtype)
+                     else f"data[{name!r}].dt.total_seconds()")
+        kind = "dates" if pd.api.types.is_datetime64_any_dtype(s.dtype) else "durations"
+        raise DataError(
+            f"column {name!r} holds {kind} (dtype {s.dtype}); in a formula every distinct value "
+            f"would become a level of a factor ({s.nunique()} levels). Use a number, e.g. "
+            f"data[{name + '_num'!r}] = {to_number}, or write C({formula_name}) if each value "
+            "is a category"
+        )
+    if not _is_text_dtype(s.dtype):
+        return
+    values = s.to_numpy(dtype=object)
+    is_num = np.array([_is_number(v) or _parses(v) for v in values], dtype=bool)
+    n_text_num = sum(_parses(v) for v in values)
+    if not n_text_num or is_num.sum() * 2 <= len(values):
+        return
+    fix = (f"Convert it: data[{name!r}] = pd.to_numeric(data[{name!r}], errors=\"coerce\") "
+           f"(values that are not numbers become missing, and their rows are dropped), or write "
+           f"C({formula_name}) in the formula if {name!r} is a factor")
+    n_levels = s.astype(str).nunique()
+    if not is_num.all():
+        bad = list(pd.unique(pd.Series(values[~is_num]).astype(str)))
+        rows = list(s.index[~is_num][:5])
+        raise DataError(
+            f"column {name!r} looks numeric but is stored as text: {int(is_num.sum())} of "
+            f"{len(values)} values are numbers, these are not: {bad[:5]} (rows {rows}). As "
+            f"text it would be a factor with {n_levels} levels. {fix}"
+        )
+    if n_levels > MAX_TEXT_NUMBER_LEVELS:
+        shown = list(pd.unique(pd.Series(values).astype(str))[:3])
+        raise DataError(
+            f"column {name!r} holds numbers stored as text (values like {shown}); as text it "
+            f"would be a factor with {n_levels} levels. {fix}"
+        )
+    report.add(Finding(
+        "numbers stored as text", "warning",
+        f"column {name!r} holds numbers stored as text; it is used as a factor with "
+        f"{n_levels} levels.",
+        "A numeric predictor read as text gets one coefficient per value instead of a slope.",
+        fix + " (which also silences this)."))
+
+
+def _check_types(prep: PreparedData) -> None:
+    """Give every column the type the model means (the frame is mixedkit's own copy)."""
+    frame, report = prep.frame, prep.report
+    _plain_dtypes(frame)
+    resp = prep.parsed.response
+    if resp in frame.columns:
+        _numbers_as_objects(frame, resp, prep.user(resp), report)
+        _check_response(frame[resp], prep.user(resp))
+    for col, declared_factor in _predictor_columns(prep).items():
+        if not declared_factor:
+            _numbers_as_objects(frame, col, prep.user(col), report)
+            _check_predictor_type(frame, col, prep.user(col), report)
+        s = frame[col]
+        factor = declared_factor or not pd.api.types.is_numeric_dtype(s.dtype) or \
+            pd.api.types.is_bool_dtype(s.dtype)
+        if not factor:
+            inf = np.isinf(s.to_numpy(dtype=float))
+            if inf.any():
+                name = prep.user(col)
+                raise DataError(
+                    f"column {name!r} has {int(inf.sum())} infinite values (rows "
+                    f"{list(s.index[inf][:5])}); replace them with NaN (those rows are then "
+                    f"dropped) or with finite values: data[{name!r}].replace([np.inf, -np.inf], "
+                    "np.nan)"
+                )
+        levels = pd.unique(s)
+        if factor and len(levels) < 2:
+            name = prep.user(col)
+            value = levels[0].item() if isinstance(levels[0], np.generic) else levels[0]
+            raise DataError(
+                f"factor {name!r} has a single level ({value!r}) in the rows used, so it has no "
+                f"effect to estimate (R: 'contrasts can be applied only to factors with 2 or "
+                f"more levels'). Remove {name!r} from the formula, or check the rows used"
+            )
 
 
 def _check_response(y: pd.Series, name: str) -> None:
@@ -256,6 +430,7 @@ def _check_grouping(prep: PreparedData, data: pd.DataFrame) -> None:
         ng = len(sizes)
         if ng < 2:
             value = frame[term.factor[0]].iloc[0]
+            value = value.item() if isinstance(value, np.generic) else value
             raise DataError(
                 f"grouping factor {label!r} has a single level ({value!r}) in the rows used; "
                 "a random effect needs several groups. Check the column, or fit an ordinary "
@@ -302,8 +477,13 @@ def prepare(
     re_formula=None,
     vc_formula=None,
     missing: str = "drop",
+    warn_dropped: bool = True,
 ) -> PreparedData:
-    """Run every data check and return the model frame (see module docstring)."""
+    """Run every data check and return the model frame (see module docstring).
+
+    Rows dropped for missing values are recorded (a note in the report) and, with
+    ``warn_dropped``, announced by one :class:`~mixedkit.DataWarning`.
+    """
     _check_frame(data)
     if missing not in ("drop", "raise"):
         raise InputTypeError(f"missing must be 'drop' or 'raise'; got {missing!r}")
@@ -318,8 +498,8 @@ def prepare(
     frame = sub.copy()
     frame.columns = [names.safe[c] for c in used]
     prep = PreparedData(frame, parsed, names, random, len(data), counts, dropped_index, report)
-    resp = parsed.response
-    if resp in frame.columns:
-        _check_response(frame[resp], prep.user(resp))
+    _check_types(prep)
     _check_grouping(prep, data)
+    if counts and warn_dropped:
+        _warn_dropped(len(data), len(frame), counts)
     return prep

@@ -293,3 +293,19 @@ BAD = [
 def test_bad_input_messages(name, func, args, kwargs, error, message, fits):
     with pytest.raises(error, match=message):
         func(fits[name], *args, **kwargs)
+
+
+def test_observed_points_shrink_and_fade_with_many_rows():
+    rng = np.random.default_rng(3)
+    n = 8_000
+    g = rng.integers(0, 40, n)
+    data = pd.DataFrame({"t": rng.normal(size=n), "f": rng.choice(["a", "b"], n),
+                         "g": np.char.add("g", g.astype(str))})
+    data["y"] = data["t"] + (data["f"] == "b") + rng.normal(size=40)[g] + rng.normal(size=n)
+    fit = mk.fit_lmm("y ~ t + f + (1 | g)", data)
+    for ax in (plot_means(fit, "f"), plot_effects(fit, "t")):
+        points = _by_gid(ax.collections, "observed")
+        assert sum(len(p.get_offsets()) for p in points) == n
+        for p in points:  # 4x the 2,000 rows at which they start to shrink: half size
+            assert np.allclose(p.get_sizes(), 5.0) and p.get_alpha() < 0.16
+            assert p.get_rasterized()

@@ -8,6 +8,7 @@ import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgba
@@ -59,6 +60,12 @@ def _by_label(artists, label):
 
 def _points(ax, label="_points"):
     return _by_label(ax.collections, label).get_offsets()
+
+
+def _suptitle(fig) -> str:
+    """Figure.get_suptitle() is matplotlib >= 3.8; the project supports 3.6."""
+    title = getattr(fig, "_suptitle", None)
+    return "" if title is None else title.get_text()
 
 
 def _xy(line):
@@ -119,7 +126,7 @@ def test_kwargs_reach_the_main_points(func, label, fits):
 def test_multi_panel_plots_return_a_figure(func, fits):
     fig = func(fits["sleepstudy"])
     assert isinstance(fig, Figure)
-    assert fig.get_suptitle()
+    assert _suptitle(fig)
 
 
 def test_no_plot_calls_show(fits, monkeypatch):
@@ -229,7 +236,7 @@ def test_diagnostics_has_three_panels_plus_one_per_random_term(name, fits, dd):
     assert titles[:3] == ["Residuals vs fitted", "Normal QQ plot of residuals",
                           "Scale-location"]
     assert all(t.startswith("Random effects QQ") for t in titles[3:])
-    assert fits[name].formula in fig.get_suptitle()
+    assert fits[name].formula in _suptitle(fig)
     assert np.allclose(_points(visible[0]),
                        dd[name]["residuals"][["fitted", "residual"]].to_numpy())
     _check_qq(visible[1], dd[name]["qq"])
@@ -267,12 +274,16 @@ def test_caterpillar_draws_sorted_modes_with_intervals(name, fits, dd):
         assert group in ax.get_title() and term in ax.get_title()
 
 
-def test_caterpillar_drops_level_names_when_there_are_many(fits):
-    fig = plotting.plot_ranef(fits["dietox"])  # 72 pigs
+def test_caterpillar_names_every_kth_level_when_there_are_many(fits, dd):
+    ranef = dd["dietox"]["ranef"]
+    fig = plotting.plot_ranef(fits["dietox"])  # 72 pigs: every 2nd named
     assert len(fig.axes) == 2
-    for ax in fig.axes:
+    for ax, (_, part) in zip(fig.axes, ranef.groupby(["group", "term"], sort=False)):
+        part = part.sort_values("estimate", kind="stable")
         assert len(_errorbars(ax)[0]) == 72
-        assert ax.get_yticks().size == 0
+        assert np.array_equal(ax.get_yticks(), np.arange(0, 72, 2))
+        assert [t.get_text() for t in ax.get_yticklabels()] == part["level"].tolist()[::2]
+        assert "72 levels, 1 in 2 named" in ax.get_ylabel()
 
 
 def test_caterpillar_conf_level(fits):
@@ -346,7 +357,7 @@ def test_fitted_draws_one_panel_per_sampled_group(name, n_groups, fits):
     traj = diagnostics_data(fits[name])["trajectories"]
     levels = list(dict.fromkeys(traj["level"]))
     assert len(fig.axes) == len(levels) == min(12, n_groups)
-    assert f"{len(levels)} of {n_groups} groups shown" in fig.get_suptitle()
+    assert f"{len(levels)} of {n_groups} groups shown" in _suptitle(fig)
     for ax, level in zip(fig.axes, levels):
         part = traj[traj["level"] == level]
         assert ax.get_title() == level
@@ -362,7 +373,7 @@ def test_fitted_draws_one_panel_per_sampled_group(name, n_groups, fits):
 def test_fitted_max_groups_seed_and_axes(fits):
     fit = fits["sleepstudy"]
     fig = plotting.plot_fitted(fit, max_groups=30)
-    assert len(fig.axes) == 18 and "18 of 18" in fig.get_suptitle()
+    assert len(fig.axes) == 18 and "18 of 18" in _suptitle(fig)
     one = [ax.get_title() for ax in plotting.plot_fitted(fit, max_groups=4, seed=1).axes]
     two = [ax.get_title() for ax in plotting.plot_fitted(fit, max_groups=4, seed=1).axes]
     assert one == two and len(one) == 4
@@ -382,3 +393,161 @@ def test_fitted_max_groups_seed_and_axes(fits):
 def test_fitted_without_trajectories_raises(name, kwargs, match, fits):
     with pytest.raises(DataError, match=match):
         plotting.plot_fitted(fits[name], **kwargs)
+
+
+# ------------------------------------------------------------------ large data
+
+BIG_ROWS, BIG_GROUPS = 25_000, 100  # above the hexbin threshold (20,000 rows)
+
+
+@pytest.fixture(scope="module")
+def big():
+    """A large fit that stays fast: x takes 5 values, so the conditional fitted values
+    take 500, and lowess (which fits once per distinct x) is cheap."""
+    rng = np.random.default_rng(5)
+    g = rng.integers(0, BIG_GROUPS, BIG_ROWS)
+    x = rng.integers(0, 5, BIG_ROWS).astype(float)
+    y = 1.0 + 0.5 * x + rng.normal(size=BIG_GROUPS)[g] + rng.normal(size=BIG_ROWS)
+    data = pd.DataFrame({"y": y, "x": x, "g": np.char.add("g", g.astype(str))})
+    fit = mk.fit_lmm("y ~ x + (1 | g)", data)
+    return fit, diagnostics_data(fit)
+
+
+@pytest.fixture
+def big_cached(big, monkeypatch):
+    """The large fit, with diagnostics_data computed once for the module."""
+    fit, d = big
+    def cached(f, *, x=None, max_groups=12, seed=0):
+        if f is fit and (x, max_groups, seed) == (None, 12, 0):
+            return d
+        return diagnostics_data(f, x=x, max_groups=max_groups, seed=seed)
+
+    monkeypatch.setattr(plotting, "diagnostics_data", cached)
+    return fit, d
+
+
+def _hexbin(ax):
+    return _by_label(ax.collections, plotting._DENSITY_LABEL)
+
+
+def _reference_hexbin(x, y, **kw):
+    _, ax = plt.subplots()
+    return ax.hexbin(x, y, **{"gridsize": 60, "mincnt": 1, **kw})
+
+
+def test_large_fit_diagnostics_draw_residual_density_and_thinned_qq(big_cached):
+    fit, d = big_cached
+    fig = plotting.plot_diagnostics(fit)
+    res_ax, qq_ax, scale_ax = fig.axes[:3]
+    for ax, col in ((res_ax, "residual"), (scale_ax, "sqrt_abs_pearson")):
+        hb = _hexbin(ax)
+        assert not [c for c in ax.collections if c.get_label() == "_points"]
+        counts = np.asarray(hb.get_array())
+        assert counts.sum() == BIG_ROWS and counts.min() >= 1  # every row, empty cells off
+        want = _reference_hexbin(d["residuals"]["fitted"], d["residuals"][col])
+        assert np.allclose(hb.get_offsets(), want.get_offsets())
+        assert np.array_equal(counts, np.asarray(want.get_array()))
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert plotting._DENSITY_LABEL in legend
+    trend = _by_label(res_ax.lines, "Lowess trend")
+    assert np.allclose(_xy(trend), d["residual_smooth"][["x", "smooth"]].to_numpy())
+
+    q, pts = d["qq"], _points(qq_ax)
+    tail = plotting._QQ_TAIL
+    assert len(pts) == plotting._DENSE_POINTS < len(q)
+    cols = ["theoretical", "sample"]
+    assert np.allclose(pts[:tail], q[cols].to_numpy()[:tail])  # every extreme point
+    assert np.allclose(pts[-tail:], q[cols].to_numpy()[-tail:])
+    rank = np.searchsorted(q["theoretical"].to_numpy(), pts[:, 0])  # rows of the table
+    assert np.allclose(pts, q[cols].to_numpy()[rank])
+    gaps = np.diff(rank[tail:-tail])  # evenly spaced order statistics in between
+    assert gaps.min() >= 1 and gaps.max() - gaps.min() <= 1
+    _check_qq(qq_ax, q.iloc[rank])
+    ref = _by_label(qq_ax.lines, "y = x")  # the reference line spans the whole table
+    assert np.allclose(ref.get_xdata(), [q["theoretical"].min(), q["theoretical"].max()])
+
+
+def test_density_is_a_choice(big_cached, fits, dd):
+    fit, d = big_cached
+    ax = plotting.plot_residuals(fit, density=False)  # all rows, small translucent marks
+    points = _by_label(ax.collections, "_points")
+    assert np.allclose(points.get_offsets(), d["residuals"][["fitted", "residual"]])
+    assert points.get_sizes().max() < 14 and points.get_alpha() < 0.7
+    assert points.get_rasterized()
+    ax = plotting.plot_scale_location(fit, density=False, s=30, alpha=0.5)
+    assert np.allclose(_by_label(ax.collections, "_points").get_sizes(), 30)
+    ax = plotting.plot_residuals(fit, gridsize=20, cmap="Greys")  # kwargs reach hexbin
+    want = _reference_hexbin(d["residuals"]["fitted"], d["residuals"]["residual"],
+                             gridsize=20)
+    assert np.array_equal(np.asarray(_hexbin(ax).get_array()), np.asarray(want.get_array()))
+    assert _hexbin(ax).get_cmap().name == "Greys"
+    ax = plotting.plot_residuals(fits["sleepstudy"], density=True)
+    assert np.asarray(_hexbin(ax).get_array()).sum() == len(dd["sleepstudy"]["residuals"])
+    with pytest.raises(InputTypeError, match=r"s= applies to points.*density=False"):
+        plotting.plot_residuals(fit, s=5)
+    with pytest.raises(InputTypeError, match="density must be True, False or None"):
+        plotting.plot_diagnostics(fits["sleepstudy"], density="yes")
+
+
+def test_medium_data_draws_smaller_more_transparent_points():
+    big_style = plotting._marker_style(8_000)
+    assert big_style["s"] == pytest.approx(7.0) and big_style["alpha"] == pytest.approx(0.35)
+    assert plotting._marker_style(2_000) == {"s": 14, "alpha": 0.7}
+    assert plotting._marker_style(10**7)["s"] == 2.0
+    assert plotting._marker_style(10**7)["alpha"] == 0.1
+
+
+def test_caterpillar_with_100_levels_names_every_third(big_cached):
+    fit, d = big_cached
+    fig = plotting.plot_ranef(fit)
+    (ax,) = fig.axes
+    part = d["ranef"].sort_values("estimate", kind="stable")
+    assert len(_errorbars(ax)[0]) == BIG_GROUPS
+    assert np.array_equal(ax.get_yticks(), np.arange(0, BIG_GROUPS, 3))
+    assert [t.get_text() for t in ax.get_yticklabels()] == part["level"].tolist()[::3]
+    assert ax.get_ylabel() == "g (100 levels, 1 in 3 named)"
+
+
+def test_ranef_qq_and_trajectories_of_a_large_fit(big_cached):
+    fit, d = big_cached
+    ax = plotting.plot_ranef_qq(fit)
+    _check_qq(ax, d["ranef_qq"])  # 100 levels: not thinned
+    fig = plotting.plot_fitted(fit)
+    traj = d["trajectories"]
+    assert len(fig.axes) == 12
+    for ax, level in zip(fig.axes, dict.fromkeys(traj["level"])):
+        part = traj[traj["level"] == level]
+        assert len(part) > plotting._PANEL_POINTS
+        points = _by_label(ax.collections, "Observed")
+        assert np.allclose(points.get_offsets(), part[["x", "observed"]].to_numpy())
+        assert points.get_sizes().max() < 14
+
+
+def _quiver_arrows(ax):
+    (quiver,) = [c for c in ax.collections if c.get_gid() == "shrinkage-arrows"]
+    start = np.column_stack([quiver.X, quiver.Y]).astype(float)
+    return start, start + np.column_stack([quiver.U, quiver.V])
+
+
+def test_shrinkage_arrows_become_one_quiver_for_many_groups(fits, dd, big_cached,
+                                                            monkeypatch):
+    monkeypatch.setattr(plotting, "_MAX_ARROWS", 10)
+    sh = dd["sleepstudy"]["shrinkage"]  # 18 groups, 2-D
+    wide = {col: sh.pivot(index="level", columns="term", values=col)[["Intercept", "Days"]]
+            for col in ("raw", "mixed")}
+    ax = plotting.plot_shrinkage(fits["sleepstudy"])
+    assert not _arrows(ax)[0].size
+    start, end = _quiver_arrows(ax)
+    pairs = _sorted_rows(np.hstack([start, end]))
+    assert np.allclose(pairs, _sorted_rows(np.hstack([wide["raw"], wide["mixed"]])))
+    mixed = _by_label(ax.collections, "Mixed model (partial pooling)")
+    assert mixed.get_sizes().max() < 30 and mixed.get_alpha() < 1
+
+    fit, d = big_cached  # 100 groups, a random intercept: 1-D
+    sh = d["shrinkage"].sort_values("raw")
+    ax = plotting.plot_shrinkage(fit)
+    start, end = _quiver_arrows(ax)
+    assert np.allclose(start[:, 0], sh["raw"]) and np.allclose(end[:, 0], sh["mixed"])
+    assert np.allclose(start[:, 1], np.arange(100)) and np.allclose(end[:, 1], start[:, 1])
+    assert np.array_equal(ax.get_yticks(), np.arange(0, 100, 3))
+    assert "1 in 3 named" in ax.get_ylabel()

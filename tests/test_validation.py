@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,27 @@ def wide():
 def rank_deficient():
     d = base()
     d["time2"] = 2 * d["time"] + 1
+    return d
+
+
+def time_as_text(na: bool = True):
+    """``time`` read from a file as text: numbers and (``na``) one "n/a"."""
+    def make():
+        d = base()
+        d["time"] = (d["time"] + d.index / 100).astype(str)
+        if na:
+            d.loc[3, "time"] = "n/a"
+        return d
+    return make
+
+
+def crossed():
+    """Ten subjects crossed with eight items, a two-level condition within both."""
+    rng = np.random.default_rng(2)
+    d = pd.DataFrame({"subj": np.repeat([f"s{i}" for i in range(10)], 8),
+                      "item": np.tile([f"i{j}" for j in range(8)], 10)})
+    d["cond"] = np.where((d.index + d.index // 8) % 2 == 0, "A", "B")
+    d["y"] = rng.normal(size=len(d)) + (d["cond"] == "B")
     return d
 
 
@@ -124,6 +146,47 @@ BAD = [
     ("unsupported vc_formula", base, "y ~ time", {"groups": "subject",
                                                  "vc_formula": {"a": "1 + time"}},
      mk.FormulaError, r"understands variance components of the form '0 \+ C\(f\)'"),
+    ("vc_formula not a dict", base, "y ~ time", {"groups": "subject",
+                                                "vc_formula": "0 + C(sex)"},
+     mk.InputTypeError, r"vc_formula must be a dict .* got str '0 \+ C\(sex\)'"),
+    # R habits
+    ("R factor()", base, "y ~ factor(time) + (1 | subject)", {},
+     mk.FormulaError, r"factor\(time\) is R syntax, .* write C\(time\) instead"),
+    ("R as.factor()", base, "y ~ as.factor(time) + (1 | subject)", {},
+     mk.FormulaError, r"as.factor\(time\) is R syntax, .* write C\(time\) instead"),
+    ("response on the right", base, "y ~ time + (y | subject)", {},
+     mk.FormulaError, r"the response 'y' also appears right of '~' \(in \(y \| subject\)\)"),
+    # numbers stored as text, dates, infinities, one-level factors: never a silent factor
+    ("numeric predictor stored as text", time_as_text(), "y ~ time + (1 | subject)", {},
+     mk.DataError, (r"column 'time' looks numeric but is stored as text: 39 of 40 values are "
+                    r"numbers, these are not: \['n/a'\] \(rows \[3\]\). As text it would be a "
+                    r"factor with 40 levels. Convert it: data\['time'\] = "
+                    r"pd.to_numeric\(data\['time'\], errors=\"coerce\"\)")),
+    ("numbers as text, many levels", time_as_text(na=False), "y ~ time + (1 | subject)", {},
+     mk.DataError, (r"column 'time' holds numbers stored as text \(values like \['0.0', "
+                    r"'1.01', '2.02'\]\); as text it would be a factor with 40 levels")),
+    ("dates as predictor", with_col(time=lambda d: pd.Timestamp("2024-01-01")
+                                    + pd.to_timedelta(d["time"], unit="D")),
+     "y ~ time + (1 | subject)", {},
+     mk.DataError, (r"column 'time' holds dates \(dtype datetime64\[.*\]\); .* data\['time_num'\] "
+                    r"= \(data\['time'\] - data\['time'\].min\(\)\).dt.days, or write "
+                    r"C\(time\)")),
+    ("infinite predictor", with_col(time=lambda d: d["time"].where(d.index != 6, -np.inf)),
+     "y ~ time + (1 | subject)", {},
+     mk.DataError, r"column 'time' has 1 infinite values \(rows \[6\]\); replace them with NaN"),
+    ("single-level factor", with_col(sex="f"), "y ~ time + sex + (1 | subject)", {},
+     mk.DataError, r"factor 'sex' has a single level \('f'\) in the rows used"),
+    ("column named Intercept", with_col(Intercept=lambda d: d["time"] * 2.0),
+     "y ~ Intercept + (1 | subject)", {},
+     mk.FormulaError, r"column 'Intercept' has the name every table gives the intercept"),
+    # statsmodels' limits, explained
+    ("categorical slope on crossed factors", crossed, "y ~ cond + (cond || subj) + (cond || item)",
+     {}, mk.FormulaError,
+     (r"the random term \(cond \|\| subj\) cannot be fitted by statsmodels: the factors are "
+      r"crossed, .* and 'cond' in it is categorical: .* code it as a number, e.g. "
+      r"data\['cond_c'\] = np.where\(data\['cond'\] == 'B', 0.5, -0.5\) \(-0.5/\+0.5 "
+      r"coding\), and write \(cond_c \|\| subj\); or give each level its own random intercept "
+      r"instead of the slope: \(1 \| subj:cond\)$")),
 ]
 
 
@@ -178,7 +241,8 @@ def test_missing_values_dropped_and_reported():
     d.loc[9, "y"] = np.nan
     d["unused"] = np.nan  # columns the model does not use never cause drops
     before = d.copy()
-    fit = mk.fit_lmm("y ~ time + (1 | subject)", d)
+    with pytest.warns(mk.DataWarning, match=r"3 of 40 rows dropped for missing values"):
+        fit = mk.fit_lmm("y ~ time + (1 | subject)", d)
     pd.testing.assert_frame_equal(d, before)
     assert fit.n_obs == 37 and fit.n_dropped == 3
     assert fit.dropped == {"y": 1, "time": 2}
@@ -261,3 +325,119 @@ def test_check_data_reports_the_design_findings_fit_health_shows():
     fit = mk.fit_lmm("y ~ x + z + (1 | g)", d)
     assert "scaling" in [f.check for f in report.findings]
     assert fit.health["scaling"].severity == report["scaling"].severity == "warning"
+
+
+def test_the_suggested_numeric_coding_fits():
+    d = crossed()
+    d["cond_c"] = np.where(d["cond"] == "B", 0.5, -0.5)
+    fit = mk.fit_lmm("y ~ cond + (cond_c || subj) + (cond_c || item)", d)
+    assert set(fit.variance_components["term"]) >= {"Intercept", "cond_c"}
+
+
+def test_numbers_stored_as_text_with_few_levels_warn():
+    d = base()
+    d["dose"] = (d["time"] % 3).astype(str)  # "0", "1", "2": maybe a coded factor
+    with pytest.warns(mk.FitWarning, match=r"column 'dose' holds numbers stored as text; it is "
+                                           r"used as a factor with 3 levels"):
+        fit = mk.fit_lmm("y ~ dose + (1 | subject)", d)
+    assert "C(dose)" in fit.health["numbers stored as text"].fix
+    with warnings.catch_warnings():  # C() says it is a factor: no warning
+        warnings.simplefilter("error", mk.MixedkitWarning)
+        mk.fit_lmm("y ~ C(dose) + (1 | subject)", d)
+
+
+def test_numbers_stored_as_objects_are_numeric():
+    d = base()
+    objects = d.assign(time=d["time"].astype(object))
+    fit = mk.fit_lmm("y ~ time + (1 | subject)", objects)
+    assert list(fit.fixed_effects["term"]) == ["Intercept", "time"]
+    assert fit.loglik == pytest.approx(mk.fit_lmm("y ~ time + (1 | subject)", d).loglik)
+    assert objects["time"].dtype == object  # the caller's frame is not converted
+
+
+def test_dropped_rows_warn_once_at_fit_time():
+    d = base()
+    d.loc[[3, 7], "time"] = np.nan
+    d.loc[9, "y"] = None
+    with pytest.warns(mk.DataWarning) as rec:
+        mk.fit_lmm("y ~ time + (1 | subject)", d)
+    dropped = [w for w in rec if issubclass(w.category, mk.DataWarning)]
+    assert len(dropped) == 1
+    assert re.match(r"3 of 40 rows dropped for missing values in 'y' \(1\), 'time' \(2\); the "
+                    r"model uses the other 37", str(dropped[0].message))
+    assert dropped[0].filename == __file__  # points at the caller's fit_lmm line
+
+
+def test_unicode_keyword_and_reserved_column_names():
+    d = base().rename(columns={"y": "λ", "time": "größe", "sex": "C", "subject": "from"})
+    d["np"] = d["größe"] * 2.0 + 1
+    fit = mk.fit_lmm("λ ~ größe + C(C) + (1 | from)", d)
+    assert list(fit.fixed_effects["term"]) == ["Intercept", "C(C)[T.m]", "größe"]
+    assert fit.n_groups == {"from": 10}
+    fit = mk.fit_lmm("λ ~ np.log(np) + (1 | `from`)", d)  # the column np, numpy's log
+    assert list(fit.fixed_effects["term"]) == ["Intercept", "np.log(np)"]
+
+
+# predict(newdata): (id, training data, formula, newdata from the training data, predict
+# keywords, exception, message)
+def _float_subjects():
+    d = base()
+    d["subject"] = d["subject"].str[1:].astype(float) + 300.0  # 300.0 ... 309.0
+    return d
+
+
+BAD_NEWDATA = [
+    ("numeric column as text", base, "y ~ time + (1 | subject)",
+     lambda d: d.assign(time=d["time"].astype(str)), {},
+     mk.DataError, (r"newdata column 'time' holds text \(values like \['0', '1', '2'\]\), but the "
+                    r"model was fitted with 'time' numeric; convert it: newdata\['time'\] = "
+                    r"pd.to_numeric\(newdata\['time'\], errors='coerce'\)")),
+    ("object slope with a None", base, "y ~ 1 + (0 + time | subject)",
+     lambda d: d.assign(time=d["time"].astype(object).where(d.index != 2, None)), {},
+     mk.DataError, r"newdata has missing values in 'time' \(1\) \(first rows: \[2\]\)"),
+    ("unknown float group", _float_subjects, "y ~ time + (1 | subject)",
+     lambda d: d.head(2).assign(subject=[999, 308]), {},
+     mk.DataError, (r"1 rows in groups the model has not seen \('subject': \['999.0'\]\); .* "
+                    r"The fitted groups are \('subject': \['300.0', '301.0', '302.0', '303.0', "
+                    r"'304.0'\] ...\)")),
+    ("unseen factor level", base, "y ~ time + sex + (1 | subject)",
+     lambda d: d.assign(sex="x"), {"include_random": False},
+     mk.DataError, (r"newdata column 'sex' has values the model was not fitted with: \['x'\]; "
+                    r"the fitted levels are \['f', 'm'\]")),
+    ("boolean for a number", base, "y ~ time + (1 | subject)",
+     lambda d: d.assign(time=d["time"] > 1), {},
+     mk.DataError, r"newdata column 'time' is boolean, .* newdata\['time'\].astype\(int\)"),
+]
+
+
+@pytest.mark.parametrize("case", BAD_NEWDATA, ids=[c[0] for c in BAD_NEWDATA])
+def test_bad_newdata_raises_with_message(case):
+    _, make, formula, newdata, kwargs, exc, message = case
+    data = make()
+    fit = mk.fit_lmm(formula, data)
+    new = newdata(data)
+    before = new.copy()
+    with pytest.raises(exc, match=message):
+        fit.predict(new, **kwargs)
+    pd.testing.assert_frame_equal(new, before)
+
+
+def test_predict_with_fewer_levels_of_a_random_slope_factor():
+    d = base()
+    d["cond"] = np.array(["a", "b", "c", "b"])[d["time"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mk.MixedkitWarning)
+        fit = mk.fit_lmm("y ~ cond + (cond | subject)", d)
+    rows = d[d["cond"] != "c"]  # newdata without level c: the fit's columns still
+    np.testing.assert_allclose(fit.predict(rows), fit.predict(d)[rows.index])
+
+
+def test_predict_matches_numerically_equal_group_labels():
+    d = _float_subjects()
+    fit = mk.fit_lmm("y ~ time + (1 | subject)", d)
+    new = d.head(4)
+    expected = fit.predict(new)
+    for labels in (new["subject"].astype(int), new["subject"].astype(str).str[:-2]):
+        np.testing.assert_allclose(fit.predict(new.assign(subject=labels)), expected)
+    objects = new.assign(time=new["time"].astype(object))  # numbers in an object column
+    np.testing.assert_allclose(fit.predict(objects), expected)

@@ -80,8 +80,10 @@ def main():
     bad = False
     overall = {}
     for mid in models:
-        ref = json.load(open(os.path.join(a.ref, mid + ".json")))
-        new = json.load(open(os.path.join(a.newdir, mid + ".json")))
+        with open(os.path.join(a.ref, mid + ".json")) as fh:
+            ref = json.load(fh)
+        with open(os.path.join(a.newdir, mid + ".json")) as fh:
+            new = json.load(fh)
         for k in SKIP_SECTIONS:
             ref.pop(k, None), new.pop(k, None)
         if sections:

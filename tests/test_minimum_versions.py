@@ -1,0 +1,54 @@
+"""The lower bounds of the runtime dependencies in pyproject.toml are tested ones.
+
+Every runtime dependency has a lower bound, and in CI's lowest-versions run (.ci/run sets
+MIXEDKIT_LOWEST_VERSIONS=1 there) the versions installed really are at those bounds: a
+bound that no wheel for the running Python satisfies (say numpy>=1.21 on Python 3.11,
+where numpy's first wheels are 1.23.2) would otherwise let the run test newer versions
+than the bound promises.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+requirements = pytest.importorskip("packaging.requirements")
+version = pytest.importorskip("packaging.version")
+
+PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
+
+
+def _runtime_requirements():
+    deps = tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]
+    return [requirements.Requirement(dep) for dep in deps]
+
+
+def _lower_bound(req):
+    lows = [version.Version(s.version) for s in req.specifier if s.operator in (">=", "~=")]
+    return max(lows) if lows else None
+
+
+def test_every_runtime_dependency_has_a_lower_bound():
+    reqs = _runtime_requirements()
+    assert reqs
+    missing = [str(r) for r in reqs if _lower_bound(r) is None]
+    assert not missing, f"runtime dependencies without a lower bound (>=): {missing}"
+
+
+@pytest.mark.skipif(os.environ.get("MIXEDKIT_LOWEST_VERSIONS") != "1",
+                    reason="checks the lowest-versions environment of .ci/run")
+def test_installed_versions_are_the_lower_bounds():
+    wrong = []
+    for req in _runtime_requirements():
+        bound = _lower_bound(req)
+        got = version.Version(metadata.version(req.name))
+        # numpy>=1.23 is met by 1.23.x (the first release with wheels for this Python)
+        if got < bound or got.release[:len(bound.release)] != bound.release:
+            wrong.append(f"{req.name} {got} (bound {req.specifier})")
+    assert not wrong, (
+        f"the lowest-versions run did not get the lower bounds: {wrong}; raise the bound "
+        "to the first release installable on this Python")
