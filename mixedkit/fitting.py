@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .design import build_design
-from .errors import InputTypeError
+from .errors import InputTypeError, InputValueError
 from .estimation import ENGINES, estimate
 from .results import LmmFit, check_conf_level, check_df_method
 from .safe_formula import check_model_formulas, check_translated
@@ -13,6 +14,32 @@ from .state import FitState
 from .validation import prepare
 
 __all__ = ["fit_lmm"]
+
+
+# R and statsmodels habits: the argument a user meant
+_ALIASES = {"REML": "reml", "method": "reml", "group": "groups", "df": "df_method",
+            "ddf": "df_method", "level": "conf_level"}
+
+
+def _check_unknown(unknown: dict) -> None:
+    if not unknown:
+        return
+    name, value = next(iter(unknown.items()))
+    meant = _ALIASES.get(name)
+    if name == "REML":
+        hint = f"mixedkit spells it reml= (lowercase): reml={bool(value)!r}"
+    elif name == "method" and isinstance(value, str) and value.upper() in ("REML", "ML"):
+        hint = f"write reml={value.upper() == 'REML'!r}"
+    elif meant:
+        hint = f"did you mean {meant}=?"
+    else:
+        import difflib
+
+        known = ["groups", "re_formula", "vc_formula", "reml", "missing", "conf_level",
+                 "df_method", "engine", "safe_formula"]
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]}=?" if close else f"fit_lmm's options are {known}"
+    raise InputTypeError(f"fit_lmm() got an unknown argument {name}={value!r}; {hint}")
 
 
 def fit_lmm(
@@ -28,6 +55,7 @@ def fit_lmm(
     df_method: str = "satterthwaite",
     engine: str = "mixedkit",
     safe_formula: bool = False,
+    **unknown,
 ) -> LmmFit:
     """Fit a linear mixed model and check the fit.
 
@@ -80,8 +108,10 @@ def fit_lmm(
 
     Raises
     ------
-    InputTypeError, DataError, ColumnNotFoundError, FormulaError, DesignTooLargeError
-        Before any estimation, with the argument or column named and the fix.
+    InputTypeError, InputValueError, DataError, ColumnNotFoundError, FormulaError,
+    DesignTooLargeError
+        Before any estimation, with the argument or column named and the fix (an
+        unknown argument such as R's ``REML=FALSE`` is answered with mixedkit's name).
     FitError
         No optimisation attempt reached a finite likelihood.
 
@@ -111,13 +141,17 @@ def fit_lmm(
 
     if safe_formula:
         check_model_formulas(formula, data, re_formula, vc_formula)
+    _check_unknown(unknown)
+    if not isinstance(reml, (bool, np.bool_)):
+        raise InputTypeError(f"reml must be True (REML, lme4's default) or False (ML); got "
+                             f"{reml!r}")
     conf_level = check_conf_level(conf_level)
     check_df_method(df_method)
     if df_method == "kenward-roger" and not reml:
-        raise InputTypeError("df_method='kenward-roger' needs a REML fit (reml=True), as "
-                             "pbkrtest and lmerTest; use 'satterthwaite' for ML fits")
+        raise InputValueError("df_method='kenward-roger' needs a REML fit (reml=True), as "
+                              "pbkrtest and lmerTest; use 'satterthwaite' for ML fits")
     if engine not in ENGINES:
-        raise InputTypeError(f"engine must be one of {ENGINES}; got {engine!r}")
+        raise InputValueError(f"engine must be one of {ENGINES}; got {engine!r}")
     env = patsy.EvalEnvironment.capture(1)
     prep = prepare(formula, data, groups=groups, re_formula=re_formula,
                    vc_formula=vc_formula, missing=missing)

@@ -138,7 +138,13 @@ BAD = [
                          r"'normal'\); got 'kr'")),
     ("KR with ML", base, "y ~ time + (1 | subject)", {"df_method": "kenward-roger",
                                                       "reml": False},
-     mk.InputTypeError, r"df_method='kenward-roger' needs a REML fit \(reml=True\)"),
+     mk.InputValueError, r"df_method='kenward-roger' needs a REML fit \(reml=True\)"),
+    ("R's REML=", base, "y ~ time + (1 | subject)", {"REML": False}, mk.InputTypeError,
+     r"unknown argument REML=False; mixedkit spells it reml= \(lowercase\): reml=False"),
+    ("reml not a bool", base, "y ~ time + (1 | subject)", {"reml": "yes"}, mk.InputTypeError,
+     r"reml must be True \(REML, lme4's default\) or False \(ML\); got 'yes'"),
+    ("misspelled option", base, "y ~ time + (1 | subject)", {"grups": "subject"},
+     mk.InputTypeError, r"unknown argument grups='subject'; did you mean groups=\?"),
     ("unknown function", base, "y ~ foo(time) + (1 | subject)", {},
      mk.FormulaError, r"could not be evaluated"),
     ("duplicate intercepts", base, "y ~ time + (time | subject) + (1 | subject)", {},
@@ -202,7 +208,8 @@ def test_bad_input_raises_with_message(case):
 
 
 # conf_level and df_method are fit options, not data checks
-CHECKABLE = [c for c in BAD if "conf_level" not in c[3] and "df_method" not in c[3]]
+FIT_ONLY = {"conf_level", "df_method", "reml", "REML", "grups"}  # fit_lmm's own arguments
+CHECKABLE = [c for c in BAD if not FIT_ONLY & set(c[3])]
 
 
 @pytest.mark.parametrize("case", CHECKABLE, ids=[c[0] for c in CHECKABLE])
