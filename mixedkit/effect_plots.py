@@ -350,7 +350,7 @@ def plot_means(fit: LmmFit, spec: str | list[str], *, by: str | list[str] | None
     >>> fit = mk.fit_lmm("Weight ~ Time * C(Evit) + C(Cu) + (Time | Pig)", data)
     >>> ax = mk.plot_means(fit, "Evit", by="Cu")
     """
-    from .plotting import _marker_style, get_ax
+    from .plotting import get_ax, marker_style
 
     d = means_data(fit, spec, by=by, df_method=df_method, conf_level=conf_level)
     means, observed = d["means"], d["observed"]
@@ -381,7 +381,7 @@ def plot_means(fit: LmmFit, spec: str | list[str], *, by: str | list[str] | None
             rows = np.array([o == s for o in obs_series], bool)
             ax.scatter(obs_pos[rows] + offsets[j] + jitter[rows],
                        observed[response].to_numpy(float)[rows],
-                       **{**_marker_style(len(observed), 10, 0.25), "linewidths": 0},
+                       **{**marker_style(len(observed), 10, 0.25), "linewidths": 0},
                        color=color, zorder=1, gid="observed",
                        label="Observed" if not by_keys else f"_observed {label}")
         rows = np.array([m == s for m in mean_series], bool)
@@ -456,7 +456,7 @@ def plot_effects(fit: LmmFit, x: str, *, by: str | list[str] | None = None,
     >>> fit = mk.fit_lmm("Weight ~ Time * C(Evit) + (Time | Pig)", data)
     >>> ax = mk.plot_effects(fit, "Time", by="Evit")
     """
-    from .plotting import _marker_style, get_ax
+    from .plotting import get_ax, marker_style
 
     d = effects_data(fit, x, by=by, n_points=n_points, df_method=df_method,
                      conf_level=conf_level)
@@ -476,7 +476,7 @@ def plot_effects(fit: LmmFit, x: str, *, by: str | list[str] | None = None,
             rows = np.array([o == s for o in obs_series], bool)
             ax.scatter(observed[x].to_numpy(float)[rows],
                        observed[response].to_numpy(float)[rows],
-                       **{**_marker_style(len(observed), 10, 0.3), "linewidths": 0},
+                       **{**marker_style(len(observed), 10, 0.3), "linewidths": 0},
                        color=color, zorder=1, gid="observed",
                        label=f"_observed {name}" if by_keys else "Observed")
         part = line[np.array([m == s for m in line_series], bool)]

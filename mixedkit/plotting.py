@@ -64,7 +64,7 @@ def get_ax(ax, figsize=(6.0, 4.5)):
     return ax
 
 
-def _marker_style(n: int, size: float = 14, alpha: float = 0.7,
+def marker_style(n: int, size: float = 14, alpha: float = 0.7,
                   crowded: int = _DENSE_POINTS) -> dict:
     """Marker size and transparency for ``n`` points: as given up to ``crowded`` points,
     then shrinking with sqrt(crowded / n) (floors 2 and 0.1), edgeless and rasterised so
@@ -82,7 +82,7 @@ def _point_kwargs(kwargs: dict, n: int = 0) -> dict:
     kw = {**kwargs}
     if "c" not in kw and "color" not in kw:
         kw["color"] = _POINT_COLOR
-    for key, value in _marker_style(n).items():
+    for key, value in marker_style(n).items():
         kw.setdefault(key, value)
     kw.setdefault("label", "_points")
     return kw
@@ -537,7 +537,7 @@ def plot_shrinkage(fit, ax=None, **kwargs):
     group = str(shrink["group"].iloc[0])
     terms = list(dict.fromkeys(shrink["term"]))
     ax = get_ax(ax, figsize=(7.0, 6.0) if len(terms) > 1 else (7.0, 5.5))
-    style = _marker_style(len(shrink) // len(terms), size=30, alpha=1.0,
+    style = marker_style(len(shrink) // len(terms), size=30, alpha=1.0,
                           crowded=_MAX_ARROWS)
     mixed_kw = dict(kwargs)
     if "c" not in mixed_kw and "color" not in mixed_kw:
@@ -662,7 +662,7 @@ def plot_fitted(fit, *, x=None, max_groups=12, seed=0, axes=None):
     for ax, level in zip(axes, levels):
         part = traj[traj["level"] == level]
         ax.scatter(part["x"], part["observed"], color=_POINT_COLOR, label="Observed",
-                   **_marker_style(len(part), alpha=0.8, crowded=_PANEL_POINTS))
+                   **marker_style(len(part), alpha=0.8, crowded=_PANEL_POINTS))
         ax.plot(part["x"], part["fitted"], color=_TREND_COLOR, linewidth=1.6,
                 label=f"Fit for this {group}")
         ax.plot(part["x"], part["population"], color=_REF_COLOR, linestyle="--",

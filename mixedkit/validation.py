@@ -403,8 +403,41 @@ def _check_response(y: pd.Series, name: str) -> None:
 
 def factor_codes(frame: pd.DataFrame, factor: tuple[str, ...]) -> np.ndarray:
     if len(factor) == 1:
-        return pd.factorize(frame[factor[0]], sort=True)[0]
+        import warnings
+
+        with warnings.catch_warnings():  # pandas 1.5 warns on object columns of numbers
+            warnings.simplefilter("ignore", FutureWarning)
+            return pd.factorize(frame[factor[0]], sort=True)[0]
     return frame.groupby(list(factor), sort=True, observed=True).ngroup().to_numpy()
+
+
+def _term_width(prep: PreparedData, term: RandomTerm) -> int:
+    """Columns of a random term (a factor slope counts its levels), as lme4 counts them."""
+    width = int(term.intercept)
+    for expr in term.exprs:
+        col = re.fullmatch(r"\s*(?:C\(\s*)?([\w.]+)\s*\)?\s*", expr)
+        s = prep.frame[col.group(1)] if col and col.group(1) in prep.frame.columns else None
+        if s is not None and (expr.strip().startswith("C(") or not pd.api.types.is_numeric_dtype(
+                s.dtype) or pd.api.types.is_bool_dtype(s.dtype)):
+            width += s.nunique() - (1 if term.intercept else 0)
+        else:
+            width += 1
+    return width
+
+
+def _check_random_effects_count(prep: PreparedData) -> None:
+    """lme4's check.nobs.vs.nRE: fewer rows than random effects cannot be estimated."""
+    n = len(prep.frame)
+    for term in prep.random:
+        n_re = (prep.codes(term.factor).max() + 1) * _term_width(prep, term)
+        if n <= n_re and (term.exprs or not term.intercept):
+            raise DataError(
+                f"random term {term.source}: the number of observations ({n}) is not more than "
+                f"the number of random effects it has ({n_re}), so its variances and the "
+                "residual variance cannot be told apart (lme4 stops here too). Simplify the "
+                f"random part, e.g. (1 | {':'.join(prep.user(c) for c in term.factor)}), or "
+                "use more data"
+            )
 
 
 def _check_grouping(prep: PreparedData, data: pd.DataFrame) -> None:
@@ -500,6 +533,7 @@ def prepare(
     prep = PreparedData(frame, parsed, names, random, len(data), counts, dropped_index, report)
     _check_types(prep)
     _check_grouping(prep, data)
+    _check_random_effects_count(prep)
     if counts and warn_dropped:
         _warn_dropped(len(data), len(frame), counts)
     return prep

@@ -490,11 +490,11 @@ def test_density_is_a_choice(big_cached, fits, dd):
 
 
 def test_medium_data_draws_smaller_more_transparent_points():
-    big_style = plotting._marker_style(8_000)
+    big_style = plotting.marker_style(8_000)
     assert big_style["s"] == pytest.approx(7.0) and big_style["alpha"] == pytest.approx(0.35)
-    assert plotting._marker_style(2_000) == {"s": 14, "alpha": 0.7}
-    assert plotting._marker_style(10**7)["s"] == 2.0
-    assert plotting._marker_style(10**7)["alpha"] == 0.1
+    assert plotting.marker_style(2_000) == {"s": 14, "alpha": 0.7}
+    assert plotting.marker_style(10**7)["s"] == 2.0
+    assert plotting.marker_style(10**7)["alpha"] == 0.1
 
 
 def test_caterpillar_with_100_levels_names_every_third(big_cached):
