@@ -48,7 +48,7 @@ def check_data(formula, data=None, *, groups=None, re_formula=None, vc_formula=N
         formula, data = data, formula
     report = Report("data checks")
     try:
-        prep = prepare(formula, data, groups=groups, re_formula=re_formula,
+        prep = prepare(formula, data, groups=groups, re_formula=re_formula, warn_dropped=False,
                        vc_formula=vc_formula, missing=missing)
         report.findings.extend(prep.report.findings)
         design = build_design(prep)

@@ -275,10 +275,12 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     rb = pd.Series(b).rank().to_numpy()
     rho = float(np.corrcoef(ra, rb)[0, 1])
     n = len(a)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = rho * np.sqrt((n - 2) / ((1 + rho) * (1 - rho)))
-    p = float(2 * stats.t.sf(abs(t), n - 2)) if np.isfinite(t) else 0.0
-    return rho, p
+    if not np.isfinite(rho) or n < 3:
+        return rho, np.nan
+    if abs(rho) >= 1.0:  # perfect rank agreement: t is infinite
+        return rho, 0.0
+    t = rho * np.sqrt((n - 2) / ((1 + rho) * (1 - rho)))
+    return rho, float(2 * stats.t.sf(abs(t), n - 2))
 
 
 def _plain(label):

@@ -1,0 +1,558 @@
+"""Property-based tests: whatever the data and the formula, only mixedkit errors escape.
+
+Random long-format frames (numeric, string, Categorical, bool, datetime, object and pandas
+nullable columns; NaN, inf, None and pd.NA; one-row and one-level groups; keyword, unicode,
+spaced and dotted column names; unsorted, duplicated and string indexes) and random lme4
+formulas from a small grammar (well formed and malformed) go through ``mk.check_data``,
+``mk.fit_lmm`` and, on a successful fit, every method and table of the fit.
+
+Properties: nothing but a ``mk.MixedkitError`` escapes (a ``mk.MixedkitWarning`` may be
+issued; no other warning may), ``check_data`` returns a report and never raises, its
+verdict is "error" whenever ``fit_lmm`` refuses the input before estimating, and neither
+the data nor a ``newdata`` is modified.
+
+Examples run (``derandomize=True``: the same examples on every run, reproducible in CI),
+and how many of them fit (the others are refused with a mixedkit error, as they should be):
+
+    test_random_formulas               400 examples  (112 fits)
+    test_random_frames                 500 examples  (165 fits)
+    test_random_newdata                600 examples  (6 fitted models, 4 predict calls each)
+    test_random_frames_and_formulas    700 examples  (73 fits; slow marker, runs in CI)
+    -----------------------------------------------------------------------------------
+    total                             2200 examples  (1500 without --run-slow; ~55 s in all)
+
+Escapes in modules outside this change are listed in ``KNOWN_ESCAPES`` with a reproduction
+each, tolerated only where they occur.
+"""
+
+from __future__ import annotations
+
+import keyword
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import mixedkit as mk
+
+
+def fuzz_settings(n: int):
+    return settings(derandomize=True, max_examples=n, deadline=None, database=None,
+                    suppress_health_check=list(HealthCheck))
+
+
+# ----------------------------------------------------------------------------- names
+# One pool per role, disjoint, so the names drawn for a frame are distinct.
+POOLS = {
+    "y": ["y", "yield", "Reaktionszeit", "y value", "y.obs", "λ"],
+    "x": ["x", "class", "größe", "dose mg", "x.1", "I", "Intercept"],
+    "f": ["f", "lambda", "温度", "cond A", "C", "np"],
+    "b": ["b", "flag", "ok?"],
+    "d": ["d", "date", "when day"],
+    "o": ["o", "misc", "not"],
+    "g": ["g", "subject id", "from", "Gruppe", "Q"],
+    "h": ["h", "item", "def", "Item 2"],
+}
+
+
+def quote(name: str, style: str) -> str:
+    """``name`` as a formula may write it: bare when possible, else backticks or Q()."""
+    if name.isidentifier() and not keyword.iskeyword(name) and style != "Q":
+        return name
+    if style == "bare" and name.isidentifier():  # keywords may be written bare
+        return name
+    return f'Q("{name}")' if style == "Q" else f"`{name}`"
+
+
+names_st = st.fixed_dictionaries({role: st.sampled_from(pool) for role, pool in POOLS.items()})
+
+
+def mostly(benign: list, odd: list, odds: int = 4):
+    """One of ``benign``, or (about once in ``odds`` draws) one of ``odd``: frames with
+    everything odd at once would all be refused, and the fitted-model code never run."""
+    return st.integers(0, odds - 1).flatmap(
+        lambda i: st.sampled_from(odd if i == 0 else benign))
+
+
+# ---------------------------------------------------------------------------- frames
+Y_KINDS = mostly(["float", "int", "object", "huge", "Float64"],
+                 ["strnum", "bool", "constant"], 6)
+X_KINDS = mostly(["float", "int", "object", "huge", "Int64"],
+                 ["strnum", "strnum_na", "constant", "allnan", "string"], 6)
+F_KINDS = mostly(["str", "unicode", "category", "ordered", "int", "bool", "mixed", "string"],
+                 ["category_unused", "one_level"], 6)
+G_KINDS = mostly(["str", "int", "float", "category", "string"], ["mixed", "bool"])
+G_LAYOUTS = mostly(["balanced", "ragged", "one_row"], ["singletons", "one_level"], 6)
+H_LAYOUTS = ["crossed", "nested", "same"]
+INDEXES = ["range", "range", "shuffled", "duplicated", "strings", "reversed", "float"]
+SPECIALS = {"nan": np.nan, "none": None, "inf": np.inf, "-inf": -np.inf, "na": pd.NA,
+            "text": "n/a"}
+
+
+def _finish(values: np.ndarray, kind: str) -> pd.Series | pd.Categorical:
+    """The values (an object array) as a column of the given kind."""
+    s = pd.Series(values, dtype=object)
+    if kind in ("float", "constant", "huge", "allnan"):
+        return pd.to_numeric(s.where(s.notna(), np.nan), errors="coerce").astype(float)
+    if kind == "int":
+        num = pd.to_numeric(s.where(s.notna(), np.nan), errors="coerce")
+        return num.astype(int) if num.notna().all() and np.isfinite(num).all() else num
+    if kind in ("Int64", "Float64"):
+        num = pd.to_numeric(s.where(s.notna(), np.nan), errors="coerce")
+        num = num.where(np.isfinite(num))
+        return (num.round() if kind == "Int64" else num).astype(kind)
+    if kind in ("strnum", "strnum_na"):
+        return s.map(lambda v: v if v is None or v is pd.NA or isinstance(v, str)
+                     else f"{v:.3g}")
+    if kind == "string":
+        return s.map(lambda v: v if v is None or v is pd.NA else str(v)).astype("string")
+    if kind in ("category", "ordered"):
+        return pd.Categorical(s.where(s.notna(), None), ordered=kind == "ordered")
+    if kind == "category_unused":
+        cat = pd.Categorical(s.where(s.notna(), None))
+        return cat.add_categories(["never used"])
+    if kind == "bool":
+        return s if s.isna().any() else s.astype(bool)
+    return s  # object, str, unicode, mixed
+
+
+@st.composite
+def frames(draw, names=None):
+    """A random long-format frame and the names of its columns by role."""
+    names = draw(names_st) if names is None else names
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n_groups = draw(st.integers(2, 7))
+    layout = draw(G_LAYOUTS)
+    if layout == "one_level":
+        n_groups = 1
+    sizes = {"balanced": [draw(st.integers(2, 6))] * n_groups,
+             "ragged": list(rng.integers(1, 7, n_groups)),
+             "singletons": [1] * n_groups,
+             "one_level": [draw(st.integers(2, 12))],
+             "one_row": [1] + [draw(st.integers(2, 5))] * (n_groups - 1)}[layout]
+    gid = np.repeat(np.arange(len(sizes)), sizes)
+    n = len(gid)
+    h_layout = draw(st.sampled_from(H_LAYOUTS))
+    hid = {"crossed": rng.integers(0, 3, n),
+           "nested": gid * 2 + rng.integers(0, 2, n),
+           "same": gid}[h_layout]
+
+    kinds = {"y": draw(Y_KINDS), "x": draw(X_KINDS), "f": draw(F_KINDS), "g": draw(G_KINDS),
+             "h": draw(st.sampled_from(["str", "int", "float"]))}
+    raw: dict[str, np.ndarray] = {}
+    x = rng.normal(size=n)
+    raw["x"] = {"constant": np.full(n, 2.5), "huge": x * 1e9, "allnan": np.full(n, np.nan),
+                "int": np.round(x * 3)}.get(kinds["x"], x).astype(object)
+    f_levels = {"unicode": ["ä", "β b", "c-d"], "one_level": ["only"]}.get(
+        kinds["f"], ["a", "b", "c"])
+    fcodes = rng.integers(0, len(f_levels), n)
+    raw["f"] = np.array([f_levels[i] for i in fcodes], dtype=object)
+    if kinds["f"] == "int":
+        raw["f"] = fcodes.astype(object)
+    elif kinds["f"] == "bool":
+        raw["f"] = (fcodes == 1).astype(object)
+    elif kinds["f"] == "mixed":
+        raw["f"] = np.array([[1, "a", 2.5][i] for i in fcodes], dtype=object)
+    u = rng.normal(size=len(sizes))[gid]
+    y = 10 + x + (fcodes == 1) + u + rng.normal(size=n)
+    raw["y"] = {"constant": np.full(n, 1.0), "huge": y * 1e8, "int": np.round(y),
+                "bool": y > 10}.get(kinds["y"], y).astype(object)
+    glabels = {"str": [f"s{i}" for i in range(len(sizes))],
+               "int": list(range(100, 100 + len(sizes))),
+               "float": [300.0 + i for i in range(len(sizes))],
+               "mixed": [i if i % 2 else f"{i}" for i in range(len(sizes))],
+               "bool": [bool(i % 2) for i in range(len(sizes))]}
+    raw["g"] = np.array([glabels.get(kinds["g"], glabels["str"])[i] for i in gid],
+                        dtype=object)
+    raw["h"] = np.array([{"str": f"i{i}", "int": int(i), "float": float(i)}[kinds["h"]]
+                         for i in hid], dtype=object)
+    raw["b"] = (rng.random(n) < 0.5).astype(object)
+    raw["d"] = np.array(pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 30, n),
+                                                                     unit="D"), dtype=object)
+    raw["o"] = np.array([[1, "one", None, 2.5][i] for i in rng.integers(0, 4, n)], dtype=object)
+
+    # missing, infinite and odd values at random places
+    for role, special, pos in draw(st.lists(st.tuples(
+            st.sampled_from(["y", "x", "f", "g", "h", "b", "d"]),
+            st.sampled_from(list(SPECIALS)), st.floats(0, 1, exclude_max=True)), max_size=2)):
+        raw[role][int(pos * n)] = SPECIALS[special]
+    if kinds["x"] == "strnum_na":
+        raw["x"][int(rng.integers(n))] = "n/a"
+
+    cols = {
+        names["y"]: _finish(raw["y"], {"huge": "float", "constant": "float"}.get(
+            kinds["y"], kinds["y"])),
+        names["x"]: _finish(raw["x"], kinds["x"]),
+        names["f"]: _finish(raw["f"], {"unicode": "str", "one_level": "str"}.get(
+            kinds["f"], kinds["f"])),
+        names["b"]: _finish(raw["b"], "bool"),
+        names["d"]: pd.Series([v if isinstance(v, pd.Timestamp) else pd.NaT for v in raw["d"]],
+                              dtype="datetime64[ns]"),
+        names["o"]: _finish(raw["o"], "object"),
+        names["g"]: _finish(raw["g"], {"int": "object", "float": "object"}.get(
+            kinds["g"], kinds["g"])),
+        names["h"]: _finish(raw["h"], "object"),
+    }
+    data = pd.DataFrame({k: np.asarray(v) if isinstance(v, pd.Series) and v.dtype == object
+                         else v for k, v in cols.items()})
+    for role in ("g", "h"):  # numeric labels as numeric dtypes when nothing odd was put in
+        col = names[role]
+        kind = kinds[role]
+        if kind in ("int", "float"):
+            num = pd.to_numeric(data[col], errors="coerce")
+            if num.notna().all() and np.isfinite(num).all():
+                data[col] = num.astype(int if kind == "int" else float)
+    data["unused all NaN"] = np.nan  # never a reason to drop a row
+
+    index_kind = draw(st.sampled_from(INDEXES))
+    if index_kind == "shuffled":
+        data = data.iloc[rng.permutation(n)]
+    elif index_kind == "duplicated":
+        data.index = rng.integers(0, max(n // 2, 1), n)
+    elif index_kind == "strings":
+        data.index = [f"r{i}" for i in rng.permutation(n)]
+    elif index_kind == "reversed":
+        data = data.iloc[::-1]
+    elif index_kind == "float":
+        data.index = np.arange(n) / 2
+    return data, names
+
+
+# -------------------------------------------------------------------------- formulas
+FIXED = mostly(["{x}", "{f}", "C({f})", "I({x}**2)", "{x}:{f}", "{x}*{f}", "{b}",
+                "np.sqrt(np.abs({x}))"], ["{d}", "{o}", "C({x})", "{h}"])
+RANDOM = mostly(["(1|{g})", "({x}|{g})", "({x}||{g})", "(1|{g}/{h})", "(1|{g}) + (1|{h})",
+                 "(0 + {x}|{g})", "(1 + {x}|{g}) + (1|{h})", "(1|{g}:{h})",
+                 "(1|{g}) + (0 + {x}|{g})"],
+                ["({f}|{g})", "({f}||{g})", "({x}||{g}) + ({x}||{h})", "({f}||{g}) + ({f}||{h})"])
+MALFORMED = [
+    "{y} ~ factor({x}) + (1|{g})", "{y} ~ as.factor({f}) + (1|{g})",
+    "{y} ~ as.numeric({x}) + (1|{g})", "{y} ~ {x} + (1|{g}", "{y} ~ {x}) + (1|{g})",
+    "{y} ~ ({x} + (1|{g})", "{y} ~ zz_unknown + (1|{g})", "{y} ~ {x} + (1|zz_unknown)",
+    "{y} ~ ", " ~ {x} + (1|{g})", "{y} ~ {x} + + (1|{g})", "{y} ~ {x} + ()",
+    "{y} ~ (|{g})", "{y} ~ (1|)", "{y} ~ {x} | {g}", "{y} ~ (1|{g}|{h})", "{y} ~ (1|||{g})",
+    "{y} ~ (1|{g}) | {h}", "{y} ~ {x} ~ {f} + (1|{g})", "{y} ~ {x} + (1|({g}))",
+    "{y} ~ {x} + (1|{g}/)", "{y} ~ {x} + (1|/{g})", "{y} ~ {x} + (1|{g}+{h})",
+    "{y} ~ {x} + (- {x}|{g})", "{y} ~ {x} + (0|{g})", "{y} ~ {x} + [1|{g}]",
+    "{y} ~ {x} + (1|{g}) +", "{y} ~ {x} + (1 | 1)", "{y} ~ {x} + ({x} | {x})",
+    "{y} + {x} ~ (1|{g})", "log({y}) ~ {x} + (1|{g})", "{y} ~ {x} + (1|{g})\n + (1|{h})",
+    "{y} ~ {x} + (1|`{g}`)", "{y} ~ {x} + (1|{g}) + (1|{g})", "{y}~{x}+(1|{g})",
+    "{y} ~ {x} + ({y}|{g})", "{y} ~ {x} + ({g}|{g})", "{y} ~ . + (1|{g})",
+    "{y} ~ {x} + (1|{g}) - 1", "{y} ~ -1 + (1|{g})", "{y} ~ 0 + (1|{g})",
+]
+
+
+@st.composite
+def formulas(draw, names, malformed: bool = True):
+    style = draw(st.sampled_from(["bare", "backtick", "Q"]))
+    q = {role: quote(name, style) for role, name in names.items()}
+    if malformed and draw(st.integers(0, 2)) == 0:
+        if draw(st.integers(0, 20)) == 0:
+            return draw(st.sampled_from([None, 42, ["y ~ x"], b"y ~ x + (1|g)"]))
+        return draw(st.sampled_from(MALFORMED)).format(**q)
+    fixed = draw(st.lists(FIXED, max_size=3, unique=True))
+    rand = draw(st.lists(RANDOM, min_size=1, max_size=2, unique=True))
+    rhs = " + ".join([t.format(**q) for t in fixed + rand])
+    if draw(st.booleans()):
+        rhs = rhs.replace(" ", "")
+    return f"{q['y']} ~ {rhs}"
+
+
+# --------------------------------------------------------------------------- checks
+# Escapes found by this file in modules its author could not change, reported and
+# tolerated here only where they occur (exception, file, function in the traceback), until
+# they are fixed there; remove an entry when its fix lands.
+KNOWN_ESCAPES = [
+    # rho = +/-1 (three or four fitted rows): a float division by zero in the t statistic.
+    # mk.fit_lmm("y ~ x + (1|g)", pd.DataFrame({"y": [9.0, 6.7, 10.3, 10.2],
+    #     "x": [0.0, 1, 2, 3], "g": ["a", "a", "b", "b"]})).check_assumptions()
+    (ZeroDivisionError, "diagnostics.py", "_spearman"),
+    # A model without fixed effects, fit = mk.fit_lmm("y ~ 0 + (1|g)", pd.DataFrame({"y":
+    # [1.0, 2, 3, 4], "g": ["a", "a", "b", "b"]})): fit.check_assumptions() (and so
+    # fit.summary(), fit.health, the HTML card) reduces an empty array; fit.anova() concatenates
+    # no hypotheses; fit.marginal_means() and fit.predict(..., interval="confidence") divide
+    # by zero in the t degrees of freedom.
+    (ValueError, "diagnostics.py", "_check_assumptions"),
+    (ValueError, "hypotheses.py", "_type1"),
+    (ZeroDivisionError, "inference.py", "t_df"),
+]
+# Warnings of the same kind: (category, file, start of the message).
+KNOWN_WARNINGS = [
+    # predictors of scale 1e9 and 1e18 (x, I(x**2)): a standard error of exactly 0.
+    (RuntimeWarning, "results.py", "divide by zero"),
+]
+
+
+def _known(err: BaseException) -> bool:
+    import traceback
+
+    frames = traceback.extract_tb(err.__traceback__)
+    return any(isinstance(err, kind) and any(f.filename.endswith(file) and f.name == func
+                                             for f in frames)
+               for kind, file, func in KNOWN_ESCAPES)
+
+
+def _unknown_warnings(caught) -> list[str]:
+    return [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})" for w in caught
+            if not issubclass(w.category, mk.MixedkitWarning)
+            and not any(issubclass(w.category, kind) and w.filename.endswith(file)
+                        and str(w.message).startswith(text)
+                        for kind, file, text in KNOWN_WARNINGS)]
+
+
+def _call(fn, *args, **kwargs):
+    """Run ``fn``; a mixedkit error is an acceptable outcome (returns None)."""
+    try:
+        return fn(*args, **kwargs)
+    except mk.MixedkitError as err:
+        assert str(err), f"{type(err).__name__} with an empty message"
+        return None
+    except Exception as err:
+        if _known(err):
+            return None
+        raise
+
+
+def _factor_of(fit) -> str | None:
+    """A factor of the fixed part (user name), if the model has one."""
+    from mixedkit.means import _grid_variables
+
+    factors, _, _ = _grid_variables(fit.state)
+    return fit.state.prep.user(factors[0]) if factors else None
+
+
+def _newdata_variants(data: pd.DataFrame, fit) -> list[pd.DataFrame]:
+    """The data itself, a few rows, and each grouping column written another way."""
+    out = [data, data.head(3).iloc[::-1]]
+    groups = {fit.state.prep.user(c) for t in fit.state.prep.random for c in t.factor}
+    for col in sorted(groups):
+        s = data[col]
+        if pd.api.types.is_float_dtype(s) and s.notna().all() and np.isfinite(s).all() \
+                and (s == s.round()).all():
+            out.append(data.assign(**{col: s.astype(int)}))  # 308 for 308.0
+        out.append(data.assign(**{col: s.astype(str)}))
+    return out
+
+
+PREDICT_KWARGS = [{}, {"include_random": False}, {"allow_new_groups": True},
+                  {"include_random": False, "interval": "confidence"}]
+
+
+def exercise(fit, data: pd.DataFrame) -> None:
+    """Every method and table of a fit; each may raise only a mixedkit error."""
+    for text in (_call(fit.summary), _call(fit._repr_html_), _call(repr, fit)):
+        assert text is None or isinstance(text, str)
+    for attr in ("fixed_effects", "variance_components", "health", "aic", "bic", "loglik"):
+        _call(getattr, fit, attr)
+    _call(fit.icc)
+    _call(fit.r2)
+    _call(fit.ranef)
+    assert len(fit.fitted()) == fit.n_obs
+    assert len(fit.residuals()) == fit.n_obs
+    _call(fit.predict, include_random=False)
+    for i, newdata in enumerate(_newdata_variants(data, fit)):
+        copy = newdata.copy(deep=True)
+        pred = _call(fit.predict, newdata, **PREDICT_KWARGS[i % len(PREDICT_KWARGS)])
+        if pred is not None:
+            assert len(pred) == len(newdata)
+            assert pred.index.equals(newdata.index)
+        pd.testing.assert_frame_equal(newdata, copy)
+    _call(fit.check_assumptions)
+    _call(fit.anova)
+    factor = _factor_of(fit)
+    if factor is not None:
+        _call(fit.marginal_means, factor)
+        _call(fit.contrasts, factor, adjust="holm")  # Tukey: slow, tested elsewhere
+    else:
+        _call(fit.marginal_means)
+    _call(fit.confint, "wald")
+
+
+def run(formula, data: pd.DataFrame, **kwargs) -> None:
+    """The property: only mixedkit errors and warnings; data unchanged."""
+    before = data.copy(deep=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = mk.check_data(formula, data, **kwargs)
+        assert report.verdict in ("ok", "note", "warning", "error")
+        try:
+            fit = mk.fit_lmm(formula, data, **kwargs)
+        except mk.FitError:
+            fit = None
+        except mk.MixedkitError as err:
+            assert report.verdict == "error", (
+                f"fit_lmm raised {type(err).__name__}: {err}\nbut check_data said "
+                f"{report.verdict!r}")
+            fit = None
+        else:
+            assert report.verdict != "error", f"check_data: {report.problems[0].what}"
+        if fit is not None:
+            exercise(fit, data)
+    pd.testing.assert_frame_equal(data, before)
+    others = _unknown_warnings(caught)
+    assert not others, "warnings that are not mixedkit's escaped:\n" + "\n".join(others)
+
+
+# ----------------------------------------------------------------------------- tests
+def _good_frame() -> tuple[pd.DataFrame, dict]:
+    rng = np.random.default_rng(7)
+    n_g, per = 8, 5
+    n = n_g * per
+    names = {"y": "y", "x": "x", "f": "f", "b": "b", "d": "d", "o": "o", "g": "g", "h": "h"}
+    g = np.repeat([f"s{i}" for i in range(n_g)], per)
+    x = rng.normal(size=n)
+    f = np.array(["a", "b", "c"])[rng.integers(0, 3, n)]
+    data = pd.DataFrame({
+        "y": 5 + x + (f == "b") + np.repeat(rng.normal(size=n_g), per) + rng.normal(size=n),
+        "x": x, "f": f, "b": rng.random(n) < 0.5,
+        "d": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 9, n), unit="D"),
+        "o": np.array([1, "one", 2.5], dtype=object)[rng.integers(0, 3, n)],
+        "g": g, "h": np.array(["i0", "i1", "i2", "i3"])[rng.integers(0, 4, n)],
+    })
+    return data, names
+
+
+GOOD, GOOD_NAMES = _good_frame()
+
+
+KEYWORDS = st.fixed_dictionaries({}, optional={
+    "groups": st.sampled_from(["g", "h", "G", "zz", ["g"], 3, None]),
+    "re_formula": st.sampled_from(["~x", "x", "~0 + x", "1", "~f", "~ zz", "~(x", "", 3, None]),
+    "vc_formula": st.sampled_from([{"h": "0 + C(h)"}, {"x": "0 + x"}, {"h": "0 + h"},
+                                   {"a": "1 + x"}, {"a": 3}, "0 + C(h)", [("h", "0 + C(h)")],
+                                   {}, None]),
+    "missing": st.sampled_from(["drop", "raise", "omit", None]),
+})
+
+
+@fuzz_settings(400)
+@given(st.data())
+def test_random_formulas(data):
+    """Well-formed and malformed formulas on one clean frame (every sixth example:
+    statsmodels-style keywords, groups=, re_formula=, vc_formula=, also malformed)."""
+    if data.draw(st.integers(0, 5)) == 0:
+        formula = data.draw(st.sampled_from(["y ~ x", "y ~ x + f", "y ~ x + (1|g)", "y ~ 1"]))
+        run(formula, GOOD, **data.draw(KEYWORDS))
+        return
+    run(data.draw(formulas(GOOD_NAMES)), GOOD)
+
+
+@fuzz_settings(500)
+@given(st.data())
+def test_random_frames(data):
+    """Random frames under a few well-formed formulas."""
+    frame, names = data.draw(frames())
+    q = {role: quote(name, "backtick") for role, name in names.items()}
+    template = data.draw(st.sampled_from([
+        "{y} ~ {x} + (1|{g})", "{y} ~ {x} + {f} + (1|{g})", "{y} ~ {f} + ({x}|{g})",
+        "{y} ~ {x} * {f} + (1|{g}) + (1|{h})", "{y} ~ {b} + (1|{g}/{h})",
+        "{y} ~ C({f}) + (0 + {x}|{g})", "{y} ~ {o} + (1|{g})", "{y} ~ {d} + (1|{g})",
+        "{y} ~ {x} + ({f}|{g})", "{y} ~ {x} + ({x}||{g})"]))
+    run(template.format(**q), frame)
+
+
+def _fitted_models():
+    """Models to predict from (fitted once per session)."""
+    cache = _fitted_models.__dict__.setdefault("cache", {})
+    if not cache:
+        data, _ = _good_frame()
+        data["gnum"] = np.repeat(np.arange(300.0, 308.0), 5)
+        data["xo"] = data["x"].astype(object)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", mk.MixedkitWarning)
+            for formula in ["y ~ x + f + (f | g)", "y ~ x + (0 + x | g)", "y ~ x + (1 | gnum)",
+                            "y ~ C(f) * x + (1 | g) + (1 | h)", "y ~ I(x**2) + (x || g)",
+                            "y ~ b + f + (1 | g/h)"]:
+                cache[formula] = (mk.fit_lmm(formula, data), data)
+    return cache
+
+
+NEWDATA_CHANGES = ["drop_level", "none_in_x", "object_x", "string_x", "int_group",
+                   "string_group", "new_group", "new_level", "missing_column", "nan_group",
+                   "categorical_f", "bool_as_int", "empty", "inf_x", "nullable_x",
+                   "datetime_x", "duplicated_index"]
+
+
+@fuzz_settings(600)
+@given(st.data())
+def test_random_newdata(data):
+    """predict() with newdata that differs from the fitted data in every usual way."""
+    models = _fitted_models()
+    formula = data.draw(st.sampled_from(sorted(models)))
+    fit, train = models[formula]
+    rows = data.draw(st.lists(st.integers(0, len(train) - 1), min_size=1, max_size=8))
+    new = train.iloc[rows].copy()
+    for change in data.draw(st.lists(st.sampled_from(NEWDATA_CHANGES), max_size=3)):
+        if not {"x", "f", "g", "gnum", "b"} <= set(new.columns):
+            break  # a column was dropped: that is the change to test
+        pos = data.draw(st.integers(0, len(new) - 1)) if len(new) else 0
+        if change == "drop_level":
+            new = new[new["f"] != data.draw(st.sampled_from(["a", "b", "c"]))]
+        elif change == "none_in_x" and len(new):
+            new["x"] = new["x"].astype(object)
+            new.iloc[pos, new.columns.get_loc("x")] = None
+        elif change == "object_x":
+            new["x"] = new["x"].astype(object)
+        elif change == "string_x":
+            new["x"] = new["x"].astype(str)
+        elif change == "int_group" and pd.api.types.is_float_dtype(new["gnum"]):
+            new["gnum"] = new["gnum"].astype(int)
+        elif change == "string_group":
+            new["g"] = new["g"].astype(str) + ""
+            new["gnum"] = new["gnum"].astype(str)
+        elif change == "new_group" and len(new):
+            new["g"] = new["g"].astype(object)
+            new.iloc[pos, new.columns.get_loc("g")] = "never seen"
+        elif change == "new_level" and len(new):
+            new["f"] = new["f"].astype(object)
+            new.iloc[pos, new.columns.get_loc("f")] = "zz"
+        elif change == "missing_column":
+            new = new.drop(columns=data.draw(st.sampled_from(["x", "f", "g", "b"])))
+        elif change == "nan_group" and len(new):
+            new["g"] = new["g"].astype(object)
+            new.iloc[pos, new.columns.get_loc("g")] = np.nan
+        elif change == "categorical_f":
+            order = data.draw(st.sampled_from([["a", "b", "c"], ["c", "b", "a"],
+                                               ["a", "b", "c", "d"]]))
+            new["f"] = pd.Categorical(new["f"], categories=order + sorted(
+                set(new["f"].dropna()) - set(order)))
+        elif change == "bool_as_int" and pd.api.types.is_bool_dtype(new["b"]):
+            new["b"] = new["b"].astype(int)
+        elif change == "empty":
+            new = new.iloc[:0]
+        elif change == "inf_x" and len(new):
+            new["x"] = new["x"].astype(object)
+            new.iloc[pos, new.columns.get_loc("x")] = np.inf
+        elif change == "nullable_x" and pd.api.types.is_float_dtype(new["x"]):
+            new["x"] = new["x"].astype("Float64")
+        elif change == "datetime_x":
+            new["x"] = pd.Timestamp("2024-01-01")
+        elif change == "duplicated_index":
+            new.index = [0] * len(new)
+    copy = new.copy(deep=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for kwargs in ({}, {"include_random": False}, {"allow_new_groups": True},
+                       {"include_random": False, "interval": "confidence"}):
+            pred = _call(fit.predict, new, **kwargs)
+            if pred is not None:
+                assert len(pred) == len(new) and pred.index.equals(new.index)
+                values = pred.to_numpy(float) if isinstance(pred, pd.Series) \
+                    else pred["estimate"].to_numpy(float)
+                assert np.isfinite(values).all() or not np.isfinite(
+                    new.select_dtypes("number").to_numpy(float)).all()
+    pd.testing.assert_frame_equal(new, copy)
+    others = _unknown_warnings(caught)
+    assert not others, others
+
+
+@pytest.mark.slow
+@fuzz_settings(700)
+@given(st.data())
+def test_random_frames_and_formulas(data):
+    """Random frames under random (also malformed) formulas."""
+    frame, names = data.draw(frames())
+    run(data.draw(formulas(names)), frame)
