@@ -428,6 +428,9 @@ def _check_assumptions(fit) -> pd.DataFrame:
     if design.group_factor is None:
         rows.append(_row("influential groups", "max |change| / SE", np.nan, np.nan, "not run",
                          "Crossed factors: no group can be left out on its own."))
+    elif design.exog.shape[1] == 0:
+        rows.append(_row("influential groups", "max |change| / SE", np.nan, np.nan, "not run",
+                         "The model has no fixed effects to move."))
     else:
         changes, labels = _group_deletion(fit.state)
         labels = [_plain(label) for label in labels]
@@ -435,10 +438,11 @@ def _check_assumptions(fit) -> pd.DataFrame:
         worst = np.where(np.isfinite(changes), changes, -np.inf).max(axis=1)
         influential = [labels[i] for i in np.argsort(-worst) if worst[i] > _DFBETA_CUTOFF]
         top = int(np.argmax(worst))
-    if design.group_factor is not None and not np.isfinite(worst[top]):
+    deleted = design.group_factor is not None and design.exog.shape[1] > 0
+    if deleted and not np.isfinite(worst[top]):
         rows.append(_row("influential groups", "max |change| / SE", np.nan, np.nan, "not run",
                          "Leaving out any one group leaves a fixed effect without data."))
-    elif design.group_factor is not None:
+    elif deleted:
         rows.append(_row("influential groups", "max |change in a fixed effect| / SE",
                          float(worst[top]), np.nan, "problem" if influential else "ok",
                          f"Leaving out group(s) {influential[:5]} moves a fixed effect by more "

@@ -100,6 +100,8 @@ def doolittle_lower(a: np.ndarray, eps: float = _EPS) -> np.ndarray:
 def _type1(x: np.ndarray, terms: list[FixedTerm]) -> dict[str, np.ndarray]:
     """Sequential hypotheses, the columns taken in formula order."""
     p = x.shape[1]
+    if not terms:
+        return {}
     if p == 1:
         return {t.name: np.ones((1, 1)) for t in terms}
     rest = np.setdiff1d(np.arange(p), np.concatenate([t.columns for t in terms]))

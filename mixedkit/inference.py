@@ -108,8 +108,9 @@ class Satterthwaite:
         var = float(l @ self.vcov @ l)
         grad = np.einsum("i,kij,j->k", l, self.jac, l)
         denom = float(grad @ self.vcov_varpar @ grad)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            df = 2 * var**2 / denom
+        if not denom > 0:  # no fixed effects, or a variance that does not depend on p
+            return np.nan
+        df = 2 * var**2 / denom
         return float(df) if np.isfinite(df) and df > 0 else np.nan
 
     def f_test(self, L: np.ndarray, beta: np.ndarray) -> tuple[float, int, float, float]:

@@ -265,20 +265,7 @@ def formulas(draw, names, malformed: bool = True):
 # Escapes found by this file in modules its author could not change, reported and
 # tolerated here only where they occur (exception, file, function in the traceback), until
 # they are fixed there; remove an entry when its fix lands.
-KNOWN_ESCAPES = [
-    # rho = +/-1 (three or four fitted rows): a float division by zero in the t statistic.
-    # mk.fit_lmm("y ~ x + (1|g)", pd.DataFrame({"y": [9.0, 6.7, 10.3, 10.2],
-    #     "x": [0.0, 1, 2, 3], "g": ["a", "a", "b", "b"]})).check_assumptions()
-    (ZeroDivisionError, "diagnostics.py", "_spearman"),
-    # A model without fixed effects, fit = mk.fit_lmm("y ~ 0 + (1|g)", pd.DataFrame({"y":
-    # [1.0, 2, 3, 4], "g": ["a", "a", "b", "b"]})): fit.check_assumptions() (and so
-    # fit.summary(), fit.health, the HTML card) reduces an empty array; fit.anova() concatenates
-    # no hypotheses; fit.marginal_means() and fit.predict(..., interval="confidence") divide
-    # by zero in the t degrees of freedom.
-    (ValueError, "diagnostics.py", "_check_assumptions"),
-    (ValueError, "hypotheses.py", "_type1"),
-    (ZeroDivisionError, "inference.py", "t_df"),
-]
+KNOWN_ESCAPES: list = []  # (exception type, file, function) tolerated; none left
 # Warnings of the same kind: (category, file, start of the message).
 KNOWN_WARNINGS = [
     # predictors of scale 1e9 and 1e18 (x, I(x**2)): a standard error of exactly 0.
