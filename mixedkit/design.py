@@ -583,7 +583,11 @@ def level_key(frame: pd.DataFrame, factor: tuple[str, ...]) -> pd.Series:
 
 def level_labels(frame: pd.DataFrame, factor: tuple[str, ...]) -> np.ndarray:
     if len(factor) == 1:
-        return pd.factorize(frame[factor[0]], sort=True)[1].to_numpy()
+        import warnings
+
+        with warnings.catch_warnings():  # pandas 1.5 warns on object columns of numbers
+            warnings.simplefilter("ignore", FutureWarning)
+            return pd.factorize(frame[factor[0]], sort=True)[1].to_numpy()
     keys = frame.groupby(list(factor), sort=True, observed=True).size().index
     return np.array([":".join(map(str, k)) for k in keys])
 
