@@ -37,13 +37,14 @@ from __future__ import annotations
 import contextlib
 import copy
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse
 from scipy.linalg import lapack
 from scipy.sparse import csgraph
 
-__all__ = ["Engine", "EngineTooLargeError", "RandomFactor", "Solution", "blas_threads"]
+__all__ = ["Engine", "EngineTooLargeError", "Evaluation", "RandomFactor", "Solution", "blas_threads"]
 
 _LOG_2PI = float(np.log(2 * np.pi))
 _FLOPS_PER_SECOND = 5e9  # dense factorisations on one core of a small machine (measured)
@@ -132,7 +133,15 @@ class Solution:
     xtvx: np.ndarray
     b: list
     b_cov: list
-    gradient: np.ndarray | None = None
+
+
+class Evaluation(NamedTuple):
+    """One evaluation at theta: ``gradient`` is None unless asked for."""
+
+    loglik: float
+    gradient: np.ndarray | None
+    sigma2: float
+    xtvx: np.ndarray
 
 
 def _inv_logdet(a: np.ndarray) -> tuple[np.ndarray, float]:
@@ -276,6 +285,7 @@ class Engine:
         self.Q2 = int(self.sec_offsets[-1])
         self.sec_theta = np.empty(self.Q2, dtype=int)  # theta index of each secondary column
         self.largest_block = 0
+        self._flops = 0.0
         if not self.Q2:
             self.n_pairs = 0
             return
@@ -367,7 +377,7 @@ class Engine:
     def seconds_per_evaluation(self) -> float:
         """A rough estimate of one likelihood-and-gradient evaluation."""
         primary = self.L * (self.q**3 + self.q**2 * (self.p + 1)) * 10
-        return (getattr(self, "_flops", 0.0) + primary) / _FLOPS_PER_SECOND
+        return (self._flops + primary) / _FLOPS_PER_SECOND
 
     # -------------------------------------------------------------- evaluation
     def loglik(self, theta: np.ndarray, reml: bool) -> float:
@@ -381,14 +391,19 @@ class Engine:
 
     def profile(self, theta: np.ndarray, reml: bool) -> tuple[float, float, np.ndarray]:
         """The log-likelihood, profiled residual variance and X' V^-1 X at theta."""
-        ll, _, st = self._evaluate(np.asarray(theta, float), reml, gradient=False)
-        return ll, st.r2 / st.m, st.t[:self.p, :self.p]
+        ev = self.evaluate(theta, reml)
+        return ev.loglik, ev.sigma2, ev.xtvx
 
-    def solve(self, theta: np.ndarray, reml: bool, gradient: bool = False) -> Solution:
+    def evaluate(self, theta: np.ndarray, reml: bool, gradient: bool = False) -> Evaluation:
+        """Log-likelihood, (optionally) its gradient, sigma^2 and X' V^-1 X in one pass."""
+        ll, grad, st = self._evaluate(np.asarray(theta, float), reml, gradient=gradient)
+        return Evaluation(ll, grad, st.r2 / st.m, st.t[:self.p, :self.p])
+
+    def solve(self, theta: np.ndarray, reml: bool) -> Solution:
         """Fixed effects, residual variance, conditional modes and variances at theta."""
         theta = np.asarray(theta, float)
-        ll, grad, st = self._evaluate(theta, reml, gradient=gradient)
-        return self._solution(theta, reml, ll, grad, st)
+        ll, _, st = self._evaluate(theta, reml, gradient=False)
+        return self._solution(theta, reml, ll, st)
 
     def group_pieces(self, theta: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
         """Each top-level group's share of [X y]' V^-1 [X y] at theta, shape (G, p+1, p+1).
@@ -554,7 +569,7 @@ class Engine:
             value += float(np.sum(txx_inv * dt[:p, :p]))
         return value
 
-    def _solution(self, theta, reml, ll, grad, st) -> Solution:
+    def _solution(self, theta, reml, ll, st) -> Solution:
         p = self.p
         beta = st.beta_c + self.beta_ols
         sigma2 = st.r2 / st.m
@@ -576,7 +591,7 @@ class Engine:
                 b_modes[i] = (lam2 * u2[sl])[:, None]
                 b_cov[i] = (lam2**2 * sinv_diag[sl])[:, None, None]
         return Solution(theta=theta, reml=reml, loglik=float(ll), beta=beta, sigma2=float(sigma2),
-                        xtvx=st.t[:p, :p].copy(), b=b_modes, b_cov=b_cov, gradient=grad)
+                        xtvx=st.t[:p, :p].copy(), b=b_modes, b_cov=b_cov)
 
 
 class _State:

@@ -51,27 +51,38 @@ def _shifted(theta: np.ndarray, i: int, step: float) -> tuple[np.ndarray, np.nda
     return up, down
 
 
+def _shifted_evaluations(engine, theta: np.ndarray, idx: np.ndarray, reml: bool) -> list:
+    """(step, evaluation up, evaluation down) for each free theta: one pass per point
+    serves the Hessian's gradient, its residual-variance term and the Jacobian of C."""
+    out = []
+    for i, step in zip(idx, _steps(theta[idx])):
+        up, down = _shifted(theta, i, step)
+        out.append((step, engine.evaluate(up, reml, gradient=True),
+                    engine.evaluate(down, reml, gradient=True)))
+    return out
+
+
 def _deviance_hessian(engine, theta: np.ndarray, free: np.ndarray, sigma: float,
-                      reml: bool) -> np.ndarray:
+                      reml: bool, shifted: list | None = None) -> np.ndarray:
     """Hessian of the deviance in (theta[free], sigma) at sigma = sigma-hat(theta).
 
     With l_p the profiled log-likelihood, a = log sigma-hat^2(theta) and m = n - p
     (REML) or n (ML), the deviance -2 l_p + m(-u + e^u - 1), u = a - 2 log sigma, has
     at u = 0 the Hessian [[-2 l_p'' + m a' a'^T, -2 m a' / sigma], [., 4 m / sigma^2]];
     l_p'' comes from central differences of the engine's analytic gradient, a' from
-    central differences of the profiled residual variance.
+    central differences of the profiled residual variance (``shifted``: the
+    evaluations of :func:`_shifted_evaluations`, made here when not given).
     """
     m = engine.n - (engine.p if reml else 0)
     idx = np.flatnonzero(free)
+    if shifted is None:
+        shifted = _shifted_evaluations(engine, theta, idx, reml)
     k = len(idx)
     lpp = np.empty((k, k))
     da = np.empty(k)
-    for j, (i, step) in enumerate(zip(idx, _steps(theta[idx]))):
-        up, down = _shifted(theta, i, step)
-        (_, g_up), (_, g_down) = (engine.loglik_and_gradient(t, reml) for t in (up, down))
-        lpp[:, j] = (g_up[idx] - g_down[idx]) / (2 * step)
-        da[j] = (np.log(engine.profile(up, reml)[1])
-                 - np.log(engine.profile(down, reml)[1])) / (2 * step)
+    for j, (step, up, down) in enumerate(shifted):
+        lpp[:, j] = (up.gradient[idx] - down.gradient[idx]) / (2 * step)
+        da[j] = (np.log(up.sigma2) - np.log(down.sigma2)) / (2 * step)
     lpp = (lpp + lpp.T) / 2
     hess = np.empty((k + 1, k + 1))
     hess[:k, :k] = -2 * lpp + m * np.outer(da, da)
@@ -155,22 +166,20 @@ def satterthwaite(design, theta: np.ndarray, reml: bool) -> Satterthwaite:
     """
     engine = design.engine
     theta = np.asarray(theta, float)
-    sigma = float(np.sqrt(engine.profile(theta, reml)[1]))
     free = np.ones(len(theta), bool)
     free[design.theta_diagonal] = theta[design.theta_diagonal] > 0
     idx = np.flatnonzero(free)
 
-    def vcov_at(t):
-        return sigma**2 * np.linalg.inv(engine.profile(t, reml)[2])
-
     with warnings.catch_warnings(), blas_threads(engine.largest_block):
         warnings.simplefilter("ignore")
-        c = vcov_at(theta)
-        hess = _deviance_hessian(engine, theta, free, sigma, reml)
+        here = engine.evaluate(theta, reml)
+        sigma = float(np.sqrt(here.sigma2))
+        c = here.sigma2 * np.linalg.inv(here.xtvx)
+        shifted = _shifted_evaluations(engine, theta, idx, reml)
+        hess = _deviance_hessian(engine, theta, free, sigma, reml, shifted)
         jac = np.empty((len(idx) + 1,) + c.shape)
-        for j, (i, step) in enumerate(zip(idx, _steps(theta[idx]))):
-            up, down = _shifted(theta, i, step)
-            jac[j] = (vcov_at(up) - vcov_at(down)) / (2 * step)
+        for j, (step, up, down) in enumerate(shifted):  # C at sigma fixed, theta moved
+            jac[j] = here.sigma2 * (np.linalg.inv(up.xtvx) - np.linalg.inv(down.xtvx)) / (2 * step)
         jac[-1] = 2 * c / sigma  # C = sigma^2 (X'V^-1 X)^-1, so dC/dsigma = 2 C / sigma
     try:
         vcov_varpar = 2 * np.linalg.inv(hess)
@@ -179,13 +188,12 @@ def satterthwaite(design, theta: np.ndarray, reml: bool) -> Satterthwaite:
     return Satterthwaite(c, jac, vcov_varpar)
 
 
-def satterthwaite_df(design, theta: np.ndarray, reml: bool,
-                     variances: np.ndarray | None = None) -> np.ndarray:
+def satterthwaite_df(design, theta: np.ndarray, reml: bool) -> np.ndarray:
     """Satterthwaite degrees of freedom of each fixed effect (lmerTest's ``summary``).
 
     At ``theta`` (unit-free, a fit's ``state.theta``) of ``design``'s model. NaN for
     every coefficient when the deviance's Hessian is not positive definite at the
-    estimate. ``variances`` is accepted for compatibility and ignored.
+    estimate.
     """
     info = satterthwaite(design, theta, reml)
     return np.array([info.t_df(row) for row in np.eye(info.vcov.shape[0])])
