@@ -156,7 +156,7 @@ class _Objective:
         return np.where(np.isfinite(g), g, 0.0)
 
 
-class _EngineObjective(_Objective):
+class EngineObjective(_Objective):
     """The same objective evaluated by mixedkit's engine (exact down to theta = 0)."""
 
     def __init__(self, engine, reml: bool):
@@ -202,7 +202,7 @@ def default_start(design) -> np.ndarray:
     return theta
 
 
-def _bounds(design, lower: float) -> list[tuple[float | None, None]]:
+def theta_bounds(design, lower: float) -> list[tuple[float | None, None]]:
     b: list[tuple[float | None, None]] = [(None, None)] * design.n_theta
     for i in design.theta_diagonal:
         b[i] = (lower, None)
@@ -247,12 +247,12 @@ def _lbfgsb(obj, theta0, design, lower):
     options = dict(LBFGSB_OPTIONS, ftol=max(min(LBFGSB_OPTIONS["ftol"], 1e-7 / obj.n), 1e-15),
                    gtol=min(LBFGSB_OPTIONS["gtol"], 1e-3 / obj.n))
     res = optimize.minimize(obj, theta0, jac=obj.grad, method="L-BFGS-B",
-                            bounds=_bounds(design, lower), options=options)
+                            bounds=theta_bounds(design, lower), options=options)
     return res.x, str(res.message)
 
 
 def _nelder_mead(obj, theta0, design, lower):
-    b = _bounds(design, lower)
+    b = theta_bounds(design, lower)
     bounds = [(lo if lo is not None else -np.inf, np.inf) for lo, _ in b]
     res = optimize.minimize(obj, theta0, method="Nelder-Mead", bounds=bounds,
                             options={"xatol": 1e-7, "fatol": 1e-12, "maxfev": 400 * len(theta0)})
@@ -328,7 +328,7 @@ def estimate(design, reml: bool, start: np.ndarray | None = None,
     """
     block = design.engine.largest_block
     if engine == "mixedkit":
-        obj_cm, lower = _EngineObjective(design.engine, reml), 0.0
+        obj_cm, lower = EngineObjective(design.engine, reml), 0.0
     else:
         model = design.model
         _prepare_model(model, reml)

@@ -74,48 +74,42 @@ def _psd_cholesky(a: np.ndarray) -> np.ndarray:
     return low
 
 
+def lme4_parameters(design, theta: np.ndarray, sigma2: float) -> np.ndarray:
+    """lme4's variance parameters (SDs, correlations, sigma; order of
+    :func:`_variance_params`) from the unit-free ``theta`` and the residual variance."""
+    from .estimation import relative_factor_blocks, user_theta
+
+    chol, sds = relative_factor_blocks(design, user_theta(design, theta))
+    covs, v = [], 0
+    for block in design.blocks:
+        if block.kind == "re":
+            covs.append(sigma2 * chol @ chol.T)
+        else:
+            covs.append(np.array([[sigma2 * sds[v] ** 2]]))
+            v += 1
+    psi = []
+    for p in _variance_params(design):
+        if p.kind == "sigma":
+            psi.append(np.sqrt(sigma2))
+            continue
+        c = covs[p.block]
+        sd = np.sqrt(np.diag(c))
+        psi.append(sd[p.i] if p.kind == "sd" else
+                   (c[p.i, p.j] / (sd[p.i] * sd[p.j]) if sd[p.i] * sd[p.j] > 0 else 0.0))
+    return np.array(psi)
+
+
 class _Profiler:
     """The deviance on lme4's SD/correlation scale, and its profiles."""
 
     def __init__(self, state):
-        from .estimation import user_theta
-
         self.state = state
         self.design = state.design
         self.engine = state.design.engine
         self.reml = state.reml
         self.params = _variance_params(self.design)
-        sigma = np.sqrt(state.sigma2)
-        theta_user = user_theta(self.design, state.theta)
-        self.psi_hat = self._psi_from_theta(theta_user, sigma)
+        self.psi_hat = lme4_parameters(self.design, state.theta, state.sigma2)
         self.dev_hat = self.deviance(self.psi_hat)
-
-    # theta (data units, statsmodels' packing) <-> psi
-    def _blocks(self, theta_user):
-        from .estimation import relative_factor_blocks
-
-        chol, sds = relative_factor_blocks(self.design, theta_user)
-        out, v = [], 0
-        for block in self.design.blocks:
-            if block.kind == "re":
-                out.append(chol @ chol.T)
-            else:
-                out.append(np.array([[sds[v] ** 2]]))
-                v += 1
-        return out
-
-    def _psi_from_theta(self, theta_user, sigma) -> np.ndarray:
-        covs = [sigma**2 * c for c in self._blocks(theta_user)]
-        psi = []
-        for p in self.params:
-            if p.kind == "sigma":
-                psi.append(sigma)
-            else:
-                c = covs[p.block]
-                sd = np.sqrt(np.diag(c))
-                psi.append(sd[p.i] if p.kind == "sd" else
-                           (c[p.i, p.j] / (sd[p.i] * sd[p.j]) if sd[p.i] * sd[p.j] > 0 else 0.0))
-        return np.array(psi)
 
     def theta_sigma(self, psi: np.ndarray) -> tuple[np.ndarray, float]:
         from .estimation import std_theta
@@ -155,7 +149,7 @@ class _Profiler:
             return np.inf
         return value if np.isfinite(value) else np.inf
 
-    def bounds(self, index: int | None = None) -> list:
+    def bounds(self) -> list:
         out = []
         for p in self.params:
             out.append((0.0, None) if p.kind == "sd" else (-1.0, 1.0) if p.kind == "cor"
@@ -165,7 +159,8 @@ class _Profiler:
     def profile_min(self, j: int, value: float, start: np.ndarray) -> tuple[float, np.ndarray]:
         """min over the other parameters of the deviance with psi_j = value."""
         free = [i for i in range(len(self.psi_hat)) if i != j]
-        bounds = [self.bounds()[i] for i in free]
+        all_bounds = self.bounds()
+        bounds = [all_bounds[i] for i in free]
 
         def f(x):
             psi = start.copy()
@@ -266,13 +261,14 @@ def _fixed_profiles(fit, z: float) -> list:
     for j, name in enumerate(design.exog.columns):
         sub = design.engine.with_fixed(np.delete(x, j, axis=1), design.endog)
         offset = x[:, j]
-        base, _ = _max_loglik(sub, state.theta, design.endog - offset * state.beta[j],
+        base, _ = _max_loglik(sub, design, state.theta, design.endog - offset * state.beta[j],
                               state.reml)
         cache = {state.beta[j]: state.theta}
 
         def zeta(v, j=j, sub=sub, base=base, offset=offset, cache=cache):
             nearest = min(cache, key=lambda k: abs(k - v))
-            ll, theta = _max_loglik(sub, cache[nearest], design.endog - offset * v, state.reml)
+            ll, theta = _max_loglik(sub, design, cache[nearest], design.endog - offset * v,
+                                    state.reml)
             cache[v] = theta
             return np.sign(v - state.beta[j]) * np.sqrt(max(2 * (base - ll), 0.0))
 
@@ -281,24 +277,16 @@ def _fixed_profiles(fit, z: float) -> list:
     return rows
 
 
-def _max_loglik(sub, theta0, y, reml: bool) -> tuple[float, np.ndarray]:
-    """The maximised (REML or ML) log-likelihood of ``sub``'s model for response y."""
-    from .estimation import _EngineObjective
+def _max_loglik(sub, design, theta0, y, reml: bool) -> tuple[float, np.ndarray]:
+    """The maximised (REML or ML) log-likelihood of ``sub``'s model for response y
+    (``design`` gives the bounds: theta's positions are those of the full model)."""
+    from .estimation import EngineObjective, theta_bounds
 
-    obj = _EngineObjective(sub.with_response(y), reml)
+    obj = EngineObjective(sub.with_response(y), reml)
     res = optimize.minimize(obj, np.asarray(theta0, float), jac=obj.grad, method="L-BFGS-B",
-                            bounds=_bounds_for(sub, theta0),
+                            bounds=theta_bounds(design, 0.0),
                             options={"ftol": 1e-13, "gtol": 1e-9, "maxiter": 500})
     return obj.loglik(res.x), res.x
-
-
-def _bounds_for(engine, theta0):
-    bounds = [(None, None)] * len(theta0)
-    for f in engine.factors:
-        for k, a, b in f.theta_pos:
-            if a == b:
-                bounds[k] = (0.0, None)
-    return bounds
 
 
 def _wald(fit, level: float) -> pd.DataFrame:
@@ -338,18 +326,13 @@ def _boot_chunk(state, seeds):
     from .bootstrap import refit_to, simulate
     from .errors import MixedkitError
 
-    prof = _Profiler.__new__(_Profiler)
-    prof.design, prof.params = state.design, _variance_params(state.design)
     out = []
     for seed in seeds:
         try:
             y = simulate(state, np.random.default_rng(seed))
             est, design = refit_to(state, y)
             sol = design.engine.solve(est.theta, state.reml)
-            from .estimation import user_theta
-
-            psi = _Profiler._psi_from_theta(prof, user_theta(design, est.theta),
-                                            np.sqrt(sol.sigma2))
+            psi = lme4_parameters(design, est.theta, sol.sigma2)
             out.append({f"p{i}": v for i, v in enumerate(np.r_[psi, sol.beta])})
         except (MixedkitError, np.linalg.LinAlgError, ValueError, FloatingPointError) as err:
             out.append({"error": f"{type(err).__name__}: {err}"})

@@ -164,7 +164,7 @@ def test_no_converged_attempt_is_said_clearly(monkeypatch, ss):
 
 
 def test_no_finite_likelihood_raises(monkeypatch, ss):
-    monkeypatch.setattr(estimation._EngineObjective, "loglik", lambda self, theta: -np.inf)
+    monkeypatch.setattr(estimation.EngineObjective, "loglik", lambda self, theta: -np.inf)
     with pytest.raises(mk.FitError, match=r"no optimisation attempt reached a finite likelihood"):
         mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss)
 
