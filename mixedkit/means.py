@@ -148,7 +148,7 @@ def _cell_rows(grid: ReferenceGrid, keys: list[str]) -> tuple[pd.DataFrame, np.n
     return labels, rows
 
 
-def _inference(fit, method: str):
+def inference_for(fit, method: str):
     """(vcov, t_df) for the df method: the fit's covariance and Satterthwaite, KR's
     adjusted covariance and df, or normal (df = inf)."""
     state = fit.state
@@ -173,15 +173,13 @@ def marginal_means(fit, spec=None, *, by=None, at=None, df_method=None,
     grid = reference_grid(fit.state, at)
     _check_factors(keys, grid, "spec")
     _check_factors(by_keys, grid, "by")
-    return _means(fit, keys + by_keys, at, method, level)[0]
+    return _means(fit, keys + by_keys, grid, method, level)[0]
 
 
-def _means(fit, keys: list[str], at, method: str, level: float):
-    """Marginal means of the ``keys`` cells and the rows l of X they average."""
-    grid = reference_grid(fit.state, at)
-    _check_factors(keys, grid, "spec")
+def _means(fit, keys: list[str], grid: ReferenceGrid, method: str, level: float):
+    """Marginal means of the ``keys`` cells of ``grid`` and the rows l of X they average."""
     labels, rows = _cell_rows(grid, keys)
-    vcov, t_df = _inference(fit, method)
+    vcov, t_df = inference_for(fit, method)
     est = rows @ fit.state.beta
     se = np.sqrt(np.einsum("ij,jk,ik->i", rows, vcov, rows))
     df = np.array([t_df(r) for r in rows])
@@ -265,8 +263,8 @@ def contrasts(fit, spec, *, method="pairwise", adjust="tukey", by=None, df_metho
     _check_factors(by_keys, grid, "by")
     dfm = fit.df_method if df_method is None else check_df_method(df_method)
     level = fit.conf_level if conf_level is None else check_conf_level(conf_level)
-    means, rows = _means(fit, spec_keys + by_keys, None, dfm, level)
-    vcov, t_df = _inference(fit, dfm)
+    means, rows = _means(fit, spec_keys + by_keys, grid, dfm, level)
+    vcov, t_df = inference_for(fit, dfm)
     notes = []
     if adjust == "tukey" and method != "pairwise":
         adjust = "sidak"  # Tukey's range applies to one family of pairwise comparisons

@@ -210,7 +210,7 @@ PREDICTION_COLUMNS = ["estimate", "std_error", "df", "conf_low", "conf_high"]
 
 def _population_interval(fit, newdata, include_random, interval, df_method, conf_level):
     """Population-level predictions x'beta with their standard errors, df and interval."""
-    from .means import _inference
+    from .means import inference_for
     from .results import check_conf_level, check_df_method
 
     if interval != "confidence":
@@ -227,7 +227,7 @@ def _population_interval(fit, newdata, include_random, interval, df_method, conf
     else:
         x, index = _fixed_design(fit, _newdata_frame(fit, newdata, fixed_only=True)), \
             newdata.index
-    vcov, t_df = _inference(fit, method)
+    vcov, t_df = inference_for(fit, method)
     est = x @ state.beta
     se = np.sqrt(np.einsum("ij,jk,ik->i", x, vcov, x))
     df = np.array([t_df(row) for row in x])
