@@ -27,7 +27,7 @@ def simulate(state, rng: np.random.Generator) -> np.ndarray:
     design = state.design
     sigma = np.sqrt(state.sigma2)
     y = state.fixed_part + sigma * rng.standard_normal(len(design.endog))
-    for factor in design.factors():
+    for factor in design.engine.factors:
         lam = factor.lam(state.theta)
         b = sigma * rng.standard_normal((factor.n_levels, factor.q)) @ lam.T
         y += np.einsum("ij,ij->i", factor.z, b[factor.codes])

@@ -111,7 +111,8 @@ class Design:
 
     # ------------------------------------------------------------ random part
     def factors(self) -> list[RandomFactor]:
-        """The random terms as the engine takes them (unit-free columns)."""
+        """The random terms as the engine takes them (unit-free columns); built anew on
+        each call: use ``design.engine.factors`` to read them."""
         out = []
         k = self.k_re
         if k:
@@ -135,7 +136,7 @@ class Design:
         """The likelihood evaluator of this model (see :mod:`mixedkit.engine`)."""
         if self._engine is None:
             self._engine = Engine(self.exog.to_numpy(float), self.endog, self.factors(),
-                                  self.n_theta)
+                                  self.n_theta, memory_limit=0.4 * _memory_bytes())
         return self._engine
 
     # ------------------------------------------------------ statsmodels' model
@@ -421,8 +422,7 @@ def _check_statsmodels_cost(design: Design) -> None:
 def _build_engine(design: Design, findings: list[Finding]) -> None:
     """Build the likelihood engine; refuse what cannot fit in memory, flag slow designs."""
     try:
-        design._engine = Engine(design.exog.to_numpy(float), design.endog, design.factors(),
-                                design.n_theta, memory_limit=0.4 * _memory_bytes())
+        design.engine  # noqa: B018 - built now, so a design too large is refused before fitting
     except EngineTooLargeError as err:
         raise DesignTooLargeError(
             f"this random-effects design is too large for this machine: {err}. Fit a subset "

@@ -17,13 +17,13 @@ ASSUMPTION_COLUMNS = ["check", "test", "statistic", "p_value", "severity", "fix"
 # a check's outcome in the findings' vocabulary: "problem" is a warning, "check" (look at
 # the plots) a note, a check that could not run a note whose fix says why
 _SEVERITY = {"ok": "ok", "check": "note", "problem": "warning", "not run": "note"}
-_QQ_LEVEL = 0.95
+QQ_LEVEL = 0.95
 _MAX_TRAJECTORY_GROUPS = 12
 _QQ_BAND_EXACT = 2_000  # QQ band: exact Beta quantiles up to this many values
 _LOWESS_MAX_POINTS = 10_000  # lowess trend: on at most this many points (every k-th by x)
 
 
-def qq_points(values: np.ndarray, level: float = _QQ_LEVEL) -> pd.DataFrame:
+def qq_points(values: np.ndarray, level: float = QQ_LEVEL) -> pd.DataFrame:
     """Normal QQ coordinates with a pointwise band for standardised values.
 
     ``sample`` are the values standardised by their own mean and SD (so the QQ plot

@@ -21,7 +21,7 @@ from .errors import ColumnNotFoundError, FormulaError, InputTypeError
 
 __all__ = ["NameMap", "ParsedFormula", "RandomTerm", "closest_names", "parse_formula"]
 
-_TOKEN = re.compile(
+TOKEN = re.compile(
     r"""
     (?P<backtick>`[^`]*`)
    |(?P<q>\bQ\(\s*(?P<qq>["'])(?P<qname>.*?)(?P=qq)\s*\))
@@ -196,7 +196,7 @@ def _rewrite_names(text: str, names: NameMap, columns) -> tuple[str, list[str]]:
             used.append(col)
         return names.safe[col]
 
-    for m in _TOKEN.finditer(text):
+    for m in TOKEN.finditer(text):
         tok = m.group(0)
         if m.group("backtick") is not None:
             out.append(use(tok[1:-1]))

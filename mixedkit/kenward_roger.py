@@ -417,7 +417,7 @@ def kenward_roger(state, memory_limit: float | None = None) -> KenwardRoger:
         raise DataError("Kenward-Roger inference needs a REML fit; refit with "
                         "fit.refit(reml=True)")
     design = state.design
-    factors = design.factors()
+    factors = design.engine.factors
     x = design.exog.to_numpy(float)
     if memory_limit is None:
         memory_limit = 0.4 * _memory_bytes()

@@ -21,7 +21,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .diagnostics import _QQ_LEVEL, diagnostics_data
+from .diagnostics import QQ_LEVEL, diagnostics_data
 from .errors import DataError, InputTypeError
 
 __all__ = [
@@ -208,7 +208,7 @@ def _draw_qq(q: pd.DataFrame, ax, *, title: str, ylabel: str, **kwargs):
     theo = q["theoretical"].to_numpy(float)
     ax.fill_between(theo, q["band_low"].to_numpy(float), q["band_high"].to_numpy(float),
                     color=_BAND_COLOR, alpha=0.5, linewidth=0,
-                    label=f"{_QQ_LEVEL:.0%} pointwise band")
+                    label=f"{QQ_LEVEL:.0%} pointwise band")
     ax.plot([lo, hi], [lo, hi], color=_REF_COLOR, linestyle="--", linewidth=1,
             label="y = x")
     ax.scatter(theo, q["sample"], **_point_kwargs(kwargs, len(q)))

@@ -39,7 +39,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import FormulaError, InputTypeError
-from .formula import _TOKEN, NameMap
+from .formula import TOKEN, NameMap
 
 __all__ = ["ALLOWED", "check_formula"]
 
@@ -194,7 +194,7 @@ class _Checker:
             self.originals[name] = original
             return name
 
-        for m in _TOKEN.finditer(text):
+        for m in TOKEN.finditer(text):
             tok = m.group(0)
             if m.group("backtick") is not None or m.group("q") is not None:
                 out.append(placeholder(tok))

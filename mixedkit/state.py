@@ -90,7 +90,7 @@ class FitState:
     def random_part(self) -> np.ndarray:
         """Z b-hat for every row used."""
         out = np.zeros(len(self.design.endog))
-        for factor, modes in zip(self.design.factors(), self.solution.b):
+        for factor, modes in zip(self.design.engine.factors, self.solution.b):
             out += np.einsum("ij,ij->i", factor.z, modes[factor.codes])
         return out
 
