@@ -15,7 +15,7 @@ from scipy import stats
 
 from .errors import InputValueError
 
-__all__ = ["ANOVA_COLUMNS", "AnovaTable", "anova_table"]
+__all__ = ["ANOVA_COLUMNS", "AnovaTable", "anova_table", "term_tester"]
 
 ANOVA_COLUMNS = ["term", "sum_sq", "mean_sq", "num_df", "den_df", "statistic", "p_value"]
 _TYPES = {1: 1, 2: 2, 3: 3, "I": 1, "II": 2, "III": 3}
@@ -58,7 +58,7 @@ def anova_table(fit, kind=3, df_method: str | None = None) -> AnovaTable:
     state = fit.state
     beta = state.beta
     sigma2 = state.sigma2
-    tester = _tester(fit, method)
+    tester = term_tester(state, method)
     rows = []
     for name, L in contrast_matrices(state, kind).items():
         f_value, q, den, p = tester(L, beta)
@@ -75,8 +75,9 @@ def anova_table(fit, kind=3, df_method: str | None = None) -> AnovaTable:
     return table
 
 
-def _tester(fit, method: str):
-    state = fit.state
+def term_tester(state, method: str):
+    """``test(L, beta) -> (F, num_df, den_df, p)`` for a fit's state with the df method
+    ``"satterthwaite"``, ``"kenward-roger"`` or ``"normal"`` (Wald chi-square / num_df)."""
     if method == "satterthwaite":
         return state.satterthwaite.f_test
     if method == "kenward-roger":

@@ -20,16 +20,19 @@ def _positive_int(value, name: str) -> int:
 
 def simulate_lmm(n_groups: int, n_per_group: int, *, icc: float = 0.3, slope_sd: float = 0.0,
                  effects: dict[str, float] | None = None, intercept: float = 0.0,
-                 sigma: float = 1.0, seed=None) -> pd.DataFrame:
+                 sigma: float = 1.0, treatment_effect: float | None = None,
+                 seed=None) -> pd.DataFrame:
     """Simulate data from a linear mixed model with a random intercept (and slope).
 
     The generative model, for observation i of group j::
 
-        y_ij = intercept + sum_k effects[k] * x_kij + u_0j + u_1j * x_1ij + e_ij
+        y_ij = intercept + delta * t_j + sum_k effects[k] * x_kij + u_0j + u_1j * x_1ij + e_ij
         x_kij ~ N(0, 1)                 independent predictors, one column per effect
         u_0j  ~ N(0, tau^2),  tau^2 = sigma^2 * icc / (1 - icc)
         u_1j  ~ N(0, slope_sd^2)        random slope of the first effect (if slope_sd > 0)
         e_ij  ~ N(0, sigma^2)
+        t_j   = 0, 1, 0, 1, ...         a treatment arm constant within groups (only with
+                                        ``treatment_effect=delta``: a cluster-randomised trial)
 
     u_0 and u_1 are independent, so ``icc`` is the intraclass correlation at x = 0:
     tau^2 / (tau^2 + sigma^2).
@@ -46,14 +49,22 @@ def simulate_lmm(n_groups: int, n_per_group: int, *, icc: float = 0.3, slope_sd:
         Predictor name -> fixed effect; default ``{"x": 0.5}``.
     intercept, sigma : float
         Fixed intercept and residual SD.
+    treatment_effect : float, optional
+        Adds a column ``treatment`` (0/1, alternating over groups, so the arms are
+        balanced when ``n_groups`` is even) with this effect: a two-arm
+        cluster-randomised trial. With ``effects={}`` it is the only predictor.
     seed : int or numpy Generator, optional
 
     Returns
     -------
     DataFrame
-        Columns ``group`` (text labels ``g001``, ...), one column per effect, ``y``.
+        Columns ``group`` (text labels ``g001``, ...), ``treatment`` (with
+        ``treatment_effect``), one column per effect, ``y``.
         ``.attrs["truth"]`` holds the parameters (intercept, effects, tau, slope_sd,
         sigma, icc) and ``.attrs["formula"]`` the matching mixedkit formula.
+
+    The frame can stand in for a pilot study in :func:`~mixedkit.power_lmm`: the power
+    is then computed at the parameters in ``.attrs["truth"]``.
 
     Notes
     -----
@@ -77,6 +88,13 @@ def simulate_lmm(n_groups: int, n_per_group: int, *, icc: float = 0.3, slope_sd:
     tau = sigma * np.sqrt(icc / (1 - icc))
     data = {"group": np.array([f"g{j + 1:0{width}d}" for j in group])}
     y = intercept + rng.normal(0, tau, n_groups)[group] + rng.normal(0, sigma, n)
+    if treatment_effect is not None:
+        if not np.isfinite(treatment_effect):
+            raise InputValueError(f"treatment_effect must be a finite number; got "
+                                  f"{treatment_effect!r}")
+        arm = group % 2
+        data["treatment"] = arm
+        y += float(treatment_effect) * arm
     for k, (name, beta) in enumerate(effects.items()):
         x = rng.normal(size=n)
         data[name] = x
@@ -86,9 +104,11 @@ def simulate_lmm(n_groups: int, n_per_group: int, *, icc: float = 0.3, slope_sd:
     data["y"] = y
     frame = pd.DataFrame(data)
     first = next(iter(effects), None)
-    rhs = " + ".join(effects) or "1"
+    rhs = " + ".join((["treatment"] if treatment_effect is not None else []) + list(effects)) \
+        or "1"
     random = f"({first} | group)" if slope_sd > 0 else "(1 | group)"
     frame.attrs["formula"] = f"y ~ {rhs} + {random}"
     frame.attrs["truth"] = {"intercept": intercept, "effects": effects, "tau": float(tau),
-                            "slope_sd": slope_sd, "sigma": sigma, "icc": icc}
+                            "slope_sd": slope_sd, "sigma": sigma, "icc": icc,
+                            "treatment_effect": treatment_effect}
     return frame

@@ -1,0 +1,314 @@
+"""``fit_many``: one model per response column, or per subset of rows, in parallel.
+
+The same model for thousands of responses (per gene, per brain region, per metric)
+is thousands of independent :func:`~mixedkit.fit_lmm` calls: each runs in a worker
+(:mod:`mixedkit.parallel`; the data is sent to each worker once), its tables are
+stacked with a key column, and a response that cannot be fitted is listed in
+``failures`` instead of stopping the run. Every number is what ``fit_lmm`` gives for
+that response alone (``tests/test_many.py`` checks it).
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import ColumnNotFoundError, InputTypeError, InputValueError
+from .parallel import run_tasks
+
+__all__ = ["P_ADJUST_METHODS", "ManyFits", "fit_many"]
+
+# statsmodels.stats.multitest.multipletests' methods
+P_ADJUST_METHODS = ("bonferroni", "sidak", "holm-sidak", "holm", "simes-hochberg", "hommel",
+                    "fdr_bh", "fdr_by", "fdr_tsbh", "fdr_tsbky")
+_FIT_OPTIONS = ("groups", "re_formula", "vc_formula", "reml", "missing", "conf_level",
+                "df_method", "engine")
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every task needs: the data and how to fit it."""
+
+    data: pd.DataFrame
+    rhs: str
+    lhs: str | None
+    by: tuple[str, ...]
+    rows: dict  # by-key -> row positions
+    options: dict
+
+
+def _fit_chunk(job: _Job, items):
+    """Fit each (response, by-key) item; a dict of stacked-table pieces per item."""
+    from .errors import MixedkitError
+    from .fitting import fit_lmm
+
+    out = []
+    for response, key in items:
+        data = job.data if key is None else job.data.iloc[job.rows[key]]
+        formula = f"{response if job.lhs is None else job.lhs} {job.rhs}"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                fit = fit_lmm(formula, data, **job.options)
+                health = fit.health
+                row = {"n_obs": fit.n_obs, "n_groups": _groups_text(fit.n_groups),
+                       "loglik": fit.loglik, "aic": fit.aic, "bic": fit.bic,
+                       "converged": fit.converged, "singular": fit.singular,
+                       "verdict": health.verdict,
+                       "problems": "; ".join(f"{f.check}: {f.what}" for f in health.problems)}
+                result = {"model": row, "fixed_effects": fit.fixed_effects,
+                          "variance_components": fit.variance_components, "icc": fit.icc()}
+            except MixedkitError as err:
+                result = {"error": (type(err).__name__, str(err))}
+            except Exception as err:  # noqa: BLE001 - one bad response must not stop the run
+                result = {"error": (type(err).__name__, f"unexpected error: {err}")}
+        result["warnings"] = "; ".join(dict.fromkeys(str(w.message) for w in caught))
+        out.append(result)
+    return out
+
+
+def _groups_text(n_groups: dict) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in n_groups.items())
+
+
+def _split_formula(formula) -> tuple[str | None, str]:
+    if not isinstance(formula, str) or "~" not in formula:
+        raise InputTypeError(
+            f"formula must be a model formula such as '~ x + (1 | subject)' (with responses=) "
+            f"or 'y ~ x + (1 | subject)' (with by=); got {formula!r}")
+    lhs, rhs = formula.split("~", 1)
+    return (lhs.strip() or None), "~ " + rhs.strip()
+
+
+def _columns(value, data: pd.DataFrame, name: str) -> list[str]:
+    values = [value] if isinstance(value, str) else list(value)
+    if not values:
+        raise InputValueError(f"{name} is empty; give at least one column name")
+    missing = [v for v in values if v not in data.columns]
+    if missing:
+        raise ColumnNotFoundError(
+            f"{name}: column(s) {missing} not in data; the columns are {list(data.columns)}")
+    if len(set(values)) != len(values):
+        dup = sorted({v for v in values if values.count(v) > 1})
+        raise InputValueError(f"{name} lists {dup} more than once")
+    return values
+
+
+def fit_many(formula: str, data: pd.DataFrame, *, responses=None, by=None, executor=None,
+             n_jobs: int | None = None, progress: bool = True, p_adjust: str | None = None,
+             **fit_options) -> ManyFits:
+    """Fit one model per response column, or per subset of rows.
+
+    Parameters
+    ----------
+    formula : str
+        With ``responses``: the right-hand side, ``"~ time + (1 | subject)"``. With
+        ``by`` alone: the whole formula, ``"y ~ time + (1 | subject)"``.
+    data : DataFrame
+        Long format; never modified.
+    responses : list of str, optional
+        Response columns: one model each (rows missing a response are dropped for that
+        response only).
+    by : str or list of str, optional
+        Column(s) whose values split the rows: one model per subset (with
+        ``responses`` too: one per response and subset).
+    executor : concurrent.futures.Executor or distributed.Client, optional
+        Where the fits run (default: local processes, one BLAS thread each; the data is
+        sent to each worker once).
+    n_jobs : int, optional
+        Workers of the default pool (default: every core; 1: this process).
+    progress : bool, default True
+        Progress on stderr for runs longer than two seconds.
+    p_adjust : str, optional
+        Multiple-testing adjustment of the fixed effects' p-values across responses (and
+        subsets), within each term: one of ``P_ADJUST_METHODS``, statsmodels'
+        ``multipletests`` methods (``"fdr_bh"``, ``"holm"``, ``"bonferroni"``, ...). Adds a
+        ``p_adjusted`` column.
+    **fit_options
+        Passed to every :func:`~mixedkit.fit_lmm` call: ``reml``, ``df_method``,
+        ``conf_level``, ``missing``, ``engine``, ``groups``, ``re_formula``,
+        ``vc_formula``.
+
+    Returns
+    -------
+    ManyFits
+        Stacked tables keyed by ``response`` (and the ``by`` columns), and the failures.
+
+    Examples
+    --------
+    >>> import mixedkit as mk
+    >>> data = mk.load_dataset("sleepstudy").assign(Slow=lambda d: d.Reaction * 1.1)
+    >>> many = mk.fit_many("~ Days + (1 | Subject)", data, responses=["Reaction", "Slow"],
+    ...                    n_jobs=1, progress=False)
+    >>> many.fixed_effects.query("term == 'Days'")[["response", "estimate"]].round(3)
+       response  estimate
+    1  Reaction    10.467
+    3      Slow    11.514
+    """
+    from .fitting import _check_unknown
+
+    if not isinstance(data, pd.DataFrame):
+        raise InputTypeError(f"data must be a pandas DataFrame; got {type(data).__name__}")
+    lhs, rhs = _split_formula(formula)
+    unknown = {k: v for k, v in fit_options.items() if k not in _FIT_OPTIONS}
+    _check_unknown(unknown)
+    if p_adjust is not None and p_adjust not in P_ADJUST_METHODS:
+        raise InputValueError(f"p_adjust must be None or one of {P_ADJUST_METHODS}; got "
+                              f"{p_adjust!r}")
+    if responses is None and by is None:
+        raise InputValueError("give responses= (one model per response column) or by= (one "
+                              "model per subset of rows)")
+    if responses is not None:
+        if lhs is not None:
+            raise InputValueError(
+                f"formula has a response ({lhs!r}) and responses= lists others; with responses= "
+                f"give the right-hand side only: {rhs!r}")
+        responses = _columns(responses, data, "responses")
+    elif lhs is None:
+        raise InputValueError(f"formula {formula!r} has no response; write 'y {rhs}' or give "
+                              "responses=")
+    by_cols = tuple(_columns(by, data, "by")) if by is not None else ()
+    rows, keys = {}, [None]
+    if by_cols:
+        grouped = data.groupby(list(by_cols), sort=True, dropna=False, observed=True).indices
+        rows = {(k if isinstance(k, tuple) else (k,)): v for k, v in grouped.items()}
+        keys = list(rows)
+    job = _Job(data, rhs, lhs, by_cols, rows, dict(fit_options))
+    items = list(itertools.product(responses if responses is not None else [lhs], keys))
+    results = run_tasks(_fit_chunk, (job,), items, executor=executor, n_jobs=n_jobs,
+                        progress=progress, label="fit_many", unit="fits")
+    return ManyFits(items, results, by_cols, responses is not None, p_adjust, job)
+
+
+class ManyFits:
+    """Results of :func:`fit_many`: stacked tables keyed by response (and ``by``).
+
+    Attributes
+    ----------
+    keys : list of str
+        The key columns: ``response`` and/or the ``by`` columns.
+    models : DataFrame
+        One row per fitted model: the keys, ``n_obs``, ``n_groups``, ``loglik``,
+        ``aic``, ``bic``, ``converged``, ``singular``, ``verdict`` (``fit.health``'s:
+        ok, warning or error), ``problems`` (the health findings that warn or fail) and
+        ``warnings`` (what ``fit_lmm`` warned).
+    fixed_effects : DataFrame
+        The keys, then ``fit.fixed_effects``'s columns (``term, estimate, std_error,
+        statistic, df, p_value, conf_low, conf_high``), and ``p_adjusted`` with
+        ``p_adjust``.
+    variance_components : DataFrame
+        The keys, then ``group, term, variance, std_dev, corr``.
+    failures : DataFrame
+        One row per model that could not be fitted: the keys, ``error`` (the
+        exception's type) and ``message``.
+    """
+
+    def __init__(self, items, results, by_cols, has_responses, p_adjust, job):
+        self._job = job
+        self.keys = (["response"] if has_responses else []) + list(by_cols)
+        self.p_adjust = p_adjust
+        models, fixed, vcs, iccs, failures = [], [], [], [], []
+        for (response, key), result in zip(items, results):
+            labels = ([response] if has_responses else []) + list(key or ())
+            if "error" in result:
+                failures.append(labels + list(result["error"]) + [result["warnings"]])
+                continue
+            models.append(labels + list(result["model"].values()) + [result["warnings"]])
+            fixed.append(self._keyed(result["fixed_effects"], labels))
+            vcs.append(self._keyed(result["variance_components"], labels))
+            iccs.append(self._keyed(result["icc"], labels))
+        model_cols = ["n_obs", "n_groups", "loglik", "aic", "bic", "converged", "singular",
+                      "verdict", "problems", "warnings"]
+        self.models = pd.DataFrame(models, columns=self.keys + model_cols)
+        self.failures = pd.DataFrame(failures, columns=self.keys + ["error", "message",
+                                                                     "warnings"])
+        self.fixed_effects = self._stack(fixed, ["term", "estimate", "std_error", "statistic",
+                                                 "df", "p_value", "conf_low", "conf_high"])
+        self.variance_components = self._stack(vcs, ["group", "term", "variance", "std_dev",
+                                                     "corr"])
+        self._icc = self._stack(iccs, ["group", "kind", "estimate", "conf_low", "conf_high"])
+        if p_adjust is not None:
+            self.fixed_effects["p_adjusted"] = _adjust(self.fixed_effects, p_adjust)
+
+    def _keyed(self, table: pd.DataFrame, labels: list) -> pd.DataFrame:
+        keys = pd.DataFrame({name: [value] * len(table) for name, value in zip(self.keys, labels)},
+                            index=table.index)
+        return pd.concat([keys, table], axis=1)
+
+    def _stack(self, tables: list, columns: list[str]) -> pd.DataFrame:
+        if not tables:
+            return pd.DataFrame(columns=self.keys + columns)
+        return pd.concat(tables, ignore_index=True)
+
+    # ------------------------------------------------------------------ views
+    def icc(self) -> pd.DataFrame:
+        """Stacked ``fit.icc()`` tables (point estimates): the keys, then ``group, kind,
+        estimate, conf_low, conf_high``."""
+        return self._icc.copy()
+
+    @property
+    def health(self) -> pd.DataFrame:
+        """One row per fitted model: the keys, ``verdict`` and ``problems``."""
+        return self.models[self.keys + ["verdict", "problems"]].copy()
+
+    def fit(self, *key):
+        """Refit one model and return its full :class:`~mixedkit.LmmFit`.
+
+        Parameters
+        ----------
+        *key
+            The response name, then the ``by`` values (as in the key columns).
+        """
+        from .fitting import fit_lmm
+
+        job = self._job
+        n_resp = 1 if "response" in self.keys else 0
+        if len(key) != len(self.keys):
+            raise InputValueError(f"fit() takes one value per key column {self.keys}; got "
+                                  f"{key!r}")
+        response = key[0] if n_resp else job.lhs
+        data = job.data
+        if job.by:
+            by_key = tuple(key[n_resp:])
+            if by_key not in job.rows:
+                raise InputValueError(f"no subset with {dict(zip(job.by, by_key))}")
+            data = data.iloc[job.rows[by_key]]
+        lhs = response if job.lhs is None else job.lhs
+        return fit_lmm(f"{lhs} {job.rhs}", data, **job.options)
+
+    def __len__(self) -> int:
+        return len(self.models) + len(self.failures)
+
+    def __repr__(self) -> str:
+        n_fit, n_bad = len(self.models), len(self.failures)
+        warned = int((self.models["verdict"] != "ok").sum()) if n_fit else 0
+        head = (f"fit_many: {n_fit + n_bad} models ({', '.join(self.keys)}): {n_fit} fitted "
+                f"({warned} with health warnings), {n_bad} failed")
+        lines = [head]
+        if n_bad:
+            for row in self.failures.head(5).itertuples(index=False):
+                key = ", ".join(str(v) for v in row[:len(self.keys)])
+                lines.append(f"  failed {key}: {row.error}: {row.message[:100]}")
+            if n_bad > 5:
+                lines.append(f"  ... see .failures for all {n_bad}")
+        if self.p_adjust:
+            lines.append(f"p-values adjusted within each term across models: {self.p_adjust}")
+        return "\n".join(lines)
+
+
+def _adjust(fixed: pd.DataFrame, method: str) -> np.ndarray:
+    """``multipletests`` within each term, over the models that have a p-value."""
+    from statsmodels.stats.multitest import multipletests
+
+    out = np.full(len(fixed), np.nan)
+    for idx in fixed.groupby("term", sort=False).indices.values():
+        p = fixed["p_value"].to_numpy(float)[idx]
+        ok = np.isfinite(p)
+        if ok.any():
+            adjusted = multipletests(p[ok], method=method)[1]
+            out[idx[ok]] = adjusted
+    return out

@@ -1,0 +1,72 @@
+"""``plot_power``: a power curve with its Monte Carlo intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputTypeError, InputValueError
+
+__all__ = ["plot_power"]
+
+_AXES = ("n_groups", "n_per_group", "effect")
+_LABELS = {"n_groups": "groups", "n_per_group": "rows per group", "effect": "effect"}
+
+
+def _varying(table: pd.DataFrame) -> list[str]:
+    return [c for c in _AXES if c in table and table[c].nunique(dropna=True) > 1]
+
+
+def plot_power(table: pd.DataFrame, *, x: str | None = None, target: float | None = 0.8,
+               ax=None):
+    """Plot a power curve made by :func:`~mixedkit.power_lmm`.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``power_lmm``'s result.
+    x : {"n_groups", "n_per_group", "effect"}, optional
+        The horizontal axis (default: the column that varies; when two vary, the other
+        one draws one line per value).
+    target : float or None, default 0.8
+        A dashed line at the power one aims for (None: no line).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+        Power against ``x`` with the exact binomial interval of each point as error bars.
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(table, pd.DataFrame) or not {"power", "conf_low", "conf_high"} <= set(
+            table.columns):
+        raise InputTypeError("plot_power needs the table returned by mk.power_lmm (columns "
+                             "power, conf_low, conf_high)")
+    varying = _varying(table)
+    if x is None:
+        x = varying[0] if varying else "n_groups"
+    if x not in _AXES:
+        raise InputValueError(f"x must be one of {_AXES}; got {x!r}")
+    lines = [c for c in varying if c != x]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.8))
+    groups = table.groupby(lines, sort=True) if lines else [(None, table)]
+    for key, part in groups:
+        part = part.sort_values(x)
+        err = np.vstack([part["power"] - part["conf_low"], part["conf_high"] - part["power"]])
+        label = None if key is None else ", ".join(
+            f"{_LABELS[c]} = {v:g}" for c, v in zip(lines, np.atleast_1d(key)))
+        ax.errorbar(part[x], part["power"], yerr=err, marker="o", capsize=3, label=label)
+    if target is not None:
+        ax.axhline(target, color="0.5", linestyle="--", linewidth=1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(_LABELS[x])
+    ax.set_ylabel("power")
+    term, test = table.attrs.get("term"), table.attrs.get("test")
+    if term:
+        alpha = table.attrs.get("alpha", 0.05)
+        ax.set_title(f"power for {term} ({test} test, alpha = {alpha:g})", fontsize=10)
+    if lines:
+        ax.legend(fontsize=8)
+    return ax
