@@ -50,12 +50,15 @@ def _fit_chunk(job: _Job, items):
     for response, key in items:
         data = job.data if key is None else job.data.iloc[job.rows[key]]
         formula = f"{response if job.lhs is None else job.lhs} {job.rhs}"
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with warnings.catch_warnings():
+            # what fit_lmm warns about is in the tables (n_dropped, verdict, problems);
+            # warnings themselves cannot be attributed to a fit under a thread pool
+            warnings.simplefilter("ignore")
             try:
                 fit = fit_lmm(formula, data, **job.options)
                 health = fit.health
-                row = {"n_obs": fit.n_obs, "n_groups": _groups_text(fit.n_groups),
+                row = {"n_obs": fit.n_obs, "n_dropped": fit.n_dropped,
+                       "n_groups": _groups_text(fit.n_groups),
                        "loglik": fit.loglik, "aic": fit.aic, "bic": fit.bic,
                        "converged": fit.converged, "singular": fit.singular,
                        "verdict": health.verdict,
@@ -66,7 +69,6 @@ def _fit_chunk(job: _Job, items):
                 result = {"error": (type(err).__name__, str(err))}
             except Exception as err:  # noqa: BLE001 - one bad response must not stop the run
                 result = {"error": (type(err).__name__, f"unexpected error: {err}")}
-        result["warnings"] = "; ".join(dict.fromkeys(str(w.message) for w in caught))
         out.append(result)
     return out
 
@@ -192,10 +194,11 @@ class ManyFits:
     keys : list of str
         The key columns: ``response`` and/or the ``by`` columns.
     models : DataFrame
-        One row per fitted model: the keys, ``n_obs``, ``n_groups``, ``loglik``,
-        ``aic``, ``bic``, ``converged``, ``singular``, ``verdict`` (``fit.health``'s:
-        ok, warning or error), ``problems`` (the health findings that warn or fail) and
-        ``warnings`` (what ``fit_lmm`` warned).
+        One row per fitted model: the keys, ``n_obs``, ``n_dropped`` (rows with a
+        missing value), ``n_groups`` (per grouping factor, as text), ``loglik``, ``aic``,
+        ``bic``, ``converged``, ``singular``, ``verdict`` (``fit.health``'s: ok, warning
+        or error) and ``problems`` (the health findings that warn or fail, what
+        ``fit_lmm`` would have warned about). The fits' warnings are not shown.
     fixed_effects : DataFrame
         The keys, then ``fit.fixed_effects``'s columns (``term, estimate, std_error,
         statistic, df, p_value, conf_low, conf_high``), and ``p_adjusted`` with
@@ -215,17 +218,16 @@ class ManyFits:
         for (response, key), result in zip(items, results):
             labels = ([response] if has_responses else []) + list(key or ())
             if "error" in result:
-                failures.append(labels + list(result["error"]) + [result["warnings"]])
+                failures.append(labels + list(result["error"]))
                 continue
-            models.append(labels + list(result["model"].values()) + [result["warnings"]])
+            models.append(labels + list(result["model"].values()))
             fixed.append(self._keyed(result["fixed_effects"], labels))
             vcs.append(self._keyed(result["variance_components"], labels))
             iccs.append(self._keyed(result["icc"], labels))
-        model_cols = ["n_obs", "n_groups", "loglik", "aic", "bic", "converged", "singular",
-                      "verdict", "problems", "warnings"]
+        model_cols = ["n_obs", "n_dropped", "n_groups", "loglik", "aic", "bic", "converged",
+                      "singular", "verdict", "problems"]
         self.models = pd.DataFrame(models, columns=self.keys + model_cols)
-        self.failures = pd.DataFrame(failures, columns=self.keys + ["error", "message",
-                                                                     "warnings"])
+        self.failures = pd.DataFrame(failures, columns=self.keys + ["error", "message"])
         self.fixed_effects = self._stack(fixed, ["term", "estimate", "std_error", "statistic",
                                                  "df", "p_value", "conf_low", "conf_high"])
         self.variance_components = self._stack(vcs, ["group", "term", "variance", "std_dev",

@@ -60,3 +60,18 @@ def pytest_collection_modifyitems(config, items):
     if len(keep) < len(items):
         config.hook.pytest_deselected(items=[i for i in items if "slow" in i.keywords])
         items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A dask.distributed LocalCluster of two worker processes (one thread each)."""
+    distributed = pytest.importorskip("distributed")
+    import logging
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=logging.ERROR)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
