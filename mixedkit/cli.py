@@ -1,4 +1,4 @@
-"""Command line: ``mixedkit fit | check | compare | anova | means | demo`` (also
+"""Command line: ``mixedkit fit | check | compare | anova | means | power | demo`` (also
 ``python -m mixedkit``).
 
 Exit codes: 0 success, 2 usage or data errors (one-line message on stderr),
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import secrets
 import sys
 import warnings
 from pathlib import Path
@@ -26,9 +27,14 @@ _ANOVA_EXAMPLE = ('example:\n  mixedkit anova ergostool.csv "effort ~ Type + (1 
                   '--df-method kenward-roger')
 _MEANS_EXAMPLE = ('example:\n  mixedkit means ergostool.csv "effort ~ Type + (1 | Subject)" Type '
                   '--contrasts')
+_POWER_EXAMPLE = ('example:\n  mixedkit power sleep.csv "Reaction ~ Days + (Days | Subject)" Days '
+                  '--effect 5 --n-groups 10,20,40 --sims 500 --plot power.png\n\n'
+                  'Without --seed a fresh seed is drawn and printed in the header: pass it as\n'
+                  '--seed to repeat the run exactly (any --jobs gives the same table).')
 _DEMO_EXAMPLE = "example:\n  mixedkit demo --plot demo.png"
 # kept here (not imported) so that --help does not load numpy and pandas
 _DF_METHODS = ("satterthwaite", "kenward-roger", "normal")
+_POWER_TESTS = (*_DF_METHODS, "lrt")
 _ADJUSTMENTS = ("tukey", "sidak", "bonferroni", "holm", "none")
 _ANOVA_TYPES = {"1": 1, "2": 2, "3": 3, "I": "I", "II": "II", "III": "III"}
 
@@ -150,7 +156,50 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--df-method", choices=_DF_METHODS, default="satterthwaite",
                    help="degrees of freedom of the t intervals and tests (default: %(default)s)")
     n.add_argument("--json", action="store_true", help="print JSON instead of text")
-    for command in (f, c, m, a, n):
+    w = sub.add_parser("power", help="power of the test of a term by simulation from a pilot "
+                                     "fit (simr's powerSim / powerCurve)",
+                       epilog=_POWER_EXAMPLE, formatter_class=fmt)
+    w.add_argument("data", help="pilot data file (CSV or Parquet)")
+    w.add_argument("formula", help="lme4-style formula of the pilot model")
+    w.add_argument("term", metavar="TERM",
+                   help="fixed-effect term to test, as anova names it (Days, C(arm) or arm), "
+                        "or one coefficient as the fixed-effects table names it")
+    w.add_argument("--effect", metavar="E",
+                   help="the term's coefficient on the data's scale (default: the pilot's "
+                        "estimate); E1,E2,... for a curve over effects, or one value per "
+                        "coefficient for a factor with several (write --effect=-2,-1 for "
+                        "negative lists)")
+    w.add_argument("--n-groups", metavar="N1,N2,...",
+                   help="numbers of groups of the --along column to simulate (default: the "
+                        "pilot's)")
+    w.add_argument("--n-per-group", metavar="N1,N2,...",
+                   help="rows per group (default: the pilot's); with --n-groups too, every "
+                        "combination")
+    w.add_argument("--along", metavar="COLUMN",
+                   help="grouping column that gets more or fewer groups (needed when the model "
+                        "has several)")
+    w.add_argument("--sims", metavar="N", default="1000",
+                   help="simulated data sets per row of the table (default: %(default)s)")
+    w.add_argument("--test", choices=_POWER_TESTS,
+                   help="test of TERM: a t or F test with these df, or lrt (ML likelihood "
+                        "ratio) (default: --df-method, else satterthwaite)")
+    w.add_argument("--df-method", choices=_DF_METHODS,
+                   help="as in anova and means: the df of the t or F test of TERM (the same "
+                        "as --test; default: satterthwaite)")
+    w.add_argument("--alpha", metavar="A", default="0.05",
+                   help="significance level (default: %(default)s)")
+    w.add_argument("--seed", metavar="S",
+                   help="integer seed of the simulation (default: a fresh one, printed in the "
+                        "header)")
+    w.add_argument("--jobs", metavar="N",
+                   help="worker processes (default: every core; 1: this process)")
+    w.add_argument("--ml", action="store_true",
+                   help="fit the pilot (and the refits) by maximum likelihood instead of REML")
+    w.add_argument("--plot", metavar="PNG", help="also write the power curve figure here")
+    w.add_argument("--json", action="store_true", help="print JSON instead of text")
+    w.add_argument("--quiet", action="store_true",
+                   help="no progress line on stderr (shown for runs longer than two seconds)")
+    for command in (f, c, m, a, n, w):
         command.add_argument(
             "--trusted-formula", action="store_true",
             help="the formula is your own: skip the check that refuses code in formulas "
@@ -169,7 +218,10 @@ def _save_plot(fit, path: str) -> None:
     matplotlib.use("Agg")
     from .plotting import plot_diagnostics
 
-    fig = plot_diagnostics(fit)
+    _write_figure(plot_diagnostics(fit), path)
+
+
+def _write_figure(fig, path: str) -> None:
     try:
         fig.savefig(path, dpi=100)
     except (OSError, ValueError) as err:
@@ -301,6 +353,147 @@ def _means_command(args) -> None:
             print(f"Note: {note}")
 
 
+def _whole_numbers(text: str, option: str, *, many: bool = True) -> list[int]:
+    """``--n-groups 10,20,40``: positive integers, or a one-line usage error naming the
+    option and the bad item."""
+    what = ("comma-separated whole numbers above 0 such as 10,20,40" if many
+            else "a whole number above 0")
+    items = [t.strip() for t in text.split(",")] if many else [text.strip()]
+    values = []
+    for item in items:
+        try:
+            value = int(item)
+        except ValueError:
+            value = None
+        if value is None or value < 1:
+            got = f"{item!r} in {text!r}" if len(items) > 1 else repr(text)
+            raise _UsageError(f"{option} takes {what}; got {got}")
+        values.append(value)
+    return values
+
+
+def _numbers(text: str, option: str) -> list[float]:
+    """``--effect 2,5``: finite numbers, or a one-line usage error."""
+    items = [t.strip() for t in text.split(",")]
+    values = []
+    for item in items:
+        try:
+            value = float(item)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            got = f"{item!r} in {text!r}" if len(items) > 1 else repr(text)
+            raise _UsageError(f"{option} takes a number or comma-separated numbers such as "
+                              f"2,5,10; got {got}")
+        values.append(value)
+    return values
+
+
+def _power_settings(args) -> dict:
+    """power_lmm's arguments from the command line, every option checked before the fit."""
+    if args.test and args.df_method and args.test != args.df_method:
+        raise _UsageError(f"--test {args.test} and --df-method {args.df_method} disagree; "
+                          "give one (--test alone also offers lrt)")
+    test = args.test or args.df_method or "satterthwaite"
+    if test == "kenward-roger" and args.ml:
+        raise _UsageError("the Kenward-Roger test needs a REML pilot fit: drop --ml, or use "
+                          "--test satterthwaite or lrt")
+    try:
+        alpha = float(args.alpha)
+    except ValueError:
+        alpha = math.nan
+    if not 0 < alpha < 1:
+        raise _UsageError(f"--alpha takes a number between 0 and 1 such as 0.05; got "
+                          f"{args.alpha!r}")
+    if args.seed is None:
+        seed = secrets.randbelow(10**6)
+    else:
+        try:
+            seed = int(args.seed)
+        except ValueError:
+            raise _UsageError(f"--seed takes a whole number such as 1; got {args.seed!r}") \
+                from None
+        if seed < 0:
+            raise _UsageError(f"--seed takes a whole number of 0 or more; got {seed}")
+    return {
+        "effect": _numbers(args.effect, "--effect") if args.effect is not None else None,
+        "n_groups": (_whole_numbers(args.n_groups, "--n-groups")
+                     if args.n_groups is not None else None),
+        "n_per_group": (_whole_numbers(args.n_per_group, "--n-per-group")
+                        if args.n_per_group is not None else None),
+        "along": args.along,
+        "n_sims": _whole_numbers(args.sims, "--sims", many=False)[0],
+        "test": test, "alpha": alpha, "seed": seed,
+        "n_jobs": (_whole_numbers(args.jobs, "--jobs", many=False)[0]
+                   if args.jobs is not None else None),
+        "progress": not args.quiet,
+    }
+
+
+def _power_command(args) -> None:
+    from . import power_lmm
+    from .extend import grouping_columns
+
+    settings = _power_settings(args)
+    effect = settings.pop("effect")
+    fit, notes = _fit_noting_warnings(args.formula, _read(args.data), reml=not args.ml,
+                                      safe_formula=not args.trusted_formula)
+    table = power_lmm(fit, args.term, effect=effect, **settings)
+    attrs = table.attrs
+    along = attrs["along"] or args.along
+    if along is None and len(grouping_columns(fit.state.prep)) == 1:
+        along = grouping_columns(fit.state.prep)[0]
+    failed = int(table["n_failed"].sum())
+    if failed:
+        first = " ".join(str(attrs["first_error"]).split())
+        notes.append(f"{failed} of {int(table['n_sims'].sum())} refits failed and are left "
+                     f"out of the power (first: {first})")
+        print(f"mixedkit: warning: {notes[-1]}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(_clean({
+            "formula": fit.formula, "term": attrs["term"], "test": attrs["test"],
+            "alpha": attrs["alpha"], "conf_level": attrs["conf_level"], "along": along,
+            "seed": settings["seed"], "method": fit.method, "table": _records(table),
+            "warnings": notes}), indent=1))
+    else:
+        _print_power(table, fit, along, settings["seed"])
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from .power_plot import plot_power
+
+        fig = plot_power(table).figure
+        fig.tight_layout()  # plot_power leaves the axis label at the edge
+        _write_figure(fig, args.plot)
+        print(f"power figure written to {args.plot}", file=sys.stderr)
+
+
+def _print_power(table, fit, along: str, seed: int) -> None:
+    import pandas as pd
+
+    from .display import format_number
+
+    attrs = table.attrs
+    level = attrs["conf_level"]
+    print(f"Power for {attrs['term']}: {attrs['test']} test, alpha = {attrs['alpha']:g}, "
+          f"seed {seed} ({fit.method} pilot; groups of {along}; "
+          f"{level:.0%} exact binomial intervals)")
+    out = pd.DataFrame({
+        "n_groups": table["n_groups"].astype(str),
+        "n_per_group": table["n_per_group"].map(lambda v: f"{v:g}" if v == round(v)
+                                                else f"{v:.1f}"),
+        "n_obs": table["n_obs"].astype(str)})
+    if table["effect"].notna().any():
+        out["effect"] = table["effect"].map(format_number)
+    out["power"] = table["power"].map(lambda v: "NA" if math.isnan(v) else f"{v:.3f}")
+    out[f"{level:.0%} CI"] = [("NA" if math.isnan(lo) else f"[{lo:.3f}, {hi:.3f}]")
+                              for lo, hi in zip(table["conf_low"], table["conf_high"])]
+    for col in ("n_sims", "n_failed", "n_singular"):
+        out[col] = table[col].astype(str)
+    print(out.to_string(index=False))
+
+
 def _run(args) -> int:
     from . import check_data, check_formula, compare_models, fit_lmm, load_dataset
 
@@ -335,6 +528,8 @@ def _run(args) -> int:
         _anova_command(args)
     elif args.command == "means":
         _means_command(args)
+    elif args.command == "power":
+        _power_command(args)
     else:
         if len(args.formulas) < 2:
             raise _UsageError("compare needs at least two formulas")

@@ -59,7 +59,7 @@ def test_usage_error_exit_2():
 
 
 @pytest.mark.parametrize("command", [[], ["fit"], ["check"], ["compare"], ["anova"], ["means"],
-                                     ["demo"]])
+                                     ["power"], ["demo"]])
 def test_help_everywhere_with_an_example(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([*command, "--help"])
@@ -271,3 +271,119 @@ def test_fit_warnings_go_to_stderr_and_json(tmp_path, capsys):
     assert main(["means", str(path), PENICILLIN, "sample", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert any("singular" in w for w in data["warnings"])
+
+
+# ------------------------------------------------------------------------------ power
+SLEEP = "Reaction ~ Days + (Days | Subject)"
+
+
+def _power(csv, *extra: str) -> list[str]:
+    """``mixedkit power`` on sleepstudy: few simulations, in this process, no progress."""
+    return ["power", str(csv), SLEEP, "Days", "--sims", "20", "--jobs", "1", "--quiet", *extra]
+
+
+def test_power_table_has_the_requested_sizes(csv, capsys):
+    assert main(_power(csv, "--effect", "5", "--n-groups", "6,10,14", "--seed", "1")) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Power for Days: satterthwaite test, alpha = 0.05, seed 1 ")
+    assert "groups of Subject" in lines[0]
+    assert lines[1].split() == ["n_groups", "n_per_group", "n_obs", "effect", "power", "95%",
+                                "CI", "n_sims", "n_failed", "n_singular"]
+    rows = [line.split() for line in lines[2:]]
+    assert [r[:4] for r in rows] == [["6", "10", "60", "5.0000"], ["10", "10", "100", "5.0000"],
+                                     ["14", "10", "140", "5.0000"]]
+    for r in rows:
+        power, low, high = float(r[4]), float(r[5].strip("[,")), float(r[6].strip("]"))
+        assert 0 <= low <= power <= high <= 1
+        assert r[7:9] == ["20", "0"]
+
+
+def test_power_curve_over_effects_and_rows_per_group_as_json(csv, capsys):
+    assert main(_power(csv, "--effect=-2,8", "--n-per-group", "5,20", "--test", "lrt",
+                       "--alpha", "0.1", "--seed", "4", "--json")) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["term"] == "Days" and data["test"] == "lrt" and data["alpha"] == 0.1
+    assert data["seed"] == 4 and data["along"] == "Subject" and data["method"] == "REML"
+    assert data["warnings"] == []
+    assert [(r["n_per_group"], r["n_obs"], r["effect"]) for r in data["table"]] == [
+        (5, 90, -2), (5, 90, 8), (20, 360, -2), (20, 360, 8)]
+    assert list(data["table"][0]) == ["n_groups", "n_per_group", "n_obs", "effect", "power",
+                                      "conf_low", "conf_high", "n_sims", "n_failed",
+                                      "n_singular"]
+    assert data["table"][3]["power"] > data["table"][2]["power"]  # effect 8 vs -2 (seeded)
+
+
+def test_power_plot_writes_a_png(csv, tmp_path, capsys):
+    png = tmp_path / "power.png"
+    assert main(_power(csv, "--effect", "5", "--n-groups", "6,10", "--seed", "2",
+                       "--plot", str(png))) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("Power for Days") and f"written to {png}" in captured.err
+    assert png.stat().st_size > 5_000 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_power_same_seed_same_output(csv, capsys):
+    args = _power(csv, "--effect", "4", "--n-groups", "6,10", "--seed", "11")
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert main([*args[:-1], "12"]) == 0  # another seed: other draws
+    other = capsys.readouterr().out
+    assert main([*args, "--jobs", "2"]) == 0  # two worker processes: the same table
+    assert capsys.readouterr().out == first != other
+
+
+def test_power_without_seed_prints_one_that_repeats_the_run(csv, capsys):
+    args = _power(csv, "--effect", "4", "--n-groups", "6")
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    seed = out.split("seed ")[1].split()[0]
+    assert main([*args, "--seed", seed]) == 0
+    assert capsys.readouterr().out == out
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--n-groups", "10,x"], ("--n-groups takes comma-separated whole numbers above 0 such as "
+                              "10,20,40; got 'x' in '10,x'")),
+    (["--n-per-group", "0"], "--n-per-group takes comma-separated whole numbers above 0"),
+    (["--effect", "5,big"], ("--effect takes a number or comma-separated numbers such as "
+                             "2,5,10; got 'big' in '5,big'")),
+    (["--sims", "1e3"], "--sims takes a whole number above 0; got '1e3'"),
+    (["--alpha", "5"], "--alpha takes a number between 0 and 1"),
+    (["--seed", "x"], "--seed takes a whole number"),
+    (["--test", "lrt", "--df-method", "normal"], "--test lrt and --df-method normal disagree"),
+    (["--test", "kenward-roger", "--ml"], "needs a REML pilot fit: drop --ml"),
+    (["--along", "Days"], "along='Days' is not a grouping column"),
+])
+def test_power_bad_options_are_one_line_exit_2(csv, capsys, extra, message):
+    assert main(_power(csv, *extra)) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("mixedkit: error: ") and message in captured.err
+    assert captured.err.count("\n") == 1
+
+
+def test_power_unknown_term_lists_the_terms(csv):
+    out = subprocess.run([*_script(), "power", str(csv), SLEEP, "Dayz", "--sims", "20"],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.startswith("mixedkit: error: term 'Dayz' is not a fixed-effect term")
+    assert "its terms are ['Days']" in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_power_refuses_code_in_the_formula_by_default(csv, capsys):
+    assert main(["power", str(csv), "Reaction ~ I(__import__('os').getcwd()) + (1 | Subject)",
+                 "Days", "--sims", "20"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mixedkit: error: ") and "is not allowed in a checked formula" in err
+
+
+def test_power_help_shows_the_example(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["power", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "mixedkit power sleep.csv" in out and "--n-groups 10,20,40 --sims 500" in out
+    assert "--seed to repeat the run exactly" in out
+    main_help = subprocess.run([*_script(), "--help"], capture_output=True, text=True,
+                               timeout=300, check=False).stdout
+    assert "power" in main_help
