@@ -45,6 +45,7 @@ class ExtendedDesign:
     theta: np.ndarray  # unit-free, statsmodels' packed order, for this design's scaling
     n_groups: int
     n_per_group: float  # rows per group (the mean when groups differ)
+    along: str  # the grouping column counted by n_groups
 
 
 def grouping_columns(prep) -> list[str]:
@@ -177,4 +178,4 @@ def extend_design(state, theta: np.ndarray, *, along: str | None = None,
     theta = std_theta(new_design, user_theta(design, np.asarray(theta, float)))
     codes = new_prep.codes((prep.names.safe[along],))
     sizes = np.bincount(codes)
-    return ExtendedDesign(new_prep, new_design, theta, len(sizes), float(sizes.mean()))
+    return ExtendedDesign(new_prep, new_design, theta, len(sizes), float(sizes.mean()), along)

@@ -27,7 +27,7 @@ from scipy import stats
 from .errors import InputTypeError, InputValueError, MixedkitError
 from .parallel import run_tasks, spawn_seeds
 
-__all__ = ["POWER_COLUMNS", "power_lmm"]
+__all__ = ["POWER_COLUMNS", "draw_common", "power_lmm"]
 
 POWER_COLUMNS = ["n_groups", "n_per_group", "n_obs", "effect", "power", "conf_low", "conf_high",
                  "n_sims", "n_failed", "n_singular"]
@@ -130,10 +130,16 @@ def _resolve_term(state, term) -> tuple[str, np.ndarray, np.ndarray | None]:
         unit = np.zeros((1, len(columns)))
         unit[0, i] = 1.0
         return term, np.array([i]), unit
+    import difflib
+
     names = [t.name for t in terms]
+    close = difflib.get_close_matches(term, names + columns, n=1, cutoff=0.6)
+    if not close:
+        close = [n for n in names + columns if n.lower() == term.lower()]
+    hint = f"did you mean {close[0]!r}? " if close else ""
     raise InputValueError(
-        f"term {term!r} is not a fixed-effect term of the model; its terms are {names} "
-        f"(fit.anova().term) and its coefficients {columns}")
+        f"term {term!r} is not a fixed-effect term of the model; {hint}its terms are {names} "
+        f"(as the anova table names them) and its coefficients {columns}")
 
 
 def _effects(effect, label: str, columns: np.ndarray, names: list[str]) -> list:
@@ -224,18 +230,46 @@ def _check_lrt_term(state, label: str, fixed_l) -> None:
 
 
 # ---------------------------------------------------------------- simulation
+def _stream(seed: np.random.SeedSequence, k: int) -> np.random.Generator:
+    """The k-th child stream of ``seed`` (without spawning, which would change ``seed``)."""
+    return np.random.default_rng(np.random.SeedSequence(
+        seed.entropy, spawn_key=tuple(seed.spawn_key) + (k,)))
+
+
+def draw_common(design, beta: np.ndarray, theta: np.ndarray, sigma2: float,
+                seed: np.random.SeedSequence) -> np.ndarray:
+    """A response drawn as :func:`~mixedkit.bootstrap.draw_response` does, with common
+    random numbers across the designs of a curve.
+
+    Residuals and each factor's effects come from their own streams, the effects in
+    the order the levels first appear: with the same seed, row i gets the same
+    residual and the j-th group the same effect in a design with 10 groups and in one
+    with 40 (whose first groups are the same, :mod:`mixedkit.extend`). Neighbouring
+    points of a curve then differ by the design, not by the noise, and the curve is
+    smooth at a modest ``n_sims``.
+    """
+    sigma = np.sqrt(sigma2)
+    y = design.exog.to_numpy(float) @ np.asarray(beta, float) \
+        + sigma * _stream(seed, 0).standard_normal(len(design.endog))
+    for k, factor in enumerate(design.engine.factors, start=1):
+        _, first = np.unique(factor.codes, return_index=True)
+        appearance = np.empty(len(first), int)
+        appearance[np.argsort(first, kind="stable")] = np.arange(len(first))
+        u = _stream(seed, k).standard_normal((factor.n_levels, factor.q))[appearance]
+        b = sigma * u @ factor.lam(theta).T
+        y += np.einsum("ij,ij->i", factor.z, b[factor.codes])
+    return y
+
+
 def _power_chunk(scenarios, items):
     """Simulate, refit and test: (p_value, singular, error) per (scenario, seed)."""
-    from .bootstrap import draw_response
-
     out = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for index, seed in items:
             sc = scenarios[index]
             try:
-                y = draw_response(sc.design, sc.beta, sc.theta, sc.sigma2,
-                                  np.random.default_rng(seed))
+                y = draw_common(sc.design, sc.beta, sc.theta, sc.sigma2, seed)
                 out.append(_test_once(sc, y))
             except (MixedkitError, np.linalg.LinAlgError, ValueError, FloatingPointError) as err:
                 out.append((np.nan, False, f"{type(err).__name__}: {err}"))
@@ -330,7 +364,13 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
         group), ``n_obs``, ``effect`` (the term's coefficient; NaN for several),
         ``power``, ``conf_low``, ``conf_high``, ``n_sims``, ``n_failed``,
         ``n_singular``. ``.attrs`` holds ``term``, ``test``, ``alpha``, ``along``,
-        ``conf_level`` and ``seed``.
+        ``conf_level``, ``seed`` (an integer seed, else None), ``coefficients`` (the
+        term's) and ``effects`` (per row, the coefficients simulated, by name).
+
+        Every point of the curve uses the same random streams (common random numbers,
+        see :func:`draw_common`): neighbouring points differ by the design, not by the
+        noise, so the curve is smooth; each point on its own is an ordinary Monte Carlo
+        estimate.
 
     Raises
     ------
@@ -373,18 +413,20 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
     if along is None and group_sizes == [None] and row_sizes == [None]:
         along = grouping_columns(state.prep)[0]
 
-    scenarios, rows = [], []
+    scenarios, rows, effects_used = [], [], []
     for n_g, n_r, values in itertools.product(group_sizes, row_sizes, effects):
         beta = pilot.beta.copy()
         if values is not None:
             beta[columns] = values
         scenario, ext = _scenario(pilot, label, columns, fixed_l, beta, along, n_g, n_r, test)
         scenarios.append(scenario)
+        effects_used.append({names[i]: float(beta[i]) for i in columns})
+        along_used = ext.along
         rows.append([ext.n_groups, ext.n_per_group, len(ext.design.endog),
                      float(beta[columns][0]) if len(columns) == 1 else np.nan])
 
-    seeds = spawn_seeds(seed, len(scenarios) * int(n_sims))
-    items = [(i // int(n_sims), s) for i, s in enumerate(seeds)]
+    seeds = spawn_seeds(seed, int(n_sims))  # the same streams for every point of the curve
+    items = [(i, s) for i in range(len(scenarios)) for s in seeds]
     results = run_tasks(_power_chunk, (scenarios,), items, executor=executor, n_jobs=n_jobs,
                         progress=progress, label="power simulation")
     table = []
@@ -399,7 +441,9 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
                             int(sum(r[1] for r in mine))])
     out = pd.DataFrame(table, columns=POWER_COLUMNS)
     errors = [r[2] for r in results if r[2]]
-    out.attrs.update(term=label, test=test, alpha=float(alpha), along=along,
-                     conf_level=float(conf_level), seed=seed if isinstance(seed, int) else None,
+    is_int = isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
+    out.attrs.update(term=label, test=test, alpha=float(alpha), along=along_used,
+                     conf_level=float(conf_level), seed=int(seed) if is_int else None,
+                     coefficients=[names[i] for i in columns], effects=effects_used,
                      source=pilot.source, first_error=errors[0] if errors else None)
     return out

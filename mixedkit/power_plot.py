@@ -50,7 +50,7 @@ def plot_power(table: pd.DataFrame, *, x: str | None = None, target: float | Non
         raise InputValueError(f"x must be one of {_AXES}; got {x!r}")
     lines = [c for c in varying if c != x]
     if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 3.8))
+        _, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
     groups = table.groupby(lines, sort=True) if lines else [(None, table)]
     for key, part in groups:
         part = part.sort_values(x)
