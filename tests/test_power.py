@@ -334,8 +334,8 @@ def test_common_random_numbers_nest_the_designs(sleep_fit):
 
 
 def test_a_curve_over_effects_is_monotone(sleep_fit):
-    """Common random numbers: away from 0 a larger effect only moves each statistic up
-    (at 0 a two-sided test can lose power when the effect first moves from 0)."""
+    """Common random numbers: every effect is tested on the same noise, so the curve has
+    no Monte Carlo wiggles (near 0 a two-sided test can still dip)."""
     table = mk.power_lmm(sleep_fit, "Days", effect=[3, 6, 9, 12], n_groups=6, n_sims=30,
                          seed=3, n_jobs=1, progress=False)
     assert table["power"].is_monotonic_increasing
