@@ -51,7 +51,8 @@ def plot_power(table: pd.DataFrame, *, x: str | None = None, target: float | Non
     lines = [c for c in varying if c != x]
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
-    groups = table.groupby(lines, sort=True) if lines else [(None, table)]
+    by = lines[0] if len(lines) == 1 else lines  # a one-element list warns in pandas 1.5
+    groups = table.groupby(by, sort=True) if lines else [(None, table)]
     for key, part in groups:
         part = part.sort_values(x)
         err = np.vstack([part["power"] - part["conf_low"], part["conf_high"] - part["power"]])
