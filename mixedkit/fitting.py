@@ -13,7 +13,7 @@ from .safe_formula import check_model_formulas, check_translated
 from .state import FitState
 from .validation import prepare
 
-__all__ = ["fit_lmm"]
+__all__ = ["check_unknown_arguments", "fit_lmm"]
 
 
 # R and statsmodels habits: the argument a user meant
@@ -21,7 +21,9 @@ _ALIASES = {"REML": "reml", "method": "reml", "group": "groups", "df": "df_metho
             "ddf": "df_method", "level": "conf_level"}
 
 
-def _check_unknown(unknown: dict) -> None:
+def check_unknown_arguments(unknown: dict, caller: str = "fit_lmm()") -> None:
+    """Refuse the first unknown keyword argument, with the name the user likely meant
+    (R's ``REML=FALSE`` is answered with ``reml=False``)."""
     if not unknown:
         return
     name, value = next(iter(unknown.items()))
@@ -39,7 +41,7 @@ def _check_unknown(unknown: dict) -> None:
                  "df_method", "engine", "safe_formula"]
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean {close[0]}=?" if close else f"fit_lmm's options are {known}"
-    raise InputTypeError(f"fit_lmm() got an unknown argument {name}={value!r}; {hint}")
+    raise InputTypeError(f"{caller} got an unknown argument {name}={value!r}; {hint}")
 
 
 def fit_lmm(
@@ -141,7 +143,7 @@ def fit_lmm(
 
     if safe_formula:
         check_model_formulas(formula, data, re_formula, vc_formula)
-    _check_unknown(unknown)
+    check_unknown_arguments(unknown)
     if not isinstance(reml, (bool, np.bool_)):
         raise InputTypeError(f"reml must be True (REML, lme4's default) or False (ML); got "
                              f"{reml!r}")

@@ -151,13 +151,13 @@ def fit_many(formula: str, data: pd.DataFrame, *, responses=None, by=None, execu
     1  Reaction    10.467
     3      Slow    11.514
     """
-    from .fitting import _check_unknown
+    from .fitting import check_unknown_arguments
 
     if not isinstance(data, pd.DataFrame):
         raise InputTypeError(f"data must be a pandas DataFrame; got {type(data).__name__}")
     lhs, rhs = _split_formula(formula)
     unknown = {k: v for k, v in fit_options.items() if k not in _FIT_OPTIONS}
-    _check_unknown(unknown)
+    check_unknown_arguments(unknown, caller="fit_many()")
     if p_adjust is not None and p_adjust not in P_ADJUST_METHODS:
         raise InputValueError(f"p_adjust must be None or one of {P_ADJUST_METHODS}; got "
                               f"{p_adjust!r}")
