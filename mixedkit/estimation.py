@@ -306,6 +306,53 @@ def _statsmodels_check(design, theta: np.ndarray, reml: bool) -> tuple[float | N
     return value, "MixedLM.loglike evaluated at the optimum"
 
 
+class _Best:
+    """The best optimum so far: the highest valid likelihood, converged preferred."""
+
+    def __init__(self):
+        self.theta, self.ll, self.converged, self.max_grad = None, -np.inf, False, np.inf
+
+    def consider(self, result, attempts: list) -> None:
+        theta, ll, conv, gmax, attempt = result
+        attempts.append(attempt)
+        if theta is None or not np.isfinite(ll):
+            return
+        if ll > self.ll + 1e-8 or (conv and not self.converged and ll > self.ll - 1e-6):
+            self.theta, self.ll, self.converged, self.max_grad = theta, ll, conv, gmax
+
+
+def _attempt(obj, name, label, run, theta0, design, lower):
+    """Run one optimiser from theta0: (theta, loglik, converged, max_grad, Attempt)."""
+    theta0 = np.array(theta0, float)
+    theta0[design.theta_diagonal] = np.maximum(theta0[design.theta_diagonal], lower)
+    t0, e0 = time.perf_counter(), obj.evals
+    try:
+        theta, msg = run(obj, theta0, design, lower)
+        ll = obj.loglik(theta)
+        conv, gmax = _converged(obj, theta, design, lower) if np.isfinite(ll) \
+            else (False, np.inf)
+    except (np.linalg.LinAlgError, ValueError, FloatingPointError, OverflowError) as err:
+        theta, ll, conv, gmax, msg = None, -np.inf, False, np.inf, f"{type(err).__name__}: {err}"
+    return theta, ll, conv, gmax, Attempt(name, label, ll, obj.evals - e0, gmax, conv, msg,
+                                          time.perf_counter() - t0)
+
+
+def _inside_boundary_start(obj, best: _Best, design, lower) -> np.ndarray | None:
+    """A point with a Cholesky diagonal moved off its bound where the likelihood is
+    higher than at ``best`` (None when every probe is lower: a true boundary optimum)."""
+    theta, found, found_ll = best.theta, None, best.ll + 1e-8
+    for i in design.theta_diagonal:
+        if theta[i] >= SINGULAR_TOL:
+            continue
+        for step in (1e-2, 1e-1, 1.0):
+            trial = theta.copy()
+            trial[i] = lower + step
+            trial_ll = obj.loglik(trial)
+            if trial_ll > found_ll:
+                found, found_ll = trial, trial_ll
+    return found
+
+
 def estimate(design, reml: bool, start: np.ndarray | None = None,
              engine: str = "mixedkit", crosscheck: bool = True) -> Estimate:
     """Maximise the (REML) likelihood over theta; see the module docstring.
@@ -344,28 +391,28 @@ def estimate(design, reml: bool, start: np.ndarray | None = None,
                  ("L-BFGS-B", "start x 0.1", _lbfgsb, base * 0.1 + lower),
                  ("L-BFGS-B", "start x 10", _lbfgsb, base * 10)]
         attempts: list[Attempt] = []
-        best_theta, best_ll, best_conv, best_grad = None, -np.inf, False, np.inf
+        best = _Best()
         for name, label, run, theta0 in plan:
             if theta0 is None:
-                theta0 = best_theta if best_theta is not None else base
-            theta0 = np.array(theta0, float)
-            theta0[design.theta_diagonal] = np.maximum(theta0[design.theta_diagonal], lower)
-            t0, e0 = time.perf_counter(), obj.evals
-            try:
-                theta, msg = run(obj, theta0, design, lower)
-                ll = obj.loglik(theta)
-                conv, gmax = _converged(obj, theta, design, lower) if np.isfinite(ll) \
-                    else (False, np.inf)
-            except (np.linalg.LinAlgError, ValueError, FloatingPointError, OverflowError) as err:
-                theta, ll, conv, gmax, msg = None, -np.inf, False, np.inf, f"{type(err).__name__}: {err}"
-            attempts.append(Attempt(name, label, ll, obj.evals - e0, gmax, conv, msg,
-                                    time.perf_counter() - t0))
-            if theta is not None and np.isfinite(ll) and (
-                ll > best_ll + 1e-8 or (conv and not best_conv and ll > best_ll - 1e-6)
-            ):
-                best_theta, best_ll, best_conv, best_grad = theta, ll, conv, gmax
-            if best_conv:
+                theta0 = best.theta if best.theta is not None else base
+            best.consider(_attempt(obj, name, label, run, theta0, design, lower), attempts)
+            if best.converged:
                 break
+        # The deviance depends on a Cholesky diagonal through its square, so its gradient
+        # there is 0 at 0 whatever the data: L-BFGS-B can stop on the bound with a
+        # variance that should be positive. Probe inside the bound and go on from there.
+        for _ in range(3):
+            inside = _inside_boundary_start(obj, best, design, lower) \
+                if best.theta is not None else None
+            if inside is None:
+                break
+            before = best.ll
+            best.consider(_attempt(obj, "L-BFGS-B", "inside the boundary", _lbfgsb, inside,
+                                   design, lower), attempts)
+            if not best.ll > before + 1e-8:
+                break
+        best_theta, best_ll, best_conv, best_grad = best.theta, best.ll, best.converged, \
+            best.max_grad
         if best_theta is not None:
             best_theta, best_ll = _snap_to_boundary(obj, best_theta, best_ll, design, lower)
         caught = [str(w.message) for w in record]
