@@ -335,7 +335,9 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
         New groups are copies of the pilot's (see :mod:`mixedkit.extend`).
     n_per_group : int or list of int, optional
         Rows per group of ``along`` (default: as in the pilot); each group's rows are
-        cycled. With lists for both, every combination is simulated.
+        cycled: fewer rows keep each group's first rows (sleepstudy's first 5 days, not
+        5 days spread over 10), more repeat them. For another schedule, build the pilot
+        data with it. With lists for both, every combination is simulated.
     along : str, optional
         The grouping column to extend; needed when the model has several.
     n_sims : int, default 1000

@@ -18,7 +18,7 @@ def _varying(table: pd.DataFrame) -> list[str]:
 
 
 def plot_power(table: pd.DataFrame, *, x: str | None = None, target: float | None = 0.8,
-               ax=None):
+               label: str | None = None, ax=None):
     """Plot a power curve made by :func:`~mixedkit.power_lmm`.
 
     Parameters
@@ -30,6 +30,8 @@ def plot_power(table: pd.DataFrame, *, x: str | None = None, target: float | Non
         one draws one line per value).
     target : float or None, default 0.8
         A dashed line at the power one aims for (None: no line).
+    label : str, optional
+        Legend label of this curve (to draw several tables on one ``ax``).
     ax : matplotlib Axes, optional
 
     Returns
@@ -56,18 +58,20 @@ def plot_power(table: pd.DataFrame, *, x: str | None = None, target: float | Non
     for key, part in groups:
         part = part.sort_values(x)
         err = np.vstack([part["power"] - part["conf_low"], part["conf_high"] - part["power"]])
-        label = None if key is None else ", ".join(
-            f"{_LABELS[c]} = {v:g}" for c, v in zip(lines, np.atleast_1d(key)))
-        ax.errorbar(part[x], part["power"], yerr=err, marker="o", capsize=3, label=label)
+        parts = [] if key is None else [f"{_LABELS[c]} = {v:g}"
+                                         for c, v in zip(lines, np.atleast_1d(key))]
+        text = ", ".join(([label] if label else []) + parts) or None
+        ax.errorbar(part[x], part["power"], yerr=err, marker="o", capsize=3, label=text)
     if target is not None:
         ax.axhline(target, color="0.5", linestyle="--", linewidth=1)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel(_LABELS[x])
+    along = table.attrs.get("along")
+    ax.set_xlabel(f"groups ({along})" if x == "n_groups" and along else _LABELS[x])
     ax.set_ylabel("power")
     term, test = table.attrs.get("term"), table.attrs.get("test")
     if term:
         alpha = table.attrs.get("alpha", 0.05)
         ax.set_title(f"power for {term} ({test} test, alpha = {alpha:g})", fontsize=10)
-    if lines:
+    if lines or label:
         ax.legend(fontsize=8)
     return ax

@@ -108,7 +108,9 @@ def simulate_lmm(n_groups: int, n_per_group: int, *, icc: float = 0.3, slope_sd:
         or "1"
     random = f"({first} | group)" if slope_sd > 0 else "(1 | group)"
     frame.attrs["formula"] = f"y ~ {rhs} + {random}"
-    frame.attrs["truth"] = {"intercept": intercept, "effects": effects, "tau": float(tau),
-                            "slope_sd": slope_sd, "sigma": sigma, "icc": icc,
-                            "treatment_effect": treatment_effect}
+    frame.attrs["truth"] = {
+        "intercept": float(intercept), "effects": {k: float(v) for k, v in effects.items()},
+        "tau": float(tau), "slope_sd": float(slope_sd), "sigma": float(sigma),
+        "icc": float(icc),
+        "treatment_effect": None if treatment_effect is None else float(treatment_effect)}
     return frame

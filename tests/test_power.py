@@ -295,8 +295,10 @@ def test_plot_power(sleep_fit):
     table = mk.power_lmm(sleep_fit, "Days", effect=5, n_groups=[4, 8], n_sims=8, seed=1,
                          n_jobs=1, progress=False)
     ax = mk.plot_power(table)
-    assert ax.get_xlabel() == "groups" and ax.get_ylabel() == "power"
+    assert ax.get_xlabel() == "groups (Subject)" and ax.get_ylabel() == "power"
     assert "Days" in ax.get_title()
+    mk.plot_power(table.assign(power=table.power / 2), label="half", ax=ax)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["half"]
     plt.close(ax.figure)
     grid = mk.power_lmm(sleep_fit, "Days", n_groups=[4, 6], n_per_group=[3, 5], n_sims=4,
                         seed=1, n_jobs=1, progress=False)
