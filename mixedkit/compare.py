@@ -141,7 +141,7 @@ def _check_same_data(entries: list[_Entry]) -> None:
 
 @dataclass
 class ModelComparison:
-    """Result of :func:`compare_models`.
+    """Result of :func:`~mixedkit.compare_models`.
 
     Attributes
     ----------
@@ -331,8 +331,20 @@ def _bootstrap_lrt(small, big, chisq, reml, n_boot, seed, executor, n_jobs, prog
 
 @dataclass
 class RemlMlComparison:
-    """Result of :func:`reml_vs_ml`: ``table`` (``quantity, reml, ml, difference,
-    relative_difference``) and ``notes``."""
+    """Result of :func:`~mixedkit.reml_vs_ml`: the same model by REML and ML, side by side.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Columns ``quantity, reml, ml, difference, relative_difference``: one row per
+        fixed-effect estimate and standard error, variance and correlation, then
+        ``loglik``, ``aic`` and ``bic`` (``relative_difference`` only for estimates,
+        standard errors and variances).
+    notes : list of str
+        What differs between the two fits and when to use which.
+    reml_fit, ml_fit : LmmFit
+        The two fits.
+    """
 
     table: pd.DataFrame
     notes: list[str]

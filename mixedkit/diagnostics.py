@@ -171,6 +171,8 @@ def diagnostics_data(fit, *, x: str | None = None, max_groups: int = _MAX_TRAJEC
         variable, else the first numeric fixed-effect column).
     max_groups : int, default 12
         Trajectories drawn at most (a random sample of groups, ``seed``).
+    seed : int, default 0
+        Seed of that sample.
 
     Returns
     -------
@@ -178,7 +180,7 @@ def diagnostics_data(fit, *, x: str | None = None, max_groups: int = _MAX_TRAJEC
         ``"residuals"``: index as the data rows used; columns ``fitted, residual,
         pearson, sqrt_abs_pearson`` (conditional fitted values and residuals).
         ``"residual_smooth"``: ``x, smooth`` (lowess of residual on fitted).
-        ``"scale_smooth"``: ``x, smooth`` (lowess of sqrt |Pearson residual| on fitted).
+        ``"scale_smooth"``: ``x, smooth`` (lowess of sqrt(abs(Pearson residual)) on fitted).
         ``"qq"``: ``theoretical, sample, band_low, band_high`` (Pearson residuals).
         ``"ranef"``: :meth:`LmmFit.ranef`, sorted by group, term and estimate.
         ``"ranef_qq"``: ``group, term`` plus the ``qq`` columns, per random term.
@@ -328,13 +330,14 @@ def check_assumptions(fit) -> pd.DataFrame:
         ``test`` names the test or measure, ``statistic`` is its value (a number,
         NaN when the check could not run); ``severity`` is ``ok``, ``note`` (look at
         the plots, or the check could not run: ``fix`` says why) or ``warning`` (an
-        assumption may not hold), as in ``fit.health``. Checks: normality of the Pearson residuals (Shapiro-Wilk, or
-        D'Agostino above 5000 rows, with skewness and kurtosis); curvature of the
-        mean structure (residuals against the squared centred fitted values and each
-        numeric predictor, Bonferroni-adjusted); residual spread
-        against fitted values (Spearman correlation of |residual| with fitted) and
-        across groups (Brown-Forsythe test); outlying observations (|Pearson
-        residual| beyond the Bonferroni 5% normal cutoff, at least 3); influential
+        assumption may not hold), as in ``fit.health``. Checks: normality of the
+        Pearson residuals (Shapiro-Wilk, or D'Agostino above 5000 rows, with skewness
+        and kurtosis); curvature of the mean structure (residuals against the squared
+        centred fitted values and each numeric predictor, Bonferroni-adjusted);
+        residual spread against fitted values (Spearman correlation of the absolute
+        residuals with fitted) and across groups (Brown-Forsythe test); outlying
+        observations (absolute Pearson residual beyond the Bonferroni 5% normal
+        cutoff, at least 3); influential
         groups (leave-one-group-out change of each fixed effect in standard errors,
         variance parameters held at their estimates; flagged above 1); normality of
         each random term's conditional modes and outlying groups (standardised mode
@@ -344,7 +347,7 @@ def check_assumptions(fit) -> pd.DataFrame:
     Notes
     -----
     Tests flag at p < 0.01 and only when the effect is large enough to matter (for
-    normality: |skewness| > 0.5 or excess kurtosis > 1), so large samples do not
+    normality: abs(skewness) > 0.5 or excess kurtosis > 1), so large samples do not
     turn every small departure into a problem. Detection and false-alarm rates on
     simulated data are in tests/test_diagnostics.py.
     """

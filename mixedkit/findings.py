@@ -51,29 +51,41 @@ class Finding:
         return sep.join(p for p in parts if p)
 
     def line(self) -> str:
+        """One line: a badge for the severity, the check's name and :meth:`details`."""
         return f"[{_BADGE[self.severity]}] {self.check}: {self.details()}"
 
 
 @dataclass
 class Report:
-    """A ranked list of :class:`Finding` with a verdict.
+    """A ranked list of :class:`~mixedkit.findings.Finding` with a verdict.
 
     ``verdict`` is ``"ok"`` when every finding is ok or a note, ``"warning"`` when
-    the worst is a warning and ``"error"`` when any check failed.
+    the worst is a warning and ``"error"`` when any check failed. Iterating gives the
+    findings worst first; ``report["convergence"]`` is the finding of that check.
+
+    Attributes
+    ----------
+    title : str
+        What was checked, e.g. ``"model health"``.
+    findings : list of Finding
+        The findings in the order they were added.
     """
 
     title: str
     findings: list[Finding] = field(default_factory=list)
 
     def add(self, finding: Finding) -> None:
+        """Append a finding."""
         self.findings.append(finding)
 
     @property
     def ranked(self) -> list[Finding]:
+        """The findings, worst first (error, warning, note, ok)."""
         return sorted(self.findings, key=lambda f: SEVERITIES.index(f.severity))
 
     @property
     def verdict(self) -> str:
+        """``"ok"``, ``"warning"`` or ``"error"``: the worst severity (a note counts as ok)."""
         if not self.findings:
             return "ok"
         worst = self.ranked[0].severity
@@ -86,6 +98,7 @@ class Report:
 
     @property
     def problems(self) -> list[Finding]:
+        """The findings that warn or fail, worst first."""
         return [f for f in self.ranked if f.severity in ("error", "warning")]
 
     def __getitem__(self, check: str) -> Finding:

@@ -9,17 +9,17 @@ pbkrtest writes the marginal covariance linearly in the variance parameters,
 V = sum_i gamma_i G_i: one G_i = Z_f (I ⊗ E_ab) Z_f' per element (a, b) of each
 random factor's covariance matrix (E_ab the symmetric 0/1 matrix of that element)
 and G = I for the residual variance, so every second derivative of V is 0.  With
-Phi = (X'V^-1 X)^-1 (lme4's ``vcov``):
+Phi = (X'V^-1 X)^-1 (lme4's ``vcov``)::
 
     P_i  = -X'V^-1 G_i V^-1 X,      Q_ij = X'V^-1 G_i V^-1 G_j V^-1 X
     I_ij = tr(V^-1 G_i V^-1 G_j) - 2 tr(Phi Q_ij) + tr(Phi P_i Phi P_j),   W = 2 I^-1
-    Phi_A = Phi + 2 Phi [sum_ij W_ij (Q_ij - P_i Phi P_j)] Phi            (``vcovAdj``)
+    Phi_A = Phi + 2 Phi [sum_ij W_ij (Q_ij - P_i Phi P_j)] Phi            (vcovAdj)
 
-(W from a generalised inverse when the smallest |eigenvalue| of I is <= 1e-10).  For
-a hypothesis L beta = 0 of rank q, Theta = L'(L Phi L')^-1 L, u_i = Theta Phi P_i Phi,
-A1 = sum W_ij tr(u_i) tr(u_j) and A2 = sum W_ij tr(u_i u_j) give the denominator df
-and the F scaling (``.KR_adjust``, ``Lb_ddf``).  A zero variance is no special case:
-its G_i stays in the sum (pbkrtest does not drop it).
+(W from a generalised inverse when the smallest absolute eigenvalue of I is
+<= 1e-10).  For a hypothesis L beta = 0 of rank q, Theta = L'(L Phi L')^-1 L,
+u_i = Theta Phi P_i Phi, A1 = sum W_ij tr(u_i) tr(u_j) and A2 = sum W_ij tr(u_i u_j)
+give the denominator df and the F scaling (``.KR_adjust``, ``Lb_ddf``).  A zero variance
+is no special case: its G_i stays in the sum (pbkrtest does not drop it).
 
 Computation.  Nothing of size n x n is formed.  Rows are grouped by the top-level
 grouping factor (one group holding every row for crossed designs); within a group

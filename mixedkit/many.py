@@ -187,7 +187,7 @@ def fit_many(formula: str, data: pd.DataFrame, *, responses=None, by=None, execu
 
 
 class ManyFits:
-    """Results of :func:`fit_many`: stacked tables keyed by response (and ``by``).
+    """Results of :func:`~mixedkit.fit_many`: stacked tables keyed by response (and ``by``).
 
     Attributes
     ----------

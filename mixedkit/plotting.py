@@ -1,6 +1,6 @@
 """Diagnostic plots for a fitted linear mixed model.
 
-Every function draws only what :func:`mixedkit.diagnostics.diagnostics_data` returns
+Every function draws only what :func:`~mixedkit.diagnostics_data` returns
 (called once per function), so a test can compare the artists' data with that table
 and a user who prefers another plotting library can draw the same numbers.
 

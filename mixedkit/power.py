@@ -370,9 +370,9 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
         term's) and ``effects`` (per row, the coefficients simulated, by name).
 
         Every point of the curve uses the same random streams (common random numbers,
-        see :func:`draw_common`): neighbouring points differ by the design, not by the
-        noise, so the curve is smooth; each point on its own is an ordinary Monte Carlo
-        estimate.
+        see :func:`~mixedkit.power.draw_common`): neighbouring points differ by the
+        design, not by the noise, so the curve is smooth; each point on its own is an
+        ordinary Monte Carlo estimate.
 
     Raises
     ------

@@ -55,49 +55,46 @@ class LmmFit:
     """A fitted linear mixed model.
 
     Built by :func:`~mixedkit.fit_lmm`; every table keeps full precision and only
-    ``summary()``, ``repr`` and the notebook card round.
+    ``summary()``, ``repr`` and the notebook card round. The tables and the numbers
+    derived from them (``fixed_effects``, ``variance_components``, ``aic``, ``bic``,
+    ``health``, ...) are the properties below; the attributes here are set at the fit.
 
     Attributes
     ----------
     formula : str
         The formula as given.
     method : {"REML", "ML"}
-    fixed_effects : DataFrame
-        Columns ``term, estimate, std_error, statistic, df, p_value, conf_low,
-        conf_high``. By default (``df_method="satterthwaite"``) t tests and intervals
-        with lmerTest's Satterthwaite degrees of freedom; ``"kenward-roger"`` uses
-        pbkrtest's adjusted covariance (``std_error``) and df; ``"normal"`` gives z
-        (``df`` is inf). ``.attrs`` holds ``conf_level`` and ``df_method``.
-    variance_components : DataFrame
-        Columns ``group, term, variance, std_dev, corr``: one row per random-effect
-        variance (``corr`` empty), one row per correlation (``term`` is
-        ``"corr(a, b)"``, ``variance`` the covariance, ``corr`` the correlation) and a
-        last ``Residual`` row.
+        How the model was fitted.
+    reml : bool
+        True for a REML fit.
+    conf_level : float
+        Confidence level of the intervals in the tables (default 0.95).
+    df_method : {"satterthwaite", "kenward-roger", "normal"}
+        Inference for the fixed effects in every table (see :func:`~mixedkit.fit_lmm`).
     scale : float
         Residual variance.
     theta : ndarray
         lme4's theta (relative Cholesky factor, data units, each block packed column by
         column as ``getME(fit, "theta")``), for comparison with R.
-    loglik, aic, bic : float
-        For a REML fit the REML log-likelihood and lme4's AIC/BIC computed from it
-        (the REML criterion); compare such values only between fits with the same
-        fixed effects.
+    loglik : float
+        Log-likelihood at the optimum; for a REML fit the REML log-likelihood, to be
+        compared only between fits with the same fixed effects.
     n_obs : int
         Rows used (after removing missing values).
+    n_dropped : int
+        Rows dropped for missing values.
+    dropped : dict
+        Rows dropped for a missing value, counted by column.
     n_groups : dict
         Levels of each grouping factor.
     converged : bool
+        True when an optimisation attempt converged (see :attr:`attempts`).
     singular : bool
         lme4's rule, a diagonal element of the relative Cholesky factor (theta) below
         1e-4 (zero variances, correlations of +/-1), applied to the random-effect
         columns scaled to unit root mean square, so that it does not depend on the
         predictors' units (lme4's raw theta does: a slope per second can look
         singular). Equal to lme4's ``isSingular`` on every reference model.
-    health : Report
-        Convergence, singularity, data, scaling and design findings, then the
-        assumption checks of :meth:`check_assumptions`, worst first.
-    statsmodels_result : MixedLMResultsWrapper
-        The statsmodels results object at mixedkit's optimum (built on first access).
     engine : {"mixedkit", "statsmodels"}
         Which evaluation of statsmodels' likelihood the optimiser used.
     state : FitState
@@ -106,8 +103,6 @@ class LmmFit:
         The statsmodels call that specifies the same model, written for a DataFrame
         named ``data`` and ``import statsmodels.formula.api as smf`` (and ``numpy as
         np`` for crossed designs).
-    attempts : DataFrame
-        One row per optimisation attempt.
     """
 
     def __init__(self, state: FitState, conf_level: float = 0.95,
@@ -140,10 +135,16 @@ class LmmFit:
 
     @property
     def aic(self) -> float:
+        """Akaike's criterion, -2 loglik + 2 n_params.
+
+        For a REML fit computed from the REML criterion, as lme4 does; compare such
+        values only between fits with the same fixed effects.
+        """
         return -2 * self.loglik + 2 * self.n_params
 
     @property
     def bic(self) -> float:
+        """Schwarz's criterion, -2 loglik + log(n_obs) n_params (REML fits: as :attr:`aic`)."""
         return -2 * self.loglik + math.log(self.n_obs) * self.n_params
 
     @cached_property
@@ -156,6 +157,12 @@ class LmmFit:
 
     @property
     def attempts(self) -> pd.DataFrame:
+        """One row per optimisation attempt.
+
+        Columns ``optimizer, start, loglik, n_evals, max_grad, converged, message,
+        seconds``. ``.attrs`` holds statsmodels' own log-likelihood at the optimum and
+        the difference (``statsmodels_difference``) where building its model is cheap.
+        """
         return self.state.estimate.attempts_frame()
 
     @cached_property
@@ -166,6 +173,18 @@ class LmmFit:
 
     @cached_property
     def fixed_effects(self) -> pd.DataFrame:
+        """The fixed-effect estimates with their tests and intervals.
+
+        Columns ``term, estimate, std_error, statistic, df, p_value, conf_low,
+        conf_high``. Standard errors from (X'V^-1 X)^-1, as lme4's ``vcov``. By default
+        (``df_method="satterthwaite"``) t tests and intervals with lmerTest's
+        Satterthwaite degrees of freedom; ``"kenward-roger"`` uses pbkrtest's adjusted
+        covariance (``std_error``) and df; ``"normal"`` gives z (``df`` is inf).
+        ``.attrs`` holds ``conf_level`` and ``df_method``.
+
+        Validated against lme4 1.1-31 and lmerTest 3.1-3 (tests/test_lme4_reference.py,
+        tests/test_inference.py).
+        """
         est = self.state.beta
         variances = np.diag(self.vcov_fixed.to_numpy())
         se = np.sqrt(variances)
@@ -196,6 +215,14 @@ class LmmFit:
 
     @cached_property
     def variance_components(self) -> pd.DataFrame:
+        """The random-effect variances, correlations and the residual variance.
+
+        Columns ``group, term, variance, std_dev, corr``: one row per random-effect
+        variance (``corr`` empty), one row per correlation (``term`` is
+        ``"corr(a, b)"``, ``variance`` the covariance, ``corr`` the correlation) and a
+        last ``Residual`` row. Validated against lme4's ``VarCorr``
+        (tests/test_lme4_reference.py).
+        """
         design = self.state.design
         chol, sds = relative_factor_blocks(design, user_theta(design, self.state.theta))
         rows = []
@@ -221,6 +248,11 @@ class LmmFit:
     # ------------------------------------------- random effects and predictions
     def ranef(self, *, conf_level: float | None = None) -> pd.DataFrame:
         """Conditional modes (BLUPs) of the random effects with their conditional SDs.
+
+        Parameters
+        ----------
+        conf_level : float, optional
+            Level of the normal intervals (default: the fit's).
 
         Returns
         -------

@@ -2,7 +2,7 @@
 
 patsy evaluates every term of a formula as Python (``eval``), so a formula typed into a
 web form, read from a configuration file or passed on the command line can run anything:
-``y ~ I(__import__('os').system('rm -rf ~')) + (1 | g)``. :func:`check_formula` reads
+``y ~ I(__import__('os').system('rm -rf ~')) + (1 | g)``. :func:`~mixedkit.check_formula` reads
 the formula the way mixedkit and patsy will, before anything is evaluated, and accepts
 only column names, numbers, arithmetic and comparisons inside calls, and an allow-list of
 transforms (:data:`ALLOWED`). ``fit_lmm(..., safe_formula=True)`` runs it first, and the
@@ -76,6 +76,7 @@ _CONTRASTS: dict[str, tuple[str, ...]] = {
 }
 
 #: What a checked formula may contain (shown in every refusal).
+#: What :func:`~mixedkit.check_formula` accepts, in words (its error messages quote this text).
 ALLOWED = (
     "column names (plain, `in backticks` or Q(\"...\")), numbers, "
     "+ - * / ** and comparisons inside calls, "
@@ -500,7 +501,7 @@ def check_formula(formula: str, *, columns: Iterable | None = None) -> None:
     For formulas that come from outside the program (a web form, a configuration file,
     the command line): patsy evaluates the terms of a formula as Python, so
     ``I(__import__('os').system('...'))`` would run. The formula is parsed, never
-    evaluated, and only what :data:`ALLOWED` lists is accepted.
+    evaluated, and only what :data:`~mixedkit.safe_formula.ALLOWED` lists is accepted.
 
     Parameters
     ----------
