@@ -51,6 +51,8 @@ def plot_power(table: pd.DataFrame, *, x: str | None = None, target: float | Non
     if x not in _AXES:
         raise InputValueError(f"x must be one of {_AXES}; got {x!r}")
     lines = [c for c in varying if c != x]
+    along = table.attrs.get("along")
+    names = dict(_LABELS, n_groups=f"groups ({along})" if along else "groups")
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
     by = lines[0] if len(lines) == 1 else lines  # a one-element list warns in pandas 1.5
@@ -58,15 +60,14 @@ def plot_power(table: pd.DataFrame, *, x: str | None = None, target: float | Non
     for key, part in groups:
         part = part.sort_values(x)
         err = np.vstack([part["power"] - part["conf_low"], part["conf_high"] - part["power"]])
-        parts = [] if key is None else [f"{_LABELS[c]} = {v:g}"
+        parts = [] if key is None else [f"{names[c]} = {v:g}"
                                          for c, v in zip(lines, np.atleast_1d(key))]
         text = ", ".join(([label] if label else []) + parts) or None
         ax.errorbar(part[x], part["power"], yerr=err, marker="o", capsize=3, label=text)
     if target is not None:
         ax.axhline(target, color="0.5", linestyle="--", linewidth=1)
     ax.set_ylim(0, 1.02)
-    along = table.attrs.get("along")
-    ax.set_xlabel(f"groups ({along})" if x == "n_groups" and along else _LABELS[x])
+    ax.set_xlabel(names[x])
     ax.set_ylabel("power")
     term, test = table.attrs.get("term"), table.attrs.get("test")
     if term:
