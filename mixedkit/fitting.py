@@ -13,7 +13,7 @@ from .safe_formula import check_model_formulas, check_translated
 from .state import FitState
 from .validation import prepare
 
-__all__ = ["check_unknown_arguments", "fit_lmm"]
+__all__ = ["check_unknown_arguments", "fit_lmm", "fit_without_warnings"]
 
 
 # R and statsmodels habits: the argument a user meant
@@ -141,9 +141,31 @@ def fit_lmm(
     """
     import patsy
 
+    check_unknown_arguments(unknown)
+    fit = fit_without_warnings(
+        formula, data, env=patsy.EvalEnvironment.capture(1), groups=groups,
+        re_formula=re_formula, vc_formula=vc_formula, reml=reml, missing=missing,
+        conf_level=conf_level, df_method=df_method, engine=engine, safe_formula=safe_formula)
+    fit._warn()
+    return fit
+
+
+def fit_without_warnings(formula: str, data: pd.DataFrame, *, env=None,
+                         crosscheck: bool = True, groups: str | None = None,
+                         re_formula: str | None = None, vc_formula: dict | None = None,
+                         reml: bool = True, missing: str = "drop", conf_level: float = 0.95,
+                         df_method: str = "satterthwaite", engine: str = "mixedkit",
+                         safe_formula: bool = False) -> LmmFit:
+    """:func:`fit_lmm` without its closing :class:`~mixedkit.FitWarning` (the health
+    report has the same findings).
+
+    ``crosscheck=False`` skips the statsmodels log-likelihood recorded at the optimum
+    (``fit.attempts.attrs``), which costs a second patsy design per fit: for
+    :func:`~mixedkit.fit_many`, where every other number is the same as fit_lmm's.
+    ``env`` is the patsy environment formulas are evaluated in.
+    """
     if safe_formula:
         check_model_formulas(formula, data, re_formula, vc_formula)
-    check_unknown_arguments(unknown)
     if not isinstance(reml, (bool, np.bool_)):
         raise InputTypeError(f"reml must be True (REML, lme4's default) or False (ML); got "
                              f"{reml!r}")
@@ -154,13 +176,10 @@ def fit_lmm(
                               "pbkrtest and lmerTest; use 'satterthwaite' for ML fits")
     if engine not in ENGINES:
         raise InputValueError(f"engine must be one of {ENGINES}; got {engine!r}")
-    env = patsy.EvalEnvironment.capture(1)
     prep = prepare(formula, data, groups=groups, re_formula=re_formula,
                    vc_formula=vc_formula, missing=missing)
     if safe_formula:
         check_translated(prep)  # the texts patsy will evaluate, as mixedkit wrote them
     design = build_design(prep, env)
-    est = estimate(design, bool(reml), engine=engine)
-    fit = LmmFit(FitState.at_optimum(prep, design, est, bool(reml)), conf_level, df_method)
-    fit._warn()
-    return fit
+    est = estimate(design, bool(reml), engine=engine, crosscheck=crosscheck)
+    return LmmFit(FitState.at_optimum(prep, design, est, bool(reml)), conf_level, df_method)

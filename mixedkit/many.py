@@ -41,10 +41,18 @@ class _Job:
     options: dict
 
 
+_TABLES = {
+    "fixed_effects": ["term", "estimate", "std_error", "statistic", "df", "p_value", "conf_low",
+                      "conf_high"],
+    "variance_components": ["group", "term", "variance", "std_dev", "corr"],
+    "icc": ["group", "kind", "estimate", "conf_low", "conf_high"],
+}
+
+
 def _fit_chunk(job: _Job, items):
-    """Fit each (response, by-key) item; a dict of stacked-table pieces per item."""
+    """Fit each (response, by-key) item: its tables as rows (stacked once, in the parent)."""
     from .errors import MixedkitError
-    from .fitting import fit_lmm
+    from .fitting import fit_without_warnings
 
     out = []
     for response, key in items:
@@ -55,7 +63,7 @@ def _fit_chunk(job: _Job, items):
             # warnings themselves cannot be attributed to a fit under a thread pool
             warnings.simplefilter("ignore")
             try:
-                fit = fit_lmm(formula, data, **job.options)
+                fit = fit_without_warnings(formula, data, crosscheck=False, **job.options)
                 health = fit.health
                 row = {"n_obs": fit.n_obs, "n_dropped": fit.n_dropped,
                        "n_groups": _groups_text(fit.n_groups),
@@ -63,14 +71,21 @@ def _fit_chunk(job: _Job, items):
                        "converged": fit.converged, "singular": fit.singular,
                        "verdict": health.verdict,
                        "problems": "; ".join(f"{f.check}: {f.what}" for f in health.problems)}
-                result = {"model": row, "fixed_effects": fit.fixed_effects,
+                tables = {"fixed_effects": fit.fixed_effects,
                           "variance_components": fit.variance_components, "icc": fit.icc()}
+                result = {"model": row, **{name: _records(table, _TABLES[name])
+                                           for name, table in tables.items()}}
             except MixedkitError as err:
                 result = {"error": (type(err).__name__, str(err))}
             except Exception as err:  # noqa: BLE001 - one bad response must not stop the run
                 result = {"error": (type(err).__name__, f"unexpected error: {err}")}
         out.append(result)
     return out
+
+
+def _records(table: pd.DataFrame, columns: list[str]) -> list[tuple]:
+    """A table's rows as tuples (cheaper to send and to stack than 3,000 small frames)."""
+    return list(zip(*(table[c].tolist() for c in columns)))
 
 
 def _groups_text(n_groups: dict) -> str:
@@ -214,37 +229,27 @@ class ManyFits:
         self._job = job
         self.keys = (["response"] if has_responses else []) + list(by_cols)
         self.p_adjust = p_adjust
-        models, fixed, vcs, iccs, failures = [], [], [], [], []
+        models, failures = [], []
+        rows: dict[str, list] = {name: [] for name in _TABLES}
         for (response, key), result in zip(items, results):
             labels = ([response] if has_responses else []) + list(key or ())
             if "error" in result:
                 failures.append(labels + list(result["error"]))
                 continue
             models.append(labels + list(result["model"].values()))
-            fixed.append(self._keyed(result["fixed_effects"], labels))
-            vcs.append(self._keyed(result["variance_components"], labels))
-            iccs.append(self._keyed(result["icc"], labels))
+            for name in _TABLES:
+                rows[name] += [tuple(labels) + r for r in result[name]]
         model_cols = ["n_obs", "n_dropped", "n_groups", "loglik", "aic", "bic", "converged",
                       "singular", "verdict", "problems"]
         self.models = pd.DataFrame(models, columns=self.keys + model_cols)
         self.failures = pd.DataFrame(failures, columns=self.keys + ["error", "message"])
-        self.fixed_effects = self._stack(fixed, ["term", "estimate", "std_error", "statistic",
-                                                 "df", "p_value", "conf_low", "conf_high"])
-        self.variance_components = self._stack(vcs, ["group", "term", "variance", "std_dev",
-                                                     "corr"])
-        self._icc = self._stack(iccs, ["group", "kind", "estimate", "conf_low", "conf_high"])
+        tables = {name: pd.DataFrame.from_records(rows[name], columns=self.keys + columns)
+                  for name, columns in _TABLES.items()}
+        self.fixed_effects = tables["fixed_effects"]
+        self.variance_components = tables["variance_components"]
+        self._icc = tables["icc"]
         if p_adjust is not None:
             self.fixed_effects["p_adjusted"] = _adjust(self.fixed_effects, p_adjust)
-
-    def _keyed(self, table: pd.DataFrame, labels: list) -> pd.DataFrame:
-        keys = pd.DataFrame({name: [value] * len(table) for name, value in zip(self.keys, labels)},
-                            index=table.index)
-        return pd.concat([keys, table], axis=1)
-
-    def _stack(self, tables: list, columns: list[str]) -> pd.DataFrame:
-        if not tables:
-            return pd.DataFrame(columns=self.keys + columns)
-        return pd.concat(tables, ignore_index=True)
 
     # ------------------------------------------------------------------ views
     def icc(self) -> pd.DataFrame:
