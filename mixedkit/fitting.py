@@ -11,7 +11,7 @@ from .estimation import ENGINES, estimate
 from .results import LmmFit, check_conf_level, check_df_method
 from .safe_formula import check_model_formulas, check_translated
 from .state import FitState
-from .validation import prepare
+from .validation import prepare, warn_dropped
 
 __all__ = ["check_unknown_arguments", "fit_lmm", "fit_without_warnings"]
 
@@ -146,6 +146,8 @@ def fit_lmm(
         formula, data, env=patsy.EvalEnvironment.capture(1), groups=groups,
         re_formula=re_formula, vc_formula=vc_formula, reml=reml, missing=missing,
         conf_level=conf_level, df_method=df_method, engine=engine, safe_formula=safe_formula)
+    if fit.dropped:
+        warn_dropped(fit.state.prep.n_input, fit.n_obs, fit.dropped, stacklevel=3)
     fit._warn()
     return fit
 
@@ -156,8 +158,9 @@ def fit_without_warnings(formula: str, data: pd.DataFrame, *, env=None,
                          reml: bool = True, missing: str = "drop", conf_level: float = 0.95,
                          df_method: str = "satterthwaite", engine: str = "mixedkit",
                          safe_formula: bool = False) -> LmmFit:
-    """:func:`fit_lmm` without its closing :class:`~mixedkit.FitWarning` (the health
-    report has the same findings).
+    """:func:`fit_lmm` without its warnings: the :class:`~mixedkit.DataWarning` for
+    dropped rows (``fit.dropped`` has them) and the closing :class:`~mixedkit.FitWarning`
+    (``fit.health`` has its findings).
 
     ``crosscheck=False`` skips the statsmodels log-likelihood recorded at the optimum
     (``fit.attempts.attrs``), which costs a second patsy design per fit: for
@@ -177,7 +180,7 @@ def fit_without_warnings(formula: str, data: pd.DataFrame, *, env=None,
     if engine not in ENGINES:
         raise InputValueError(f"engine must be one of {ENGINES}; got {engine!r}")
     prep = prepare(formula, data, groups=groups, re_formula=re_formula,
-                   vc_formula=vc_formula, missing=missing)
+                   vc_formula=vc_formula, missing=missing, warn_dropped=False)
     if safe_formula:
         check_translated(prep)  # the texts patsy will evaluate, as mixedkit wrote them
     design = build_design(prep, env)

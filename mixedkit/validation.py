@@ -37,7 +37,7 @@ from .formula import (
     terms_from_keywords,
 )
 
-__all__ = ["MIN_GROUPS", "PreparedData", "prepare"]
+__all__ = ["MIN_GROUPS", "PreparedData", "prepare", "warn_dropped"]
 
 MIN_GROUPS = 5  # below this, variance components are poorly estimated (warning)
 # A predictor stored as text whose values are numbers is refused when it has more distinct
@@ -209,8 +209,9 @@ def _missing(data, used, names, missing, report):
     return sub.iloc[~bad], counts, sub.index[bad]
 
 
-def _warn_dropped(n_input: int, n_used: int, counts: dict[str, int]) -> None:
-    """The one warning that rows were dropped (the fit's ``dropped`` has the counts)."""
+def warn_dropped(n_input: int, n_used: int, counts: dict[str, int], stacklevel: int = 4) -> None:
+    """The one warning that rows were dropped (the fit's ``dropped`` has the counts);
+    ``stacklevel`` points it at the caller's line."""
     detail = ", ".join(f"{c!r} ({n})" for c, n in counts.items())
     n_drop = n_input - n_used
     warnings.warn(
@@ -218,7 +219,7 @@ def _warn_dropped(n_input: int, n_used: int, counts: dict[str, int]) -> None:
         f"in {detail}; the model uses the other {n_used}. Fill the values, or pass "
         "missing='raise' to refuse data with missing values (fit.dropped has the counts)",
         DataWarning,
-        stacklevel=4,
+        stacklevel=stacklevel,
     )
 
 
@@ -535,5 +536,5 @@ def prepare(
     _check_grouping(prep, data)
     _check_random_effects_count(prep)
     if counts and warn_dropped:
-        _warn_dropped(len(data), len(frame), counts)
+        warn_dropped(len(data), len(frame), counts)
     return prep
