@@ -110,6 +110,7 @@ def run_tasks(task: Callable, shared: tuple, items: Sequence, *, executor=None,
                                        initargs=(key, shared)) \
             if workers > 1 and len(items) > 1 else _SerialExecutor()
     start, done, results = time.perf_counter(), 0, [None] * n_chunks
+    futures: dict = {}
     try:
         submit, payload = _submitter(executor, own, key, shared)
         futures = {submit(_run_chunk, task, payload, chunk): i for i, chunk in enumerate(chunks)}
@@ -121,9 +122,13 @@ def run_tasks(task: Callable, shared: tuple, items: Sequence, *, executor=None,
             if progress and elapsed > 2:
                 print(f"\r{label}: {done}/{len(items)} {unit}, {elapsed:.0f} s",
                       end="" if done < len(items) else "\n", file=sys.stderr, flush=True)
+    except BaseException:  # a failed chunk or Ctrl-C: do not wait for the rest
+        for future in futures:
+            future.cancel()
+        raise
     finally:
         if own:
-            executor.shutdown()
+            executor.shutdown(wait=True, cancel_futures=True)
     # Undo the round-robin dealing so result i belongs to item i.
     out = [None] * len(items)
     for i, part in enumerate(results):

@@ -96,9 +96,10 @@ def test_a_generator_seed_is_used_in_its_state():
     assert [s.generate_state(1)[0] for s in a] == [s.generate_state(1)[0] for s in b]
 
 
-def test_an_error_in_a_task_reaches_the_caller():
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_an_error_in_a_task_reaches_the_caller(n_jobs):
     with pytest.raises(ZeroDivisionError, match="item 7"):
-        run_tasks(fails_on_seven, (), list(range(10)), n_jobs=1, progress=False)
+        run_tasks(fails_on_seven, (), list(range(10)), n_jobs=n_jobs, progress=False)
 
 
 def test_progress_is_reported_on_long_runs(capsys, monkeypatch):
