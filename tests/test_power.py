@@ -368,3 +368,16 @@ def test_no_bias_over_independent_runs(crt):
         p = exact_power(fit, 8, 10, effect=1.2)
         z.append((table["power"].iloc[0] - p) / np.sqrt(p * (1 - p) / 400))
     assert abs(np.mean(z)) < 3 / np.sqrt(len(z)), z
+
+
+def test_a_simulate_lmm_frame_gives_its_true_parameters():
+    from mixedkit.estimation import user_theta
+    from mixedkit.power import _pilot
+
+    frame = mk.simulate_lmm(30, 10, icc=0.2, slope_sd=0.3, effects={"x": 0.3, "z": -0.2},
+                            sigma=2.0, seed=1)
+    pilot = _pilot(frame)
+    np.testing.assert_allclose(pilot.beta, [0.0, 0.3, -0.2])
+    assert pilot.sigma2 == 4.0
+    # lme4's relative Cholesky factor: tau / sigma, no correlation, slope SD / sigma
+    np.testing.assert_allclose(user_theta(pilot.state.design, pilot.theta), [0.5, 0.0, 0.15])
