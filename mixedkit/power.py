@@ -191,12 +191,10 @@ def _truth_state(prep, design, theta, reml):
     return FitState(prep, design, est, reml, theta, design.engine.solve(theta, reml))
 
 
-def _scenario(pilot: _Pilot, label, columns, fixed_l, beta, along, n_groups, n_per_group, test):
-    from .extend import extend_design
+def _scenario(pilot: _Pilot, ext, label, columns, fixed_l, beta, test):
+    """The scenario of one point of the curve on the extended design ``ext``."""
     from .hypotheses import contrast_matrices
 
-    ext = extend_design(pilot.state, pilot.theta, along=along, n_groups=n_groups,
-                        n_per_group=n_per_group)
     reml = pilot.state.reml
     if fixed_l is not None:
         hypothesis = fixed_l
@@ -211,7 +209,7 @@ def _scenario(pilot: _Pilot, label, columns, fixed_l, beta, along, n_groups, n_p
         _ = reduced.engine  # built once here, shipped with the scenario
     scenario = _Scenario(ext.prep, ext.design, reduced, ext.theta, beta, pilot.sigma2,
                          np.atleast_2d(hypothesis), reml, test)
-    return scenario, ext
+    return scenario
 
 
 def _check_lrt_term(state, label: str, fixed_l) -> None:
@@ -395,7 +393,7 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
     >>> list(curve.columns[:3])
     ['n_groups', 'n_per_group', 'n_obs']
     """
-    from .extend import grouping_columns
+    from .extend import extend_design, grouping_columns
 
     pilot = _pilot(model)
     state = pilot.state
@@ -415,13 +413,16 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
     if along is None and group_sizes == [None] and row_sizes == [None]:
         along = grouping_columns(state.prep)[0]
 
-    scenarios, rows, effects_used = [], [], []
+    scenarios, rows, effects_used, designs = [], [], [], {}
     for n_g, n_r, values in itertools.product(group_sizes, row_sizes, effects):
         beta = pilot.beta.copy()
         if values is not None:
             beta[columns] = values
-        scenario, ext = _scenario(pilot, label, columns, fixed_l, beta, along, n_g, n_r, test)
-        scenarios.append(scenario)
+        if (n_g, n_r) not in designs:  # one design per size, shared by every effect
+            designs[n_g, n_r] = extend_design(state, pilot.theta, along=along, n_groups=n_g,
+                                              n_per_group=n_r)
+        ext = designs[n_g, n_r]
+        scenarios.append(_scenario(pilot, ext, label, columns, fixed_l, beta, test))
         effects_used.append({names[i]: float(beta[i]) for i in columns})
         along_used = ext.along
         rows.append([ext.n_groups, ext.n_per_group, len(ext.design.endog),
