@@ -106,7 +106,7 @@ def run_tasks(task: Callable, shared: tuple, items: Sequence, *, executor=None,
     own = executor is None
     key = f"{os.getpid()}-{next(_RUN_IDS)}"
     if own:
-        executor = ProcessPoolExecutor(max_workers=workers, initializer=_start_worker,
+        executor = ProcessPoolExecutor(max_workers=min(workers, len(items)), initializer=_start_worker,
                                        initargs=(key, shared)) \
             if workers > 1 and len(items) > 1 else _SerialExecutor()
     start, done, results = time.perf_counter(), 0, [None] * n_chunks
