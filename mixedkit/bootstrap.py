@@ -14,7 +14,7 @@ from concurrent.futures import Executor
 import numpy as np
 import pandas as pd
 
-from .errors import InputTypeError, InputValueError, MixedkitError
+from .errors import MixedkitError, check_positive_int
 from .parallel import run_tasks, spawn_seeds
 
 __all__ = ["bootstrap_variance", "draw_response", "refit_to", "run_bootstrap", "simulate"]
@@ -26,19 +26,40 @@ def simulate(state, rng: np.random.Generator) -> np.ndarray:
 
 
 def draw_response(design, beta: np.ndarray, theta: np.ndarray, sigma2: float,
-                  rng: np.random.Generator) -> np.ndarray:
+                  random: np.random.Generator | np.random.SeedSequence) -> np.ndarray:
     """One response drawn from the model of ``design`` at the given parameters.
 
     y = X beta + sum_f Z_f b_f + e with b_f = sigma Lambda_f(theta) u, u and e/sigma
     standard normal; ``theta`` is unit-free (statsmodels' packed order) as in
     :class:`~mixedkit.state.FitState`.
+
+    ``random`` is a Generator (residuals, then each factor's effects, drawn in turn) or
+    a SeedSequence: then the residuals and each factor's effects come from their own
+    child streams, the effects in the order the levels first appear, so that with the
+    same seed row i gets the same residual and the j-th group the same effect in a
+    design with 10 groups and in one with 40 whose first groups are the same
+    (:mod:`mixedkit.extend`): common random numbers along a power curve.
     """
+    common = isinstance(random, np.random.SeedSequence)
+
+    def stream(k: int) -> np.random.Generator:
+        if not common:
+            return random
+        # the k-th child of the seed, without spawn() (which would change the seed)
+        return np.random.default_rng(np.random.SeedSequence(
+            random.entropy, spawn_key=tuple(random.spawn_key) + (k,)))
+
     sigma = np.sqrt(sigma2)
     y = design.exog.to_numpy(float) @ np.asarray(beta, float) \
-        + sigma * rng.standard_normal(len(design.endog))
-    for factor in design.engine.factors:
-        lam = factor.lam(theta)
-        b = sigma * rng.standard_normal((factor.n_levels, factor.q)) @ lam.T
+        + sigma * stream(0).standard_normal(len(design.endog))
+    for k, factor in enumerate(design.engine.factors, start=1):
+        u = stream(k).standard_normal((factor.n_levels, factor.q))
+        if common:
+            _, first = np.unique(factor.codes, return_index=True)
+            appearance = np.empty(len(first), int)
+            appearance[np.argsort(first, kind="stable")] = np.arange(len(first))
+            u = u[appearance]
+        b = sigma * u @ factor.lam(theta).T
         y += np.einsum("ij,ij->i", factor.z, b[factor.codes])
     return y
 
@@ -102,11 +123,7 @@ def run_bootstrap(task, args: tuple, n_boot: int, *, seed=None, executor: Execut
         One row per replicate; a failed replicate has NaN values and its message in
         an ``error`` column.
     """
-    if not isinstance(n_boot, (int, np.integer)) or isinstance(n_boot, bool):
-        raise InputTypeError(f"n_boot must be a positive integer; got {n_boot!r}")
-    if n_boot < 1:
-        raise InputValueError(f"n_boot must be a positive integer; got {n_boot!r}")
-    seeds = spawn_seeds(seed, n_boot)
+    seeds = spawn_seeds(seed, check_positive_int(n_boot, "n_boot"))
     rows = run_tasks(task, args, seeds, executor=executor, n_jobs=n_jobs, progress=progress,
                      label=label, unit="refits")
     return pd.DataFrame(rows)

@@ -432,7 +432,6 @@ def _power_settings(args) -> dict:
 
 def _power_command(args) -> None:
     from . import power_lmm
-    from .extend import grouping_columns
 
     settings = _power_settings(args)
     effect = settings.pop("effect")
@@ -440,9 +439,7 @@ def _power_command(args) -> None:
                                       safe_formula=not args.trusted_formula)
     table = power_lmm(fit, args.term, effect=effect, **settings)
     attrs = table.attrs
-    along = attrs["along"] or args.along
-    if along is None and len(grouping_columns(fit.state.prep)) == 1:
-        along = grouping_columns(fit.state.prep)[0]
+    along = attrs["along"]  # the grouping column power_lmm extended (or counted)
     failed = int(table["n_failed"].sum())
     if failed:
         first = " ".join(str(attrs["first_error"]).split())
@@ -463,9 +460,7 @@ def _power_command(args) -> None:
         matplotlib.use("Agg")
         from .power_plot import plot_power
 
-        fig = plot_power(table).figure
-        fig.tight_layout()  # plot_power leaves the axis label at the edge
-        _write_figure(fig, args.plot)
+        _write_figure(plot_power(table).figure, args.plot)
         print(f"power figure written to {args.plot}", file=sys.stderr)
 
 

@@ -8,6 +8,8 @@ of them.
 
 from __future__ import annotations
 
+import numbers
+
 __all__ = [
     "ColumnNotFoundError",
     "DataError",
@@ -20,6 +22,7 @@ __all__ = [
     "InputValueError",
     "MixedkitError",
     "MixedkitWarning",
+    "check_positive_int",
 ]
 
 
@@ -70,3 +73,16 @@ class DataWarning(MixedkitWarning):
 
 class FitWarning(MixedkitWarning):
     """The fit finished but its health report has a problem (see ``fit.health``)."""
+
+
+def check_positive_int(value, name: str, *, allow_none: bool = False) -> int | None:
+    """``value`` as an int, or :class:`InputTypeError` / :class:`InputValueError` naming
+    ``name`` (``None`` passes through with ``allow_none``)."""
+    if value is None and allow_none:
+        return None
+    what = "a positive integer or None" if allow_none else "a positive integer"
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise InputTypeError(f"{name} must be {what}; got {value!r}")
+    if value < 1:
+        raise InputValueError(f"{name} must be {what}; got {value!r}")
+    return int(value)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .design import build_design
-from .errors import InputTypeError, InputValueError, MixedkitError
+from .errors import InputTypeError, InputValueError, MixedkitError, check_positive_int
 from .estimation import std_theta, user_theta
 
 __all__ = ["ExtendedDesign", "extend_design", "grouping_columns"]
@@ -99,16 +99,6 @@ def _group_order(codes: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.array(order)
 
 
-def _size_value(value, name: str) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-        raise InputTypeError(f"{name} must be a positive integer; got {value!r}")
-    if value < 1:
-        raise InputValueError(f"{name} must be a positive integer; got {value!r}")
-    return int(value)
-
-
 def extended_frame(prep, design, along: str, n_groups: int | None,
                    n_per_group: int | None) -> pd.DataFrame:
     """The pilot's model frame (safe names) with ``n_groups`` groups of ``along`` and
@@ -150,8 +140,8 @@ def extend_design(state, theta: np.ndarray, *, along: str | None = None,
         pilot's (a factor level no copied group has) or cannot hold the model.
     """
     prep, design = state.prep, state.design
-    n_groups = _size_value(n_groups, "n_groups")
-    n_per_group = _size_value(n_per_group, "n_per_group")
+    n_groups = check_positive_int(n_groups, "n_groups", allow_none=True)
+    n_per_group = check_positive_int(n_per_group, "n_per_group", allow_none=True)
     along = resolve_along(prep, along)
     if n_groups is None and n_per_group is None:
         new_prep, new_design = prep, design

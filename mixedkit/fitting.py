@@ -13,8 +13,12 @@ from .safe_formula import check_model_formulas, check_translated
 from .state import FitState
 from .validation import prepare, warn_dropped
 
-__all__ = ["check_unknown_arguments", "fit_lmm", "fit_without_warnings"]
+__all__ = ["FIT_OPTIONS", "check_unknown_arguments", "fit_lmm", "fit_without_warnings"]
 
+
+# fit_lmm's keyword options (fit_many passes them on)
+FIT_OPTIONS = ("groups", "re_formula", "vc_formula", "reml", "missing", "conf_level",
+               "df_method", "engine", "safe_formula")
 
 # R and statsmodels habits: the argument a user meant
 _ALIASES = {"REML": "reml", "method": "reml", "group": "groups", "df": "df_method",
@@ -37,8 +41,7 @@ def check_unknown_arguments(unknown: dict, caller: str = "fit_lmm()") -> None:
     else:
         import difflib
 
-        known = ["groups", "re_formula", "vc_formula", "reml", "missing", "conf_level",
-                 "df_method", "engine", "safe_formula"]
+        known = list(FIT_OPTIONS)
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean {close[0]}=?" if close else f"fit_lmm's options are {known}"
     raise InputTypeError(f"{caller} got an unknown argument {name}={value!r}; {hint}")

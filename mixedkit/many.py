@@ -25,8 +25,6 @@ __all__ = ["P_ADJUST_METHODS", "ManyFits", "fit_many"]
 # statsmodels.stats.multitest.multipletests' methods
 P_ADJUST_METHODS = ("bonferroni", "sidak", "holm-sidak", "holm", "simes-hochberg", "hommel",
                     "fdr_bh", "fdr_by", "fdr_tsbh", "fdr_tsbky")
-_FIT_OPTIONS = ("groups", "re_formula", "vc_formula", "reml", "missing", "conf_level",
-                "df_method", "engine")
 
 
 @dataclass(frozen=True)
@@ -39,6 +37,11 @@ class _Job:
     by: tuple[str, ...]
     rows: dict  # by-key -> row positions
     options: dict
+
+    def model(self, response: str, key: tuple | None) -> tuple[str, pd.DataFrame]:
+        """The formula and the rows of one fit."""
+        return f"{response} {self.rhs}", self.data if key is None else self.data.iloc[
+            self.rows[key]]
 
 
 _TABLES = {
@@ -56,8 +59,7 @@ def _fit_chunk(job: _Job, items):
 
     out = []
     for response, key in items:
-        data = job.data if key is None else job.data.iloc[job.rows[key]]
-        formula = f"{response if job.lhs is None else job.lhs} {job.rhs}"
+        formula, data = job.model(response, key)
         with warnings.catch_warnings():
             # what fit_lmm warns about is in the tables (n_dropped, verdict, problems);
             # warnings themselves cannot be attributed to a fit under a thread pool
@@ -148,7 +150,7 @@ def fit_many(formula: str, data: pd.DataFrame, *, responses=None, by=None, execu
     **fit_options
         Passed to every :func:`~mixedkit.fit_lmm` call: ``reml``, ``df_method``,
         ``conf_level``, ``missing``, ``engine``, ``groups``, ``re_formula``,
-        ``vc_formula``.
+        ``vc_formula``, ``safe_formula``.
 
     Returns
     -------
@@ -166,12 +168,12 @@ def fit_many(formula: str, data: pd.DataFrame, *, responses=None, by=None, execu
     1  Reaction    10.467
     3      Slow    11.514
     """
-    from .fitting import check_unknown_arguments
+    from .fitting import FIT_OPTIONS, check_unknown_arguments
 
     if not isinstance(data, pd.DataFrame):
         raise InputTypeError(f"data must be a pandas DataFrame; got {type(data).__name__}")
     lhs, rhs = _split_formula(formula)
-    unknown = {k: v for k, v in fit_options.items() if k not in _FIT_OPTIONS}
+    unknown = {k: v for k, v in fit_options.items() if k not in FIT_OPTIONS}
     check_unknown_arguments(unknown, caller="fit_many()")
     if p_adjust is not None and p_adjust not in P_ADJUST_METHODS:
         raise InputValueError(f"p_adjust must be None or one of {P_ADJUST_METHODS}; got "
@@ -277,15 +279,11 @@ class ManyFits:
         if len(key) != len(self.keys):
             raise InputValueError(f"fit() takes one value per key column {self.keys}; got "
                                   f"{key!r}")
-        response = key[0] if n_resp else job.lhs
-        data = job.data
-        if job.by:
-            by_key = tuple(key[n_resp:])
-            if by_key not in job.rows:
-                raise InputValueError(f"no subset with {dict(zip(job.by, by_key))}")
-            data = data.iloc[job.rows[by_key]]
-        lhs = response if job.lhs is None else job.lhs
-        return fit_lmm(f"{lhs} {job.rhs}", data, **job.options)
+        by_key = tuple(key[n_resp:]) if job.by else None
+        if by_key is not None and by_key not in job.rows:
+            raise InputValueError(f"no subset with {dict(zip(job.by, by_key))}")
+        formula, data = job.model(key[0] if n_resp else job.lhs, by_key)
+        return fit_lmm(formula, data, **job.options)
 
     def __len__(self) -> int:
         return len(self.models) + len(self.failures)

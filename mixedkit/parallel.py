@@ -30,7 +30,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_complet
 
 import numpy as np
 
-from .errors import InputTypeError, InputValueError
+from .errors import InputTypeError, check_positive_int
 
 __all__ = ["check_n_jobs", "run_tasks", "spawn_seeds"]
 
@@ -56,13 +56,7 @@ def spawn_seeds(seed, n: int) -> list[np.random.SeedSequence]:
 
 def check_n_jobs(n_jobs) -> int | None:
     """Validate ``n_jobs`` (None or a positive integer)."""
-    if n_jobs is None:
-        return None
-    if not isinstance(n_jobs, (int, np.integer)) or isinstance(n_jobs, bool):
-        raise InputTypeError(f"n_jobs must be a positive integer or None; got {n_jobs!r}")
-    if n_jobs < 1:
-        raise InputValueError(f"n_jobs must be a positive integer or None; got {n_jobs!r}")
-    return int(n_jobs)
+    return check_positive_int(n_jobs, "n_jobs", allow_none=True)
 
 
 def run_tasks(task: Callable, shared: tuple, items: Sequence, *, executor=None,

@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import InputTypeError, InputValueError, MixedkitError
+from .errors import InputTypeError, InputValueError, MixedkitError, check_positive_int
 from .parallel import run_tasks, spawn_seeds
 
-__all__ = ["POWER_COLUMNS", "draw_common", "power_lmm"]
+__all__ = ["POWER_COLUMNS", "power_lmm"]
 
 POWER_COLUMNS = ["n_groups", "n_per_group", "n_obs", "effect", "power", "conf_low", "conf_high",
                  "n_sims", "n_failed", "n_singular"]
@@ -113,16 +113,13 @@ def _sizes(value, name: str) -> list:
     return [int(v) for v in values]
 
 
-def _resolve_term(state, term) -> tuple[str, np.ndarray, np.ndarray | None]:
+def _resolve_term(state, terms, term) -> tuple[str, np.ndarray, np.ndarray | None]:
     """(label, the term's columns of X, a fixed L or None for the Type III L)."""
-    from .hypotheses import fixed_terms
-
     if not isinstance(term, str):
         raise InputTypeError(f"term must be a fixed-effect term's name as fit.anova() lists "
                              f"it; got {term!r}")
-    terms = fixed_terms(state)
     for t in terms:
-        if term == t.name or t.name in (f"C({term})",) or t.name.startswith(f"C({term},"):
+        if term == t.name or t.name == f"C({term})" or t.name.startswith(f"C({term},"):
             return t.name, t.columns, None
     columns = list(state.design.exog.columns)
     if term in columns:  # one coefficient, e.g. "C(arm)[T.b]"
@@ -182,25 +179,19 @@ def _check_test(test, df_method: str, reml: bool) -> str:
 
 
 # ----------------------------------------------------------------- scenarios
-def _truth_state(prep, design, theta, reml):
-    """A FitState at given parameters (to build hypothesis matrices on a new design)."""
-    from .estimation import Estimate
-    from .state import FitState
-
-    est = Estimate(theta, np.nan, True, 0.0)
-    return FitState(prep, design, est, reml, theta, design.engine.solve(theta, reml))
-
-
 def _scenario(pilot: _Pilot, ext, label, columns, fixed_l, beta, test):
     """The scenario of one point of the curve on the extended design ``ext``."""
+    from .estimation import Estimate
     from .hypotheses import contrast_matrices
+    from .state import FitState
 
     reml = pilot.state.reml
     if fixed_l is not None:
         hypothesis = fixed_l
     else:
-        hypothesis = contrast_matrices(_truth_state(ext.prep, ext.design, ext.theta, reml),
-                                       3)[label]
+        at_truth = FitState.at_optimum(ext.prep, ext.design,
+                                       Estimate(ext.theta, np.nan, True, 0.0), reml)
+        hypothesis = contrast_matrices(at_truth, 3)[label]
     reduced = None
     if test == "lrt":
         keep = [c for i, c in enumerate(ext.design.exog.columns) if i not in set(columns)]
@@ -212,12 +203,9 @@ def _scenario(pilot: _Pilot, ext, label, columns, fixed_l, beta, test):
     return scenario
 
 
-def _check_lrt_term(state, label: str, fixed_l) -> None:
-    from .hypotheses import fixed_terms
-
+def _check_lrt_term(terms, label: str, fixed_l) -> None:
     if fixed_l is not None:
         return
-    terms = fixed_terms(state)
     mine = next(t for t in terms if t.name == label)
     above = [t.name for t in terms if mine.variables < t.variables]
     if above:
@@ -228,46 +216,17 @@ def _check_lrt_term(state, label: str, fixed_l) -> None:
 
 
 # ---------------------------------------------------------------- simulation
-def _stream(seed: np.random.SeedSequence, k: int) -> np.random.Generator:
-    """The k-th child stream of ``seed`` (without spawning, which would change ``seed``)."""
-    return np.random.default_rng(np.random.SeedSequence(
-        seed.entropy, spawn_key=tuple(seed.spawn_key) + (k,)))
-
-
-def draw_common(design, beta: np.ndarray, theta: np.ndarray, sigma2: float,
-                seed: np.random.SeedSequence) -> np.ndarray:
-    """A response drawn as :func:`~mixedkit.bootstrap.draw_response` does, with common
-    random numbers across the designs of a curve.
-
-    Residuals and each factor's effects come from their own streams, the effects in
-    the order the levels first appear: with the same seed, row i gets the same
-    residual and the j-th group the same effect in a design with 10 groups and in one
-    with 40 (whose first groups are the same, :mod:`mixedkit.extend`). Neighbouring
-    points of a curve then differ by the design, not by the noise, and the curve is
-    smooth at a modest ``n_sims``.
-    """
-    sigma = np.sqrt(sigma2)
-    y = design.exog.to_numpy(float) @ np.asarray(beta, float) \
-        + sigma * _stream(seed, 0).standard_normal(len(design.endog))
-    for k, factor in enumerate(design.engine.factors, start=1):
-        _, first = np.unique(factor.codes, return_index=True)
-        appearance = np.empty(len(first), int)
-        appearance[np.argsort(first, kind="stable")] = np.arange(len(first))
-        u = _stream(seed, k).standard_normal((factor.n_levels, factor.q))[appearance]
-        b = sigma * u @ factor.lam(theta).T
-        y += np.einsum("ij,ij->i", factor.z, b[factor.codes])
-    return y
-
-
 def _power_chunk(scenarios, items):
     """Simulate, refit and test: (p_value, singular, error) per (scenario, seed)."""
+    from .bootstrap import draw_response
+
     out = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for index, seed in items:
             sc = scenarios[index]
             try:
-                y = draw_common(sc.design, sc.beta, sc.theta, sc.sigma2, seed)
+                y = draw_response(sc.design, sc.beta, sc.theta, sc.sigma2, seed)
                 out.append(_test_once(sc, y))
             except (MixedkitError, np.linalg.LinAlgError, ValueError, FloatingPointError) as err:
                 out.append((np.nan, False, f"{type(err).__name__}: {err}"))
@@ -368,7 +327,7 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
         term's) and ``effects`` (per row, the coefficients simulated, by name).
 
         Every point of the curve uses the same random streams (common random numbers,
-        see :func:`~mixedkit.power.draw_common`): neighbouring points differ by the
+        see :func:`~mixedkit.bootstrap.draw_response`): neighbouring points differ by the
         design, not by the noise, so the curve is smooth; each point on its own is an
         ordinary Monte Carlo estimate.
 
@@ -394,19 +353,20 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
     ['n_groups', 'n_per_group', 'n_obs']
     """
     from .extend import extend_design, grouping_columns
+    from .hypotheses import fixed_terms
 
     pilot = _pilot(model)
     state = pilot.state
-    if not isinstance(n_sims, (int, np.integer)) or isinstance(n_sims, bool) or n_sims < 1:
-        raise InputValueError(f"n_sims must be a positive integer; got {n_sims!r}")
+    n_sims = check_positive_int(n_sims, "n_sims")
     if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise InputValueError(f"alpha must be a number in (0, 1); got {alpha!r}")
     if not isinstance(conf_level, (int, float)) or not 0 < conf_level < 1:
         raise InputValueError(f"conf_level must be a number in (0, 1); got {conf_level!r}")
     test = _check_test(test, pilot.df_method, state.reml)
-    label, columns, fixed_l = _resolve_term(state, term)
+    terms = fixed_terms(state)
+    label, columns, fixed_l = _resolve_term(state, terms, term)
     if test == "lrt":
-        _check_lrt_term(state, label, fixed_l)
+        _check_lrt_term(terms, label, fixed_l)
     names = list(state.design.exog.columns)
     effects = _effects(effect, label, columns, names)
     group_sizes, row_sizes = _sizes(n_groups, "n_groups"), _sizes(n_per_group, "n_per_group")
@@ -428,7 +388,7 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
         rows.append([ext.n_groups, ext.n_per_group, len(ext.design.endog),
                      float(beta[columns][0]) if len(columns) == 1 else np.nan])
 
-    seeds = spawn_seeds(seed, int(n_sims))  # the same streams for every point of the curve
+    seeds = spawn_seeds(seed, n_sims)  # the same streams for every point of the curve
     items = [(i, s) for i in range(len(scenarios)) for s in seeds]
     results = run_tasks(_power_chunk, (scenarios,), items, executor=executor, n_jobs=n_jobs,
                         progress=progress, label="power simulation")
@@ -440,7 +400,7 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
         hits = int(np.sum(p[ok] < alpha))
         low, high = clopper_pearson(hits, int(ok.sum()), conf_level)
         power = hits / ok.sum() if ok.any() else np.nan
-        table.append(row + [power, low, high, int(n_sims), int((~ok).sum()),
+        table.append(row + [power, low, high, n_sims, int((~ok).sum()),
                             int(sum(r[1] for r in mine))])
     out = pd.DataFrame(table, columns=POWER_COLUMNS)
     errors = [r[2] for r in results if r[2]]

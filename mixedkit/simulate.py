@@ -5,17 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import InputTypeError, InputValueError
+from .errors import InputValueError, check_positive_int
 
 __all__ = ["simulate_lmm"]
-
-
-def _positive_int(value, name: str) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-        raise InputTypeError(f"{name} must be a positive integer; got {value!r}")
-    if value < 1:
-        raise InputValueError(f"{name} must be a positive integer; got {value!r}")
-    return int(value)
 
 
 def simulate_lmm(n_groups: int, n_per_group: int, *, icc: float = 0.3, slope_sd: float = 0.0,
@@ -72,8 +64,8 @@ def simulate_lmm(n_groups: int, n_per_group: int, *, icc: float = 0.3, slope_sd:
     data puts the true ICC and fixed effects inside their intervals at close to the
     nominal rate (tests/test_simulate.py).
     """
-    n_groups = _positive_int(n_groups, "n_groups")
-    n_per_group = _positive_int(n_per_group, "n_per_group")
+    n_groups = check_positive_int(n_groups, "n_groups")
+    n_per_group = check_positive_int(n_per_group, "n_per_group")
     if not 0 <= icc < 1:
         raise InputValueError(f"icc must be in [0, 1); got {icc!r}")
     if slope_sd < 0 or sigma <= 0:

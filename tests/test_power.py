@@ -323,14 +323,14 @@ def test_clopper_pearson_matches_the_beta_quantiles():
 
 def test_common_random_numbers_nest_the_designs(sleep_fit):
     """The same seed draws the same data for the groups two designs share."""
-    from mixedkit.power import draw_common
+    from mixedkit.bootstrap import draw_response
 
     st = sleep_fit.state
     seed = np.random.SeedSequence(5)
     small = extend_design(st, st.theta, n_groups=6)
     large = extend_design(st, st.theta, n_groups=30)
-    y6 = draw_common(small.design, st.beta, small.theta, st.sigma2, seed)
-    y30 = draw_common(large.design, st.beta, large.theta, st.sigma2, seed)
+    y6 = draw_response(small.design, st.beta, small.theta, st.sigma2, seed)
+    y30 = draw_response(large.design, st.beta, large.theta, st.sigma2, seed)
     np.testing.assert_allclose(y30[:60], y6, rtol=1e-12)
     assert not np.allclose(y30[60:120], y6)
 
