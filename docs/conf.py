@@ -172,7 +172,7 @@ _ROLE = re.compile(r"(:(?:py:)?(?:func|class|meth|attr|data|exc|obj):`)(~?)([A-Z
 def _qualify_names(app, what, name, obj, options, lines):
     """Read a bare name in a docstring as Python reads it: in the module that defines the
     documented object. ``power_lmm`` is defined in ``mixedkit.power`` but documented as
-    ``mixedkit.power_lmm``; its :func:`draw_common` is ``mixedkit.power.draw_common``.
+    ``mixedkit.power_lmm``; its :func:`clopper_pearson` is ``mixedkit.power.clopper_pearson``.
     Public names (``mixedkit.__all__``) are left alone: :func:`_public_location` sends them
     to their public pages. A name the module does not have is left as written, and stays a
     broken reference (an error with -W)."""
