@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 import mixedkit as mk
-from mixedkit.kenward_roger import kenward_roger
+from mixedkit.inference.kenward_roger import kenward_roger
 
 
 def _median_time(func, repeats: int) -> float:

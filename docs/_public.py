@@ -14,7 +14,7 @@ import mixedkit
 
 # classes that public functions return, documented under their modules
 RESULT_CLASSES = {
-    "mixedkit.many.ManyFits": ("mixedkit.many", "ManyFits"),
+    "mixedkit.scale.many.ManyFits": ("mixedkit.scale.many", "ManyFits"),
     "mixedkit.compare.ModelComparison": ("mixedkit.compare", "ModelComparison"),
     "mixedkit.compare.RemlMlComparison": ("mixedkit.compare", "RemlMlComparison"),
     "mixedkit.findings.Report": ("mixedkit.findings", "Report"),

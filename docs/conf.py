@@ -15,7 +15,7 @@ without a docstring, and a notebook cell that raises are errors.
 
 Cross-references in docstrings resolve as Python reads the names: a bare name in the
 module that defines the documented object (:func:`_qualify_names`), and a public object
-named by its defining module (``mixedkit.many.fit_many``) on its public page
+named by its defining module (``mixedkit.scale.many.fit_many``) on its public page
 (:func:`_public_location`).
 """
 
@@ -79,12 +79,12 @@ numpydoc_xref_param_type = True
 numpydoc_xref_ignore = "all"  # link only the names below; others stay plain text
 numpydoc_xref_aliases = {
     "LmmFit": "mixedkit.LmmFit",
-    "ManyFits": "mixedkit.many.ManyFits",
+    "ManyFits": "mixedkit.scale.many.ManyFits",
     "Report": "mixedkit.findings.Report",
     "Finding": "mixedkit.findings.Finding",
     "ModelComparison": "mixedkit.compare.ModelComparison",
     "RemlMlComparison": "mixedkit.compare.RemlMlComparison",
-    "FitState": "mixedkit.state.FitState",
+    "FitState": "mixedkit.model.state.FitState",
 }
 # numpydoc's own checks of every documented object: GL08 = no docstring
 numpydoc_validation_checks = {"GL08"}
@@ -171,8 +171,8 @@ _ROLE = re.compile(r"(:(?:py:)?(?:func|class|meth|attr|data|exc|obj):`)(~?)([A-Z
 
 def _qualify_names(app, what, name, obj, options, lines):
     """Read a bare name in a docstring as Python reads it: in the module that defines the
-    documented object. ``power_lmm`` is defined in ``mixedkit.power`` but documented as
-    ``mixedkit.power_lmm``; its :func:`clopper_pearson` is ``mixedkit.power.clopper_pearson``.
+    documented object. ``power_lmm`` is defined in ``mixedkit.scale.power`` but documented as
+    ``mixedkit.power_lmm``; its :func:`clopper_pearson` is ``mixedkit.scale.power.clopper_pearson``.
     Public names (``mixedkit.__all__``) are left alone: :func:`_public_location` sends them
     to their public pages. A name the module does not have is left as written, and stays a
     broken reference (an error with -W)."""
@@ -222,7 +222,7 @@ def _public_location(app, env, node, contnode):
     """Resolve a reference to a public object by the name of the module defining it.
 
     ``fit_lmm`` is defined in ``mixedkit.fitting`` and documented as ``mixedkit.fit_lmm``.
-    A docstring in ``mixedkit.many`` that writes :func:`fit_many`, or one that writes
+    A docstring in ``mixedkit.scale.many`` that writes :func:`fit_many`, or one that writes
     :class:`~mixedkit.results.LmmFit`, means the public object; this resolves such a
     reference to its page when the name, looked up as Python would (in the referring
     module, or by its dotted path), is the very object ``mixedkit.<name>``. Any other

@@ -14,7 +14,7 @@ from pathlib import Path
 import matplotlib
 
 import mixedkit as mk
-from mixedkit.effect_plots import plot_effects, plot_means
+from mixedkit.plots.effects import plot_effects, plot_means
 
 HERE = Path(__file__).resolve().parent
 DPI = 100

@@ -11,7 +11,7 @@ from pathlib import Path
 import matplotlib
 
 import mixedkit as mk
-from mixedkit.plotting import plot_diagnostics, plot_ranef, plot_shrinkage
+from mixedkit.plots.diagnostics import plot_diagnostics, plot_ranef, plot_shrinkage
 
 HERE = Path(__file__).resolve().parent
 DPI = 100

@@ -68,21 +68,21 @@ __all__ = [
 _LAZY = {
     "fit_lmm": ".fitting",
     "check_data": ".checks",
-    "check_formula": ".safe_formula",
+    "check_formula": ".model.safe_formula",
     "load_dataset": ".datasets",
     "LmmFit": ".results",
     "compare_models": ".compare",
     "reml_vs_ml": ".compare",
-    "check_assumptions": ".diagnostics",
-    "simulate_lmm": ".simulate",
-    "power_lmm": ".power",
-    "plot_power": ".power_plot",
-    "fit_many": ".many",
-    "diagnostics_data": ".diagnostics",
-    **{name: ".plotting" for name in (
+    "check_assumptions": ".inference.diagnostics",
+    "simulate_lmm": ".datasets.simulate",
+    "power_lmm": ".scale.power",
+    "plot_power": ".plots.power",
+    "fit_many": ".scale.many",
+    "diagnostics_data": ".inference.diagnostics",
+    **{name: ".plots.diagnostics" for name in (
         "plot_diagnostics", "plot_residuals", "plot_qq", "plot_scale_location", "plot_ranef_qq",
         "plot_ranef", "plot_shrinkage", "plot_fitted")},
-    **{name: ".effect_plots" for name in ("plot_means", "plot_effects", "means_data",
+    **{name: ".plots.effects" for name in ("plot_means", "plot_effects", "means_data",
                                           "effects_data")},
 }
 

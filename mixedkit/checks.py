@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .design import build_design
+from .model.design import build_design
 from .errors import MixedkitError
 from .findings import Finding, Report
-from .validation import prepare
+from .model.validation import prepare
 
 __all__ = ["check_data"]
 

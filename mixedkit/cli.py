@@ -216,7 +216,7 @@ def _save_plot(fit, path: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from .plotting import plot_diagnostics
+    from .plots.diagnostics import plot_diagnostics
 
     _write_figure(plot_diagnostics(fit), path)
 
@@ -458,7 +458,7 @@ def _power_command(args) -> None:
         import matplotlib
 
         matplotlib.use("Agg")
-        from .power_plot import plot_power
+        from .plots.power import plot_power
 
         _write_figure(plot_power(table).figure, args.plot)
         print(f"power figure written to {args.plot}", file=sys.stderr)

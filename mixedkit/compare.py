@@ -298,7 +298,7 @@ def _p_text(p: float) -> str:
 
 
 def _lrt_chunk(small, big, reml, seeds):
-    from .bootstrap import refit_to, simulate
+    from .inference.bootstrap import refit_to, simulate
 
     out = []
     for seed in seeds:
@@ -313,7 +313,7 @@ def _lrt_chunk(small, big, reml, seeds):
 
 
 def _bootstrap_lrt(small, big, chisq, reml, n_boot, seed, executor, n_jobs, progress, notes):
-    from .bootstrap import run_bootstrap
+    from .inference.bootstrap import run_bootstrap
 
     if not small.is_lmm:
         notes.append("No bootstrap p-value against the model without random effects "

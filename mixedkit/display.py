@@ -38,7 +38,7 @@ def _criteria(fit) -> list[tuple[str, str]]:
 
 
 def _variance_line(fit) -> str:
-    from .variance import icc_values, r2_values, variance_parts
+    from .inference.variance import icc_values, r2_values, variance_parts
 
     parts = variance_parts(fit.state)
     icc = icc_values(parts, 1.0)
@@ -69,7 +69,7 @@ def _fixed_display(fit) -> pd.DataFrame:
 def _anova_display(fit) -> pd.DataFrame | None:
     """The Type III table, shown when a term has more than one degree of freedom (a
     factor's single coefficients do not test the factor)."""
-    from .hypotheses import fixed_terms
+    from .inference.hypotheses import fixed_terms
 
     if not any(len(t.columns) > 1 for t in fixed_terms(fit.state)):
         return None
@@ -204,7 +204,7 @@ def _stat(label: str, value: str, title: str = "") -> str:
 
 def _variance_stats(fit) -> list[str]:
     """ICC and R² as label/value pieces (the same numbers as the text summary)."""
-    from .variance import icc_values, r2_values, variance_parts
+    from .inference.variance import icc_values, r2_values, variance_parts
 
     parts = variance_parts(fit.state)
     icc = icc_values(parts, 1.0)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .design import build_design
+from .model.design import build_design
 from .errors import InputTypeError, InputValueError
-from .estimation import ENGINES, estimate
+from .model.estimation import ENGINES, estimate
 from .results import LmmFit, check_conf_level, check_df_method
-from .safe_formula import check_model_formulas, check_translated
-from .state import FitState
-from .validation import prepare, warn_dropped
+from .model.safe_formula import check_model_formulas, check_translated
+from .model.state import FitState
+from .model.validation import prepare, warn_dropped
 
 __all__ = ["FIT_OPTIONS", "check_unknown_arguments", "fit_lmm", "fit_without_warnings"]
 
@@ -95,7 +95,7 @@ def fit_lmm(
         fits only; equal to Satterthwaite's in balanced designs), or normal z tests.
     engine : {"mixedkit", "statsmodels"}
         How statsmodels' likelihood is evaluated during the optimisation:
-        ``"mixedkit"`` (default) with :mod:`mixedkit.engine`, the same function
+        ``"mixedkit"`` (default) with :mod:`mixedkit.model.engine`, the same function
         vectorised over groups and exact at zero variances; ``"statsmodels"`` with
         ``MixedLM.loglike`` and ``score`` themselves (slower: a Python loop over
         groups; variances bounded at 5e-5, where statsmodels is still exact).
@@ -129,7 +129,7 @@ def fit_lmm(
     Notes
     -----
     Estimation maximises statsmodels' ``MixedLM`` likelihood over lme4's theta with
-    bounds (see :mod:`mixedkit.estimation`); the engine's equality with
+    bounds (see :mod:`mixedkit.model.estimation`); the engine's equality with
     ``MixedLM.loglike`` and ``score`` is tested (``tests/test_engine.py``). Validated against lme4
     1.1-31 on sleepstudy, Dyestuff, Dyestuff2, dietox, Penicillin and Pastes (REML
     and ML): estimates, standard errors, variance components, log-likelihood,

@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from .errors import FitWarning, InputTypeError, InputValueError
-from .estimation import (
+from .model.estimation import (
     SINGULAR_TOL,
     estimate,
     relative_factor_blocks,
@@ -19,7 +19,7 @@ from .estimation import (
     user_theta,
 )
 from .findings import Finding, Report
-from .state import FitState
+from .model.state import FitState
 
 __all__ = ["FIXED_COLUMNS", "VARIANCE_COLUMNS", "LmmFit"]
 
@@ -267,7 +267,7 @@ class LmmFit:
         -----
         Validated against lme4 on every reference model (tests/test_predictions.py).
         """
-        from .predictions import random_effects
+        from .inference.predictions import random_effects
 
         level = self.conf_level if conf_level is None else check_conf_level(conf_level)
         return random_effects(self.state, level)
@@ -325,7 +325,7 @@ class LmmFit:
         Intervals validated against emmeans at the same predictor values
         (tests/test_predictions.py).
         """
-        from .predictions import predict
+        from .inference.predictions import predict
 
         return predict(self, newdata, include_random=include_random,
                        allow_new_groups=allow_new_groups, interval=interval,
@@ -369,11 +369,11 @@ class LmmFit:
         -----
         The random variance of a random-slope model is the mean over the observed
         rows of z' Sigma z (trace(Z Sigma Z')/n, Johnson 2014), not the variance at
-        x = 0; see :mod:`mixedkit.variance`. Validated against performance 0.10.2 on
+        x = 0; see :mod:`mixedkit.inference.variance`. Validated against performance 0.10.2 on
         every reference model (tests/test_variance.py); for ``(x || g)`` mixedkit keeps
         the slope variance, where performance drops it.
         """
-        from .variance import icc_table, variance_parts
+        from .inference.variance import icc_table, variance_parts
 
         boot = self._bootstrap_variance(n_boot, seed, executor, n_jobs, progress, "icc")
         level = self.conf_level if conf_level is None else check_conf_level(conf_level)
@@ -394,7 +394,7 @@ class LmmFit:
         -----
         Validated against performance 0.10.2 (tests/test_variance.py).
         """
-        from .variance import r2_table, variance_parts
+        from .inference.variance import r2_table, variance_parts
 
         boot = self._bootstrap_variance(n_boot, seed, executor, n_jobs, progress, "r2")
         level = self.conf_level if conf_level is None else check_conf_level(conf_level)
@@ -403,7 +403,7 @@ class LmmFit:
     def _bootstrap_variance(self, n_boot, seed, executor, n_jobs, progress, what):
         if not n_boot:
             return None
-        from .bootstrap import bootstrap_variance
+        from .inference.bootstrap import bootstrap_variance
 
         return bootstrap_variance(self, n_boot, seed=seed, executor=executor, n_jobs=n_jobs,
                                   progress=progress, what=what)
@@ -432,10 +432,10 @@ class LmmFit:
 
         Notes
         -----
-        Hypotheses as lmerTest 3.1-3 builds them (:mod:`mixedkit.hypotheses`);
+        Hypotheses as lmerTest 3.1-3 builds them (:mod:`mixedkit.inference.hypotheses`);
         validated against lmerTest's ``anova`` (tests/test_anova.py).
         """
-        from .anova import anova_table
+        from .inference.anova import anova_table
 
         return anova_table(self, type, df_method)
 
@@ -471,7 +471,7 @@ class LmmFit:
         levels, as emmeans does by default. Validated against emmeans 1.8.4
         (tests/test_means.py).
         """
-        from .means import marginal_means
+        from .inference.means import marginal_means
 
         return marginal_means(self, spec, by=by, at=at, df_method=df_method,
                               conf_level=conf_level)
@@ -508,7 +508,7 @@ class LmmFit:
         -----
         Validated against emmeans 1.8.4 (tests/test_means.py).
         """
-        from .means import contrasts
+        from .inference.means import contrasts
 
         return contrasts(self, spec, method=method, adjust=adjust, by=by, df_method=df_method,
                          conf_level=conf_level)
@@ -542,7 +542,7 @@ class LmmFit:
         -----
         Validated against lme4 1.1-31's ``confint`` (tests/test_intervals.py).
         """
-        from .intervals import confint
+        from .inference.intervals import confint
 
         return confint(self, method, conf_level, n_boot=n_boot, seed=seed, executor=executor,
                        n_jobs=n_jobs, progress=progress)
@@ -627,7 +627,7 @@ class LmmFit:
     def check_assumptions(self) -> pd.DataFrame:
         """Residual normality, constant variance, outliers, influential and outlying
         groups, random-effect normality: see :func:`mixedkit.check_assumptions`."""
-        from .diagnostics import check_assumptions
+        from .inference.diagnostics import check_assumptions
 
         return check_assumptions(self)
 

@@ -17,9 +17,9 @@ import pandas as pd
 from conftest import load_reference_data
 
 import mixedkit as mk
-from mixedkit.estimation import std_theta
+from mixedkit.model.estimation import std_theta
 from mixedkit.results import LmmFit
-from mixedkit.state import FitState
+from mixedkit.model.state import FitState
 
 INFERENCE = Path(__file__).parent / "reference" / "inference"
 

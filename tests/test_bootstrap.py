@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import mixedkit as mk
-from mixedkit import bootstrap
+from mixedkit.inference import bootstrap
 
 
 def simulate_icc(icc: float, n_groups: int, n_per: int, rng) -> pd.DataFrame:

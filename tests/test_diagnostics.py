@@ -72,12 +72,12 @@ def test_influential_group_by_deletion():
     """Leave-one-group-out at fixed variance parameters equals an exact GLS refit."""
     ss = mk.load_dataset("sleepstudy")
     fit = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss)
-    from mixedkit.diagnostics import _group_deletion
+    from mixedkit.inference.diagnostics import _group_deletion
 
     changes, labels = _group_deletion(fit.state)
     se = fit.fixed_effects["std_error"].to_numpy()
     # exact: drop each subject's rows and solve GLS with the same theta (statsmodels)
-    from mixedkit.estimation import profiled_estimates
+    from mixedkit.model.estimation import profiled_estimates
     for i in (0, 7, 17):
         sub = ss[ss["Subject"] != labels[i]]
         other = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", sub)
@@ -107,7 +107,7 @@ def test_missed_curve_is_flagged():
 def test_brown_forsythe_equals_scipy_levene():
     from scipy import stats
 
-    from mixedkit.diagnostics import _brown_forsythe
+    from mixedkit.inference.diagnostics import _brown_forsythe
 
     rng = np.random.default_rng(5)
     codes = rng.integers(0, 12, 300)
@@ -141,7 +141,7 @@ def test_shrinkage_table_is_per_group_least_squares_and_the_mixed_model():
 def test_spearman_equals_scipy():
     from scipy import stats
 
-    from mixedkit.diagnostics import _spearman
+    from mixedkit.inference.diagnostics import _spearman
 
     rng = np.random.default_rng(8)
     a = rng.normal(size=500)

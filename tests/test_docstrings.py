@@ -76,10 +76,10 @@ def documented_parameters(doc) -> list[str]:
 
 def test_public_surface_is_listed():
     assert {f"mixedkit.{n}" for n in mixedkit.__all__ if n != "__version__"} <= set(OBJECTS)
-    for cls in ("mixedkit.LmmFit", "mixedkit.many.ManyFits"):
+    for cls in ("mixedkit.LmmFit", "mixedkit.scale.many.ManyFits"):
         assert any(name.startswith(cls + ".") for name in OBJECTS), cls
     for name in ("mixedkit.LmmFit.fixed_effects", "mixedkit.LmmFit.anova",
-                 "mixedkit.many.ManyFits.fit", "mixedkit.cli.main"):
+                 "mixedkit.scale.many.ManyFits.fit", "mixedkit.cli.main"):
         assert name in OBJECTS
 
 

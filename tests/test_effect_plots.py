@@ -15,8 +15,8 @@ from matplotlib.axes import Axes
 from matplotlib.container import ErrorbarContainer
 
 import mixedkit as mk
-from mixedkit import effect_plots
-from mixedkit.effect_plots import effects_data, means_data, plot_effects, plot_means
+from mixedkit.plots import effects as effect_plots
+from mixedkit.plots.effects import effects_data, means_data, plot_effects, plot_means
 from mixedkit.errors import ColumnNotFoundError, InputTypeError, InputValueError
 
 MEANS = ["estimate", "std_error", "df", "conf_low", "conf_high"]
@@ -246,7 +246,7 @@ def test_no_plot_calls_show(fits, monkeypatch):
 
 
 def test_importing_the_module_does_not_import_matplotlib():
-    code = ("import sys, mixedkit.effect_plots; "
+    code = ("import sys, mixedkit.plots.effects; "
             "print(any(m == 'matplotlib' or m.startswith('matplotlib.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

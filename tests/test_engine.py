@@ -20,9 +20,9 @@ import pytest
 from conftest import SPEC_DATA, load_reference_data, load_reference_fit
 
 import mixedkit as mk
-from mixedkit.design import build_design
-from mixedkit.estimation import _prepare_model, fixed_effects_vcov, profiled_estimates
-from mixedkit.validation import prepare
+from mixedkit.model.design import build_design
+from mixedkit.model.estimation import _prepare_model, fixed_effects_vcov, profiled_estimates
+from mixedkit.model.validation import prepare
 
 RTOL = 1e-10
 

@@ -10,8 +10,8 @@ import pytest
 import statsmodels.formula.api as smf
 
 import mixedkit as mk
-from mixedkit.estimation import user_theta
-from mixedkit.formula import parse_formula
+from mixedkit.model.estimation import user_theta
+from mixedkit.model.formula import parse_formula
 
 COLS = ["y", "x", "z", "g", "h", "my y", "f"]
 

@@ -305,7 +305,7 @@ def _call(fn, *args, **kwargs):
 
 def _factor_of(fit) -> str | None:
     """A factor of the fixed part (user name), if the model has one."""
-    from mixedkit.means import _grid_variables
+    from mixedkit.inference.means import _grid_variables
 
     factors, _, _ = _grid_variables(fit.state)
     return fit.state.prep.user(factors[0]) if factors else None

@@ -15,8 +15,8 @@ from conftest import SPEC_DATA, load_reference_fit
 from scipy import stats
 from test_lme4_reference import fitted
 
-from mixedkit.estimation import std_theta
-from mixedkit.inference import satterthwaite_df
+from mixedkit.model.estimation import std_theta
+from mixedkit.inference.satterthwaite import satterthwaite_df
 
 CASES = [(s, m) for s in SPEC_DATA for m in ("REML", "ML")]
 
@@ -77,7 +77,7 @@ def test_singular_fit_holds_the_zero_variance_fixed():
 
 def test_deviance_hessian_equals_finite_differences_of_the_deviance():
     """The assembled Hessian against plain second differences of the unprofiled deviance."""
-    from mixedkit.inference import _deviance_hessian, deviance
+    from mixedkit.inference.satterthwaite import _deviance_hessian, deviance
 
     fit = fitted("sleepstudy_corr", "REML")
     theta, sigma = fit.state.theta, np.sqrt(fit.scale)

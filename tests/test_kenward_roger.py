@@ -28,7 +28,7 @@ from test_lme4_reference import fitted
 
 import mixedkit as mk
 from mixedkit.errors import DataError, DesignTooLargeError
-from mixedkit.kenward_roger import _data_scales, kenward_roger
+from mixedkit.inference.kenward_roger import _data_scales, kenward_roger
 
 KR_DIR = REF / "kr"
 KR_REFS = {  # reference file -> (data loader, mixedkit formula)

@@ -16,8 +16,8 @@ from matplotlib.figure import Figure
 from matplotlib.markers import MarkerStyle
 
 import mixedkit as mk
-from mixedkit import plotting
-from mixedkit.diagnostics import diagnostics_data
+from mixedkit.plots import diagnostics as plotting
+from mixedkit.inference.diagnostics import diagnostics_data
 from mixedkit.errors import DataError, InputTypeError, InputValueError
 
 FORMULAS = {
@@ -141,7 +141,7 @@ def test_no_plot_calls_show(fits, monkeypatch):
 
 
 def test_importing_mixedkit_and_plotting_does_not_import_matplotlib():
-    code = ("import sys, mixedkit, mixedkit.plotting; "
+    code = ("import sys, mixedkit, mixedkit.plots.diagnostics; "
             "print(any(m == 'matplotlib' or m.startswith('matplotlib.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

@@ -12,8 +12,8 @@ import pytest
 from scipy import stats
 
 import mixedkit as mk
-from mixedkit.extend import extend_design, extended_frame
-from mixedkit.power import POWER_COLUMNS, clopper_pearson
+from mixedkit.model.extend import extend_design, extended_frame
+from mixedkit.scale.power import POWER_COLUMNS, clopper_pearson
 
 
 def crt_pilot(seed: int = 11, n_groups: int = 20, m: int = 10):
@@ -228,7 +228,7 @@ def test_extension_within_groups_cycles_rows(sleep_fit):
 
 
 def test_extension_keeps_theta_in_the_data_units(sleep_fit):
-    from mixedkit.estimation import user_theta
+    from mixedkit.model.estimation import user_theta
 
     ext = extend_design(sleep_fit.state, sleep_fit.state.theta, n_per_group=4)
     np.testing.assert_allclose(user_theta(ext.design, ext.theta),
@@ -323,7 +323,7 @@ def test_clopper_pearson_matches_the_beta_quantiles():
 
 def test_common_random_numbers_nest_the_designs(sleep_fit):
     """The same seed draws the same data for the groups two designs share."""
-    from mixedkit.bootstrap import draw_response
+    from mixedkit.inference.bootstrap import draw_response
 
     st = sleep_fit.state
     seed = np.random.SeedSequence(5)
@@ -371,8 +371,8 @@ def test_no_bias_over_independent_runs(crt):
 
 
 def test_a_simulate_lmm_frame_gives_its_true_parameters():
-    from mixedkit.estimation import user_theta
-    from mixedkit.power import _pilot
+    from mixedkit.model.estimation import user_theta
+    from mixedkit.scale.power import _pilot
 
     frame = mk.simulate_lmm(30, 10, icc=0.2, slope_sd=0.3, effects={"x": 0.3, "z": -0.2},
                             sigma=2.0, seed=1)

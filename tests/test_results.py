@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import mixedkit as mk
-from mixedkit import estimation
+from mixedkit.model import estimation
 from mixedkit.results import FIXED_COLUMNS, VARIANCE_COLUMNS
 
 

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 import mixedkit as mk
 from mixedkit.cli import main
-from mixedkit.formula import NameMap
-from mixedkit.safe_formula import ALLOWED, check_translated
+from mixedkit.model.formula import NameMap
+from mixedkit.model.safe_formula import ALLOWED, check_translated
 
 TOUCH = "I(__import__('os').system('touch pwned'))"
 

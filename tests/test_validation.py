@@ -274,7 +274,7 @@ def _instEval_like(n=60_000, seed=0):
 
 
 def test_design_too_large_for_the_machine_is_refused(monkeypatch):
-    from mixedkit import design
+    from mixedkit.model import design
 
     monkeypatch.setattr(design, "_memory_bytes", lambda: 8e7)
     d = _instEval_like()
@@ -288,7 +288,7 @@ def test_design_too_large_for_the_machine_is_refused(monkeypatch):
 
 
 def test_statsmodels_engine_refuses_what_only_mixedkit_holds(monkeypatch):
-    from mixedkit import design
+    from mixedkit.model import design
 
     monkeypatch.setattr(design, "_memory_bytes", lambda: 8e9)
     with pytest.raises(mk.DesignTooLargeError,

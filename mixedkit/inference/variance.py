@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .estimation import relative_factor_blocks, user_theta
+from ..model.estimation import relative_factor_blocks, user_theta
 
 __all__ = ["VarianceParts", "icc_table", "r2_table", "variance_parts"]
 

@@ -1,6 +1,6 @@
 """A pilot study's design, grown or shrunk: more groups, more rows per group.
 
-Power by simulation (:mod:`mixedkit.power`) needs the design of the study one plans,
+Power by simulation (:mod:`mixedkit.scale.power`) needs the design of the study one plans,
 built from the pilot's (simr's ``extend``):
 
 - **Along a grouping factor** (``n_groups``): the new design's groups are copies of
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .design import build_design
-from .errors import InputTypeError, InputValueError, MixedkitError, check_positive_int
+from ..errors import InputTypeError, InputValueError, MixedkitError, check_positive_int
 from .estimation import std_theta, user_theta
 
 __all__ = ["ExtendedDesign", "extend_design", "grouping_columns"]

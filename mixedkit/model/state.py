@@ -96,15 +96,15 @@ class FitState:
 
     @cached_property
     def satterthwaite(self):
-        """The pieces of every Satterthwaite test (:class:`~mixedkit.inference.Satterthwaite`)."""
-        from .inference import satterthwaite
+        """The pieces of every Satterthwaite test (:class:`~mixedkit.inference.satterthwaite.Satterthwaite`)."""
+        from ..inference.satterthwaite import satterthwaite
 
         return satterthwaite(self.design, self.theta, self.reml)
 
     @cached_property
     def kenward_roger(self):
-        """Kenward–Roger's adjusted covariance and df (:mod:`mixedkit.kenward_roger`)."""
-        from .kenward_roger import kenward_roger
+        """Kenward–Roger's adjusted covariance and df (:mod:`mixedkit.inference.kenward_roger`)."""
+        from ..inference.kenward_roger import kenward_roger
 
         return kenward_roger(self)
 

@@ -1,9 +1,9 @@
 """F tests of fixed-effect terms: ``fit.anova()`` (lmerTest's ``anova``).
 
-For each term, the hypothesis matrix L of :mod:`mixedkit.hypotheses` (Type I, II
+For each term, the hypothesis matrix L of :mod:`mixedkit.inference.hypotheses` (Type I, II
 or III) is tested with F = (L beta)' (L C L')^-1 (L beta) / q and denominator
 degrees of freedom from Satterthwaite's method (lmerTest's ``contestMD``) or
-Kenward–Roger's (pbkrtest, through :mod:`mixedkit.kenward_roger`).  As lmerTest
+Kenward–Roger's (pbkrtest, through :mod:`mixedkit.inference.kenward_roger`).  As lmerTest
 reports them, mean_sq = F sigma^2 and sum_sq = mean_sq * num_df.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import InputValueError
+from ..errors import InputValueError
 
 __all__ = ["ANOVA_COLUMNS", "AnovaTable", "anova_table", "term_tester"]
 
@@ -51,7 +51,7 @@ def _check_type(kind) -> int:
 def anova_table(fit, kind=3, df_method: str | None = None) -> AnovaTable:
     """The table returned by :meth:`~mixedkit.results.LmmFit.anova`."""
     from .hypotheses import contrast_matrices
-    from .results import check_df_method
+    from ..results import check_df_method
 
     kind = _check_type(kind)
     method = fit.df_method if df_method is None else check_df_method(df_method)

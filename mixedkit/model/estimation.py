@@ -6,7 +6,7 @@ Cholesky factor: lme4's ``theta``.  lme4 optimises over theta with the diagonal
 bounded below by 0.  ``MixedLM.fit()`` instead runs unbounded optimisers that
 wander to wrong optima (dietox), fail on the boundary (Dyestuff) or report a
 likelihood of ``+inf`` (sleepstudy, REML).  Here the same likelihood and its
-gradient, evaluated by :mod:`mixedkit.engine` (or by statsmodels itself with
+gradient, evaluated by :mod:`mixedkit.model.engine` (or by statsmodels itself with
 ``engine="statsmodels"``), are optimised with bounds on the diagonal, from lme4's
 start values, with fallbacks when an attempt fails; every attempt is recorded.
 statsmodels' results object is built at the optimum on demand.
@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import optimize
 
 from .engine import blas_threads
-from .errors import FitError
+from ..errors import FitError
 
 __all__ = [
     "Attempt",
@@ -362,7 +362,7 @@ def estimate(design, reml: bool, start: np.ndarray | None = None,
     gradient, Nelder-Mead from the best point so far (polished by L-BFGS-B) and
     L-BFGS-B from two other starts follow.  The best valid optimum is kept.
 
-    ``engine="mixedkit"`` evaluates the likelihood with :mod:`mixedkit.engine`
+    ``engine="mixedkit"`` evaluates the likelihood with :mod:`mixedkit.model.engine`
     (bounded at exactly 0); ``"statsmodels"`` with ``MixedLM.loglike`` and ``score``
     (bounded at ``THETA_LOWER``, where statsmodels is still exact). With
     ``crosscheck``, statsmodels' own log-likelihood at the engine's optimum is

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import FormulaError
+from ..errors import FormulaError
 
 __all__ = ["FixedTerm", "contrast_matrices", "fixed_terms"]
 
@@ -46,7 +46,7 @@ def design_info(state):
     if design.design_info is None:
         import patsy
 
-        from .design import formula_env
+        from ..model.design import formula_env
 
         design.design_info = patsy.dmatrices(
             state.prep.parsed.fixed_formula, state.prep.frame, eval_env=formula_env(None),
@@ -135,7 +135,7 @@ def _factor_columns(state, info) -> dict:
     """Every factor evaluated on the fitted rows: level indicators, or numeric values."""
     import patsy
 
-    from .design import formula_env
+    from ..model.design import formula_env
 
     frame = state.prep.frame
     out = {}

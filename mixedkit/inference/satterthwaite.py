@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from .engine import blas_threads
+from ..model.engine import blas_threads
 
 __all__ = ["Satterthwaite", "deviance", "satterthwaite", "satterthwaite_df"]
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import ColumnNotFoundError, InputTypeError, InputValueError
-from .parallel import run_tasks
+from ..errors import ColumnNotFoundError, InputTypeError, InputValueError
+from ..parallel import run_tasks
 
 __all__ = ["P_ADJUST_METHODS", "ManyFits", "fit_many"]
 
@@ -54,8 +54,8 @@ _TABLES = {
 
 def _fit_chunk(job: _Job, items):
     """Fit each (response, by-key) item: its tables as rows (stacked once, in the parent)."""
-    from .errors import MixedkitError
-    from .fitting import fit_without_warnings
+    from ..errors import MixedkitError
+    from ..fitting import fit_without_warnings
 
     out = []
     for response, key in items:
@@ -168,7 +168,7 @@ def fit_many(formula: str, data: pd.DataFrame, *, responses=None, by=None, execu
     1  Reaction    10.467
     3      Slow    11.514
     """
-    from .fitting import FIT_OPTIONS, check_unknown_arguments
+    from ..fitting import FIT_OPTIONS, check_unknown_arguments
 
     if not isinstance(data, pd.DataFrame):
         raise InputTypeError(f"data must be a pandas DataFrame; got {type(data).__name__}")
@@ -272,7 +272,7 @@ class ManyFits:
         *key
             The response name, then the ``by`` values (as in the key columns).
         """
-        from .fitting import fit_lmm
+        from ..fitting import fit_lmm
 
         job = self._job
         n_resp = 1 if "response" in self.keys else 0

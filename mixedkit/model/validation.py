@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .errors import (
+from ..errors import (
     ColumnNotFoundError,
     DataError,
     DataWarning,
     FormulaError,
     InputTypeError,
 )
-from .findings import Finding, Report
+from ..findings import Finding, Report
 from .formula import (
     NameMap,
     ParsedFormula,

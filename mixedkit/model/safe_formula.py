@@ -11,7 +11,7 @@ command line runs it unless ``--trusted-formula`` is given.
 How the text is read:
 
 1. Column names in backticks or ``Q("...")`` are replaced by placeholders with the same
-   tokenizer mixedkit uses (:mod:`mixedkit.formula`); given the data's columns, bare
+   tokenizer mixedkit uses (:mod:`mixedkit.model.formula`); given the data's columns, bare
    names that are columns (``Sepal.Length``, ``yield``) are too, as mixedkit does.
 2. The rest is split the way patsy splits a formula: the operators ``~ + - * / : **``
    (and lme4's ``|``, ``||``) and parentheses at formula level separate the Python
@@ -38,7 +38,7 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .errors import FormulaError, InputTypeError
+from ..errors import FormulaError, InputTypeError
 from .formula import TOKEN, NameMap
 
 __all__ = ["ALLOWED", "check_formula"]
@@ -501,7 +501,7 @@ def check_formula(formula: str, *, columns: Iterable | None = None) -> None:
     For formulas that come from outside the program (a web form, a configuration file,
     the command line): patsy evaluates the terms of a formula as Python, so
     ``I(__import__('os').system('...'))`` would run. The formula is parsed, never
-    evaluated, and only what :data:`~mixedkit.safe_formula.ALLOWED` lists is accepted.
+    evaluated, and only what :data:`~mixedkit.model.safe_formula.ALLOWED` lists is accepted.
 
     Parameters
     ----------

@@ -106,7 +106,7 @@ def _shrinkage(fit) -> pd.DataFrame:
     y = design.endog - offset
     # Per-group least squares from the normal equations, all groups at once; groups
     # with too few rows or a singular design get NaN (as lstsq would be meaningless).
-    from .engine import segment_sum
+    from ..model.engine import segment_sum
 
     n_groups, q = len(design.group_labels), z.shape[1]
     ztz = segment_sum(z[:, :, None] * z[:, None, :], design.groups, n_groups)
@@ -134,8 +134,8 @@ def _trajectories(fit, x: str | None, max_groups: int, seed: int) -> pd.DataFram
     design, prep = fit.state.design, fit.state.prep
     cols = ["level", "x", "observed", "fitted", "population"]
     if x is not None and x not in prep.names.safe:
-        from .errors import ColumnNotFoundError
-        from .formula import did_you_mean
+        from ..errors import ColumnNotFoundError
+        from ..model.formula import did_you_mean
 
         raise ColumnNotFoundError(f"x={x!r} is not a column the model uses; "
                                   f"{did_you_mean(x, list(prep.names.safe))}")
@@ -405,7 +405,7 @@ def _check_assumptions(fit) -> pd.DataFrame:
         rows.append(_row("constant variance (vs fitted)", "Spearman rho |resid| ~ fitted",
                          np.nan, np.nan, "not run", "All fitted values are equal."))
 
-    from .validation import factor_codes
+    from ..model.validation import factor_codes
 
     first = design.blocks[0].term.factor  # crossed designs: the first factor's groups
     codes = factor_codes(fit.state.prep.frame, first)

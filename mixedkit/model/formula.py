@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .errors import ColumnNotFoundError, FormulaError, InputTypeError
+from ..errors import ColumnNotFoundError, FormulaError, InputTypeError
 
 __all__ = ["NameMap", "ParsedFormula", "RandomTerm", "closest_names", "parse_formula"]
 

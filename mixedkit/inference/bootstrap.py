@@ -14,8 +14,8 @@ from concurrent.futures import Executor
 import numpy as np
 import pandas as pd
 
-from .errors import MixedkitError, check_positive_int
-from .parallel import run_tasks, spawn_seeds
+from ..errors import MixedkitError, check_positive_int
+from ..parallel import run_tasks, spawn_seeds
 
 __all__ = ["bootstrap_variance", "draw_response", "refit_to", "run_bootstrap", "simulate"]
 
@@ -31,14 +31,14 @@ def draw_response(design, beta: np.ndarray, theta: np.ndarray, sigma2: float,
 
     y = X beta + sum_f Z_f b_f + e with b_f = sigma Lambda_f(theta) u, u and e/sigma
     standard normal; ``theta`` is unit-free (statsmodels' packed order) as in
-    :class:`~mixedkit.state.FitState`.
+    :class:`~mixedkit.model.state.FitState`.
 
     ``random`` is a Generator (residuals, then each factor's effects, drawn in turn) or
     a SeedSequence: then the residuals and each factor's effects come from their own
     child streams, the effects in the order the levels first appear, so that with the
     same seed row i gets the same residual and the j-th group the same effect in a
     design with 10 groups and in one with 40 whose first groups are the same
-    (:mod:`mixedkit.extend`): common random numbers along a power curve.
+    (:mod:`mixedkit.model.extend`): common random numbers along a power curve.
     """
     common = isinstance(random, np.random.SeedSequence)
 

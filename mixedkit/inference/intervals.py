@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from .errors import InputValueError
+from ..errors import InputValueError
 
 __all__ = ["CONFINT_COLUMNS", "confint"]
 
@@ -77,7 +77,7 @@ def _psd_cholesky(a: np.ndarray) -> np.ndarray:
 def lme4_parameters(design, theta: np.ndarray, sigma2: float) -> np.ndarray:
     """lme4's variance parameters (SDs, correlations, sigma; order of
     :func:`_variance_params`) from the unit-free ``theta`` and the residual variance."""
-    from .estimation import relative_factor_blocks, user_theta
+    from ..model.estimation import relative_factor_blocks, user_theta
 
     chol, sds = relative_factor_blocks(design, user_theta(design, theta))
     covs, v = [], 0
@@ -112,7 +112,7 @@ class _Profiler:
         self.dev_hat = self.deviance(self.psi_hat)
 
     def theta_sigma(self, psi: np.ndarray) -> tuple[np.ndarray, float]:
-        from .estimation import std_theta
+        from ..model.estimation import std_theta
 
         sigma = psi[-1]
         design = self.design
@@ -137,7 +137,7 @@ class _Profiler:
         return std_theta(design, np.concatenate([tri, parts_vc])), sigma
 
     def deviance(self, psi: np.ndarray) -> float:
-        from .inference import deviance
+        from .satterthwaite import deviance
 
         theta, sigma = self.theta_sigma(psi)
         if not np.all(np.isfinite(theta)) or sigma <= 0:
@@ -280,7 +280,7 @@ def _fixed_profiles(fit, z: float) -> list:
 def _max_loglik(sub, design, theta0, y, reml: bool) -> tuple[float, np.ndarray]:
     """The maximised (REML or ML) log-likelihood of ``sub``'s model for response y
     (``design`` gives the bounds: theta's positions are those of the full model)."""
-    from .estimation import EngineObjective, theta_bounds
+    from ..model.estimation import EngineObjective, theta_bounds
 
     obj = EngineObjective(sub.with_response(y), reml)
     res = optimize.minimize(obj, np.asarray(theta0, float), jac=obj.grad, method="L-BFGS-B",
@@ -301,7 +301,7 @@ def _wald(fit, level: float) -> pd.DataFrame:
 def confint(fit, method: str = "profile", conf_level: float | None = None, *, n_boot: int = 500,
             seed=None, executor=None, n_jobs=None, progress: bool = True) -> pd.DataFrame:
     """The table returned by :meth:`~mixedkit.results.LmmFit.confint`."""
-    from .results import check_conf_level
+    from ..results import check_conf_level
 
     if method not in METHODS:
         raise InputValueError(f"method must be one of {METHODS}; got {method!r}")
@@ -310,9 +310,9 @@ def confint(fit, method: str = "profile", conf_level: float | None = None, *, n_
     if method == "wald":
         table = _wald(fit, level)
     elif method == "profile":
-        from .engine import blas_threads
+        from ..model.engine import blas_threads
 
-        # many small optimisations: one BLAS thread (see mixedkit.engine.blas_threads)
+        # many small optimisations: one BLAS thread (see mixedkit.model.engine.blas_threads)
         with warnings.catch_warnings(), blas_threads(fit.state.design.engine.largest_block):
             warnings.simplefilter("ignore")
             table, notes = _profile_intervals(fit, level)
@@ -324,7 +324,7 @@ def confint(fit, method: str = "profile", conf_level: float | None = None, *, n_
 
 def _boot_chunk(state, seeds):
     from .bootstrap import refit_to, simulate
-    from .errors import MixedkitError
+    from ..errors import MixedkitError
 
     out = []
     for seed in seeds:

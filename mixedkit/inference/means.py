@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import ColumnNotFoundError, InputTypeError, InputValueError
+from ..errors import ColumnNotFoundError, InputTypeError, InputValueError
 
 __all__ = ["CONTRAST_COLUMNS", "MEANS_COLUMNS", "contrasts", "marginal_means", "reference_grid"]
 
@@ -125,7 +125,7 @@ def _as_list(spec, name: str) -> list[str]:
 
 
 def _check_factors(names: list[str], grid: ReferenceGrid, name: str) -> None:
-    from .formula import did_you_mean
+    from ..model.formula import did_you_mean
 
     for n in names:
         if n not in grid.factors:
@@ -164,7 +164,7 @@ def inference_for(fit, method: str):
 def marginal_means(fit, spec=None, *, by=None, at=None, df_method=None,
                    conf_level=None) -> pd.DataFrame:
     """The table returned by :meth:`~mixedkit.results.LmmFit.marginal_means`."""
-    from .results import check_conf_level, check_df_method
+    from ..results import check_conf_level, check_df_method
 
     method = fit.df_method if df_method is None else check_df_method(df_method)
     level = fit.conf_level if conf_level is None else check_conf_level(conf_level)
@@ -244,7 +244,7 @@ def _level_label(frame: pd.DataFrame, keys: list[str]) -> list[str]:
 def contrasts(fit, spec, *, method="pairwise", adjust="tukey", by=None, df_method=None,
               conf_level=None) -> pd.DataFrame:
     """The table returned by :meth:`~mixedkit.results.LmmFit.contrasts`."""
-    from .results import check_conf_level, check_df_method
+    from ..results import check_conf_level, check_df_method
 
     custom = None
     if isinstance(method, dict):

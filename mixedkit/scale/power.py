@@ -1,6 +1,6 @@
 """Power by simulation: ``power_lmm`` (R's simr: ``powerSim``, ``powerCurve``, ``extend``).
 
-For each design in the curve (:mod:`mixedkit.extend`), data sets are drawn from the
+For each design in the curve (:mod:`mixedkit.model.extend`), data sets are drawn from the
 pilot model — its fixed effects with the tested term's coefficients replaced by
 ``effect``, its variance components and residual variance — the model is refitted to
 each, and the term is tested. Power is the share of refits whose p-value is below
@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import InputTypeError, InputValueError, MixedkitError, check_positive_int
-from .parallel import run_tasks, spawn_seeds
+from ..errors import InputTypeError, InputValueError, MixedkitError, check_positive_int
+from ..parallel import run_tasks, spawn_seeds
 
 __all__ = ["POWER_COLUMNS", "power_lmm"]
 
@@ -63,7 +63,7 @@ class _Scenario:
 
 # --------------------------------------------------------------------- inputs
 def _pilot(model) -> _Pilot:
-    from .results import LmmFit
+    from ..results import LmmFit
 
     if isinstance(model, LmmFit):
         st = model.state
@@ -78,8 +78,8 @@ def _pilot(model) -> _Pilot:
 
 def _pilot_from_truth(frame: pd.DataFrame) -> _Pilot:
     """simulate_lmm's frame: its design, at the parameters it was drawn from."""
-    from .estimation import std_theta
-    from .fitting import fit_lmm
+    from ..model.estimation import std_theta
+    from ..fitting import fit_lmm
 
     truth = frame.attrs["truth"]
     with warnings.catch_warnings():
@@ -181,9 +181,9 @@ def _check_test(test, df_method: str, reml: bool) -> str:
 # ----------------------------------------------------------------- scenarios
 def _scenario(pilot: _Pilot, ext, label, columns, fixed_l, beta, test):
     """The scenario of one point of the curve on the extended design ``ext``."""
-    from .estimation import Estimate
-    from .hypotheses import contrast_matrices
-    from .state import FitState
+    from ..model.estimation import Estimate
+    from ..inference.hypotheses import contrast_matrices
+    from ..model.state import FitState
 
     reml = pilot.state.reml
     if fixed_l is not None:
@@ -218,7 +218,7 @@ def _check_lrt_term(terms, label: str, fixed_l) -> None:
 # ---------------------------------------------------------------- simulation
 def _power_chunk(scenarios, items):
     """Simulate, refit and test: (p_value, singular, error) per (scenario, seed)."""
-    from .bootstrap import draw_response
+    from ..inference.bootstrap import draw_response
 
     out = []
     with warnings.catch_warnings():
@@ -234,9 +234,9 @@ def _power_chunk(scenarios, items):
 
 
 def _test_once(sc: _Scenario, y: np.ndarray) -> tuple[float, bool, str | None]:
-    from .anova import term_tester
-    from .estimation import SINGULAR_TOL, estimate
-    from .state import FitState
+    from ..inference.anova import term_tester
+    from ..model.estimation import SINGULAR_TOL, estimate
+    from ..model.state import FitState
 
     design = sc.design.with_response(y)
     reml = sc.reml and sc.test != "lrt"
@@ -289,7 +289,7 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
         order or a dict by coefficient name).
     n_groups : int or list of int, optional
         Number of groups of ``along`` in the planned design (default: the pilot's).
-        New groups are copies of the pilot's (see :mod:`mixedkit.extend`).
+        New groups are copies of the pilot's (see :mod:`mixedkit.model.extend`).
     n_per_group : int or list of int, optional
         Rows per group of ``along`` (default: as in the pilot); each group's rows are
         cycled: fewer rows keep each group's first rows (sleepstudy's first 5 days, not
@@ -327,7 +327,7 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
         term's) and ``effects`` (per row, the coefficients simulated, by name).
 
         Every point of the curve uses the same random streams (common random numbers,
-        see :func:`~mixedkit.bootstrap.draw_response`): neighbouring points differ by the
+        see :func:`~mixedkit.inference.bootstrap.draw_response`): neighbouring points differ by the
         design, not by the noise, so the curve is smooth; each point on its own is an
         ordinary Monte Carlo estimate.
 
@@ -352,8 +352,8 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
     >>> list(curve.columns[:3])
     ['n_groups', 'n_per_group', 'n_obs']
     """
-    from .extend import extend_design, grouping_columns
-    from .hypotheses import fixed_terms
+    from ..model.extend import extend_design, grouping_columns
+    from ..inference.hypotheses import fixed_terms
 
     pilot = _pilot(model)
     state = pilot.state

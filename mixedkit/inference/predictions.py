@@ -4,7 +4,7 @@ Conditional modes and variances are those of lme4's ``ranef(condVar = TRUE)``: w
 the relative Cholesky factor Lambda and M = Lambda' Z'Z Lambda + I, the modes are
 Lambda M^-1 Lambda' Z'(y - X beta) and the conditional covariance is
 sigma^2 Lambda M^-1 Lambda' (the fixed effects taken as known).  The engine
-computes both at the optimum (:class:`~mixedkit.state.FitState`).
+computes both at the optimum (:class:`~mixedkit.model.state.FitState`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import DataError, DataWarning, InputTypeError
+from ..errors import DataError, DataWarning, InputTypeError
 
 __all__ = ["PREDICTION_COLUMNS", "RANEF_COLUMNS", "predict", "random_effects"]
 
@@ -169,7 +169,7 @@ def _show(value):
 def _fixed_design(fit, frame: pd.DataFrame) -> np.ndarray:
     import patsy
 
-    from .design import formula_env
+    from ..model.design import formula_env
 
     design, prep = fit.state.design, fit.state.prep
     info = design.design_info
@@ -211,7 +211,7 @@ PREDICTION_COLUMNS = ["estimate", "std_error", "df", "conf_low", "conf_high"]
 def _population_interval(fit, newdata, include_random, interval, df_method, conf_level):
     """Population-level predictions x'beta with their standard errors, df and interval."""
     from .means import inference_for
-    from .results import check_conf_level, check_df_method
+    from ..results import check_conf_level, check_df_method
 
     if interval != "confidence":
         raise InputTypeError(f"interval must be None or 'confidence'; got {interval!r}")
@@ -246,7 +246,7 @@ def _re_design_info(fit, term):
     fewer levels, or a stateful transform such as center(x), gets the fit's columns)."""
     import patsy
 
-    from .design import formula_env
+    from ..model.design import formula_env
 
     cache = _CACHE.setdefault(fit, {})
     key = ("design", term.re_formula)
@@ -259,7 +259,7 @@ def _re_design_info(fit, term):
 def _level_codes(fit, factor) -> pd.Series:
     """Each fitted level's text (as :func:`level_key` writes it) -> its row of the modes;
     -1 for a text two fitted levels share (1 and '1' in a column of mixed types)."""
-    from .design import level_key
+    from ..model.design import level_key
 
     cache = _CACHE.setdefault(fit, {})
     key = ("levels", factor)
@@ -277,7 +277,7 @@ def _level_codes(fit, factor) -> pd.Series:
 def _new_random_part(fit, frame: pd.DataFrame, allow_new_groups: bool) -> np.ndarray:
     import patsy
 
-    from .design import level_key
+    from ..model.design import level_key
 
     design, prep = fit.state.design, fit.state.prep
     out = np.zeros(len(frame))

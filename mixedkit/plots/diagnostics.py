@@ -21,8 +21,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from .diagnostics import QQ_LEVEL, diagnostics_data
-from .errors import DataError, InputTypeError
+from ..inference.diagnostics import QQ_LEVEL, diagnostics_data
+from ..errors import DataError, InputTypeError
 
 __all__ = [
     "plot_diagnostics",
@@ -450,7 +450,7 @@ def plot_ranef(fit, *, axes=None, conf_level=None):
     """
     from scipy import stats
 
-    from .results import check_conf_level
+    from ..results import check_conf_level
 
     d = diagnostics_data(fit)
     ranef = d["ranef"]

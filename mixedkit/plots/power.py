@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import InputTypeError, InputValueError
+from ..errors import InputTypeError, InputValueError
 
 __all__ = ["plot_power"]
 

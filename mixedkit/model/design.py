@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from .engine import Engine, EngineTooLargeError, RandomFactor
-from .errors import DataError, DesignTooLargeError, FormulaError
-from .findings import Finding
+from ..errors import DataError, DesignTooLargeError, FormulaError
+from ..findings import Finding
 from .formula import RandomTerm
 from .validation import PreparedData
 
@@ -133,7 +133,7 @@ class Design:
 
     @property
     def engine(self) -> Engine:
-        """The likelihood evaluator of this model (see :mod:`mixedkit.engine`)."""
+        """The likelihood evaluator of this model (see :mod:`mixedkit.model.engine`)."""
         if self._engine is None:
             self._engine = Engine(self.exog.to_numpy(float), self.endog, self.factors(),
                                   self.n_theta, memory_limit=0.4 * _memory_bytes())

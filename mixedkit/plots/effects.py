@@ -6,7 +6,7 @@ over the raw observations; :func:`plot_effects` draws the population-level predi
 of the response along a numeric covariate, with a pointwise confidence band, for each
 level of an optional factor.
 
-As in :mod:`mixedkit.plotting`, each plot draws only what its data function returns
+As in :mod:`mixedkit.plots.diagnostics`, each plot draws only what its data function returns
 (:func:`means_data`, :func:`effects_data`), so a test can compare the artists with
 those tables and a user can draw the same numbers with another library.  The plots
 take ``ax=`` and return the Axes, never call ``plt.show()``, and import matplotlib
@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .errors import ColumnNotFoundError, InputTypeError
+from ..errors import ColumnNotFoundError, InputTypeError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from .means import ReferenceGrid
-    from .results import LmmFit
+    from ..inference.means import ReferenceGrid
+    from ..results import LmmFit
 
 __all__ = ["effects_data", "means_data", "plot_effects", "plot_means"]
 
@@ -52,7 +52,7 @@ def _names(value, arg: str) -> list[str]:
 
 
 def _grid(fit: LmmFit) -> ReferenceGrid:
-    from .means import reference_grid
+    from ..inference.means import reference_grid
 
     return reference_grid(fit.state)
 
@@ -79,7 +79,7 @@ def _factor_list(grid: ReferenceGrid) -> str:
 
 
 def _suggest(name: str, candidates: list[str]) -> str:
-    from .formula import closest_names
+    from ..model.formula import closest_names
 
     close = closest_names(name, candidates)
     return f"; did you mean {close[0]!r}?" if close else ""
@@ -350,7 +350,7 @@ def plot_means(fit: LmmFit, spec: str | list[str], *, by: str | list[str] | None
     >>> fit = mk.fit_lmm("Weight ~ Time * C(Evit) + C(Cu) + (Time | Pig)", data)
     >>> ax = mk.plot_means(fit, "Evit", by="Cu")
     """
-    from .plotting import get_ax, marker_style
+    from .diagnostics import get_ax, marker_style
 
     d = means_data(fit, spec, by=by, df_method=df_method, conf_level=conf_level)
     means, observed = d["means"], d["observed"]
@@ -456,7 +456,7 @@ def plot_effects(fit: LmmFit, x: str, *, by: str | list[str] | None = None,
     >>> fit = mk.fit_lmm("Weight ~ Time * C(Evit) + (Time | Pig)", data)
     >>> ax = mk.plot_effects(fit, "Time", by="Evit")
     """
-    from .plotting import get_ax, marker_style
+    from .diagnostics import get_ax, marker_style
 
     d = effects_data(fit, x, by=by, n_points=n_points, df_method=df_method,
                      conf_level=conf_level)

@@ -1,0 +1,1 @@
+"""Everything computed from a fit's state: tests, df methods, means, intervals, predictions, variance shares, bootstrap, diagnostics data."""

@@ -1,0 +1,1 @@
+"""Figures: diagnostics, effects and means, power curves. matplotlib is imported here only."""

@@ -1,0 +1,1 @@
+"""Many refits: power simulations and one model over many responses."""
