@@ -28,8 +28,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 import mixedkit as mk
-from mixedkit.plots import diagnostics as plotting
 from mixedkit.inference.diagnostics import diagnostics_data
+from mixedkit.plots import diagnostics as plotting
 
 PLOTS = ["plot_diagnostics", "plot_residuals", "plot_qq", "plot_scale_location",
          "plot_ranef_qq", "plot_ranef", "plot_shrinkage", "plot_fitted"]

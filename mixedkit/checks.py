@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .model.design import build_design
 from .errors import MixedkitError
 from .findings import Finding, Report
+from .model.design import build_design
 from .model.validation import prepare
 
 __all__ = ["check_data"]

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .model.design import build_design
 from .errors import InputTypeError, InputValueError
+from .model.design import build_design
 from .model.estimation import ENGINES, estimate
-from .results import LmmFit, check_conf_level, check_df_method
 from .model.safe_formula import check_model_formulas, check_translated
 from .model.state import FitState
 from .model.validation import prepare, warn_dropped
+from .results import LmmFit, check_conf_level, check_df_method
 
 __all__ = ["FIT_OPTIONS", "check_unknown_arguments", "fit_lmm", "fit_without_warnings"]
 

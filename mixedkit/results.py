@@ -11,6 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from .errors import FitWarning, InputTypeError, InputValueError
+from .findings import Finding, Report
 from .model.estimation import (
     SINGULAR_TOL,
     estimate,
@@ -18,7 +19,6 @@ from .model.estimation import (
     statsmodels_results,
     user_theta,
 )
-from .findings import Finding, Report
 from .model.state import FitState
 
 __all__ = ["FIXED_COLUMNS", "VARIANCE_COLUMNS", "LmmFit"]

@@ -18,8 +18,8 @@ from conftest import load_reference_data
 
 import mixedkit as mk
 from mixedkit.model.estimation import std_theta
-from mixedkit.results import LmmFit
 from mixedkit.model.state import FitState
+from mixedkit.results import LmmFit
 
 INFERENCE = Path(__file__).parent / "reference" / "inference"
 

@@ -15,9 +15,9 @@ from matplotlib.axes import Axes
 from matplotlib.container import ErrorbarContainer
 
 import mixedkit as mk
+from mixedkit.errors import ColumnNotFoundError, InputTypeError, InputValueError
 from mixedkit.plots import effects as effect_plots
 from mixedkit.plots.effects import effects_data, means_data, plot_effects, plot_means
-from mixedkit.errors import ColumnNotFoundError, InputTypeError, InputValueError
 
 MEANS = ["estimate", "std_error", "df", "conf_low", "conf_high"]
 FORMULAS = {

@@ -15,8 +15,8 @@ from conftest import SPEC_DATA, load_reference_fit
 from scipy import stats
 from test_lme4_reference import fitted
 
-from mixedkit.model.estimation import std_theta
 from mixedkit.inference.satterthwaite import satterthwaite_df
+from mixedkit.model.estimation import std_theta
 
 CASES = [(s, m) for s in SPEC_DATA for m in ("REML", "ML")]
 

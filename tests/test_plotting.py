@@ -16,9 +16,9 @@ from matplotlib.figure import Figure
 from matplotlib.markers import MarkerStyle
 
 import mixedkit as mk
-from mixedkit.plots import diagnostics as plotting
-from mixedkit.inference.diagnostics import diagnostics_data
 from mixedkit.errors import DataError, InputTypeError, InputValueError
+from mixedkit.inference.diagnostics import diagnostics_data
+from mixedkit.plots import diagnostics as plotting
 
 FORMULAS = {
     "sleepstudy": "Reaction ~ Days + (Days | Subject)",

@@ -50,8 +50,8 @@ def _check_type(kind) -> int:
 
 def anova_table(fit, kind=3, df_method: str | None = None) -> AnovaTable:
     """The table returned by :meth:`~mixedkit.results.LmmFit.anova`."""
-    from .hypotheses import contrast_matrices
     from ..results import check_df_method
+    from .hypotheses import contrast_matrices
 
     kind = _check_type(kind)
     method = fit.df_method if df_method is None else check_df_method(df_method)

@@ -323,8 +323,8 @@ def confint(fit, method: str = "profile", conf_level: float | None = None, *, n_
 
 
 def _boot_chunk(state, seeds):
-    from .bootstrap import refit_to, simulate
     from ..errors import MixedkitError
+    from .bootstrap import refit_to, simulate
 
     out = []
     for seed in seeds:

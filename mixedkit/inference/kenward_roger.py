@@ -47,8 +47,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg, sparse, stats
 
-from ..model.engine import blas_threads
 from ..errors import DataError, DesignTooLargeError
+from ..model.engine import blas_threads
 
 __all__ = ["KenwardRoger", "kenward_roger"]
 

@@ -210,8 +210,8 @@ PREDICTION_COLUMNS = ["estimate", "std_error", "df", "conf_low", "conf_high"]
 
 def _population_interval(fit, newdata, include_random, interval, df_method, conf_level):
     """Population-level predictions x'beta with their standard errors, df and interval."""
-    from .means import inference_for
     from ..results import check_conf_level, check_df_method
+    from .means import inference_for
 
     if interval != "confidence":
         raise InputTypeError(f"interval must be None or 'confidence'; got {interval!r}")

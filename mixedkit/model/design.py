@@ -18,9 +18,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from .engine import Engine, EngineTooLargeError, RandomFactor
 from ..errors import DataError, DesignTooLargeError, FormulaError
 from ..findings import Finding
+from .engine import Engine, EngineTooLargeError, RandomFactor
 from .formula import RandomTerm
 from .validation import PreparedData
 

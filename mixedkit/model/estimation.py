@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from .engine import blas_threads
 from ..errors import FitError
+from .engine import blas_threads
 
 __all__ = [
     "Attempt",

@@ -21,8 +21,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..inference.diagnostics import QQ_LEVEL, diagnostics_data
 from ..errors import DataError, InputTypeError
+from ..inference.diagnostics import QQ_LEVEL, diagnostics_data
 
 __all__ = [
     "plot_diagnostics",

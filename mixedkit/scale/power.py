@@ -78,8 +78,8 @@ def _pilot(model) -> _Pilot:
 
 def _pilot_from_truth(frame: pd.DataFrame) -> _Pilot:
     """simulate_lmm's frame: its design, at the parameters it was drawn from."""
-    from ..model.estimation import std_theta
     from ..fitting import fit_lmm
+    from ..model.estimation import std_theta
 
     truth = frame.attrs["truth"]
     with warnings.catch_warnings():
@@ -181,8 +181,8 @@ def _check_test(test, df_method: str, reml: bool) -> str:
 # ----------------------------------------------------------------- scenarios
 def _scenario(pilot: _Pilot, ext, label, columns, fixed_l, beta, test):
     """The scenario of one point of the curve on the extended design ``ext``."""
-    from ..model.estimation import Estimate
     from ..inference.hypotheses import contrast_matrices
+    from ..model.estimation import Estimate
     from ..model.state import FitState
 
     reml = pilot.state.reml
@@ -352,8 +352,8 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
     >>> list(curve.columns[:3])
     ['n_groups', 'n_per_group', 'n_obs']
     """
-    from ..model.extend import extend_design, grouping_columns
     from ..inference.hypotheses import fixed_terms
+    from ..model.extend import extend_design, grouping_columns
 
     pilot = _pilot(model)
     state = pilot.state
