@@ -15,7 +15,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from .errors import MixedkitError
+from .arguments import DF_METHODS, check_df_method, df_caption
+from .errors import InputValueError, MixedkitError
 
 __all__ = ["main"]
 
@@ -32,9 +33,8 @@ _POWER_EXAMPLE = ('example:\n  mixedkit power sleep.csv "Reaction ~ Days + (Days
                   'Without --seed a fresh seed is drawn and printed in the header: pass it as\n'
                   '--seed to repeat the run exactly (any --jobs gives the same table).')
 _DEMO_EXAMPLE = "example:\n  mixedkit demo --plot demo.png"
+_POWER_TESTS = (*DF_METHODS, "lrt")
 # kept here (not imported) so that --help does not load numpy and pandas
-_DF_METHODS = ("satterthwaite", "kenward-roger", "normal")
-_POWER_TESTS = (*_DF_METHODS, "lrt")
 _ADJUSTMENTS = ("tukey", "sidak", "bonferroni", "holm", "none")
 _ANOVA_TYPES = {"1": 1, "2": 2, "3": 3, "I": "I", "II": "II", "III": "III"}
 
@@ -135,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--type", choices=list(_ANOVA_TYPES), default="3",
                    help="3: each term adjusted for all others (default); 2: for the terms "
                         "that do not contain it; 1: sequential, in formula order")
-    a.add_argument("--df-method", choices=_DF_METHODS, default="satterthwaite",
+    a.add_argument("--df-method", choices=DF_METHODS, default="satterthwaite",
                    help="denominator degrees of freedom (default: %(default)s)")
     a.add_argument("--json", action="store_true", help="print JSON instead of text")
     n = sub.add_parser("means", help="estimated marginal means of a factor (emmeans), "
@@ -153,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="also every pairwise difference of the means")
     n.add_argument("--adjust", choices=_ADJUSTMENTS,
                    help="multiplicity adjustment of the contrasts (default: tukey)")
-    n.add_argument("--df-method", choices=_DF_METHODS, default="satterthwaite",
+    n.add_argument("--df-method", choices=DF_METHODS, default="satterthwaite",
                    help="degrees of freedom of the t intervals and tests (default: %(default)s)")
     n.add_argument("--json", action="store_true", help="print JSON instead of text")
     w = sub.add_parser("power", help="power of the test of a term by simulation from a pilot "
@@ -183,7 +183,7 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--test", choices=_POWER_TESTS,
                    help="test of TERM: a t or F test with these df, or lrt (ML likelihood "
                         "ratio) (default: --df-method, else satterthwaite)")
-    w.add_argument("--df-method", choices=_DF_METHODS,
+    w.add_argument("--df-method", choices=DF_METHODS,
                    help="as in anova and means: the df of the t or F test of TERM (the same "
                         "as --test; default: satterthwaite)")
     w.add_argument("--alpha", metavar="A", default="0.05",
@@ -247,10 +247,6 @@ def _fit_noting_warnings(formula: str, data, **kwargs):
     for text in dict.fromkeys(texts):
         print(f"mixedkit: warning: {text}", file=sys.stderr)
     return fit, list(dict.fromkeys(texts))
-
-
-_DF_LABELS = {"satterthwaite": "Satterthwaite df", "kenward-roger": "Kenward-Roger df",
-              "normal": "normal (z)"}
 
 
 def _df_text(df: float) -> str:
@@ -332,7 +328,7 @@ def _means_command(args) -> None:
     level = means.attrs["conf_level"]
     within = f" by {', '.join(by)}" if by else ""
     print(f"Marginal means of {':'.join(terms)}{within} "
-          f"({_DF_LABELS[means.attrs['df_method']]}, {level:.0%} confidence intervals)")
+          f"({df_caption(means.attrs['df_method'])}, {level:.0%} confidence intervals)")
     print(_display(means, [c for c in means.columns if c in terms + (by or [])], level))
     if means.attrs["averaged_over"]:
         print(f"Averaged over: {', '.join(means.attrs['averaged_over'])} (equal weights)")
@@ -395,9 +391,12 @@ def _power_settings(args) -> dict:
         raise _UsageError(f"--test {args.test} and --df-method {args.df_method} disagree; "
                           "give one (--test alone also offers lrt)")
     test = args.test or args.df_method or "satterthwaite"
-    if test == "kenward-roger" and args.ml:
-        raise _UsageError("the Kenward-Roger test needs a REML pilot fit: drop --ml, or use "
-                          "--test satterthwaite or lrt")
+    if test != "lrt":
+        try:
+            check_df_method(test, reml=not args.ml, name="test")
+        except InputValueError:  # the rule's words for the command line
+            raise _UsageError("the Kenward-Roger test needs a REML pilot fit: drop --ml, or "
+                              "use --test satterthwaite or lrt") from None
     try:
         alpha = float(args.alpha)
     except ValueError:

@@ -8,9 +8,31 @@ import numpy as np
 import pandas as pd
 
 from ._version import __version__
+from .arguments import df_heading
 from .errors import MixedkitError
+from .inference.hypotheses import fixed_terms
+from .inference.variance import icc_values, r2_values, variance_parts
 
-__all__ = ["summary_html", "summary_text"]
+__all__ = ["AnovaTable", "format_number", "format_p", "summary_html", "summary_text"]
+
+
+class AnovaTable(pd.DataFrame):
+    """A DataFrame whose text display starts with the test's heading (``attrs["heading"]``)
+    and rounds to four significant digits (the stored numbers keep full precision)."""
+
+    @property
+    def _constructor(self):
+        return AnovaTable
+
+    def __repr__(self) -> str:
+        heading = self.attrs.get("heading", "")
+        body = pd.DataFrame(self).to_string(index=False, float_format=lambda v: f"{v:.4g}")
+        return f"{heading}\n{body}" if heading else body
+
+    def _repr_html_(self) -> str:
+        heading = self.attrs.get("heading", "")
+        body = pd.DataFrame(self).to_html(index=False, float_format=lambda v: f"{v:.4g}")
+        return f"<p><b>{html.escape(heading)}</b></p>{body}" if heading else body
 
 
 def format_number(x, digits: int = 5) -> str:
@@ -25,6 +47,7 @@ def format_number(x, digits: int = 5) -> str:
 
 
 def format_p(p: float) -> str:
+    """A p-value as tables show it: three significant digits, ``<1e-16`` below that."""
     return "<1e-16" if p < 1e-16 else f"{p:.3g}"
 
 
@@ -38,8 +61,6 @@ def _criteria(fit) -> list[tuple[str, str]]:
 
 
 def _variance_line(fit) -> str:
-    from .inference.variance import icc_values, r2_values, variance_parts
-
     parts = variance_parts(fit.state)
     icc = icc_values(parts, 1.0)
     adjusted = next(v for (g, k), v in icc.items() if k == "adjusted")
@@ -69,8 +90,6 @@ def _fixed_display(fit) -> pd.DataFrame:
 def _anova_display(fit) -> pd.DataFrame | None:
     """The Type III table, shown when a term has more than one degree of freedom (a
     factor's single coefficients do not test the factor)."""
-    from .inference.hypotheses import fixed_terms
-
     if not any(len(t.columns) > 1 for t in fixed_terms(fit.state)):
         return None
     try:
@@ -106,7 +125,7 @@ def summary_text(fit) -> str:
         "Random effects:",
         _random_display(fit).to_string(index=False),
         "",
-        f"Fixed effects ({fit.fixed_effects.attrs['df_method']} inference):",
+        f"Fixed effects ({df_heading(fit.df_method)} inference):",
         _fixed_display(fit).to_string(index=False),
         "",
     ]
@@ -204,8 +223,6 @@ def _stat(label: str, value: str, title: str = "") -> str:
 
 def _variance_stats(fit) -> list[str]:
     """ICC and R² as label/value pieces (the same numbers as the text summary)."""
-    from .inference.variance import icc_values, r2_values, variance_parts
-
     parts = variance_parts(fit.state)
     icc = icc_values(parts, 1.0)
     adjusted = next(v for (g, k), v in icc.items() if k == "adjusted")
@@ -266,7 +283,7 @@ def summary_html(fit) -> str:
         f'<div class="mk-sec">Random effects</div>'
         f'{_html_table(_random_display(fit), ("group", "term"), re_labels, "group")}'
         f'<div class="mk-sec">Fixed effects '
-        f"<span>({esc(fit.fixed_effects.attrs['df_method'])} inference)</span></div>"
+        f"<span>({esc(df_heading(fit.df_method))} inference)</span></div>"
         f'{_html_table(_fixed_display(fit), ("term",), fe_labels)}'
         f"{_anova_html(fit)}"
         f"{_health_html(fit)}"

@@ -8,7 +8,7 @@ of them.
 
 from __future__ import annotations
 
-import numbers
+import difflib
 
 __all__ = [
     "ColumnNotFoundError",
@@ -22,7 +22,8 @@ __all__ = [
     "InputValueError",
     "MixedkitError",
     "MixedkitWarning",
-    "check_positive_int",
+    "closest_names",
+    "did_you_mean",
 ]
 
 
@@ -75,14 +76,22 @@ class FitWarning(MixedkitWarning):
     """The fit finished but its health report has a problem (see ``fit.health``)."""
 
 
-def check_positive_int(value, name: str, *, allow_none: bool = False) -> int | None:
-    """``value`` as an int, or :class:`InputTypeError` / :class:`InputValueError` naming
-    ``name`` (``None`` passes through with ``allow_none``)."""
-    if value is None and allow_none:
-        return None
-    what = "a positive integer or None" if allow_none else "a positive integer"
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise InputTypeError(f"{name} must be {what}; got {value!r}")
-    if value < 1:
-        raise InputValueError(f"{name} must be {what}; got {value!r}")
-    return int(value)
+
+# Suggestions for the messages: the name a user likely meant.
+def closest_names(name: str, candidates, n: int = 1) -> list[str]:
+    """Names in ``candidates`` closest to ``name`` (case-insensitive first)."""
+    candidates = [str(c) for c in candidates]
+    lower = {c.lower(): c for c in candidates}
+    if name.lower() in lower:
+        return [lower[name.lower()]]
+    return difflib.get_close_matches(name, candidates, n=n, cutoff=0.6)
+
+
+def did_you_mean(name: str, candidates) -> str:
+    """Suggestion text for an unknown column name."""
+    close = closest_names(name, candidates)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    shown = ", ".join(repr(str(c)) for c in list(candidates)[:12])
+    more = ", ..." if len(candidates) > 12 else ""
+    return f"available columns: {shown}{more}"

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+import difflib
 
-from .errors import InputTypeError, InputValueError
+import pandas as pd
+import patsy
+
+from .arguments import InferenceOptions, check_choice, check_reml
+from .errors import InputTypeError
 from .model.design import build_design
 from .model.estimation import ENGINES, estimate
 from .model.safe_formula import check_model_formulas, check_translated
 from .model.state import FitState
 from .model.validation import prepare, warn_dropped
-from .results import LmmFit, check_conf_level, check_df_method
+from .results import LmmFit
 
 __all__ = ["FIT_OPTIONS", "check_unknown_arguments", "fit_lmm", "fit_without_warnings"]
 
@@ -39,8 +42,6 @@ def check_unknown_arguments(unknown: dict, caller: str = "fit_lmm()") -> None:
     elif meant:
         hint = f"did you mean {meant}=?"
     else:
-        import difflib
-
         known = list(FIT_OPTIONS)
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean {close[0]}=?" if close else f"fit_lmm's options are {known}"
@@ -142,8 +143,6 @@ def fit_lmm(
     >>> round(fit.loglik, 2)
     -871.81
     """
-    import patsy
-
     check_unknown_arguments(unknown)
     fit = fit_without_warnings(
         formula, data, env=patsy.EvalEnvironment.capture(1), groups=groups,
@@ -172,20 +171,13 @@ def fit_without_warnings(formula: str, data: pd.DataFrame, *, env=None,
     """
     if safe_formula:
         check_model_formulas(formula, data, re_formula, vc_formula)
-    if not isinstance(reml, (bool, np.bool_)):
-        raise InputTypeError(f"reml must be True (REML, lme4's default) or False (ML); got "
-                             f"{reml!r}")
-    conf_level = check_conf_level(conf_level)
-    check_df_method(df_method)
-    if df_method == "kenward-roger" and not reml:
-        raise InputValueError("df_method='kenward-roger' needs a REML fit (reml=True), as "
-                              "pbkrtest and lmerTest; use 'satterthwaite' for ML fits")
-    if engine not in ENGINES:
-        raise InputValueError(f"engine must be one of {ENGINES}; got {engine!r}")
+    reml = check_reml(reml)
+    options = InferenceOptions.checked(conf_level, df_method, reml=reml)  # before the fit
+    check_choice(engine, ENGINES, "engine")
     prep = prepare(formula, data, groups=groups, re_formula=re_formula,
                    vc_formula=vc_formula, missing=missing, warn_dropped=False)
     if safe_formula:
         check_translated(prep)  # the texts patsy will evaluate, as mixedkit wrote them
     design = build_design(prep, env)
-    est = estimate(design, bool(reml), engine=engine, crosscheck=crosscheck)
-    return LmmFit(FitState.at_optimum(prep, design, est, bool(reml)), conf_level, df_method)
+    est = estimate(design, reml, engine=engine, crosscheck=crosscheck)
+    return LmmFit(FitState.at_optimum(prep, design, est, reml), options)

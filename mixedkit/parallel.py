@@ -30,7 +30,8 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_complet
 
 import numpy as np
 
-from .errors import InputTypeError, check_positive_int
+from .errors import InputTypeError
+from .arguments import check_positive_int
 
 __all__ = ["check_n_jobs", "run_tasks", "spawn_seeds"]
 

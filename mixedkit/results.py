@@ -8,10 +8,14 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from .errors import FitWarning, InputTypeError, InputValueError
+from .arguments import InferenceOptions, check_choice, check_conf_level, check_reml
+from .display import AnovaTable, summary_html, summary_text
+from .errors import FitWarning
 from .findings import Finding, Report
+from .inference import anova, diagnostics, intervals, means, predictions, variance
+from .inference.bootstrap import bootstrap_variance
+from .inference.df_methods import FixedInference, fixed_inference, t_table
 from .model.estimation import (
     SINGULAR_TOL,
     estimate,
@@ -25,30 +29,7 @@ __all__ = ["FIXED_COLUMNS", "VARIANCE_COLUMNS", "LmmFit"]
 
 FIXED_COLUMNS = ["term", "estimate", "std_error", "statistic", "df", "p_value", "conf_low",
                  "conf_high"]
-DF_METHODS = ("satterthwaite", "kenward-roger", "normal")
 VARIANCE_COLUMNS = ["group", "term", "variance", "std_dev", "corr"]
-
-
-def check_df_method(df_method) -> str:
-    if df_method not in DF_METHODS:
-        raise InputValueError(f"df_method must be one of {DF_METHODS}; got {df_method!r}")
-    return df_method
-
-
-def _kind(value, allowed, name) -> str:
-    if value not in allowed:
-        raise InputValueError(f"{name} must be one of {allowed}; got {value!r}")
-    return value
-
-
-def check_conf_level(conf_level) -> float:
-    if not isinstance(conf_level, (int, float)) or isinstance(conf_level, bool):
-        raise InputTypeError(f"conf_level must be a number between 0 and 1; got {conf_level!r}")
-    if not 0 < conf_level < 1:
-        raise InputValueError(f"conf_level must be a number between 0 and 1; got {conf_level!r}"
-                              + (f" (for {conf_level}%, write {conf_level / 100:g})"
-                                 if 1 < conf_level < 100 else ""))
-    return float(conf_level)
 
 
 class LmmFit:
@@ -105,15 +86,17 @@ class LmmFit:
         np`` for crossed designs).
     """
 
-    def __init__(self, state: FitState, conf_level: float = 0.95,
-                 df_method: str = "satterthwaite"):
+    def __init__(self, state: FitState, options: InferenceOptions | None = None):
         self.state = state
         prep, design, est = state.prep, state.design, state.estimate
-        self.reml = state.reml
-        self.conf_level = check_conf_level(conf_level)
-        self.df_method = check_df_method(df_method)
+        # What the user asked for, and what holds on this fit (Kenward-Roger needs REML):
+        # a refit passes the request on, so an ML refit of an ML refit gets KR back.
+        self._requested = InferenceOptions() if options is None else options
+        self._options = self._requested.for_fit(state.reml)
+        self._inference: dict[str, FixedInference] = {}
+        self.conf_level = self._options.conf_level
+        self.df_method = self._options.df_method
         self.formula = prep.parsed.text
-        self.method = "REML" if self.reml else "ML"
         self.engine = est.engine
         self.theta = user_theta(design, state.theta, order="lme4")  # lme4's theta, data units
         self.loglik = float(est.loglik)
@@ -128,6 +111,27 @@ class LmmFit:
         self._core_health = self._health()
 
     # ----------------------------------------------------------------- numbers
+    @property
+    def reml(self) -> bool:
+        """True for a REML fit, False for maximum likelihood."""
+        return self.state.reml
+
+    @property
+    def method(self) -> str:
+        """``"REML"`` or ``"ML"``: how the model was fitted."""
+        return "REML" if self.state.reml else "ML"
+
+    def _fixed_inference(self, df_method: str | None = None) -> FixedInference:
+        """The fit's inference on fixed effects for ``df_method`` (checked; None: the
+        fit's), computed once per method."""
+        method = self._options.resolve(df_method=df_method, reml=self.reml).df_method
+        if method not in self._inference:
+            self._inference[method] = fixed_inference(self.state, method)
+        return self._inference[method]
+
+    def _level(self, conf_level: float | None) -> float:
+        return self.conf_level if conf_level is None else check_conf_level(conf_level)
+
     @property
     def n_params(self) -> int:
         """Parameters counted by AIC/BIC: fixed effects, theta and the residual SD."""
@@ -185,32 +189,11 @@ class LmmFit:
         Validated against lme4 1.1-31 and lmerTest 3.1-3 (tests/test_lme4_reference.py,
         tests/test_inference.py).
         """
-        est = self.state.beta
-        variances = np.diag(self.vcov_fixed.to_numpy())
-        se = np.sqrt(variances)
-        stat = est / se
-        half = 0.5 + self.conf_level / 2
-        if self.df_method in ("satterthwaite", "kenward-roger"):
-            info = self.state.satterthwaite if self.df_method == "satterthwaite" \
-                else self.state.kenward_roger
-            if self.df_method == "kenward-roger":  # KR's adjusted covariance, as pbkrtest
-                se = np.sqrt(np.diag(info.vcov))
-                stat = est / se
-            df = np.array([info.t_df(row) for row in np.eye(len(est))])
-            p = 2 * stats.t.sf(np.abs(stat), df)
-            q = stats.t.ppf(half, df)
-            label = "Satterthwaite t" if self.df_method == "satterthwaite" else "Kenward-Roger t"
-        else:
-            df = np.full(len(est), np.inf)
-            p = 2 * stats.norm.sf(np.abs(stat))
-            q = stats.norm.ppf(half)
-            label = "normal (z)"
-        table = pd.DataFrame({
-            "term": list(self.state.design.exog.columns), "estimate": est, "std_error": se,
-            "statistic": stat, "df": df, "p_value": p, "conf_low": est - q * se,
-            "conf_high": est + q * se,
-        })
-        table.attrs.update(conf_level=self.conf_level, df_method=label)
+        columns = t_table(self._fixed_inference(), np.eye(len(self.state.beta)),
+                          self.state.beta, self.conf_level)
+        table = pd.DataFrame({"term": list(self.state.design.exog.columns),
+                              **{c: columns[c] for c in FIXED_COLUMNS[1:]}})
+        table.attrs.update(conf_level=self.conf_level, df_method=self.df_method)
         return table
 
     @cached_property
@@ -267,16 +250,14 @@ class LmmFit:
         -----
         Validated against lme4 on every reference model (tests/test_predictions.py).
         """
-        from .inference.predictions import random_effects
 
-        level = self.conf_level if conf_level is None else check_conf_level(conf_level)
-        return random_effects(self.state, level)
+        return predictions.random_effects(self.state, self._level(conf_level))
 
     def fitted(self, kind: str = "conditional") -> pd.Series:
         """Fitted values for the rows used: ``"conditional"`` (X beta + Z b) or
         ``"marginal"`` (X beta), indexed like the data."""
-        return self.predict(include_random=_kind(kind, ("conditional", "marginal"),
-                                                 "kind") == "conditional")
+        kind = check_choice(kind, ("conditional", "marginal"), "kind")
+        return self.predict(include_random=kind == "conditional")
 
     def residuals(self, kind: str = "conditional") -> pd.Series:
         """Residuals for the rows used, indexed like the data.
@@ -285,7 +266,7 @@ class LmmFit:
         ``"pearson"``: conditional residuals divided by the residual SD (lme4's
         ``residuals(type = "pearson")``).
         """
-        kind = _kind(kind, ("conditional", "marginal", "pearson"), "kind")
+        kind = check_choice(kind, ("conditional", "marginal", "pearson"), "kind")
         fitted = self.fitted("marginal" if kind == "marginal" else "conditional")
         res = pd.Series(self.state.design.endog, index=fitted.index) - fitted
         if kind == "pearson":
@@ -325,11 +306,13 @@ class LmmFit:
         Intervals validated against emmeans at the same predictor values
         (tests/test_predictions.py).
         """
-        from .inference.predictions import predict
 
-        return predict(self, newdata, include_random=include_random,
-                       allow_new_groups=allow_new_groups, interval=interval,
-                       df_method=df_method, conf_level=conf_level)
+        if interval is None:
+            return predictions.predict(self.state, newdata, include_random=include_random,
+                                       allow_new_groups=allow_new_groups)
+        return predictions.population_interval(
+            self.state, newdata, include_random, interval, self._fixed_inference(df_method),
+            self._level(conf_level))
 
     # ------------------------------------------------------- variance explained
     def icc(self, *, n_boot: int = 0, conf_level: float | None = None, seed=None,
@@ -373,11 +356,10 @@ class LmmFit:
         every reference model (tests/test_variance.py); for ``(x || g)`` mixedkit keeps
         the slope variance, where performance drops it.
         """
-        from .inference.variance import icc_table, variance_parts
 
+        level = self._level(conf_level)
         boot = self._bootstrap_variance(n_boot, seed, executor, n_jobs, progress, "icc")
-        level = self.conf_level if conf_level is None else check_conf_level(conf_level)
-        return icc_table(self, variance_parts(self.state), boot, level)
+        return variance.icc_table(self.state, variance.variance_parts(self.state), boot, level)
 
     def r2(self, *, n_boot: int = 0, conf_level: float | None = None, seed=None,
            executor=None, n_jobs: int | None = None, progress: bool = True) -> pd.DataFrame:
@@ -394,18 +376,16 @@ class LmmFit:
         -----
         Validated against performance 0.10.2 (tests/test_variance.py).
         """
-        from .inference.variance import r2_table, variance_parts
 
+        level = self._level(conf_level)
         boot = self._bootstrap_variance(n_boot, seed, executor, n_jobs, progress, "r2")
-        level = self.conf_level if conf_level is None else check_conf_level(conf_level)
-        return r2_table(self, variance_parts(self.state), boot, level)
+        return variance.r2_table(self.state, variance.variance_parts(self.state), boot, level)
 
     def _bootstrap_variance(self, n_boot, seed, executor, n_jobs, progress, what):
         if not n_boot:
             return None
-        from .inference.bootstrap import bootstrap_variance
 
-        return bootstrap_variance(self, n_boot, seed=seed, executor=executor, n_jobs=n_jobs,
+        return bootstrap_variance(self.state, n_boot, seed=seed, executor=executor, n_jobs=n_jobs,
                                   progress=progress, what=what)
 
     # ------------------------------------------------------------ inference
@@ -435,9 +415,8 @@ class LmmFit:
         Hypotheses as lmerTest 3.1-3 builds them (:mod:`mixedkit.inference.hypotheses`);
         validated against lmerTest's ``anova`` (tests/test_anova.py).
         """
-        from .inference.anova import anova_table
 
-        return anova_table(self, type, df_method)
+        return AnovaTable(anova.anova_table(self.state, type, self._fixed_inference(df_method)))
 
     def marginal_means(self, spec=None, *, by=None, at: dict | None = None,
                        df_method: str | None = None,
@@ -471,10 +450,10 @@ class LmmFit:
         levels, as emmeans does by default. Validated against emmeans 1.8.4
         (tests/test_means.py).
         """
-        from .inference.means import marginal_means
 
-        return marginal_means(self, spec, by=by, at=at, df_method=df_method,
-                              conf_level=conf_level)
+        return means.marginal_means(self.state, spec, by=by, at=at,
+                                    inference=self._fixed_inference(df_method),
+                                    conf_level=self._level(conf_level))
 
     def contrasts(self, spec, *, method="pairwise", adjust: str = "tukey", by=None,
                   df_method: str | None = None, conf_level: float | None = None) -> pd.DataFrame:
@@ -508,10 +487,10 @@ class LmmFit:
         -----
         Validated against emmeans 1.8.4 (tests/test_means.py).
         """
-        from .inference.means import contrasts
 
-        return contrasts(self, spec, method=method, adjust=adjust, by=by, df_method=df_method,
-                         conf_level=conf_level)
+        return means.contrasts(self.state, spec, method=method, adjust=adjust, by=by,
+                               inference=self._fixed_inference(df_method),
+                               conf_level=self._level(conf_level))
 
     def confint(self, method: str = "profile", conf_level: float | None = None, *,
                 n_boot: int = 500, seed=None, executor=None, n_jobs: int | None = None,
@@ -542,9 +521,8 @@ class LmmFit:
         -----
         Validated against lme4 1.1-31's ``confint`` (tests/test_intervals.py).
         """
-        from .inference.intervals import confint
 
-        return confint(self, method, conf_level, n_boot=n_boot, seed=seed, executor=executor,
+        return intervals.confint(self, method, self._level(conf_level), n_boot=n_boot, seed=seed, executor=executor,
                        n_jobs=n_jobs, progress=progress)
 
     # ------------------------------------------------------------------ health
@@ -577,6 +555,8 @@ class LmmFit:
             rep.add(Finding("singular", "ok", "not singular (every theta above 1e-4)."))
         for f in list(self.state.prep.report.findings) + list(design.findings):
             rep.add(f)
+        if self._options.note:
+            rep.add(Finding("df method", "note", self._options.note + "."))
         if est.engine_warnings:
             uniq = list(dict.fromkeys(est.engine_warnings))
             rep.add(Finding(
@@ -610,7 +590,6 @@ class LmmFit:
     def health(self) -> Report:
         """Convergence, singularity, data and design findings, then the assumption checks
         of :meth:`check_assumptions` (computed on first access), worst first."""
-        from .findings import Report
 
         rep = Report("model health", list(self._core_health.findings))
         for row in self.check_assumptions().itertuples():
@@ -627,9 +606,8 @@ class LmmFit:
     def check_assumptions(self) -> pd.DataFrame:
         """Residual normality, constant variance, outliers, influential and outlying
         groups, random-effect normality: see :func:`mixedkit.check_assumptions`."""
-        from .inference.diagnostics import check_assumptions
 
-        return check_assumptions(self)
+        return diagnostics.check_assumptions(self)
 
     def _warn(self, stacklevel: int = 3) -> None:
         problems = self._core_health.problems
@@ -652,20 +630,21 @@ class LmmFit:
         Returns
         -------
         LmmFit
-            Estimation starts from this fit's theta.
+            Estimation starts from this fit's theta. A Kenward–Roger fit refitted by ML
+            uses Satterthwaite's df (Kenward–Roger needs REML; ``health`` notes it), and
+            gets Kenward–Roger back when refitted by REML.
         """
-        reml = self.reml if reml is None else bool(reml)
+        reml = self.reml if reml is None else check_reml(reml)
+        options = self._requested.resolve(conf_level=conf_level, reml=reml)
         st = self.state
         est = estimate(st.design, reml, start=st.estimate.theta, engine=st.estimate.engine)
-        fit = LmmFit(FitState.at_optimum(st.prep, st.design, est, reml),
-                     self.conf_level if conf_level is None else conf_level, self.df_method)
+        fit = LmmFit(FitState.at_optimum(st.prep, st.design, est, reml), options)
         fit._warn()
         return fit
 
     # ----------------------------------------------------------------- display
     def summary(self) -> str:
         """Plain-text summary: model, data, fit criteria, random and fixed effects, health."""
-        from .display import summary_text
 
         return summary_text(self)
 
@@ -673,6 +652,5 @@ class LmmFit:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        from .display import summary_html
 
         return summary_html(self)

@@ -27,6 +27,7 @@ each, tolerated only where they occur.
 
 from __future__ import annotations
 
+import functools
 import keyword
 import warnings
 
@@ -291,7 +292,8 @@ def _unknown_warnings(caught) -> list[str]:
 
 
 def _call(fn, *args, **kwargs):
-    """Run ``fn``; a mixedkit error is an acceptable outcome (returns None)."""
+    """Run ``fn`` where a refusal is a documented outcome (each use says which): a mixedkit
+    error with a message returns None; any other exception escapes."""
     try:
         return fn(*args, **kwargs)
     except mk.MixedkitError as err:
@@ -301,6 +303,29 @@ def _call(fn, *args, **kwargs):
         if _known(err):
             return None
         raise
+
+
+def _must(where: str, fn, *args, allow=None, **kwargs):
+    """Run ``fn``, which must not raise at all, not even a mixedkit error (``allow(err)``
+    True: a documented refusal, returns None). The exception escapes with a note naming
+    the call and the fit (``where``)."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as err:
+        if _known(err) or (allow is not None and allow(err)):
+            return None
+        call = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
+        err.add_note(f"raised by {getattr(fn, '__qualname__', fn)}({call}) on the {where}")
+        raise
+
+
+def _type3_refusal(err: BaseException) -> bool:
+    """``anova(type=3)`` refuses formulas whose Type III hypotheses lmerTest's construction
+    cannot build (a term without its lower-order terms, such as ``x:f`` alone; a
+    rank-deficient treatment coding) with a FormulaError that names the cause and says
+    "use type=2"; types 1 and 2 always exist."""
+    return isinstance(err, mk.FormulaError) and str(err).startswith("type III tests:") \
+        and "use type=2" in str(err)
 
 
 def _factor_of(fit) -> str | None:
@@ -326,47 +351,99 @@ def _newdata_variants(data: pd.DataFrame, fit) -> list[pd.DataFrame]:
 
 PREDICT_KWARGS = [{}, {"include_random": False}, {"allow_new_groups": True},
                   {"include_random": False, "interval": "confidence"}]
+DF_METHODS = ("satterthwaite", "kenward-roger", "normal")
 
 
-def exercise(fit, data: pd.DataFrame) -> None:
-    """Every method and table of a fit; each may raise only a mixedkit error."""
-    for text in (_call(fit.summary), _call(fit._repr_html_), _call(repr, fit)):
-        assert text is None or isinstance(text, str)
-    for attr in ("fixed_effects", "variance_components", "health", "aic", "bic", "loglik"):
-        _call(getattr, fit, attr)
-    _call(fit.icc)
-    _call(fit.r2)
-    _call(fit.ranef)
-    assert len(fit.fitted()) == fit.n_obs
-    assert len(fit.residuals()) == fit.n_obs
-    _call(fit.predict, include_random=False)
+@st.composite
+def fit_options(draw) -> tuple[dict, bool]:
+    """``fit_lmm``'s ``reml=`` and ``df_method=`` (Kenward-Roger only with REML: fit_lmm
+    refuses it for ML), and whether the example also refits the model by the other method
+    (``fit.refit(reml=not fit.reml)`` and ``mk.reml_vs_ml``): half of the fits, so that a
+    fit costs at most three estimations and about one and a half on average."""
+    reml = draw(st.sampled_from([True, True, False]))
+    df_method = draw(st.sampled_from(DF_METHODS if reml else ("satterthwaite", "normal")))
+    return {"reml": reml, "df_method": df_method}, draw(st.booleans())
+
+
+def exercise(fit, data: pd.DataFrame | None = None, label: str = "fit") -> None:
+    """Every method and table of a successful fit. The displays, tables, criteria,
+    diagnostics and predictions for the fitted rows must not raise at all; with ``data``,
+    ``predict`` also gets new data, where a mixedkit error may be the answer."""
+    where = f"{label} ({fit.method}, df_method={fit.df_method!r}) of {fit.formula!r}"
+    must = functools.partial(_must, where)
+    assert fit.df_method in DF_METHODS, where
+    assert fit.reml or fit.df_method != "kenward-roger", \
+        f"{where}: an ML fit cannot use Kenward-Roger; it should have fallen back"
+    for text in (must(fit.summary), must(fit._repr_html_), must(repr, fit)):
+        assert isinstance(text, str) and text, where
+    vcov = must(getattr, fit, "vcov_fixed")
+    fixed = must(getattr, fit, "fixed_effects")
+    assert list(fixed["term"]) == list(vcov.index), where
+    for attr in ("variance_components", "health", "attempts", "aic", "bic", "loglik"):
+        must(getattr, fit, attr)
+    must(fit.check_assumptions)
+    must(fit.ranef)
+    must(fit.icc)
+    must(fit.r2)
+    for kind in (1, 2, 3):
+        must(fit.anova, kind, allow=_type3_refusal if kind == 3 else None)
+    for kind in ("conditional", "marginal"):
+        assert len(must(fit.fitted, kind)) == fit.n_obs, where
+    for kind in ("conditional", "marginal", "pearson"):
+        assert len(must(fit.residuals, kind)) == fit.n_obs, where
+    for kwargs in PREDICT_KWARGS:  # newdata=None: the fitted rows, nothing to refuse
+        assert len(must(fit.predict, **kwargs)) == fit.n_obs, where
+    # A factor of the model's own fixed part (or, without one, spec=None: the grand mean)
+    # with default at=/by=: none of the refusals marginal_means documents (a spec that is
+    # not a factor of the fixed part, at= values the data lack) can apply.
+    factor = _factor_of(fit)
+    must(fit.marginal_means, factor)
+    if factor is not None:
+        must(fit.contrasts, factor, adjust="holm")  # Tukey: slow, tested elsewhere
+    must(fit.confint, "wald")  # profile and boot refit many times: tested elsewhere
+    if data is None:
+        return
     for i, newdata in enumerate(_newdata_variants(data, fit)):
         copy = newdata.copy(deep=True)
+        # Tolerated: newdata are the fuzzed frame (or its grouping columns written as
+        # strings), and predict refuses, as documented, rows with missing or infinite values,
+        # groups the model has not seen (without allow_new_groups) and values of a kind the
+        # model was not fitted with.
         pred = _call(fit.predict, newdata, **PREDICT_KWARGS[i % len(PREDICT_KWARGS)])
         if pred is not None:
             assert len(pred) == len(newdata)
             assert pred.index.equals(newdata.index)
         pd.testing.assert_frame_equal(newdata, copy)
-    _call(fit.check_assumptions)
-    _call(fit.anova)
-    factor = _factor_of(fit)
-    if factor is not None:
-        _call(fit.marginal_means, factor)
-        _call(fit.contrasts, factor, adjust="holm")  # Tukey: slow, tested elsewhere
-    else:
-        _call(fit.marginal_means)
-    _call(fit.confint, "wald")
 
 
-def run(formula, data: pd.DataFrame, **kwargs) -> None:
-    """The property: only mixedkit errors and warnings; data unchanged."""
+def exercise_other_method(fit) -> None:
+    """The model refitted by the other method (REML <-> ML), exercised like the fit, and
+    ``mk.reml_vs_ml`` of the fit; neither may raise. Only a refit whose estimation finds no
+    valid likelihood (FitError, what fit_lmm raises for the same reason) ends the check."""
+    try:
+        other = fit.refit(reml=not fit.reml)
+    except mk.FitError:
+        return
+    assert other.reml != fit.reml
+    exercise(other, label="refit")
+    comparison = _must(f"fit ({fit.method}, df_method={fit.df_method!r}) of {fit.formula!r}",
+                       mk.reml_vs_ml, fit)
+    assert str(comparison) and {comparison.reml_fit.reml, comparison.ml_fit.reml} == \
+        {True, False}
+
+
+def run(formula, data: pd.DataFrame, options: tuple[dict, bool] = ({}, False),
+        **kwargs) -> None:
+    """The property: only mixedkit errors and warnings, and none at all from a successful
+    fit's methods; data unchanged. ``options`` is a draw of :func:`fit_options`."""
+    fit_kwargs, other_method = options
     before = data.copy(deep=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         report = mk.check_data(formula, data, **kwargs)
         assert report.verdict in ("ok", "note", "warning", "error")
         try:
-            fit = mk.fit_lmm(formula, data, **kwargs)
+            fit = mk.fit_lmm(formula, data, **kwargs, **fit_kwargs)
         except mk.FitError:
             fit = None
         except mk.MixedkitError as err:
@@ -378,6 +455,8 @@ def run(formula, data: pd.DataFrame, **kwargs) -> None:
             assert report.verdict != "error", f"check_data: {report.problems[0].what}"
         if fit is not None:
             exercise(fit, data)
+            if other_method:
+                exercise_other_method(fit)
     pd.testing.assert_frame_equal(data, before)
     others = _unknown_warnings(caught)
     assert not others, "warnings that are not mixedkit's escaped:\n" + "\n".join(others)
@@ -420,11 +499,12 @@ KEYWORDS = st.fixed_dictionaries({}, optional={
 def test_random_formulas(data):
     """Well-formed and malformed formulas on one clean frame (every sixth example:
     statsmodels-style keywords, groups=, re_formula=, vc_formula=, also malformed)."""
+    options = data.draw(fit_options())
     if data.draw(st.integers(0, 5)) == 0:
         formula = data.draw(st.sampled_from(["y ~ x", "y ~ x + f", "y ~ x + (1|g)", "y ~ 1"]))
-        run(formula, GOOD, **data.draw(KEYWORDS))
+        run(formula, GOOD, options, **data.draw(KEYWORDS))
         return
-    run(data.draw(formulas(GOOD_NAMES)), GOOD)
+    run(data.draw(formulas(GOOD_NAMES)), GOOD, options)
 
 
 @fuzz_settings(500)
@@ -438,7 +518,7 @@ def test_random_frames(data):
         "{y} ~ {x} * {f} + (1|{g}) + (1|{h})", "{y} ~ {b} + (1|{g}/{h})",
         "{y} ~ C({f}) + (0 + {x}|{g})", "{y} ~ {o} + (1|{g})", "{y} ~ {d} + (1|{g})",
         "{y} ~ {x} + ({f}|{g})", "{y} ~ {x} + ({x}||{g})"]))
-    run(template.format(**q), frame)
+    run(template.format(**q), frame, data.draw(fit_options()))
 
 
 def _fitted_models():
@@ -542,4 +622,4 @@ def test_random_newdata(data):
 def test_random_frames_and_formulas(data):
     """Random frames under random (also malformed) formulas."""
     frame, names = data.draw(frames())
-    run(data.draw(formulas(names)), frame)
+    run(data.draw(formulas(names)), frame, data.draw(fit_options()))

@@ -7,7 +7,7 @@ from importlib import resources
 import pandas as pd
 
 from ..errors import DataError
-from ..model.formula import did_you_mean
+from ..errors import did_you_mean
 
 __all__ = ["DATASETS", "load_dataset"]
 

@@ -14,7 +14,9 @@ from concurrent.futures import Executor
 import numpy as np
 import pandas as pd
 
-from ..errors import MixedkitError, check_positive_int
+from ..errors import MixedkitError
+from .variance import icc_values, r2_values, variance_parts
+from ..arguments import check_positive_int
 from ..parallel import run_tasks, spawn_seeds
 
 __all__ = ["bootstrap_variance", "draw_response", "refit_to", "run_bootstrap", "simulate"]
@@ -72,35 +74,41 @@ def refit_to(state, y: np.ndarray, *, reml: bool | None = None):
     return state.refit(np.asarray(y, float), reml=reml)
 
 
-def _variance_chunk(state, what, seeds):
-    from .variance import icc_values, r2_values, variance_parts
+def _variance_replicate(state, what: str, rng: np.random.Generator) -> dict:
+    est, design = refit_to(state, simulate(state, rng))
+    sol = design.engine.solve(est.theta, state.reml)
+    parts = variance_parts(state, est.theta, sol.sigma2, sol.beta)
+    values = icc_values(parts, float(np.mean(np.bincount(state.design.groups)))) \
+        if what == "icc" else r2_values(parts)
+    return {"|".join(k if isinstance(k, tuple) else (k,)): v for k, v in values.items()}
 
-    sizes = np.bincount(state.design.groups)
+
+# What a refit of simulated data may raise and the bootstrap records as a failed replicate
+# (anything else is a bug and propagates).
+REFIT_ERRORS = (MixedkitError, np.linalg.LinAlgError, ValueError, FloatingPointError)
+
+
+def _replicates(replicate, args: tuple, seeds) -> list[dict]:
+    """``replicate(*args, rng)`` for each seed; a failure is a row with its ``error``."""
     out = []
     for seed in seeds:
         try:
-            rng = np.random.default_rng(seed)
-            est, design = refit_to(state, simulate(state, rng))
-            sol = design.engine.solve(est.theta, state.reml)
-            parts = variance_parts(state, est.theta, sol.sigma2, sol.beta)
-            values = icc_values(parts, float(np.mean(sizes))) if what == "icc" \
-                else r2_values(parts)
-            out.append({"|".join(k if isinstance(k, tuple) else (k,)): v
-                        for k, v in values.items()})
-        except (MixedkitError, np.linalg.LinAlgError, ValueError, FloatingPointError) as err:
+            out.append(replicate(*args, np.random.default_rng(seed)))
+        except REFIT_ERRORS as err:
             out.append({"error": f"{type(err).__name__}: {err}"})
     return out
 
 
-def run_bootstrap(task, args: tuple, n_boot: int, *, seed=None, executor: Executor | None = None,
-                  n_jobs: int | None = None, progress: bool = True,
-                  label: str = "bootstrap") -> pd.DataFrame:
-    """Run ``task(*args, seeds)`` over ``n_boot`` replicates and stack the rows.
+def run_bootstrap(replicate, args: tuple, n_boot: int, *, seed=None,
+                  executor: Executor | None = None, n_jobs: int | None = None,
+                  progress: bool = True, label: str = "bootstrap") -> pd.DataFrame:
+    """Run ``replicate(*args, rng)`` for ``n_boot`` replicates and stack the rows.
 
     Parameters
     ----------
-    task : callable
-        Top-level function (picklable) returning one dict per seed.
+    replicate : callable
+        Top-level function (picklable) returning one dict for one random stream; a
+        refit failure (:data:`REFIT_ERRORS`) makes that replicate a failed row.
     args : tuple
         What every replicate needs (the fit's state), sent once per worker
         (:func:`mixedkit.parallel.run_tasks`).
@@ -124,13 +132,13 @@ def run_bootstrap(task, args: tuple, n_boot: int, *, seed=None, executor: Execut
         an ``error`` column.
     """
     seeds = spawn_seeds(seed, check_positive_int(n_boot, "n_boot"))
-    rows = run_tasks(task, args, seeds, executor=executor, n_jobs=n_jobs, progress=progress,
+    rows = run_tasks(_replicates, (replicate, args), seeds, executor=executor, n_jobs=n_jobs, progress=progress,
                      label=label, unit="refits")
     return pd.DataFrame(rows)
 
 
-def bootstrap_variance(fit, n_boot: int, *, seed=None, executor=None, n_jobs=None,
+def bootstrap_variance(state, n_boot: int, *, seed=None, executor=None, n_jobs=None,
                        progress=True, what: str = "icc") -> pd.DataFrame:
-    """Bootstrap draws of ICC (``what="icc"``) or R² (``"r2"``) for ``fit``."""
-    return run_bootstrap(_variance_chunk, (fit.state, what), n_boot, seed=seed, executor=executor,
+    """Bootstrap draws of ICC (``what="icc"``) or R² (``"r2"``) for a fit's ``state``."""
+    return run_bootstrap(_variance_replicate, (state, what), n_boot, seed=seed, executor=executor,
                          n_jobs=n_jobs, progress=progress, label=f"{what} bootstrap")

@@ -135,7 +135,7 @@ def _trajectories(fit, x: str | None, max_groups: int, seed: int) -> pd.DataFram
     cols = ["level", "x", "observed", "fitted", "population"]
     if x is not None and x not in prep.names.safe:
         from ..errors import ColumnNotFoundError
-        from ..model.formula import did_you_mean
+        from ..errors import did_you_mean
 
         raise ColumnNotFoundError(f"x={x!r} is not a column the model uses; "
                                   f"{did_you_mean(x, list(prep.names.safe))}")

@@ -40,20 +40,6 @@ class FixedTerm:
     order: int
 
 
-def design_info(state):
-    """patsy's DesignInfo of the fixed part (rebuilt from the fitted rows after pickling)."""
-    design = state.design
-    if design.design_info is None:
-        import patsy
-
-        from ..model.design import formula_env
-
-        design.design_info = patsy.dmatrices(
-            state.prep.parsed.fixed_formula, state.prep.frame, eval_env=formula_env(None),
-            return_type="dataframe")[1].design_info
-    return design.design_info
-
-
 def _label(state, term) -> str:
     return ":".join(state.prep.names.restore(f.code) for f in term.factors)
 
@@ -63,7 +49,7 @@ def fixed_terms(state) -> list[FixedTerm]:
     X's columns its own way), the intercept left out."""
     import patsy
 
-    info = design_info(state)
+    info = state.design_info
     written = patsy.ModelDesc.from_formula(state.prep.parsed.fixed_formula).rhs_termlist
     position = {term: i for i, term in enumerate(written)}
     out = []
@@ -195,7 +181,7 @@ def _zapsmall(a: np.ndarray, digits: int = 7) -> np.ndarray:
 
 
 def _type3(state, x: np.ndarray, terms: list[FixedTerm]) -> dict[str, np.ndarray]:
-    info = design_info(state)
+    info = state.design_info
     if x.shape[1] <= 1 or len(terms) <= 1:
         return _type1(x, terms)
     x_trt, rdx, x_terms, rd_terms = _treatment_design(info, _factor_columns(state, info))

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from ..errors import InputValueError
+from ..arguments import check_choice
+from .bootstrap import refit_to, run_bootstrap, simulate
 
 __all__ = ["CONFINT_COLUMNS", "confint"]
 
@@ -298,14 +299,11 @@ def _wald(fit, level: float) -> pd.DataFrame:
                          "conf_high": state.beta + z * se})
 
 
-def confint(fit, method: str = "profile", conf_level: float | None = None, *, n_boot: int = 500,
-            seed=None, executor=None, n_jobs=None, progress: bool = True) -> pd.DataFrame:
-    """The table returned by :meth:`~mixedkit.results.LmmFit.confint`."""
-    from ..results import check_conf_level
-
-    if method not in METHODS:
-        raise InputValueError(f"method must be one of {METHODS}; got {method!r}")
-    level = fit.conf_level if conf_level is None else check_conf_level(conf_level)
+def confint(fit, method: str, level: float, *, n_boot: int = 500, seed=None, executor=None,
+            n_jobs=None, progress: bool = True) -> pd.DataFrame:
+    """The table returned by :meth:`~mixedkit.results.LmmFit.confint` (``level`` checked
+    by the fit)."""
+    method = check_choice(method, METHODS, "method")
     notes: list[str] = []
     if method == "wald":
         table = _wald(fit, level)
@@ -322,29 +320,17 @@ def confint(fit, method: str = "profile", conf_level: float | None = None, *, n_
     return table
 
 
-def _boot_chunk(state, seeds):
-    from ..errors import MixedkitError
-    from .bootstrap import refit_to, simulate
-
-    out = []
-    for seed in seeds:
-        try:
-            y = simulate(state, np.random.default_rng(seed))
-            est, design = refit_to(state, y)
-            sol = design.engine.solve(est.theta, state.reml)
-            psi = lme4_parameters(design, est.theta, sol.sigma2)
-            out.append({f"p{i}": v for i, v in enumerate(np.r_[psi, sol.beta])})
-        except (MixedkitError, np.linalg.LinAlgError, ValueError, FloatingPointError) as err:
-            out.append({"error": f"{type(err).__name__}: {err}"})
-    return out
+def _boot_replicate(state, rng) -> dict:
+    est, design = refit_to(state, simulate(state, rng))
+    sol = design.engine.solve(est.theta, state.reml)
+    psi = lme4_parameters(design, est.theta, sol.sigma2)
+    return {f"p{i}": v for i, v in enumerate(np.r_[psi, sol.beta])}
 
 
 def _boot(fit, level, n_boot, seed, executor, n_jobs, progress):
-    from .bootstrap import run_bootstrap
-
     state = fit.state
     prof = _Profiler(state)
-    draws = run_bootstrap(_boot_chunk, (state,), n_boot, seed=seed, executor=executor,
+    draws = run_bootstrap(_boot_replicate, (state,), n_boot, seed=seed, executor=executor,
                           n_jobs=n_jobs, progress=progress, label="confint bootstrap")
     estimates = np.r_[prof.psi_hat, state.beta]
     labels = [("ran_pars", p.group, p.term) for p in prof.params] + \

@@ -14,104 +14,23 @@ Bonferroni, Holm (intervals Bonferroni, as emmeans) or none.
 from __future__ import annotations
 
 import itertools
-import re
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import ColumnNotFoundError, InputTypeError, InputValueError
+from ..errors import ColumnNotFoundError, InputTypeError, InputValueError, did_you_mean
+from ..model.validation import parses_as_number
+from .df_methods import FixedInference, t_table
+from .grid import ReferenceGrid, reference_grid
 
-__all__ = ["CONTRAST_COLUMNS", "MEANS_COLUMNS", "contrasts", "marginal_means", "reference_grid"]
+__all__ = ["CONTRAST_COLUMNS", "MEANS_COLUMNS", "contrasts", "marginal_means", "means_request"]
 
 MEANS_COLUMNS = ["estimate", "std_error", "df", "conf_low", "conf_high"]
 CONTRAST_COLUMNS = ["contrast", "estimate", "std_error", "df", "statistic", "p_value",
                     "conf_low", "conf_high"]
 ADJUSTMENTS = ("tukey", "sidak", "bonferroni", "holm", "none")
 METHODS = ("pairwise", "treatment", "trt.vs.ctrl")
-
-
-@dataclass(frozen=True)
-class ReferenceGrid:
-    """The grid (one row per combination of factor levels) and its fixed-effects rows."""
-
-    frame: pd.DataFrame  # user column names; factor columns then covariates
-    x: np.ndarray  # (cells, p)
-    factors: list  # user names of the grid's factors, in formula order
-    covariates: dict  # user name -> value held
-
-
-def _grid_variables(state) -> tuple[list[str], list[str], dict]:
-    """Safe column names of the grid's factors and covariates, and each factor's levels."""
-    from .hypotheses import design_info
-
-    info = design_info(state)
-    prep = state.prep
-    columns = [c for c in prep.frame.columns if c != prep.parsed.response]
-    factors, covariates, levels = [], [], {}
-    for term in info.terms:
-        for factor in term.factors:
-            used = [c for c in columns if re.search(rf"(?<![\w.]){re.escape(c)}(?![\w.])",
-                                                    factor.code)]
-            finfo = info.factor_infos[factor]
-            for col in used:
-                if finfo.type == "categorical" and len(used) == 1:
-                    if col not in factors:
-                        factors.append(col)
-                        levels[col] = list(finfo.categories)
-                elif col not in covariates and col not in factors:
-                    covariates.append(col)
-    covariates = [c for c in covariates if c not in factors]
-    return factors, covariates, levels
-
-
-def fixed_columns(state) -> list[str]:
-    """Safe names of the data columns the fixed part uses."""
-    factors, covariates, _ = _grid_variables(state)
-    return factors + covariates
-
-
-def reference_grid(state, at: dict | None = None) -> ReferenceGrid:
-    """emmeans' default reference grid of a fit (see module docstring)."""
-    import patsy
-
-    from .hypotheses import design_info
-
-    prep = state.prep
-    factors, covariates, levels = _grid_variables(state)
-    at = dict(at or {})
-    unknown = [k for k in at if k not in prep.names.safe]
-    if unknown:
-        raise ColumnNotFoundError(f"at= names {unknown}, which the model does not use; it uses "
-                                  f"{[prep.user(c) for c in factors + covariates]}")
-    held = {}
-    for col in covariates:
-        user = prep.user(col)
-        held[col] = float(at[user]) if user in at else float(prep.frame[col].mean())
-    grid_levels = {}
-    for col in factors:
-        user = prep.user(col)
-        if user in at:
-            wanted = np.atleast_1d(at[user])
-            bad = [v for v in wanted if v not in levels[col]]
-            if bad:
-                raise InputValueError(f"at={{{user!r}: ...}} has levels {bad} not in the data; "
-                                     f"levels: {levels[col]}")
-            grid_levels[col] = list(wanted)
-        else:
-            grid_levels[col] = levels[col]
-    combos = list(itertools.product(*(grid_levels[c] for c in factors))) or [()]
-    frame = pd.DataFrame(combos, columns=factors)
-    for col in covariates:
-        frame[col] = held[col]
-    for col in factors:  # keep the fitted categories so patsy codes them as in the fit
-        if isinstance(prep.frame[col].dtype, pd.CategoricalDtype):
-            frame[col] = pd.Categorical(frame[col], categories=prep.frame[col].cat.categories)
-    (x,) = patsy.build_design_matrices([design_info(state)], frame, return_type="matrix")
-    user_frame = frame.rename(columns=prep.user)
-    return ReferenceGrid(user_frame, np.asarray(x), [prep.user(c) for c in factors],
-                         {prep.user(c): v for c, v in held.items()})
 
 
 def _as_list(spec, name: str) -> list[str]:
@@ -125,8 +44,6 @@ def _as_list(spec, name: str) -> list[str]:
 
 
 def _check_factors(names: list[str], grid: ReferenceGrid, name: str) -> None:
-    from ..model.formula import did_you_mean
-
     for n in names:
         if n not in grid.factors:
             extra = (f"; {n!r} is a numeric covariate (held at {grid.covariates[n]:.4g}): use "
@@ -148,46 +65,34 @@ def _cell_rows(grid: ReferenceGrid, keys: list[str]) -> tuple[pd.DataFrame, np.n
     return labels, rows
 
 
-def inference_for(fit, method: str):
-    """(vcov, t_df) for the df method: the fit's covariance and Satterthwaite, KR's
-    adjusted covariance and df, or normal (df = inf)."""
-    state = fit.state
-    if method == "satterthwaite":
-        info = state.satterthwaite
-        return info.vcov, info.t_df
-    if method == "kenward-roger":
-        kr = state.kenward_roger
-        return kr.vcov, kr.t_df
-    return state.vcov_fixed, lambda l: np.inf
-
-
-def marginal_means(fit, spec=None, *, by=None, at=None, df_method=None,
-                   conf_level=None) -> pd.DataFrame:
-    """The table returned by :meth:`~mixedkit.results.LmmFit.marginal_means`."""
-    from ..results import check_conf_level, check_df_method
-
-    method = fit.df_method if df_method is None else check_df_method(df_method)
-    level = fit.conf_level if conf_level is None else check_conf_level(conf_level)
+def means_request(state, spec=None, by=None, at=None) -> tuple[ReferenceGrid, list[str]]:
+    """The reference grid (with ``at``) and the checked ``spec`` + ``by`` factor names:
+    what :func:`marginal_means` and the means plots both start from."""
     keys = _as_list(spec, "spec")
     by_keys = [b for b in _as_list(by, "by") if b not in keys]
-    grid = reference_grid(fit.state, at)
+    grid = reference_grid(state, at)
     _check_factors(keys, grid, "spec")
     _check_factors(by_keys, grid, "by")
-    return _means(fit, keys + by_keys, grid, method, level)[0]
+    return grid, keys + by_keys
 
 
-def _means(fit, keys: list[str], grid: ReferenceGrid, method: str, level: float):
+def marginal_means(state, spec=None, *, by=None, at=None, inference: FixedInference,
+                   conf_level: float) -> pd.DataFrame:
+    """The table returned by :meth:`~mixedkit.results.LmmFit.marginal_means`."""
+    grid, keys = means_request(state, spec, by, at)
+    return _means(state, keys, grid, inference, conf_level)[0]
+
+
+def _means(state, keys: list[str], grid: ReferenceGrid, inference: FixedInference,
+           level: float):
     """Marginal means of the ``keys`` cells of ``grid`` and the rows l of X they average."""
     labels, rows = _cell_rows(grid, keys)
-    vcov, t_df = inference_for(fit, method)
-    est = rows @ fit.state.beta
-    se = np.sqrt(np.einsum("ij,jk,ik->i", rows, vcov, rows))
-    df = np.array([t_df(r) for r in rows])
-    q = stats.t.ppf(0.5 + level / 2, df)
+    cols = t_table(inference, rows, state.beta, level)
     table = labels.copy() if keys else pd.DataFrame({"term": ["overall"]})
-    table["estimate"], table["std_error"], table["df"] = est, se, df
-    table["conf_low"], table["conf_high"] = est - q * se, est + q * se
-    table.attrs.update(conf_level=level, df_method=method, covariates=grid.covariates,
+    for name in MEANS_COLUMNS:
+        table[name] = cols[name]
+    table.attrs.update(conf_level=level, df_method=inference.df_method,
+                       covariates=grid.covariates,
                        averaged_over=[f for f in grid.factors if f not in keys],
                        weights="equal")
     return table, rows
@@ -221,14 +126,6 @@ def _contrast_weights(method, levels: list[str], custom) -> tuple[list[str], np.
     return names, np.array(weights)
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _level_label(frame: pd.DataFrame, keys: list[str]) -> list[str]:
     """Level labels as emmeans writes them: numeric-looking levels prefixed by the factor."""
     out = []
@@ -236,16 +133,14 @@ def _level_label(frame: pd.DataFrame, keys: list[str]) -> list[str]:
         parts = []
         for key in keys:
             v = str(row[key])
-            parts.append(f"{key}{v}" if _is_number(v) else v)
+            parts.append(f"{key}{v}" if parses_as_number(v) else v)
         out.append(" ".join(parts))
     return out
 
 
-def contrasts(fit, spec, *, method="pairwise", adjust="tukey", by=None, df_method=None,
-              conf_level=None) -> pd.DataFrame:
+def contrasts(state, spec, *, method="pairwise", adjust="tukey", by=None,
+              inference: FixedInference, conf_level: float) -> pd.DataFrame:
     """The table returned by :meth:`~mixedkit.results.LmmFit.contrasts`."""
-    from ..results import check_conf_level, check_df_method
-
     custom = None
     if isinstance(method, dict):
         custom, method = method, "custom"
@@ -258,13 +153,10 @@ def contrasts(fit, spec, *, method="pairwise", adjust="tukey", by=None, df_metho
     if not spec_keys:
         raise InputValueError("contrasts need a spec: the factor whose levels are compared")
     by_keys = [b for b in _as_list(by, "by") if b not in spec_keys]
-    grid = reference_grid(fit.state, None)
-    _check_factors(spec_keys, grid, "spec")
-    _check_factors(by_keys, grid, "by")
-    dfm = fit.df_method if df_method is None else check_df_method(df_method)
-    level = fit.conf_level if conf_level is None else check_conf_level(conf_level)
-    means, rows = _means(fit, spec_keys + by_keys, grid, dfm, level)
-    vcov, t_df = inference_for(fit, dfm)
+    grid, keys = means_request(state, spec_keys, by_keys)
+    level = conf_level
+    means, rows = _means(state, keys, grid, inference, level)
+    vcov, t_df = inference.vcov, inference.t_df
     notes = []
     if adjust == "tukey" and method != "pairwise":
         adjust = "sidak"  # Tukey's range applies to one family of pairwise comparisons
@@ -277,7 +169,7 @@ def contrasts(fit, spec, *, method="pairwise", adjust="tukey", by=None, df_metho
         levels = _level_label(means.iloc[idx], spec_keys)
         names, weights = _contrast_weights(method, levels, custom)
         lrows = weights @ rows[idx]
-        est = lrows @ fit.state.beta
+        est = lrows @ state.beta
         se = np.sqrt(np.einsum("ij,jk,ik->i", lrows, vcov, lrows))
         df = np.array([t_df(r) for r in lrows])
         part = pd.DataFrame({"contrast": names, "estimate": est, "std_error": se, "df": df})
@@ -295,7 +187,7 @@ def contrasts(fit, spec, *, method="pairwise", adjust="tukey", by=None, df_metho
     if adjust == "holm":
         notes.append("Holm-adjusted p-values; the intervals are Bonferroni-adjusted (Holm has "
                      "no simultaneous intervals), as emmeans")
-    table.attrs.update(conf_level=level, df_method=dfm, adjust=adjust, method=method,
+    table.attrs.update(conf_level=level, df_method=inference.df_method, adjust=adjust, method=method,
                        averaged_over=means.attrs["averaged_over"],
                        covariates=means.attrs["covariates"], notes=notes, family=family)
     return table

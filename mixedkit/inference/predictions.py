@@ -10,13 +10,18 @@ computes both at the optimum (:class:`~mixedkit.model.state.FitState`).
 from __future__ import annotations
 
 import warnings
-import weakref
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+import patsy
+
 from ..errors import DataError, DataWarning, InputTypeError
+from ..model.design import level_key
+from ..model.validation import is_real_number
+from .df_methods import FixedInference, t_table
+from .grid import fixed_columns
 
 __all__ = ["PREDICTION_COLUMNS", "RANEF_COLUMNS", "predict", "random_effects"]
 
@@ -44,16 +49,14 @@ def random_effects(state, conf_level: float = 0.95) -> pd.DataFrame:
     return table
 
 
-def _newdata_frame(fit, newdata: pd.DataFrame, fixed_only: bool = False) -> pd.DataFrame:
+def _newdata_frame(state, newdata: pd.DataFrame, fixed_only: bool = False) -> pd.DataFrame:
     """The columns of ``newdata`` the model uses, safe names, each as the model was fitted
     with it (``newdata`` itself is not modified)."""
     if not isinstance(newdata, pd.DataFrame):
         raise InputTypeError(f"newdata must be a pandas DataFrame; got {type(newdata).__name__}")
-    prep = fit.state.prep
+    prep = state.prep
     if fixed_only:  # population level: the grouping columns are not needed
-        from .means import fixed_columns
-
-        needed = [prep.user(c) for c in fixed_columns(fit.state)]
+        needed = [prep.user(c) for c in fixed_columns(state)]
     else:
         needed = [prep.user(c) for c in prep.frame.columns if c != prep.parsed.response]
     by_name: dict[str, list] = {}
@@ -95,7 +98,7 @@ def _as_fitted(new: pd.Series, fitted: pd.Series, name: str, is_group: bool) -> 
                                                         for v in present):
             raise DataError(f"newdata column {name!r} is boolean, but the model was fitted with "
                             f"{name!r} numeric; convert it: newdata[{name!r}].astype(int)")
-        text = [v for v in present if not _is_number(v)]
+        text = [v for v in present if not is_real_number(v)]
         if text and is_group:
             parsed = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
             if parsed.notna().sum() < len(present):  # unknown groups, reported as such
@@ -138,12 +141,6 @@ def _as_fitted(new: pd.Series, fitted: pd.Series, name: str, is_group: bool) -> 
     return pd.Series(new.to_numpy(dtype=object), index=new.index, dtype=object)
 
 
-def _is_number(value) -> bool:
-    import numbers
-
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
 def _kind(values) -> str:
     if all(isinstance(v, str) for v in values):
         return "text"
@@ -166,129 +163,64 @@ def _show(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _fixed_design(fit, frame: pd.DataFrame) -> np.ndarray:
-    import patsy
-
-    from ..model.design import formula_env
-
-    design, prep = fit.state.design, fit.state.prep
-    info = design.design_info
-    if info is None:  # dropped when pickled; rebuild from the fitted rows
-        info = patsy.dmatrices(prep.parsed.fixed_formula, prep.frame,
-                               eval_env=formula_env(None), return_type="dataframe")[1].design_info
-        design.design_info = info
+def _fixed_design(state, frame: pd.DataFrame) -> np.ndarray:
     try:
-        (x,) = patsy.build_design_matrices([info], frame, return_type="dataframe")
+        (x,) = patsy.build_design_matrices([state.design_info], frame, return_type="dataframe")
     except Exception as err:  # noqa: BLE001 - patsy's errors, translated
         raise DataError(f"newdata cannot be used with this model: "
-                        f"{prep.names.restore(str(err).splitlines()[0])}") from None
+                        f"{state.prep.names.restore(str(err).splitlines()[0])}") from None
     return x.to_numpy()
 
 
-def predict(fit, newdata: pd.DataFrame | None = None, *, include_random: bool = True,
-            allow_new_groups: bool = False, interval: str | None = None,
-            df_method: str | None = None, conf_level: float | None = None):
+def predict(state, newdata: pd.DataFrame | None = None, *, include_random: bool = True,
+            allow_new_groups: bool = False) -> pd.Series:
     """Predictions; see :meth:`LmmFit.predict`."""
-    state = fit.state
-    if interval is not None:
-        return _population_interval(fit, newdata, include_random, interval, df_method,
-                                    conf_level)
     if newdata is None:
         base = state.fixed_part
         if include_random:
             base = base + state.random_part
         return pd.Series(base, index=state.prep.frame.index, name="predicted")
-    frame = _newdata_frame(fit, newdata, fixed_only=not include_random)
-    pred = _fixed_design(fit, frame) @ state.beta
+    frame = _newdata_frame(state, newdata, fixed_only=not include_random)
+    pred = _fixed_design(state, frame) @ state.beta
     if include_random:
-        pred = pred + _new_random_part(fit, frame, allow_new_groups)
+        pred = pred + _new_random_part(state, frame, allow_new_groups)
     return pd.Series(pred, index=newdata.index, name="predicted")
 
 
 PREDICTION_COLUMNS = ["estimate", "std_error", "df", "conf_low", "conf_high"]
 
 
-def _population_interval(fit, newdata, include_random, interval, df_method, conf_level):
+def population_interval(state, newdata, include_random: bool, interval,
+                        inference: FixedInference, conf_level: float) -> pd.DataFrame:
     """Population-level predictions x'beta with their standard errors, df and interval."""
-    from ..results import check_conf_level, check_df_method
-    from .means import inference_for
-
     if interval != "confidence":
         raise InputTypeError(f"interval must be None or 'confidence'; got {interval!r}")
     if include_random:
         raise InputTypeError("interval='confidence' is for population-level predictions (the "
                              "mean response at given predictor values); pass "
                              "include_random=False")
-    method = fit.df_method if df_method is None else check_df_method(df_method)
-    level = fit.conf_level if conf_level is None else check_conf_level(conf_level)
-    state = fit.state
     if newdata is None:
         x, index = state.design.exog.to_numpy(float), state.prep.frame.index
     else:
-        x, index = _fixed_design(fit, _newdata_frame(fit, newdata, fixed_only=True)), \
-            newdata.index
-    vcov, t_df = inference_for(fit, method)
-    est = x @ state.beta
-    se = np.sqrt(np.einsum("ij,jk,ik->i", x, vcov, x))
-    df = np.array([t_df(row) for row in x])
-    q = stats.t.ppf(0.5 + level / 2, df)
-    table = pd.DataFrame({"estimate": est, "std_error": se, "df": df, "conf_low": est - q * se,
-                          "conf_high": est + q * se}, index=index)
-    table.attrs.update(conf_level=level, df_method=method, interval=interval)
+        x = _fixed_design(state, _newdata_frame(state, newdata, fixed_only=True))
+        index = newdata.index
+    cols = t_table(inference, x, state.beta, conf_level)
+    table = pd.DataFrame({c: cols[c] for c in PREDICTION_COLUMNS}, index=index)
+    table.attrs.update(conf_level=conf_level, df_method=inference.df_method, interval=interval)
     return table
 
 
-_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # per fit; not pickled
-
-
-def _re_design_info(fit, term):
-    """patsy's design of a random slope term, built on the fitted rows (so newdata with
-    fewer levels, or a stateful transform such as center(x), gets the fit's columns)."""
-    import patsy
-
-    from ..model.design import formula_env
-
-    cache = _CACHE.setdefault(fit, {})
-    key = ("design", term.re_formula)
-    if key not in cache:
-        cache[key] = patsy.dmatrix(term.re_formula, fit.state.prep.frame,
-                                   eval_env=formula_env(None)).design_info
-    return cache[key]
-
-
-def _level_codes(fit, factor) -> pd.Series:
-    """Each fitted level's text (as :func:`level_key` writes it) -> its row of the modes;
-    -1 for a text two fitted levels share (1 and '1' in a column of mixed types)."""
-    from ..model.design import level_key
-
-    cache = _CACHE.setdefault(fit, {})
-    key = ("levels", factor)
-    if key not in cache:
-        prep = fit.state.prep
-        pairs = pd.DataFrame({"key": level_key(prep.frame, factor).to_numpy(dtype=object),
-                              "code": prep.codes(factor)}).drop_duplicates()
-        by_key = pairs.groupby("key", sort=False)["code"]
-        codes = by_key.first()
-        codes[by_key.nunique() > 1] = -1
-        cache[key] = codes
-    return cache[key]
-
-
-def _new_random_part(fit, frame: pd.DataFrame, allow_new_groups: bool) -> np.ndarray:
-    import patsy
-
-    from ..model.design import level_key
-
-    design, prep = fit.state.design, fit.state.prep
+def _new_random_part(state, frame: pd.DataFrame, allow_new_groups: bool) -> np.ndarray:
+    design, prep = state.design, state.prep
     out = np.zeros(len(frame))
     unknown_rows = np.zeros(len(frame), bool)
     unknown_levels: dict[str, list] = {}
     known_levels: dict[str, list] = {}
-    for block, effects in zip(design.blocks, fit.state.random_effects):
+    for block, effects in zip(design.blocks, state.random_effects):
         term = block.term
         if term.exprs:
             try:
-                (z,) = patsy.build_design_matrices([_re_design_info(fit, term)], frame,
+                (z,) = patsy.build_design_matrices([state.random_design_infos[term.re_formula]], frame,
                                                    return_type="dataframe")
             except Exception as err:  # noqa: BLE001 - patsy's errors, translated
                 raise DataError(f"newdata cannot be used for the random term {term.source}: "
@@ -297,7 +229,7 @@ def _new_random_part(fit, frame: pd.DataFrame, allow_new_groups: bool) -> np.nda
         else:
             z = pd.DataFrame({"Intercept": np.ones(len(frame))}, index=frame.index)
         keys = level_key(frame, term.factor).to_numpy(dtype=object)
-        fitted = _level_codes(fit, term.factor)
+        fitted = state.level_codes[term.factor]
         codes = fitted.reindex(keys).to_numpy()
         if (codes == -1).any():
             shared = list(dict.fromkeys(keys[codes == -1]))[:5]

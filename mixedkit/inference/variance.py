@@ -126,9 +126,9 @@ def _table(values: dict, keys: list[str], boot: pd.DataFrame | None, conf_level:
     return pd.DataFrame(rows, columns=[*keys, "estimate", "conf_low", "conf_high"])
 
 
-def icc_table(fit, parts: VarianceParts, boot=None, conf_level: float = 0.95) -> pd.DataFrame:
+def icc_table(state, parts: VarianceParts, boot=None, conf_level: float = 0.95) -> pd.DataFrame:
     """The table returned by ``fit.icc()``."""
-    sizes = np.bincount(fit.state.design.groups)
+    sizes = np.bincount(state.design.groups)
     table = _table(icc_values(parts, float(np.mean(sizes))), ["group", "kind"], boot, conf_level)
     notes = []
     if parts.random == 0:
@@ -145,7 +145,7 @@ def icc_table(fit, parts: VarianceParts, boot=None, conf_level: float = 0.95) ->
     return table
 
 
-def r2_table(fit, parts: VarianceParts, boot=None, conf_level: float = 0.95) -> pd.DataFrame:
+def r2_table(state, parts: VarianceParts, boot=None, conf_level: float = 0.95) -> pd.DataFrame:
     """The table returned by ``fit.r2()``."""
     table = _table(r2_values(parts), ["kind"], boot, conf_level)
     table.attrs.update(conf_level=conf_level if boot is not None else None,

@@ -11,15 +11,14 @@ name mixedkit shows.
 from __future__ import annotations
 
 import builtins
-import difflib
 import keyword
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..errors import ColumnNotFoundError, FormulaError, InputTypeError
+from ..errors import ColumnNotFoundError, FormulaError, InputTypeError, did_you_mean
 
-__all__ = ["NameMap", "ParsedFormula", "RandomTerm", "closest_names", "parse_formula"]
+__all__ = ["NameMap", "ParsedFormula", "RandomTerm", "parse_formula"]
 
 TOKEN = re.compile(
     r"""
@@ -60,25 +59,6 @@ _R_CALL_WHY = {
     "{arg}": "a numeric column is used as a number already; if it holds text, convert it "
              "first: data[col] = pd.to_numeric(data[col], errors='coerce')",
 }
-
-
-def closest_names(name: str, candidates, n: int = 1) -> list[str]:
-    """Names in ``candidates`` closest to ``name`` (case-insensitive first)."""
-    candidates = [str(c) for c in candidates]
-    lower = {c.lower(): c for c in candidates}
-    if name.lower() in lower:
-        return [lower[name.lower()]]
-    return difflib.get_close_matches(name, candidates, n=n, cutoff=0.6)
-
-
-def did_you_mean(name: str, candidates) -> str:
-    """Suggestion text for an unknown column name."""
-    close = closest_names(name, candidates)
-    if close:
-        return f"did you mean {close[0]!r}?"
-    shown = ", ".join(repr(str(c)) for c in list(candidates)[:12])
-    more = ", ..." if len(candidates) > 12 else ""
-    return f"available columns: {shown}{more}"
 
 
 @dataclass

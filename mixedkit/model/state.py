@@ -14,8 +14,13 @@ from functools import cached_property
 
 import numpy as np
 
+import pandas as pd
+import patsy
+
+from .design import Design, formula_env, level_key
 from .engine import Solution
-from .estimation import Estimate
+from .estimation import Estimate, estimate
+from .validation import PreparedData
 
 __all__ = ["FitState", "RandomEffectsBlock"]
 
@@ -54,8 +59,8 @@ class FitState:
         The engine's solution at ``theta``.
     """
 
-    prep: object
-    design: object
+    prep: PreparedData
+    design: Design
     estimate: Estimate
     reml: bool
     theta: np.ndarray
@@ -94,19 +99,45 @@ class FitState:
             out += np.einsum("ij,ij->i", factor.z, modes[factor.codes])
         return out
 
+    # -------------------------------------------------- patsy's descriptions
+    # patsy's DesignInfo objects cannot be pickled: a state sent to a worker process
+    # leaves them behind (``__getstate__``) and rebuilds them from the fitted rows.
+    _UNPICKLED = ("design_info", "random_design_infos", "level_codes")
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k not in self._UNPICKLED}
+
     @cached_property
-    def satterthwaite(self):
-        """The pieces of every Satterthwaite test (:class:`~mixedkit.inference.satterthwaite.Satterthwaite`)."""
-        from ..inference.satterthwaite import satterthwaite
-
-        return satterthwaite(self.design, self.theta, self.reml)
+    def design_info(self):
+        """patsy's DesignInfo of the fixed part (codes new rows as the fit's)."""
+        if self.design.design_info is not None:
+            return self.design.design_info
+        return patsy.dmatrices(self.prep.parsed.fixed_formula, self.prep.frame,
+                               eval_env=formula_env(None), return_type="dataframe")[1].design_info
 
     @cached_property
-    def kenward_roger(self):
-        """Kenward–Roger's adjusted covariance and df (:mod:`mixedkit.inference.kenward_roger`)."""
-        from ..inference.kenward_roger import kenward_roger
+    def random_design_infos(self) -> dict:
+        """patsy's DesignInfo of each random term's columns, by its ``re_formula``, built on
+        the fitted rows (so new rows with fewer levels, or a stateful transform such as
+        ``center(x)``, get the fit's columns)."""
+        return {block.term.re_formula: patsy.dmatrix(block.term.re_formula, self.prep.frame,
+                                                     eval_env=formula_env(None)).design_info
+                for block in self.design.blocks if block.term.exprs}
 
-        return kenward_roger(self)
+    @cached_property
+    def level_codes(self) -> dict:
+        """For each grouping factor: each fitted level's text (as :func:`level_key` writes
+        it) -> its row of the modes; -1 for a text two fitted levels share (1 and '1' in a
+        column of mixed types)."""
+        out = {}
+        for factor in dict.fromkeys(block.term.factor for block in self.design.blocks):
+            keys = level_key(self.prep.frame, factor).to_numpy(dtype=object)
+            pairs = pd.DataFrame({"key": keys, "code": self.prep.codes(factor)}).drop_duplicates()
+            by_key = pairs.groupby("key", sort=False)["code"]
+            codes = by_key.first()
+            codes[by_key.nunique() > 1] = -1
+            out[factor] = codes
+        return out
 
     @property
     def fixed_part(self) -> np.ndarray:
@@ -140,8 +171,6 @@ class FitState:
 
         Returns the :class:`Estimate` and the design it was made on.
         """
-        from .estimation import estimate
-
         design = self.design if y is None else self.design.with_response(y)
         reml = self.reml if reml is None else bool(reml)
         return estimate(design, reml, start=self.estimate.theta, engine=self.estimate.engine,

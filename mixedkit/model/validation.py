@@ -37,7 +37,8 @@ from .formula import (
     terms_from_keywords,
 )
 
-__all__ = ["MIN_GROUPS", "PreparedData", "prepare", "warn_dropped"]
+__all__ = ["MIN_GROUPS", "PreparedData", "factor_codes", "is_real_number", "parses_as_number", "prepare",
+           "warn_dropped"]
 
 MIN_GROUPS = 5  # below this, variance components are poorly estimated (warning)
 # A predictor stored as text whose values are numbers is refused when it has more distinct
@@ -265,11 +266,13 @@ def _is_text_dtype(dtype) -> bool:
     return dtype == object or isinstance(dtype, pd.StringDtype)
 
 
-def _is_number(value) -> bool:
+def is_real_number(value) -> bool:
+    """A real number that is not a bool (True is not 1 in a data column)."""
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
-def _parses(value) -> bool:
+def parses_as_number(value) -> bool:
+    """Text that reads as a number (``"3.5"``, ``" 12 "``)."""
     if not isinstance(value, str):
         return False
     try:
@@ -282,7 +285,7 @@ def _parses(value) -> bool:
 def _numbers_as_objects(frame: pd.DataFrame, col: str, name: str, report: Report) -> None:
     """An object column holding only numbers is numeric (patsy would make it a factor)."""
     s = frame[col]
-    if s.dtype != object or len(s) == 0 or not all(_is_number(v) for v in s.to_numpy()):
+    if s.dtype != object or len(s) == 0 or not all(is_real_number(v) for v in s.to_numpy()):
         return
     frame[col] = s.to_numpy(dtype=float)
     report.add(Finding(
@@ -309,8 +312,8 @@ def _check_predictor_type(frame: pd.DataFrame, col: str, name: str, report: Repo
     if not _is_text_dtype(s.dtype):
         return
     values = s.to_numpy(dtype=object)
-    is_num = np.array([_is_number(v) or _parses(v) for v in values], dtype=bool)
-    n_text_num = sum(_parses(v) for v in values)
+    is_num = np.array([is_real_number(v) or parses_as_number(v) for v in values], dtype=bool)
+    n_text_num = sum(parses_as_number(v) for v in values)
     if not n_text_num or is_num.sum() * 2 <= len(values):
         return
     fix = (f"Convert it: data[{name!r}] = pd.to_numeric(data[{name!r}], errors=\"coerce\") "

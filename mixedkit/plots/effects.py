@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..arguments import df_caption
 from ..errors import ColumnNotFoundError, InputTypeError
 
 if TYPE_CHECKING:
@@ -33,8 +34,6 @@ __all__ = ["effects_data", "means_data", "plot_effects", "plot_means"]
 _MEANS_COLUMNS = ["estimate", "std_error", "df", "conf_low", "conf_high"]
 _DODGE_SPAN = 0.6  # width of a level's group of dodged series, in units of level spacing
 _JITTER = 0.35  # half-width of the observed points' jitter, as a share of a series' slot
-_DF_LABELS = {"satterthwaite": "Satterthwaite df", "kenward-roger": "Kenward-Roger df",
-              "normal": "normal (z) intervals"}
 
 
 # --------------------------------------------------------------------------- checks
@@ -79,7 +78,7 @@ def _factor_list(grid: ReferenceGrid) -> str:
 
 
 def _suggest(name: str, candidates: list[str]) -> str:
-    from ..model.formula import closest_names
+    from ..errors import closest_names
 
     close = closest_names(name, candidates)
     return f"; did you mean {close[0]!r}?" if close else ""
@@ -295,7 +294,7 @@ def _percent(level: float) -> str:
 
 
 def _note(attrs: dict) -> str:
-    parts = [_DF_LABELS.get(attrs.get("df_method"), str(attrs.get("df_method")))]
+    parts = [df_caption(attrs["df_method"])]
     if attrs.get("averaged_over"):
         parts.append("averaged over " + ", ".join(map(str, attrs["averaged_over"])))
     held = attrs.get("covariates") or {}

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import InputTypeError, InputValueError, MixedkitError, check_positive_int
+from ..errors import InputTypeError, InputValueError, MixedkitError
+from ..arguments import check_df_method, check_positive_int
 from ..parallel import run_tasks, spawn_seeds
 
 __all__ = ["POWER_COLUMNS", "power_lmm"]
@@ -172,10 +173,7 @@ def _check_test(test, df_method: str, reml: bool) -> str:
     if test not in TESTS:
         raise InputValueError(f"test must be one of {TESTS} (None: the fit's df method); "
                               f"got {test!r}")
-    if test == "kenward-roger" and not reml:
-        raise InputValueError("test='kenward-roger' needs a REML pilot fit; use "
-                              "'satterthwaite' or 'lrt'")
-    return test
+    return test if test == "lrt" else check_df_method(test, reml=reml, name="test")
 
 
 # ----------------------------------------------------------------- scenarios
@@ -218,7 +216,7 @@ def _check_lrt_term(terms, label: str, fixed_l) -> None:
 # ---------------------------------------------------------------- simulation
 def _power_chunk(scenarios, items):
     """Simulate, refit and test: (p_value, singular, error) per (scenario, seed)."""
-    from ..inference.bootstrap import draw_response
+    from ..inference.bootstrap import REFIT_ERRORS, draw_response
 
     out = []
     with warnings.catch_warnings():
@@ -228,13 +226,13 @@ def _power_chunk(scenarios, items):
             try:
                 y = draw_response(sc.design, sc.beta, sc.theta, sc.sigma2, seed)
                 out.append(_test_once(sc, y))
-            except (MixedkitError, np.linalg.LinAlgError, ValueError, FloatingPointError) as err:
+            except REFIT_ERRORS as err:
                 out.append((np.nan, False, f"{type(err).__name__}: {err}"))
     return out
 
 
 def _test_once(sc: _Scenario, y: np.ndarray) -> tuple[float, bool, str | None]:
-    from ..inference.anova import term_tester
+    from ..inference.df_methods import fixed_inference
     from ..model.estimation import SINGULAR_TOL, estimate
     from ..model.state import FitState
 
@@ -249,7 +247,7 @@ def _test_once(sc: _Scenario, y: np.ndarray) -> tuple[float, bool, str | None]:
         chisq = max(2 * (est.loglik - est0.loglik), 0.0)
         p = float(stats.chi2.sf(chisq, sc.hypothesis.shape[0]))
     else:
-        p = term_tester(state, sc.test)(sc.hypothesis, state.beta)[3]
+        p = fixed_inference(state, sc.test).f_test(sc.hypothesis, state.beta)[3]
     if not np.isfinite(p):
         return np.nan, singular, "the test has no p-value (no degrees of freedom)"
     return float(p), singular, None
