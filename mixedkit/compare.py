@@ -22,7 +22,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .display import comparison_html, comparison_text, format_p, reml_ml_text
 from .errors import DataError, InputTypeError, InputValueError
+from .inference.bootstrap import refit_to, run_bootstrap, simulate
+from .results import LmmFit
 
 __all__ = [
     "COMPARISON_COLUMNS",
@@ -39,7 +42,6 @@ COMPARISON_COLUMNS = ["model", "method", "n_params", "loglik", "aic", "bic", "ch
 @dataclass
 class _Entry:
     """One model in a comparison, LmmFit or an ordinary linear model."""
-
     label: str
     fit: object  # LmmFit, or a statsmodels OLS results wrapper
     response: str
@@ -55,7 +57,6 @@ class _Entry:
 
 
 def _entry(obj, position: int) -> _Entry:
-    from .results import LmmFit
 
     if isinstance(obj, LmmFit):
         vc = obj.variance_components
@@ -161,14 +162,12 @@ class ModelComparison:
     fits: list = field(default_factory=list)
 
     def __str__(self) -> str:
-        from .display import comparison_text
 
         return comparison_text(self)
 
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        from .display import comparison_html
 
         return comparison_html(self)
 
@@ -292,8 +291,6 @@ def compare_models(*fits, method: str | None = None, n_boot: int = 0, seed=None,
 
 def _p_text(p: float) -> str:
     """A p-value as the tables show it (``<1e-16`` rather than ``0``)."""
-    from .display import format_p
-
     return format_p(p)
 
 
@@ -342,7 +339,6 @@ class RemlMlComparison:
     ml_fit: object
 
     def __str__(self) -> str:
-        from .display import reml_ml_text
 
         return reml_ml_text(self)
 
@@ -367,7 +363,6 @@ def reml_vs_ml(fit) -> RemlMlComparison:
     -----
     Both fits are validated against lme4 separately (tests/test_lme4_reference.py).
     """
-    from .results import LmmFit
 
     if not isinstance(fit, LmmFit):
         raise InputTypeError(f"reml_vs_ml needs a fit from mk.fit_lmm; got {type(fit).__name__}")

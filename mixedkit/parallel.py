@@ -22,6 +22,7 @@ response) goes through :func:`run_tasks`:
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import os
 import sys
 import time
@@ -29,9 +30,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from .errors import InputTypeError
 from .arguments import check_positive_int
+from .errors import InputTypeError
 
 __all__ = ["check_n_jobs", "run_tasks", "spawn_seeds"]
 
@@ -190,7 +192,6 @@ def _submitter(executor, own: bool, key: str, shared: tuple):
 
 class _SharedKey:
     """Names a run's shared data held by each worker of mixedkit's own pool."""
-
     def __init__(self, key: str):
         self.key = key
 
@@ -203,7 +204,6 @@ def _start_worker(key: str, shared: tuple) -> None:
     (measured: 200 refits of sleepstudy, 5.8 s with 2 workers vs 4.1 s with 1;
     2.3 s vs 4.4 s with one thread each).
     """
-    from threadpoolctl import threadpool_limits
 
     _SHARED[key] = shared
     threadpool_limits(limits=1)
@@ -212,15 +212,12 @@ def _start_worker(key: str, shared: tuple) -> None:
 def _run_chunk(task, payload, chunk):
     shared = _SHARED[payload.key] if isinstance(payload, _SharedKey) else tuple(payload)
     if _in_worker_process():
-        from threadpoolctl import threadpool_limits
-
         with threadpool_limits(limits=1):  # dask workers or a user's pool: one BLAS thread
             return task(*shared, chunk)
     return task(*shared, chunk)
 
 
 def _in_worker_process() -> bool:
-    import multiprocessing
 
     if multiprocessing.parent_process() is not None:
         return True
@@ -239,7 +236,6 @@ def _on_dask_worker() -> bool:
 
 class _SerialExecutor(Executor):
     """Runs tasks immediately (one core, or a single item)."""
-
     def submit(self, fn, /, *args, **kwargs):
         future: Future = Future()
         try:

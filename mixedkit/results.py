@@ -416,7 +416,10 @@ class LmmFit:
         validated against lmerTest's ``anova`` (tests/test_anova.py).
         """
 
-        return AnovaTable(anova.anova_table(self.state, type, self._fixed_inference(df_method)))
+        table = anova.anova_table(self.state, type, self._fixed_inference(df_method))
+        shown = AnovaTable(table)
+        shown.attrs = dict(table.attrs)
+        return shown
 
     def marginal_means(self, spec=None, *, by=None, at: dict | None = None,
                        df_method: str | None = None,

@@ -17,6 +17,7 @@ import pandas as pd
 from conftest import load_reference_data
 
 import mixedkit as mk
+from mixedkit.arguments import InferenceOptions
 from mixedkit.model.estimation import std_theta
 from mixedkit.model.state import FitState
 from mixedkit.results import LmmFit
@@ -98,4 +99,4 @@ def fit_at_reference(spec: str) -> tuple[LmmFit, dict]:
     theta = std_theta(design, _lme4_theta(fit, ref), order="lme4")
     state = FitState(fit.state.prep, design, fit.state.estimate, True, theta,
                      design.engine.solve(theta, True))
-    return LmmFit(state, fit.conf_level, fit.df_method), ref
+    return LmmFit(state, InferenceOptions(fit.conf_level, fit.df_method)), ref

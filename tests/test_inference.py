@@ -66,7 +66,7 @@ def test_fixed_effects_table_uses_satterthwaite(spec, method):
         got = fe.loc["Intercept" if row["term"] == "(Intercept)" else row["term"]]
         assert got["df"] == pytest.approx(row["df_satterthwaite"], rel=rel_df)
         assert got["p_value"] == pytest.approx(row["p_satterthwaite"], rel=3e-3, abs=1e-12)
-    assert fit.fixed_effects.attrs["df_method"] == "Satterthwaite t"
+    assert fit.fixed_effects.attrs["df_method"] == "satterthwaite"
 
 
 def test_singular_fit_holds_the_zero_variance_fixed():

@@ -6,8 +6,7 @@ from importlib import resources
 
 import pandas as pd
 
-from ..errors import DataError
-from ..errors import did_you_mean
+from ..errors import DataError, did_you_mean
 
 __all__ = ["DATASETS", "load_dataset"]
 

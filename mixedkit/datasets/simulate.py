@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..errors import InputValueError
 from ..arguments import check_positive_int
+from ..errors import InputValueError
 
 __all__ = ["simulate_lmm"]
 

@@ -14,10 +14,10 @@ from concurrent.futures import Executor
 import numpy as np
 import pandas as pd
 
-from ..errors import MixedkitError
-from .variance import icc_values, r2_values, variance_parts
 from ..arguments import check_positive_int
+from ..errors import MixedkitError
 from ..parallel import run_tasks, spawn_seeds
+from .variance import icc_values, r2_values, variance_parts
 
 __all__ = ["bootstrap_variance", "draw_response", "refit_to", "run_bootstrap", "simulate"]
 

@@ -7,9 +7,16 @@ user who prefers another plotting library) can use them without pixels.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.nonparametric.smoothers_lowess import lowess
+
+from ..errors import ColumnNotFoundError, did_you_mean
+from ..model.engine import segment_sum
+from ..model.validation import factor_codes
 
 __all__ = ["ASSUMPTION_COLUMNS", "check_assumptions", "diagnostics_data", "qq_points"]
 
@@ -60,7 +67,6 @@ def _qq_band(n: int, prob: float) -> np.ndarray:
 
 
 def _lowess(x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
-    from statsmodels.nonparametric.smoothers_lowess import lowess
 
     if len(x) < 5 or np.ptp(x) == 0:
         return pd.DataFrame({"x": np.sort(x), "smooth": np.full(len(x), np.mean(y))})
@@ -106,7 +112,6 @@ def _shrinkage(fit) -> pd.DataFrame:
     y = design.endog - offset
     # Per-group least squares from the normal equations, all groups at once; groups
     # with too few rows or a singular design get NaN (as lstsq would be meaningless).
-    from ..model.engine import segment_sum
 
     n_groups, q = len(design.group_labels), z.shape[1]
     ztz = segment_sum(z[:, :, None] * z[:, None, :], design.groups, n_groups)
@@ -134,8 +139,6 @@ def _trajectories(fit, x: str | None, max_groups: int, seed: int) -> pd.DataFram
     design, prep = fit.state.design, fit.state.prep
     cols = ["level", "x", "observed", "fitted", "population"]
     if x is not None and x not in prep.names.safe:
-        from ..errors import ColumnNotFoundError
-        from ..errors import did_you_mean
 
         raise ColumnNotFoundError(f"x={x!r} is not a column the model uses; "
                                   f"{did_you_mean(x, list(prep.names.safe))}")
@@ -355,7 +358,6 @@ def check_assumptions(fit) -> pd.DataFrame:
     turn every small departure into a problem. Detection and false-alarm rates on
     simulated data are in tests/test_diagnostics.py.
     """
-    import warnings
 
     with warnings.catch_warnings():  # scipy's test warnings are judged here, not shown
         warnings.simplefilter("ignore")
@@ -405,7 +407,6 @@ def _check_assumptions(fit) -> pd.DataFrame:
         rows.append(_row("constant variance (vs fitted)", "Spearman rho |resid| ~ fitted",
                          np.nan, np.nan, "not run", "All fitted values are equal."))
 
-    from ..model.validation import factor_codes
 
     first = design.blocks[0].term.factor  # crossed designs: the first factor's groups
     codes = factor_codes(fit.state.prep.frame, first)

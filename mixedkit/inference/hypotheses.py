@@ -21,8 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import patsy
 
 from ..errors import FormulaError
+from ..model.design import formula_env
 
 __all__ = ["FixedTerm", "contrast_matrices", "fixed_terms"]
 
@@ -32,7 +34,6 @@ _EPS = 1e-6  # lmerTest's doolittle tolerance
 @dataclass(frozen=True)
 class FixedTerm:
     """One term of the fixed part: its label, columns of X and variables."""
-
     name: str
     columns: np.ndarray
     variables: frozenset
@@ -47,7 +48,6 @@ def _label(state, term) -> str:
 def fixed_terms(state) -> list[FixedTerm]:
     """The fixed-effect terms in R's order (by degree, then as written; patsy orders
     X's columns its own way), the intercept left out."""
-    import patsy
 
     info = state.design_info
     written = patsy.ModelDesc.from_formula(state.prep.parsed.fixed_formula).rhs_termlist
@@ -119,10 +119,6 @@ def _type2(x: np.ndarray, terms: list[FixedTerm]) -> dict[str, np.ndarray]:
 # ------------------------------------------------------------------------ type III
 def _factor_columns(state, info) -> dict:
     """Every factor evaluated on the fitted rows: level indicators, or numeric values."""
-    import patsy
-
-    from ..model.design import formula_env
-
     frame = state.prep.frame
     out = {}
     for factor, finfo in info.factor_infos.items():

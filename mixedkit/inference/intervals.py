@@ -26,7 +26,16 @@ import pandas as pd
 from scipy import optimize, stats
 
 from ..arguments import check_choice
+from ..model.engine import blas_threads
+from ..model.estimation import (
+    EngineObjective,
+    relative_factor_blocks,
+    std_theta,
+    theta_bounds,
+    user_theta,
+)
 from .bootstrap import refit_to, run_bootstrap, simulate
+from .satterthwaite import deviance
 
 __all__ = ["CONFINT_COLUMNS", "confint"]
 
@@ -78,7 +87,6 @@ def _psd_cholesky(a: np.ndarray) -> np.ndarray:
 def lme4_parameters(design, theta: np.ndarray, sigma2: float) -> np.ndarray:
     """lme4's variance parameters (SDs, correlations, sigma; order of
     :func:`_variance_params`) from the unit-free ``theta`` and the residual variance."""
-    from ..model.estimation import relative_factor_blocks, user_theta
 
     chol, sds = relative_factor_blocks(design, user_theta(design, theta))
     covs, v = [], 0
@@ -102,7 +110,6 @@ def lme4_parameters(design, theta: np.ndarray, sigma2: float) -> np.ndarray:
 
 class _Profiler:
     """The deviance on lme4's SD/correlation scale, and its profiles."""
-
     def __init__(self, state):
         self.state = state
         self.design = state.design
@@ -113,7 +120,6 @@ class _Profiler:
         self.dev_hat = self.deviance(self.psi_hat)
 
     def theta_sigma(self, psi: np.ndarray) -> tuple[np.ndarray, float]:
-        from ..model.estimation import std_theta
 
         sigma = psi[-1]
         design = self.design
@@ -138,7 +144,6 @@ class _Profiler:
         return std_theta(design, np.concatenate([tri, parts_vc])), sigma
 
     def deviance(self, psi: np.ndarray) -> float:
-        from .satterthwaite import deviance
 
         theta, sigma = self.theta_sigma(psi)
         if not np.all(np.isfinite(theta)) or sigma <= 0:
@@ -281,7 +286,6 @@ def _fixed_profiles(fit, z: float) -> list:
 def _max_loglik(sub, design, theta0, y, reml: bool) -> tuple[float, np.ndarray]:
     """The maximised (REML or ML) log-likelihood of ``sub``'s model for response y
     (``design`` gives the bounds: theta's positions are those of the full model)."""
-    from ..model.estimation import EngineObjective, theta_bounds
 
     obj = EngineObjective(sub.with_response(y), reml)
     res = optimize.minimize(obj, np.asarray(theta0, float), jac=obj.grad, method="L-BFGS-B",
@@ -308,7 +312,6 @@ def confint(fit, method: str, level: float, *, n_boot: int = 500, seed=None, exe
     if method == "wald":
         table = _wald(fit, level)
     elif method == "profile":
-        from ..model.engine import blas_threads
 
         # many small optimisations: one BLAS thread (see mixedkit.model.engine.blas_threads)
         with warnings.catch_warnings(), blas_threads(fit.state.design.engine.largest_block):

@@ -13,9 +13,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-
 import patsy
+from scipy import stats
 
 from ..errors import DataError, DataWarning, InputTypeError
 from ..model.design import level_key

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+import patsy
+from scipy import linalg, sparse
 
 from ..errors import DataError, DesignTooLargeError, FormulaError
 from ..findings import Finding
@@ -202,8 +205,6 @@ class Design:
 
 
 def formula_env(env):
-    import patsy
-
     if env is None:
         env = patsy.EvalEnvironment.capture(0)
     return env.with_outer_namespace({"np": np})
@@ -215,8 +216,6 @@ def _patsy_error(err, prep: PreparedData, what: str) -> FormulaError:
 
 
 def _dmatrix(formula: str, frame: pd.DataFrame, env, prep, what):
-    import patsy
-
     try:
         return patsy.dmatrix(formula, frame, eval_env=env, NA_action="raise",
                              return_type="dataframe")
@@ -230,7 +229,6 @@ def _restore_cols(df: pd.DataFrame, prep: PreparedData) -> pd.DataFrame:
 
 
 def _check_rank(exog: pd.DataFrame) -> None:
-    from scipy import linalg
 
     x = exog.to_numpy()
     n, p = x.shape
@@ -334,7 +332,6 @@ def _cannot_express(term: RandomTerm, gf: tuple | None, prep) -> FormulaError:
              f"{_label(prep, gf)!r}; {label!r} is nested in it)")
 
     def width(expr: str) -> int:  # columns the slope expands into (>1: categorical)
-        import patsy
 
         try:
             return patsy.dmatrix(f"0 + {expr}", prep.frame, eval_env=formula_env(None)).shape[1]
@@ -373,15 +370,12 @@ def _cannot_express(term: RandomTerm, gf: tuple | None, prep) -> FormulaError:
 def _quoted(prep: PreparedData, text: str) -> str:
     """Formula text with the user's names, quoted for statsmodels where needed."""
     orig = prep.names.original
-    import re
 
     return re.sub(r"_mk\d+_", lambda m: f'Q("{orig[m.group(0)]}")', text)
 
 
 def _vc_mats(codes_f: np.ndarray, slope: np.ndarray | None,
              group_rows: list[np.ndarray], f_levels: np.ndarray, sparse_ok: bool):
-    from scipy import sparse
-
     mats, colnames = [], []
     for rows in group_rows:
         local, inv = np.unique(codes_f[rows], return_inverse=True)
@@ -459,7 +453,6 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
     DesignTooLargeError
         The random-effects design would not fit in memory.
     """
-    import patsy
 
     env = formula_env(eval_env)
     frame = prep.frame
@@ -583,7 +576,6 @@ def level_key(frame: pd.DataFrame, factor: tuple[str, ...]) -> pd.Series:
 
 def level_labels(frame: pd.DataFrame, factor: tuple[str, ...]) -> np.ndarray:
     if len(factor) == 1:
-        import warnings
 
         with warnings.catch_warnings():  # pandas 1.5 warns on object columns of numbers
             warnings.simplefilter("ignore", FutureWarning)

@@ -6,7 +6,6 @@ e ~ N(0, sigma^2 I), with Lambda the relative Cholesky factor packed in ``theta`
 evaluation loops over groups in Python and switches to a pseudo-inverse near a zero
 variance.  This module evaluates the same function in lme4's formulation (Bates,
 Maechler, Bolker & Walker 2015, J. Stat. Softw. 67(1), section 3):
-
     M = Lambda' Z'Z Lambda + I,      T = [X y]'[X y] - Phi' M^-1 Phi,   Phi = Lambda' Z'[X y]
 
     T_xx = X' V^-1 X,  beta = T_xx^-1 T_xy,  r2 = T_yy - T_xy' beta    (V = I + Z Lambda Lambda' Z')
@@ -43,6 +42,7 @@ import numpy as np
 from scipy import sparse
 from scipy.linalg import lapack
 from scipy.sparse import csgraph
+from threadpoolctl import ThreadpoolController
 
 __all__ = ["Engine", "EngineTooLargeError", "Evaluation", "RandomFactor", "Solution", "blas_threads"]
 
@@ -58,7 +58,6 @@ _CONTROLLER = None
 def _controller():
     global _CONTROLLER
     if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
 
         _CONTROLLER = ThreadpoolController()
     return _CONTROLLER
@@ -77,7 +76,6 @@ def blas_threads(largest_block: int = 0):
 
 class EngineTooLargeError(MemoryError):
     """The design's factorisation would not fit in memory (see ``Engine.cost``)."""
-
 
 @dataclass(frozen=True)
 class RandomFactor:
@@ -137,7 +135,6 @@ class Solution:
 
 class Evaluation(NamedTuple):
     """One evaluation at theta: ``gradient`` is None unless asked for."""
-
     loglik: float
     gradient: np.ndarray | None
     sigma2: float
@@ -191,7 +188,6 @@ def segment_sum(values: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
 @dataclass
 class _Components:
     """The secondary levels split into the connected components of S."""
-
     sizes: list  # one entry per size class
     members: list  # per class: (k, s) secondary indices
     base: list  # per class: offset in the flat stack
@@ -596,6 +592,5 @@ class Engine:
 
 class _State:
     """Intermediate results of one evaluation (kept for the gradient and the solution)."""
-
     def update(self, **kw) -> None:
         self.__dict__.update(kw)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
+from scipy import optimize, sparse
 
 from ..errors import FitError
 from .engine import blas_threads
@@ -49,7 +49,6 @@ _BAD = 1e10  # objective value standing in for a non-finite likelihood
 @dataclass
 class Attempt:
     """One optimisation attempt."""
-
     optimizer: str
     start: str
     loglik: float
@@ -63,7 +62,6 @@ class Attempt:
 @dataclass
 class Estimate:
     """The best optimum found and how it was found."""
-
     theta: np.ndarray
     loglik: float
     converged: bool
@@ -158,7 +156,6 @@ class _Objective:
 
 class EngineObjective(_Objective):
     """The same objective evaluated by mixedkit's engine (exact down to theta = 0)."""
-
     def __init__(self, engine, reml: bool):
         self.engine = engine
         self.reml = reml
@@ -308,7 +305,6 @@ def _statsmodels_check(design, theta: np.ndarray, reml: bool) -> tuple[float | N
 
 class _Best:
     """The best optimum so far: the highest valid likelihood, converged preferred."""
-
     def __init__(self):
         self.theta, self.ll, self.converged, self.max_grad = None, -np.inf, False, np.inf
 
@@ -557,7 +553,6 @@ def fixed_effects_vcov(design, theta: np.ndarray, scale: float) -> np.ndarray:
     X' V^-1 X = X'X - (Zs'X)' (I + Zs'Zs)^-1 (Zs'X), which stays finite on the
     boundary where Lambda is singular.
     """
-    from scipy import sparse
 
     chol, sds = relative_factor_blocks(design, theta)
     x = design.exog.to_numpy()

@@ -27,8 +27,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from ..errors import InputTypeError, InputValueError, MixedkitError
 from ..arguments import check_positive_int
+from ..errors import InputTypeError, InputValueError, MixedkitError
 from .design import build_design
 from .estimation import std_theta, user_theta
 

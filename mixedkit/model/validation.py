@@ -407,7 +407,6 @@ def _check_response(y: pd.Series, name: str) -> None:
 
 def factor_codes(frame: pd.DataFrame, factor: tuple[str, ...]) -> np.ndarray:
     if len(factor) == 1:
-        import warnings
 
         with warnings.catch_warnings():  # pandas 1.5 warns on object columns of numbers
             warnings.simplefilter("ignore", FutureWarning)

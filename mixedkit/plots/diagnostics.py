@@ -20,9 +20,11 @@ import math
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ..errors import DataError, InputTypeError
 from ..inference.diagnostics import QQ_LEVEL, diagnostics_data
+from ..results import check_conf_level
 
 __all__ = [
     "plot_diagnostics",
@@ -448,9 +450,7 @@ def plot_ranef(fit, *, axes=None, conf_level=None):
         named on the y axis (k = ceil(levels / 40), from the lowest), and the y label
         says so.
     """
-    from scipy import stats
 
-    from ..results import check_conf_level
 
     d = diagnostics_data(fit)
     ranef = d["ranef"]

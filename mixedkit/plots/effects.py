@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 
 from ..arguments import df_caption
-from ..errors import ColumnNotFoundError, InputTypeError
+from ..errors import ColumnNotFoundError, InputTypeError, closest_names
+from ..inference.means import reference_grid
+from .diagnostics import get_ax, marker_style
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -51,7 +53,6 @@ def _names(value, arg: str) -> list[str]:
 
 
 def _grid(fit: LmmFit) -> ReferenceGrid:
-    from ..inference.means import reference_grid
 
     return reference_grid(fit.state)
 
@@ -78,7 +79,6 @@ def _factor_list(grid: ReferenceGrid) -> str:
 
 
 def _suggest(name: str, candidates: list[str]) -> str:
-    from ..errors import closest_names
 
     close = closest_names(name, candidates)
     return f"; did you mean {close[0]!r}?" if close else ""
@@ -349,7 +349,6 @@ def plot_means(fit: LmmFit, spec: str | list[str], *, by: str | list[str] | None
     >>> fit = mk.fit_lmm("Weight ~ Time * C(Evit) + C(Cu) + (Time | Pig)", data)
     >>> ax = mk.plot_means(fit, "Evit", by="Cu")
     """
-    from .diagnostics import get_ax, marker_style
 
     d = means_data(fit, spec, by=by, df_method=df_method, conf_level=conf_level)
     means, observed = d["means"], d["observed"]
@@ -455,7 +454,6 @@ def plot_effects(fit: LmmFit, x: str, *, by: str | list[str] | None = None,
     >>> fit = mk.fit_lmm("Weight ~ Time * C(Evit) + (Time | Pig)", data)
     >>> ax = mk.plot_effects(fit, "Time", by="Evit")
     """
-    from .diagnostics import get_ax, marker_style
 
     d = effects_data(fit, x, by=by, n_points=n_points, df_method=df_method,
                      conf_level=conf_level)

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from statsmodels.stats.multitest import multipletests
 
-from ..errors import ColumnNotFoundError, InputTypeError, InputValueError
+from ..errors import ColumnNotFoundError, InputTypeError, InputValueError, MixedkitError
+from ..fitting import FIT_OPTIONS, check_unknown_arguments, fit_lmm, fit_without_warnings
 from ..parallel import run_tasks
 
 __all__ = ["P_ADJUST_METHODS", "ManyFits", "fit_many"]
@@ -30,7 +32,6 @@ P_ADJUST_METHODS = ("bonferroni", "sidak", "holm-sidak", "holm", "simes-hochberg
 @dataclass(frozen=True)
 class _Job:
     """What every task needs: the data and how to fit it."""
-
     data: pd.DataFrame
     rhs: str
     lhs: str | None
@@ -54,9 +55,6 @@ _TABLES = {
 
 def _fit_chunk(job: _Job, items):
     """Fit each (response, by-key) item: its tables as rows (stacked once, in the parent)."""
-    from ..errors import MixedkitError
-    from ..fitting import fit_without_warnings
-
     out = []
     for response, key in items:
         formula, data = job.model(response, key)
@@ -168,7 +166,6 @@ def fit_many(formula: str, data: pd.DataFrame, *, responses=None, by=None, execu
     1  Reaction    10.467
     3      Slow    11.514
     """
-    from ..fitting import FIT_OPTIONS, check_unknown_arguments
 
     if not isinstance(data, pd.DataFrame):
         raise InputTypeError(f"data must be a pandas DataFrame; got {type(data).__name__}")
@@ -272,7 +269,6 @@ class ManyFits:
         *key
             The response name, then the ``by`` values (as in the key columns).
         """
-        from ..fitting import fit_lmm
 
         job = self._job
         n_resp = 1 if "response" in self.keys else 0
@@ -307,8 +303,6 @@ class ManyFits:
 
 def _adjust(fixed: pd.DataFrame, method: str) -> np.ndarray:
     """``multipletests`` within each term, over the models that have a p-value."""
-    from statsmodels.stats.multitest import multipletests
-
     out = np.full(len(fixed), np.nan)
     for idx in fixed.groupby("term", sort=False).indices.values():
         p = fixed["p_value"].to_numpy(float)[idx]

@@ -16,6 +16,7 @@ estimated as zero) count in ``n_singular`` and in the power, as they are tested.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import warnings
 from dataclasses import dataclass, replace
@@ -24,9 +25,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import InputTypeError, InputValueError, MixedkitError
 from ..arguments import check_df_method, check_positive_int
+from ..errors import InputTypeError, InputValueError
+from ..fitting import fit_lmm
+from ..inference.bootstrap import REFIT_ERRORS, draw_response
+from ..inference.df_methods import fixed_inference
+from ..inference.hypotheses import contrast_matrices, fixed_terms
+from ..model.estimation import SINGULAR_TOL, Estimate, estimate, std_theta
+from ..model.extend import extend_design, grouping_columns
+from ..model.state import FitState
 from ..parallel import run_tasks, spawn_seeds
+from ..results import LmmFit
 
 __all__ = ["POWER_COLUMNS", "power_lmm"]
 
@@ -38,7 +47,6 @@ TESTS = ("satterthwaite", "kenward-roger", "normal", "lrt")
 @dataclass(frozen=True)
 class _Pilot:
     """The parameters data are simulated from, on the pilot's design."""
-
     state: object
     beta: np.ndarray
     theta: np.ndarray  # unit-free, for state.design
@@ -50,7 +58,6 @@ class _Pilot:
 @dataclass(frozen=True)
 class _Scenario:
     """One point of the power curve: a design, its parameters and the test."""
-
     prep: object
     design: object
     reduced: object | None  # the design without the term's columns (test="lrt")
@@ -64,7 +71,6 @@ class _Scenario:
 
 # --------------------------------------------------------------------- inputs
 def _pilot(model) -> _Pilot:
-    from ..results import LmmFit
 
     if isinstance(model, LmmFit):
         st = model.state
@@ -79,9 +85,6 @@ def _pilot(model) -> _Pilot:
 
 def _pilot_from_truth(frame: pd.DataFrame) -> _Pilot:
     """simulate_lmm's frame: its design, at the parameters it was drawn from."""
-    from ..fitting import fit_lmm
-    from ..model.estimation import std_theta
-
     truth = frame.attrs["truth"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # only the design is used, not the estimates
@@ -128,7 +131,6 @@ def _resolve_term(state, terms, term) -> tuple[str, np.ndarray, np.ndarray | Non
         unit = np.zeros((1, len(columns)))
         unit[0, i] = 1.0
         return term, np.array([i]), unit
-    import difflib
 
     names = [t.name for t in terms]
     close = difflib.get_close_matches(term, names + columns, n=1, cutoff=0.6)
@@ -179,10 +181,6 @@ def _check_test(test, df_method: str, reml: bool) -> str:
 # ----------------------------------------------------------------- scenarios
 def _scenario(pilot: _Pilot, ext, label, columns, fixed_l, beta, test):
     """The scenario of one point of the curve on the extended design ``ext``."""
-    from ..inference.hypotheses import contrast_matrices
-    from ..model.estimation import Estimate
-    from ..model.state import FitState
-
     reml = pilot.state.reml
     if fixed_l is not None:
         hypothesis = fixed_l
@@ -216,8 +214,6 @@ def _check_lrt_term(terms, label: str, fixed_l) -> None:
 # ---------------------------------------------------------------- simulation
 def _power_chunk(scenarios, items):
     """Simulate, refit and test: (p_value, singular, error) per (scenario, seed)."""
-    from ..inference.bootstrap import REFIT_ERRORS, draw_response
-
     out = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -232,9 +228,6 @@ def _power_chunk(scenarios, items):
 
 
 def _test_once(sc: _Scenario, y: np.ndarray) -> tuple[float, bool, str | None]:
-    from ..inference.df_methods import fixed_inference
-    from ..model.estimation import SINGULAR_TOL, estimate
-    from ..model.state import FitState
 
     design = sc.design.with_response(y)
     reml = sc.reml and sc.test != "lrt"
@@ -350,8 +343,6 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
     >>> list(curve.columns[:3])
     ['n_groups', 'n_per_group', 'n_obs']
     """
-    from ..inference.hypotheses import fixed_terms
-    from ..model.extend import extend_design, grouping_columns
 
     pilot = _pilot(model)
     state = pilot.state
