@@ -103,7 +103,7 @@ def test_errors_name_the_argument_and_the_factors():
                        match=r"spec='Evitt' is not a factor of the fixed part; its factors are "
                              r"\['Evit', 'Cu'\]; did you mean 'Evit'"):
         fit.marginal_means("Evitt")
-    with pytest.raises(mk.ColumnNotFoundError, match=r"'Time' is a numeric covariate \(held at "
+    with pytest.raises(mk.InputTypeError, match=r"'Time' is a numeric covariate \(held at "
                                                      r"6.481\): use at="):
         fit.marginal_means("Time")
     with pytest.raises(mk.InputValueError, match=r"adjust must be one of \('tukey', 'sidak', "

@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 import patsy
 
-from ..errors import ColumnNotFoundError, InputValueError
+from ..errors import ColumnNotFoundError, InputTypeError, InputValueError, closest_names
 
-__all__ = ["ReferenceGrid", "fixed_columns", "reference_grid"]
+__all__ = ["ReferenceGrid", "check_factors", "factor_list", "fixed_columns", "reference_grid",
+           "suggest_name", "unused_column_role"]
 
 
 @dataclass(frozen=True)
@@ -95,3 +96,43 @@ def reference_grid(state, at: dict | None = None) -> ReferenceGrid:
     user_frame = frame.rename(columns=prep.user)
     return ReferenceGrid(user_frame, np.asarray(x), [prep.user(c) for c in factors],
                          {prep.user(c): v for c, v in held.items()})
+
+
+# ------------------------------------------------------- names asked of the grid
+def factor_list(grid: ReferenceGrid) -> str:
+    """``"its factors are [...]"`` (or that there are none), for messages."""
+    return f"its factors are {grid.factors}" if grid.factors else \
+        "the fixed part has no factors"
+
+
+def suggest_name(name: str, candidates: list[str]) -> str:
+    """``"; did you mean 'x'?"`` when a candidate is close, else nothing."""
+    close = closest_names(name, candidates)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def unused_column_role(name: str, prep) -> str:
+    """What a column the fixed part does not use is, when the model knows it."""
+    if name == prep.names.restore(prep.parsed.response):
+        return " (it is the response)"
+    if name in prep.names.safe and prep.names.safe[name] in prep.frame.columns:
+        return " (the model uses it only in its random part)"
+    return ""
+
+
+def check_factors(names: list[str], grid: ReferenceGrid, arg: str, prep) -> None:
+    """Each of ``names`` must be a factor of the grid: a numeric covariate is the wrong kind
+    of column (:class:`InputTypeError`), any other name is not one
+    (:class:`ColumnNotFoundError`); the message says what it is and what to write."""
+    for name in names:
+        if name in grid.factors:
+            continue
+        if name in grid.covariates:
+            raise InputTypeError(
+                f"{arg}={name!r} is a numeric covariate (held at {grid.covariates[name]:.4g}): "
+                f"use at= to choose its value, plot_effects(fit, {name!r}) to plot its slope, "
+                f"or write C({name}) in the formula to treat it as a factor "
+                f"({factor_list(grid)})")
+        raise ColumnNotFoundError(
+            f"{arg}={name!r} is not a factor of the fixed part{unused_column_role(name, prep)}; "
+            f"{factor_list(grid)}{suggest_name(name, grid.factors)}")

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import ColumnNotFoundError, InputTypeError, InputValueError, did_you_mean
+from ..errors import InputTypeError, InputValueError
 from ..model.validation import parses_as_number
 from .df_methods import FixedInference, t_table
-from .grid import ReferenceGrid, reference_grid
+from .grid import ReferenceGrid, check_factors, reference_grid
 
 __all__ = ["CONTRAST_COLUMNS", "MEANS_COLUMNS", "contrasts", "marginal_means", "means_request"]
 
@@ -43,16 +43,6 @@ def _as_list(spec, name: str) -> list[str]:
     raise InputTypeError(f"{name} must be a column name or a list of names; got {spec!r}")
 
 
-def _check_factors(names: list[str], grid: ReferenceGrid, name: str) -> None:
-    for n in names:
-        if n not in grid.factors:
-            extra = (f"; {n!r} is a numeric covariate (held at {grid.covariates[n]:.4g}): use "
-                     "at= to choose its value, or plot_effects for its slope"
-                     if n in grid.covariates else f"; {did_you_mean(n, grid.factors)}")
-            raise ColumnNotFoundError(f"{name}={n!r} is not a factor of the fixed part; its "
-                                      f"factors are {grid.factors}{extra}")
-
-
 def _cell_rows(grid: ReferenceGrid, keys: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
     """One row per combination of ``keys`` levels: the equal-weight average of the grid."""
     if not keys:
@@ -71,8 +61,8 @@ def means_request(state, spec=None, by=None, at=None) -> tuple[ReferenceGrid, li
     keys = _as_list(spec, "spec")
     by_keys = [b for b in _as_list(by, "by") if b not in keys]
     grid = reference_grid(state, at)
-    _check_factors(keys, grid, "spec")
-    _check_factors(by_keys, grid, "by")
+    check_factors(keys, grid, "spec", state.prep)
+    check_factors(by_keys, grid, "by", state.prep)
     return grid, keys + by_keys
 
 

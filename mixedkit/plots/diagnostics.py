@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..arguments import check_conf_level
 from ..errors import DataError, InputTypeError
 from ..inference.diagnostics import QQ_LEVEL, diagnostics_data
-from ..results import check_conf_level
 
 __all__ = [
     "plot_diagnostics",

@@ -21,14 +21,20 @@ import numpy as np
 import pandas as pd
 
 from ..arguments import df_caption
-from ..errors import ColumnNotFoundError, InputTypeError, closest_names
-from ..inference.means import reference_grid
+from ..errors import ColumnNotFoundError, InputTypeError
+from ..inference.grid import (
+    ReferenceGrid,
+    check_factors,
+    factor_list,
+    reference_grid,
+    suggest_name,
+    unused_column_role,
+)
 from .diagnostics import get_ax, marker_style
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from ..inference.means import ReferenceGrid
     from ..results import LmmFit
 
 __all__ = ["effects_data", "means_data", "plot_effects", "plot_means"]
@@ -52,48 +58,6 @@ def _names(value, arg: str) -> list[str]:
                          f"got {value!r}")
 
 
-def _grid(fit: LmmFit) -> ReferenceGrid:
-
-    return reference_grid(fit.state)
-
-
-def _check_factors(names: list[str], arg: str, grid: ReferenceGrid, fit: LmmFit) -> None:
-    """Each name must be a factor of the fixed part."""
-    for name in names:
-        if name in grid.factors:
-            continue
-        if name in grid.covariates:
-            raise InputTypeError(
-                f"{arg}={name!r} is a numeric covariate of the fixed part of "
-                f"{fit.formula!r}, not a factor; plot its effect with "
-                f"plot_effects(fit, {name!r}), or write C({name}) in the formula to treat "
-                f"it as a factor ({_factor_list(grid)})")
-        raise ColumnNotFoundError(
-            f"{arg}={name!r} is not a factor of the fixed part of {fit.formula!r}"
-            f"{_role(name, fit)}; {_factor_list(grid)}{_suggest(name, grid.factors)}")
-
-
-def _factor_list(grid: ReferenceGrid) -> str:
-    return f"its factors are {grid.factors}" if grid.factors else \
-        "the fixed part has no factors"
-
-
-def _suggest(name: str, candidates: list[str]) -> str:
-
-    close = closest_names(name, candidates)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def _role(name: str, fit: LmmFit) -> str:
-    """What a column the fixed part does not use is, if the model knows it."""
-    prep = fit.state.prep
-    if name == prep.names.restore(prep.parsed.response):
-        return " (it is the response)"
-    if name in prep.names.safe and prep.names.safe[name] in prep.frame.columns:
-        return " (the model uses it only in its random part)"
-    return ""
-
-
 def _check_covariate(x, grid: ReferenceGrid, fit: LmmFit) -> str:
     """``x`` must name one numeric covariate of the fixed part."""
     covariates = list(grid.covariates)
@@ -115,8 +79,8 @@ def _check_covariate(x, grid: ReferenceGrid, fit: LmmFit) -> str:
             f"plot_means(fit, ...)")
     raise ColumnNotFoundError(
         f"x={x!r} is not a numeric covariate of the fixed part of {fit.formula!r}"
-        f"{_role(x, fit)}; its numeric covariates are {covariates}"
-        f"{_suggest(x, covariates)}")
+        f"{unused_column_role(x, fit.state.prep)}; its numeric covariates are {covariates}"
+        f"{suggest_name(x, covariates)}")
 
 
 # --------------------------------------------------------------------------- data
@@ -188,9 +152,6 @@ def means_data(fit: LmmFit, spec: str | list[str], *, by: str | list[str] | None
         raise InputTypeError("spec must name the factor whose level means are plotted; "
                              "got None")
     by_keys = [b for b in _names(by, "by") if b not in keys]
-    grid = _grid(fit)
-    _check_factors(keys, "spec", grid, fit)
-    _check_factors(by_keys, "by", grid, fit)
     means = fit.marginal_means(keys, by=by_keys or None, df_method=df_method,
                                conf_level=conf_level)
     return {"means": means, "observed": _observed(fit, keys + by_keys)}
@@ -248,13 +209,13 @@ def effects_data(fit: LmmFit, x: str, *, by: str | list[str] | None = None,
     ``fit.predict(newdata, include_random=False, interval="confidence")`` at the same
     values, which tests/test_effect_plots.py checks.
     """
-    grid = _grid(fit)
+    grid = reference_grid(fit.state)
     x = _check_covariate(x, grid, fit)
     by_keys = _names(by, "by")
     if x in by_keys:
         raise InputTypeError(f"by={by!r} repeats x={x!r}; by must name factor(s) of the fixed "
-                             f"part, one line per level ({_factor_list(grid)})")
-    _check_factors(by_keys, "by", grid, fit)
+                             f"part, one line per level ({factor_list(grid)})")
+    check_factors(by_keys, grid, "by", fit.state.prep)
     if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) \
             or n_points < 2:
         raise InputTypeError(f"n_points must be an integer of at least 2; got {n_points!r}")
