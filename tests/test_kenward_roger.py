@@ -27,7 +27,7 @@ from scipy import stats
 from test_lme4_reference import fitted
 
 import mixedkit as mk
-from mixedkit.errors import DataError, DesignTooLargeError
+from mixedkit.errors import DesignTooLargeError, InputValueError
 from mixedkit.inference.kenward_roger import _data_scales, kenward_roger
 
 KR_DIR = REF / "kr"
@@ -271,7 +271,7 @@ def test_one_row_f_test_is_the_squared_t_test():
 
 
 def test_ml_fit_is_refused():
-    with pytest.raises(DataError, match="REML"):
+    with pytest.raises(InputValueError, match="needs a REML fit"):
         kenward_roger(fitted("sleepstudy_corr", "ML").state)
 
 

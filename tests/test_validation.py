@@ -276,7 +276,7 @@ def _instEval_like(n=60_000, seed=0):
 def test_design_too_large_for_the_machine_is_refused(monkeypatch):
     from mixedkit.model import design
 
-    monkeypatch.setattr(design, "_memory_bytes", lambda: 8e7)
+    monkeypatch.setattr(design, "physical_memory", lambda: 8e7)
     d = _instEval_like()
     with pytest.raises(mk.DesignTooLargeError,
                        match=r"too large for this machine: its factorisation needs about 0.1 GB "
@@ -290,7 +290,7 @@ def test_design_too_large_for_the_machine_is_refused(monkeypatch):
 def test_statsmodels_engine_refuses_what_only_mixedkit_holds(monkeypatch):
     from mixedkit.model import design
 
-    monkeypatch.setattr(design, "_memory_bytes", lambda: 8e9)
+    monkeypatch.setattr(design, "physical_memory", lambda: 8e9)
     with pytest.raises(mk.DesignTooLargeError,
                        match=r"statsmodels' MixedLM cannot hold this design: 60,000 rows and up to "
                              r"4,500 random-effect columns in one group need about 13.0 GB as "

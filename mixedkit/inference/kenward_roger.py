@@ -41,14 +41,14 @@ covariance, type III KR F tests (also a rank-deficient L) and the KR emmeans of
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg, sparse, stats
 
-from ..errors import DataError, DesignTooLargeError
-from ..model.engine import blas_threads
+from ..arguments import check_df_method
+from ..errors import DesignTooLargeError
+from ..model.engine import blas_threads, physical_memory
 
 __all__ = ["KenwardRoger", "kenward_roger"]
 
@@ -407,20 +407,18 @@ def kenward_roger(state, memory_limit: float | None = None) -> KenwardRoger:
 
     Raises
     ------
-    DataError
+    InputValueError
         The fit is ML (Kenward-Roger is defined for REML fits, as in lmerTest).
     DesignTooLargeError
         The dense blocks (random columns of one group, all of them for crossed
         factors, plus the fixed columns) would exceed ``memory_limit``.
     """
-    if not state.reml:
-        raise DataError("Kenward-Roger inference needs a REML fit; refit with "
-                        "fit.refit(reml=True)")
+    check_df_method("kenward-roger", reml=state.reml)
     design = state.design
     factors = design.engine.factors
     x = design.exog.to_numpy(float)
     if memory_limit is None:
-        memory_limit = 0.4 * _memory_bytes()
+        memory_limit = 0.4 * physical_memory()
     scales = _data_scales(design, factors)
     # Data units (as lme4's Z): Z_data = Z * scale, Lambda_data = Lambda / scale (rows).
     zs = [f.z * s for f, s in zip(factors, scales)]
@@ -431,10 +429,3 @@ def kenward_roger(state, memory_limit: float | None = None) -> KenwardRoger:
     with blas_threads(largest):
         sums = _accumulate(batches, _params(factors), float(state.sigma2), x.shape[1])
         return _adjust(sums)
-
-
-def _memory_bytes() -> float:
-    try:
-        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return 8e9

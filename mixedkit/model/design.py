@@ -11,7 +11,6 @@ same model is kept as a string (``Design.statsmodels_call``) so a user can paste
 
 from __future__ import annotations
 
-import os
 import re
 import warnings
 from dataclasses import dataclass, field, replace
@@ -23,7 +22,7 @@ from scipy import linalg, sparse
 
 from ..errors import DataError, DesignTooLargeError, FormulaError
 from ..findings import Finding
-from .engine import Engine, EngineTooLargeError, RandomFactor
+from .engine import Engine, EngineTooLargeError, RandomFactor, physical_memory
 from .formula import RandomTerm
 from .validation import PreparedData
 
@@ -139,7 +138,7 @@ class Design:
         """The likelihood evaluator of this model (see :mod:`mixedkit.model.engine`)."""
         if self._engine is None:
             self._engine = Engine(self.exog.to_numpy(float), self.endog, self.factors(),
-                                  self.n_theta, memory_limit=0.4 * _memory_bytes())
+                                  self.n_theta, memory_limit=0.4 * physical_memory())
         return self._engine
 
     # ------------------------------------------------------ statsmodels' model
@@ -157,8 +156,9 @@ class Design:
             names.append(cols)
         return mats, names
 
-    def _build(self, exog_re, scaled, groups, endog=None):
-        from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
+    def _build(self, exog_re, scaled, groups, endog=None, memoised=False):
+        # statsmodels' mixed-model module is imported here only: see statsmodels_model
+        from .statsmodels_model import MemoisedMixedLM, MixedLM, VCSpec
 
         _check_statsmodels_cost(self)
         vc = None
@@ -166,14 +166,15 @@ class Design:
             mats, colnames = self._vc_mats(scaled)
             vc = VCSpec(self.vc_names, colnames, mats)
         endog = self.endog if endog is None else endog
-        return MixedLM(endog, self.exog, groups, exog_re=exog_re, exog_vc=vc)
+        model_class = MemoisedMixedLM if memoised else MixedLM
+        return model_class(endog, self.exog, groups, exog_re=exog_re, exog_vc=vc)
 
     @property
     def model(self):
         """The statsmodels ``MixedLM`` of the unit-free model (built on first use)."""
         if self._model is None:
             exog_re = None if self.exog_re is None else self.exog_re / self.re_scale
-            self._model = self._build(exog_re, True, self.groups)
+            self._model = self._build(exog_re, True, self.groups, memoised=True)
         return self._model
 
     def user_model(self):
@@ -402,7 +403,7 @@ def _check_statsmodels_cost(design: Design) -> None:
         pairs = np.unique(design.groups.astype(np.int64) * (codes.max() + 1) + codes)
         ncols += np.bincount((pairs // (codes.max() + 1)).astype(int), minlength=len(sizes))
     mem = float((sizes * ncols).sum() * _BYTES_PER_CELL)
-    avail = _memory_bytes()
+    avail = physical_memory()
     if mem > 0.5 * avail:
         raise DesignTooLargeError(
             f"statsmodels' MixedLM cannot hold this design: {len(design.endog):,} rows and up "
@@ -431,13 +432,6 @@ def _build_engine(design: Design, findings: list[Finding]) -> None:
             f"({design._engine.largest_block:,} random effects in one dense block).",
             "A fit takes 20-100 evaluations.",
             "Expect a long fit, or reduce the number of crossed levels."))
-
-
-def _memory_bytes() -> float:
-    try:
-        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return 8e9
 
 
 def build_design(prep: PreparedData, eval_env=None) -> Design:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -44,7 +45,8 @@ from scipy.linalg import lapack
 from scipy.sparse import csgraph
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["Engine", "EngineTooLargeError", "Evaluation", "RandomFactor", "Solution", "blas_threads"]
+__all__ = ["Engine", "EngineTooLargeError", "Evaluation", "RandomFactor", "Solution", "blas_threads",
+           "physical_memory"]
 
 _LOG_2PI = float(np.log(2 * np.pi))
 _FLOPS_PER_SECOND = 5e9  # dense factorisations on one core of a small machine (measured)
@@ -594,3 +596,12 @@ class _State:
     """Intermediate results of one evaluation (kept for the gradient and the solution)."""
     def update(self, **kw) -> None:
         self.__dict__.update(kw)
+
+
+def physical_memory() -> float:
+    """Bytes of physical memory (8e9 where the system does not say): what the engine's and
+    Kenward–Roger's dense blocks are sized against."""
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 8e9

@@ -96,30 +96,11 @@ def _prepare_model(model, reml: bool) -> None:
     model._cov_sing = 0
 
 
-class _MemoGLS:
-    """``MixedLM.get_fe_params`` remembering its last answer.
-
-    statsmodels' ``loglike`` and ``score`` each solve the same GLS problem at the
-    same theta; L-BFGS-B asks for both, so this saves a third of every evaluation.
-    """
-
-    def __init__(self, model):
-        self.compute = model.get_fe_params
-        self.key = None
-        self.value = None
-
-    def __call__(self, cov_re, vcomp, tol=1e-10):
-        key = (np.asarray(cov_re).tobytes(), np.asarray(vcomp).tobytes(), tol)
-        if key != self.key:
-            self.key, self.value = key, self.compute(cov_re, vcomp, tol)
-        return self.value
-
-
 class _Objective:
     """-loglik/n and its gradient, counting evaluations and guarding failures.
 
-    Used as a context manager: on entry the model's GLS step is memoised, on exit
-    the model is restored (so it still pickles).
+    A context manager (as :class:`EngineObjective`); statsmodels' model needs no setup
+    (its GLS step remembers its last answer: ``MemoisedMixedLM``).
     """
 
     def __init__(self, model):
@@ -128,11 +109,10 @@ class _Objective:
         self.evals = 0
 
     def __enter__(self):
-        self.model.get_fe_params = _MemoGLS(self.model)
         return self
 
     def __exit__(self, *exc):
-        self.model.__dict__.pop("get_fe_params", None)
+        return None
 
     def loglik(self, theta) -> float:
         self.evals += 1
@@ -163,12 +143,6 @@ class EngineObjective(_Objective):
         self.evals = 0
         self._key = None
         self._value = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None
 
     def _both(self, theta):
         theta = np.asarray(theta, float)
