@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
+from . import _moved
 from ._version import __version__
 from .errors import (
     ColumnNotFoundError,
@@ -92,7 +93,13 @@ def __getattr__(name: str):
         value = getattr(import_module(_LAZY[name], __name__), name)
         globals()[name] = value
         return value
+    if name in _moved.MOVED:  # a module's old path (mixedkit.many, ...): one more release
+        globals()[name] = module = _moved.moved_module(name)
+        return module
     raise AttributeError(f"module 'mixedkit' has no attribute {name!r}")
+
+
+_moved.install()
 
 
 def __dir__():

@@ -16,7 +16,9 @@ rank or stay inside its own wing, nothing else:
 3. the fit object and its presentation: ``fitting``, ``results``, ``display``,
    ``compare``, ``checks``
 4. ``plots`` and ``scale``
-5. ``cli``, ``__main__``; 6. the package's ``__init__`` (which imports lazily)
+5. ``cli``, ``__main__``
+6. the package's ``__init__`` (which imports lazily) and ``_moved`` (the old import paths
+   of moved modules, answered for one release)
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ RANKS = {
     "fitting": 3, "results": 3, "display": 3, "compare": 3, "checks": 3,
     "plots": 4, "scale": 4,
     "cli": 5, "__main__": 5,
+    "__init__": 6, "_moved": 6,
 }
-TOP = {name for name, rank in RANKS.items() if rank in (0, 3, 5)}  # modules, not wings
+TOP = {name for name, rank in RANKS.items() if rank in (0, 3, 5, 6)}  # modules, not wings
 
 
 def module_names(root: Path) -> dict[str, Path]:

@@ -16,7 +16,7 @@ from statsmodels.nonparametric.smoothers_lowess import lowess
 
 from ..errors import ColumnNotFoundError, did_you_mean
 from ..model.engine import segment_sum
-from ..model.validation import factor_codes
+from ..model.levels import factor_levels
 
 __all__ = ["ASSUMPTION_COLUMNS", "check_assumptions", "diagnostics_data", "qq_points"]
 
@@ -139,7 +139,6 @@ def _trajectories(fit, x: str | None, max_groups: int, seed: int) -> pd.DataFram
     design, prep = fit.state.design, fit.state.prep
     cols = ["level", "x", "observed", "fitted", "population"]
     if x is not None and x not in prep.names.safe:
-
         raise ColumnNotFoundError(f"x={x!r} is not a column the model uses; "
                                   f"{did_you_mean(x, list(prep.names.safe))}")
     xcol = _trajectory_x(fit, x)
@@ -409,7 +408,7 @@ def _check_assumptions(fit) -> pd.DataFrame:
 
 
     first = design.blocks[0].term.factor  # crossed designs: the first factor's groups
-    codes = factor_codes(fit.state.prep.frame, first)
+    codes = factor_levels(fit.state.prep.frame, first)[0]
     spread = _brown_forsythe(pearson.to_numpy(), codes)
     if spread is not None:
         stat, p, ratio = spread

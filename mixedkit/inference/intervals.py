@@ -312,7 +312,6 @@ def confint(fit, method: str, level: float, *, n_boot: int = 500, seed=None, exe
     if method == "wald":
         table = _wald(fit, level)
     elif method == "profile":
-
         # many small optimisations: one BLAS thread (see mixedkit.model.engine.blas_threads)
         with warnings.catch_warnings(), blas_threads(fit.state.design.engine.largest_block):
             warnings.simplefilter("ignore")

@@ -17,7 +17,7 @@ import patsy
 from scipy import stats
 
 from ..errors import DataError, DataWarning, InputTypeError
-from ..model.design import level_key
+from ..model.levels import level_key
 from ..model.validation import is_real_number
 from .df_methods import FixedInference, t_table
 from .grid import fixed_columns

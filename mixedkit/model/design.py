@@ -12,7 +12,6 @@ same model is kept as a string (``Design.statsmodels_call``) so a user can paste
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -24,6 +23,7 @@ from ..errors import DataError, DesignTooLargeError, FormulaError
 from ..findings import Finding
 from .engine import Engine, EngineTooLargeError, RandomFactor, physical_memory
 from .formula import RandomTerm
+from .levels import factor_levels
 from .validation import PreparedData
 
 __all__ = ["CovBlock", "Design", "build_design"]
@@ -510,7 +510,7 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         group_labels = np.array(["all rows"], dtype=object)
     else:
         gcodes = prep.codes(gf)
-        group_labels = level_labels(frame, gf)
+        group_labels = factor_levels(frame, gf)[1]
 
     blocks: list[CovBlock] = []
     exog_re = None
@@ -531,7 +531,7 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         vc_slopes.append(slope)
         vc_scale.append(1.0 if slope is None else _rms(slope))
         vc_codes.append(prep.codes(t.factor))
-        vc_levels.append(level_labels(frame, t.factor))
+        vc_levels.append(factor_levels(frame, t.factor)[1])
         label = _label(prep, t.factor)
         vc_names.append(label if slope is None else f"{label}:{term_name}")
         blocks.append(CovBlock("vc", label, [term_name], t))
@@ -558,24 +558,6 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
     design.statsmodels_call = _statsmodels_call(prep, gf, re_term, vc_terms, use_sparse)
     _build_engine(design, findings)
     return design
-
-
-def level_key(frame: pd.DataFrame, factor: tuple[str, ...]) -> pd.Series:
-    """Each row's level of ``factor`` as text, as ``level_labels`` writes levels."""
-    key = frame[factor[0]].astype(str)
-    for col in factor[1:]:
-        key = key + ":" + frame[col].astype(str)
-    return key
-
-
-def level_labels(frame: pd.DataFrame, factor: tuple[str, ...]) -> np.ndarray:
-    if len(factor) == 1:
-
-        with warnings.catch_warnings():  # pandas 1.5 warns on object columns of numbers
-            warnings.simplefilter("ignore", FutureWarning)
-            return pd.factorize(frame[factor[0]], sort=True)[1].to_numpy()
-    keys = frame.groupby(list(factor), sort=True, observed=True).size().index
-    return np.array([":".join(map(str, k)) for k in keys])
 
 
 def _check_slopes_vary(mat: pd.DataFrame, factor, frame, prep, term) -> None:

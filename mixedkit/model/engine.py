@@ -60,7 +60,6 @@ _CONTROLLER = None
 def _controller():
     global _CONTROLLER
     if _CONTROLLER is None:
-
         _CONTROLLER = ThreadpoolController()
     return _CONTROLLER
 

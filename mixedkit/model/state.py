@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 import patsy
 
-from .design import Design, formula_env, level_key
+from .design import Design, formula_env
 from .engine import Solution
 from .estimation import Estimate, estimate
+from .levels import level_key
 from .validation import PreparedData
 
 __all__ = ["FitState", "RandomEffectsBlock"]

@@ -36,8 +36,9 @@ from .formula import (
     parse_formula,
     terms_from_keywords,
 )
+from .levels import factor_levels
 
-__all__ = ["MIN_GROUPS", "PreparedData", "factor_codes", "is_real_number", "parses_as_number", "prepare",
+__all__ = ["MIN_GROUPS", "PreparedData", "is_real_number", "parses_as_number", "prepare",
            "warn_dropped"]
 
 MIN_GROUPS = 5  # below this, variance components are poorly estimated (warning)
@@ -87,10 +88,10 @@ class PreparedData:
         return self.names.original.get(safe, safe)
 
     def codes(self, factor: tuple[str, ...]) -> np.ndarray:
-        """Each row's level code of ``factor`` (computed once; see :func:`factor_codes`)."""
+        """Each row's level code of ``factor`` (computed once; see :func:`~mixedkit.model.levels.factor_levels`)."""
         cache = self.__dict__.setdefault("_codes", {})
         if factor not in cache:
-            cache[factor] = factor_codes(self.frame, factor)
+            cache[factor] = factor_levels(self.frame, factor)[0]
         return cache[factor]
 
 
@@ -403,15 +404,6 @@ def _check_response(y: pd.Series, name: str) -> None:
             f"response {name!r} is constant (every value is {float(vals[0])!r}); there is no variation "
             "to model. Check that the right column is on the left of '~'"
         )
-
-
-def factor_codes(frame: pd.DataFrame, factor: tuple[str, ...]) -> np.ndarray:
-    if len(factor) == 1:
-
-        with warnings.catch_warnings():  # pandas 1.5 warns on object columns of numbers
-            warnings.simplefilter("ignore", FutureWarning)
-            return pd.factorize(frame[factor[0]], sort=True)[0]
-    return frame.groupby(list(factor), sort=True, observed=True).ngroup().to_numpy()
 
 
 def _term_width(prep: PreparedData, term: RandomTerm) -> int:
