@@ -17,10 +17,13 @@ from dataclasses import dataclass
 
 from .errors import InputTypeError, InputValueError
 
-__all__ = ["DF_LABELS", "DF_METHODS", "InferenceOptions", "check_choice", "check_conf_level",
+__all__ = ["ADJUSTMENTS", "ANOVA_TYPES", "DF_LABELS", "DF_METHODS", "InferenceOptions",
+           "check_anova_type", "check_choice", "check_conf_level",
            "check_df_method", "check_positive_int", "check_reml", "df_caption", "df_heading"]
 
 DF_METHODS = ("satterthwaite", "kenward-roger", "normal")
+ADJUSTMENTS = ("tukey", "sidak", "bonferroni", "holm", "none")  # of contrasts
+ANOVA_TYPES = {1: 1, 2: 2, 3: 3, "I": 1, "II": 2, "III": 3}
 # How the methods are named in headings and legends; ``attrs["df_method"]`` and JSON keep
 # the DF_METHODS value itself.
 DF_LABELS = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger",
@@ -67,6 +70,13 @@ def check_positive_int(value, name: str, *, allow_none: bool = False) -> int | N
     if value < 1:
         raise InputValueError(f"{name} must be {what}; got {value!r}")
     return int(value)
+
+
+def check_anova_type(kind) -> int:
+    """An anova type, 1, 2 or 3 (also written "I", "II", "III"), as an int."""
+    if isinstance(kind, bool) or not isinstance(kind, (int, str)) or kind not in ANOVA_TYPES:
+        raise InputValueError(f"type must be 1, 2 or 3 (or 'I', 'II', 'III'); got {kind!r}")
+    return ANOVA_TYPES[kind]
 
 
 def check_reml(reml) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 # The commands' modules are imported inside them (below): ``mixedkit --help`` and usage
 # errors answer without loading numpy, pandas, scipy or statsmodels (about 0.5 s).
-from .arguments import DF_METHODS, check_df_method, df_caption
+from .arguments import ADJUSTMENTS, ANOVA_TYPES, DF_METHODS, check_df_method, df_caption
 from .errors import InputValueError, MixedkitError, MixedkitWarning
 
 __all__ = ["main"]
@@ -37,8 +37,6 @@ _POWER_EXAMPLE = ('example:\n  mixedkit power sleep.csv "Reaction ~ Days + (Days
 _DEMO_EXAMPLE = "example:\n  mixedkit demo --plot demo.png"
 _POWER_TESTS = (*DF_METHODS, "lrt")
 # kept here (not imported) so that --help does not load numpy and pandas
-_ADJUSTMENTS = ("tukey", "sidak", "bonferroni", "holm", "none")
-_ANOVA_TYPES = {"1": 1, "2": 2, "3": 3, "I": "I", "II": "II", "III": "III"}
 
 
 class _UsageError(MixedkitError):
@@ -134,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
                        epilog=_ANOVA_EXAMPLE, formatter_class=fmt)
     a.add_argument("data", help="data file (CSV or Parquet)")
     a.add_argument("formula", help="lme4-style formula")
-    a.add_argument("--type", choices=list(_ANOVA_TYPES), default="3",
+    a.add_argument("--type", choices=[str(t) for t in ANOVA_TYPES], default="3",
                    help="3: each term adjusted for all others (default); 2: for the terms "
                         "that do not contain it; 1: sequential, in formula order")
     a.add_argument("--df-method", choices=DF_METHODS, default="satterthwaite",
@@ -153,7 +151,7 @@ def _parser() -> argparse.ArgumentParser:
                         "several)")
     n.add_argument("--contrasts", action="store_true",
                    help="also every pairwise difference of the means")
-    n.add_argument("--adjust", choices=_ADJUSTMENTS,
+    n.add_argument("--adjust", choices=ADJUSTMENTS,
                    help="multiplicity adjustment of the contrasts (default: tukey)")
     n.add_argument("--df-method", choices=DF_METHODS, default="satterthwaite",
                    help="degrees of freedom of the t intervals and tests (default: %(default)s)")
@@ -277,7 +275,7 @@ def _display(frame, keys: list[str], conf_level: float):
 def _anova_command(args) -> None:
     fit, notes = _fit_noting_warnings(args.formula, _read(args.data), df_method=args.df_method,
                                       safe_formula=not args.trusted_formula)
-    table = fit.anova(type=_ANOVA_TYPES[args.type])
+    table = fit.anova(type=int(args.type) if args.type.isdigit() else args.type)
     if args.json:
         print(json.dumps(_clean({
             "formula": fit.formula, "type": table.attrs["type"],

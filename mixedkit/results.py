@@ -9,7 +9,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from .arguments import InferenceOptions, check_choice, check_conf_level, check_reml
+from .arguments import InferenceOptions, check_choice, check_reml
 from .display import AnovaTable, summary_html, summary_text
 from .errors import FitWarning
 from .findings import Finding, Report
@@ -130,7 +130,8 @@ class LmmFit:
         return self._inference[method]
 
     def _level(self, conf_level: float | None) -> float:
-        return self.conf_level if conf_level is None else check_conf_level(conf_level)
+        """A call's confidence level, checked (None: the fit's)."""
+        return self._options.resolve(conf_level=conf_level, reml=self.reml).conf_level
 
     @property
     def n_params(self) -> int:

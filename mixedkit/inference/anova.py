@@ -12,28 +12,20 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..arguments import DF_LABELS
-from ..errors import InputValueError
+from ..arguments import DF_LABELS, check_anova_type
 from .df_methods import FixedInference
 from .hypotheses import contrast_matrices
 
 __all__ = ["ANOVA_COLUMNS", "anova_table"]
 
 ANOVA_COLUMNS = ["term", "sum_sq", "mean_sq", "num_df", "den_df", "statistic", "p_value"]
-_TYPES = {1: 1, 2: 2, 3: 3, "I": 1, "II": 2, "III": 3}
 _ROMAN = {1: "I", 2: "II", 3: "III"}
-
-
-def _check_type(kind) -> int:
-    if kind not in _TYPES:
-        raise InputValueError(f"type must be 1, 2 or 3 (or 'I', 'II', 'III'); got {kind!r}")
-    return _TYPES[kind]
 
 
 def anova_table(state, kind, inference: FixedInference) -> pd.DataFrame:
     """The table returned by :meth:`~mixedkit.results.LmmFit.anova` (its display class
     aside): F tests of every term with ``inference``'s df method."""
-    kind = _check_type(kind)
+    kind = check_anova_type(kind)
     beta, sigma2 = state.beta, state.sigma2
     rows = []
     for name, L in contrast_matrices(state, kind).items():

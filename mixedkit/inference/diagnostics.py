@@ -18,7 +18,7 @@ from ..errors import ColumnNotFoundError, did_you_mean
 from ..model.engine import segment_sum
 from ..model.levels import factor_levels
 
-__all__ = ["ASSUMPTION_COLUMNS", "check_assumptions", "diagnostics_data", "qq_points"]
+__all__ = ["ASSUMPTION_COLUMNS", "check_assumptions", "diagnostics_data", "qq_points", "sorted_ranef"]
 
 ASSUMPTION_COLUMNS = ["check", "test", "statistic", "p_value", "severity", "fix"]
 # a check's outcome in the findings' vocabulary: "problem" is a warning, "check" (look at
@@ -161,6 +161,16 @@ def _trajectories(fit, x: str | None, max_groups: int, seed: int) -> pd.DataFram
     return table.sort_values(["level", "x"], kind="stable")
 
 
+def sorted_ranef(fit, conf_level: float | None = None) -> pd.DataFrame:
+    """``fit.ranef(conf_level=...)`` sorted by random term (in model order), then estimate:
+    the rows of the caterpillar plot."""
+    ranef = fit.ranef(conf_level=conf_level)
+    order = {(b.group, t): i for i, b in enumerate(fit.state.design.blocks) for t in b.terms}
+    ranef = ranef.assign(_o=[order[k] for k in zip(ranef["group"], ranef["term"])]) \
+        .sort_values(["_o", "estimate"], kind="stable").drop(columns="_o")
+    return ranef.reset_index(drop=True)
+
+
 def diagnostics_data(fit, *, x: str | None = None, max_groups: int = _MAX_TRAJECTORY_GROUPS,
                      seed: int = 0) -> dict[str, pd.DataFrame]:
     """The data every diagnostic plot draws.
@@ -196,10 +206,7 @@ def diagnostics_data(fit, *, x: str | None = None, max_groups: int = _MAX_TRAJEC
     pearson = fit.residuals("pearson")
     res = pd.DataFrame({"fitted": fitted, "residual": resid, "pearson": pearson,
                         "sqrt_abs_pearson": np.sqrt(np.abs(pearson))})
-    ranef = fit.ranef()
-    order = {(b.group, t): i for i, b in enumerate(fit.state.design.blocks) for t in b.terms}
-    ranef = ranef.assign(_o=[order[k] for k in zip(ranef["group"], ranef["term"])]) \
-        .sort_values(["_o", "estimate"], kind="stable").drop(columns="_o")
+    ranef = sorted_ranef(fit)
     qq_parts = []
     for (group, term), part in ranef.groupby(["group", "term"], sort=False):
         if len(part) >= 3:
@@ -212,7 +219,7 @@ def diagnostics_data(fit, *, x: str | None = None, max_groups: int = _MAX_TRAJEC
         "residual_smooth": _lowess(res["fitted"].to_numpy(), res["residual"].to_numpy()),
         "scale_smooth": _lowess(res["fitted"].to_numpy(), res["sqrt_abs_pearson"].to_numpy()),
         "qq": qq_points(res["pearson"].to_numpy()),
-        "ranef": ranef.reset_index(drop=True),
+        "ranef": ranef,
         "ranef_qq": pd.concat(qq_parts, ignore_index=True) if qq_parts else
         pd.DataFrame(columns=["group", "term", "theoretical", "sample", "band_low", "band_high"]),
         "shrinkage": _shrinkage(fit),

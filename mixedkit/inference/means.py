@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..arguments import ADJUSTMENTS, check_choice
 from ..errors import InputTypeError, InputValueError
 from ..model.validation import parses_as_number
 from .df_methods import FixedInference, t_table
@@ -29,7 +30,6 @@ __all__ = ["CONTRAST_COLUMNS", "MEANS_COLUMNS", "contrasts", "marginal_means", "
 MEANS_COLUMNS = ["estimate", "std_error", "df", "conf_low", "conf_high"]
 CONTRAST_COLUMNS = ["contrast", "estimate", "std_error", "df", "statistic", "p_value",
                     "conf_low", "conf_high"]
-ADJUSTMENTS = ("tukey", "sidak", "bonferroni", "holm", "none")
 METHODS = ("pairwise", "treatment", "trt.vs.ctrl")
 
 
@@ -137,8 +137,7 @@ def contrasts(state, spec, *, method="pairwise", adjust="tukey", by=None,
     elif method not in METHODS:
         raise InputValueError(f"method must be one of {METHODS} or a dict of contrast weights; "
                              f"got {method!r}")
-    if adjust not in ADJUSTMENTS:
-        raise InputValueError(f"adjust must be one of {ADJUSTMENTS}; got {adjust!r}")
+    check_choice(adjust, ADJUSTMENTS, "adjust")
     spec_keys = _as_list(spec, "spec")
     if not spec_keys:
         raise InputValueError("contrasts need a spec: the factor whose levels are compared")

@@ -20,11 +20,9 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from ..arguments import check_conf_level
 from ..errors import DataError, InputTypeError
-from ..inference.diagnostics import QQ_LEVEL, diagnostics_data
+from ..inference.diagnostics import QQ_LEVEL, diagnostics_data, sorted_ranef
 
 __all__ = [
     "plot_diagnostics",
@@ -450,16 +448,9 @@ def plot_ranef(fit, *, axes=None, conf_level=None):
         named on the y axis (k = ceil(levels / 40), from the lowest), and the y label
         says so.
     """
-
-
-    d = diagnostics_data(fit)
-    ranef = d["ranef"]
-    level = ranef.attrs.get("conf_level", fit.conf_level)
-    if conf_level is not None:
-        level = check_conf_level(conf_level)
-        z = stats.norm.ppf(0.5 + level / 2)
-        ranef = ranef.assign(conf_low=ranef["estimate"] - z * ranef["std_error"],
-                             conf_high=ranef["estimate"] + z * ranef["std_error"])
+    ranef = diagnostics_data(fit)["ranef"] if conf_level is None else \
+        sorted_ranef(fit, conf_level)
+    level = ranef.attrs["conf_level"]
     parts = list(ranef.groupby(["group", "term"], sort=False))
     if not parts:
         raise DataError("the model has no random effects to plot")
