@@ -335,8 +335,8 @@ class RemlMlComparison:
 
     table: pd.DataFrame
     notes: list[str]
-    reml_fit: object
-    ml_fit: object
+    reml_fit: LmmFit
+    ml_fit: LmmFit
 
     def __str__(self) -> str:
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..arguments import DF_LABELS, check_anova_type
+from ..model.state import FitState
 from .df_methods import FixedInference
 from .hypotheses import contrast_matrices
 
@@ -22,7 +23,7 @@ ANOVA_COLUMNS = ["term", "sum_sq", "mean_sq", "num_df", "den_df", "statistic", "
 _ROMAN = {1: "I", 2: "II", 3: "III"}
 
 
-def anova_table(state, kind, inference: FixedInference) -> pd.DataFrame:
+def anova_table(state: FitState, kind, inference: FixedInference) -> pd.DataFrame:
     """The table returned by :meth:`~mixedkit.results.LmmFit.anova` (its display class
     aside): F tests of every term with ``inference``'s df method."""
     kind = check_anova_type(kind)

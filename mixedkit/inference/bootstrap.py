@@ -16,13 +16,14 @@ import pandas as pd
 
 from ..arguments import check_positive_int
 from ..errors import MixedkitError
+from ..model.state import FitState
 from ..parallel import run_tasks, spawn_seeds
 from .variance import icc_values, r2_values, variance_parts
 
 __all__ = ["bootstrap_variance", "draw_response", "refit_to", "run_bootstrap", "simulate"]
 
 
-def simulate(state, rng: np.random.Generator) -> np.ndarray:
+def simulate(state: FitState, rng: np.random.Generator) -> np.ndarray:
     """One response vector drawn from the fitted model (fixed + random + residual)."""
     return draw_response(state.design, state.beta, state.theta, state.sigma2, rng)
 
@@ -66,7 +67,7 @@ def draw_response(design, beta: np.ndarray, theta: np.ndarray, sigma2: float,
     return y
 
 
-def refit_to(state, y: np.ndarray, *, reml: bool | None = None):
+def refit_to(state: FitState, y: np.ndarray, *, reml: bool | None = None):
     """Refit the model of ``state`` to a new response ``y``, warm-started at its estimates.
 
     Returns the estimation result and a design carrying ``y``.
@@ -74,7 +75,7 @@ def refit_to(state, y: np.ndarray, *, reml: bool | None = None):
     return state.refit(np.asarray(y, float), reml=reml)
 
 
-def _variance_replicate(state, what: str, rng: np.random.Generator) -> dict:
+def _variance_replicate(state: FitState, what: str, rng: np.random.Generator) -> dict:
     est, design = refit_to(state, simulate(state, rng))
     sol = design.engine.solve(est.theta, state.reml)
     parts = variance_parts(state, est.theta, sol.sigma2, sol.beta)
@@ -137,7 +138,7 @@ def run_bootstrap(replicate, args: tuple, n_boot: int, *, seed=None,
     return pd.DataFrame(rows)
 
 
-def bootstrap_variance(state, n_boot: int, *, seed=None, executor=None, n_jobs=None,
+def bootstrap_variance(state: FitState, n_boot: int, *, seed=None, executor=None, n_jobs=None,
                        progress=True, what: str = "icc") -> pd.DataFrame:
     """Bootstrap draws of ICC (``what="icc"``) or R² (``"r2"``) for a fit's ``state``."""
     return run_bootstrap(_variance_replicate, (state, what), n_boot, seed=seed, executor=executor,

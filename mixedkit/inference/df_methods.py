@@ -17,6 +17,7 @@ import numpy as np
 from scipy import stats
 
 from ..arguments import check_df_method
+from ..model.state import FitState
 from .kenward_roger import kenward_roger
 from .satterthwaite import satterthwaite
 
@@ -44,7 +45,7 @@ class FixedInference:
     f_test: Callable[[np.ndarray, np.ndarray], tuple[float, int, float, float]]
 
 
-def fixed_inference(state, df_method: str) -> FixedInference:
+def fixed_inference(state: FitState, df_method: str) -> FixedInference:
     """The :class:`FixedInference` of a fit's state for ``df_method``.
 
     Kenward–Roger needs a REML fit; an ML state is refused with the rule's message.

@@ -17,6 +17,7 @@ from statsmodels.nonparametric.smoothers_lowess import lowess
 from ..errors import ColumnNotFoundError, did_you_mean
 from ..model.engine import segment_sum
 from ..model.levels import factor_levels
+from ..model.state import FitState
 
 __all__ = ["ASSUMPTION_COLUMNS", "check_assumptions", "diagnostics_data", "qq_points", "sorted_ranef"]
 
@@ -257,7 +258,7 @@ def _normality(values: np.ndarray, what: str, advice: str):
                 advice if verdict != "ok" else "No action needed.")
 
 
-def _group_deletion(state) -> tuple[np.ndarray, list]:
+def _group_deletion(state: FitState) -> tuple[np.ndarray, list]:
     """Largest |change| of each fixed effect, in standard errors, when each top-level
     group is left out (variance parameters held at their estimates)."""
     design = state.design

@@ -17,6 +17,7 @@ import pandas as pd
 import patsy
 
 from ..errors import ColumnNotFoundError, InputTypeError, InputValueError, closest_names
+from ..model.state import FitState
 
 __all__ = ["ReferenceGrid", "check_factors", "factor_list", "fixed_columns", "reference_grid",
            "suggest_name", "unused_column_role"]
@@ -32,7 +33,7 @@ class ReferenceGrid:
     covariates: dict  # user name -> value held
 
 
-def _grid_variables(state) -> tuple[list[str], list[str], dict]:
+def _grid_variables(state: FitState) -> tuple[list[str], list[str], dict]:
     """Safe column names of the grid's factors and covariates, and each factor's levels."""
     info = state.design_info
     prep = state.prep
@@ -54,13 +55,13 @@ def _grid_variables(state) -> tuple[list[str], list[str], dict]:
     return factors, covariates, levels
 
 
-def fixed_columns(state) -> list[str]:
+def fixed_columns(state: FitState) -> list[str]:
     """Safe names of the data columns the fixed part uses."""
     factors, covariates, _ = _grid_variables(state)
     return factors + covariates
 
 
-def reference_grid(state, at: dict | None = None) -> ReferenceGrid:
+def reference_grid(state: FitState, at: dict | None = None) -> ReferenceGrid:
     """emmeans' default reference grid of a fit (see module docstring)."""
     prep = state.prep
     factors, covariates, levels = _grid_variables(state)

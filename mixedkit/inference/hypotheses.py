@@ -25,6 +25,7 @@ import patsy
 
 from ..errors import FormulaError
 from ..model.design import formula_env
+from ..model.state import FitState
 
 __all__ = ["FixedTerm", "contrast_matrices", "fixed_terms"]
 
@@ -41,11 +42,11 @@ class FixedTerm:
     order: int
 
 
-def _label(state, term) -> str:
+def _label(state: FitState, term) -> str:
     return ":".join(state.prep.names.restore(f.code) for f in term.factors)
 
 
-def fixed_terms(state) -> list[FixedTerm]:
+def fixed_terms(state: FitState) -> list[FixedTerm]:
     """The fixed-effect terms in R's order (by degree, then as written; patsy orders
     X's columns its own way), the intercept left out."""
 
@@ -117,7 +118,7 @@ def _type2(x: np.ndarray, terms: list[FixedTerm]) -> dict[str, np.ndarray]:
 
 
 # ------------------------------------------------------------------------ type III
-def _factor_columns(state, info) -> dict:
+def _factor_columns(state: FitState, info) -> dict:
     """Every factor evaluated on the fitted rows: level indicators, or numeric values."""
     frame = state.prep.frame
     out = {}
@@ -176,7 +177,7 @@ def _zapsmall(a: np.ndarray, digits: int = 7) -> np.ndarray:
     return np.round(a, max(0, digits - int(np.ceil(np.log10(big)))))
 
 
-def _type3(state, x: np.ndarray, terms: list[FixedTerm]) -> dict[str, np.ndarray]:
+def _type3(state: FitState, x: np.ndarray, terms: list[FixedTerm]) -> dict[str, np.ndarray]:
     info = state.design_info
     if x.shape[1] <= 1 or len(terms) <= 1:
         return _type1(x, terms)
@@ -218,7 +219,7 @@ def _matching_column(rdx: np.ndarray, column: np.ndarray, candidates: np.ndarray
     return int(hits[0])
 
 
-def contrast_matrices(state, kind: int) -> dict[str, np.ndarray]:
+def contrast_matrices(state: FitState, kind: int) -> dict[str, np.ndarray]:
     """Per term (name -> L), the hypothesis matrix of the Type ``kind`` F test."""
     x = state.design.exog.to_numpy(float)
     terms = fixed_terms(state)

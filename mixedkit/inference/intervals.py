@@ -34,6 +34,7 @@ from ..model.estimation import (
     theta_bounds,
     user_theta,
 )
+from ..model.state import FitState
 from .bootstrap import refit_to, run_bootstrap, simulate
 from .satterthwaite import deviance
 
@@ -322,7 +323,7 @@ def confint(fit, method: str, level: float, *, n_boot: int = 500, seed=None, exe
     return table
 
 
-def _boot_replicate(state, rng) -> dict:
+def _boot_replicate(state: FitState, rng) -> dict:
     est, design = refit_to(state, simulate(state, rng))
     sol = design.engine.solve(est.theta, state.reml)
     psi = lme4_parameters(design, est.theta, sol.sigma2)

@@ -49,6 +49,7 @@ from scipy import linalg, sparse, stats
 from ..arguments import check_df_method
 from ..errors import DesignTooLargeError
 from ..model.engine import blas_threads, physical_memory
+from ..model.state import FitState
 
 __all__ = ["KenwardRoger", "kenward_roger"]
 
@@ -391,7 +392,7 @@ def _adjust(sums: _Sums) -> KenwardRoger:
 
 
 # -------------------------------------------------------------------------- entry
-def kenward_roger(state, memory_limit: float | None = None) -> KenwardRoger:
+def kenward_roger(state: FitState, memory_limit: float | None = None) -> KenwardRoger:
     """Kenward-Roger adjusted covariance and df machinery of a REML fit.
 
     Parameters

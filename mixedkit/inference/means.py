@@ -21,6 +21,7 @@ from scipy import stats
 
 from ..arguments import ADJUSTMENTS, check_choice
 from ..errors import InputTypeError, InputValueError
+from ..model.state import FitState
 from ..model.validation import parses_as_number
 from .df_methods import FixedInference, t_table
 from .grid import ReferenceGrid, check_factors, reference_grid
@@ -55,7 +56,7 @@ def _cell_rows(grid: ReferenceGrid, keys: list[str]) -> tuple[pd.DataFrame, np.n
     return labels, rows
 
 
-def means_request(state, spec=None, by=None, at=None) -> tuple[ReferenceGrid, list[str]]:
+def means_request(state: FitState, spec=None, by=None, at=None) -> tuple[ReferenceGrid, list[str]]:
     """The reference grid (with ``at``) and the checked ``spec`` + ``by`` factor names:
     what :func:`marginal_means` and the means plots both start from."""
     keys = _as_list(spec, "spec")
@@ -66,14 +67,14 @@ def means_request(state, spec=None, by=None, at=None) -> tuple[ReferenceGrid, li
     return grid, keys + by_keys
 
 
-def marginal_means(state, spec=None, *, by=None, at=None, inference: FixedInference,
+def marginal_means(state: FitState, spec=None, *, by=None, at=None, inference: FixedInference,
                    conf_level: float) -> pd.DataFrame:
     """The table returned by :meth:`~mixedkit.results.LmmFit.marginal_means`."""
     grid, keys = means_request(state, spec, by, at)
     return _means(state, keys, grid, inference, conf_level)[0]
 
 
-def _means(state, keys: list[str], grid: ReferenceGrid, inference: FixedInference,
+def _means(state: FitState, keys: list[str], grid: ReferenceGrid, inference: FixedInference,
            level: float):
     """Marginal means of the ``keys`` cells of ``grid`` and the rows l of X they average."""
     labels, rows = _cell_rows(grid, keys)
@@ -128,7 +129,7 @@ def _level_label(frame: pd.DataFrame, keys: list[str]) -> list[str]:
     return out
 
 
-def contrasts(state, spec, *, method="pairwise", adjust="tukey", by=None,
+def contrasts(state: FitState, spec, *, method="pairwise", adjust="tukey", by=None,
               inference: FixedInference, conf_level: float) -> pd.DataFrame:
     """The table returned by :meth:`~mixedkit.results.LmmFit.contrasts`."""
     custom = None

@@ -18,6 +18,7 @@ from scipy import stats
 
 from ..errors import DataError, DataWarning, InputTypeError
 from ..model.levels import level_key
+from ..model.state import FitState
 from ..model.validation import is_real_number
 from .df_methods import FixedInference, t_table
 from .grid import fixed_columns
@@ -27,7 +28,7 @@ __all__ = ["PREDICTION_COLUMNS", "RANEF_COLUMNS", "predict", "random_effects"]
 RANEF_COLUMNS = ["group", "level", "term", "estimate", "std_error", "conf_low", "conf_high"]
 
 
-def random_effects(state, conf_level: float = 0.95) -> pd.DataFrame:
+def random_effects(state: FitState, conf_level: float = 0.95) -> pd.DataFrame:
     """Conditional modes with conditional SDs, one row per group level and term."""
     q = stats.norm.ppf(0.5 + conf_level / 2)
     parts = []
@@ -48,7 +49,7 @@ def random_effects(state, conf_level: float = 0.95) -> pd.DataFrame:
     return table
 
 
-def _newdata_frame(state, newdata: pd.DataFrame, fixed_only: bool = False) -> pd.DataFrame:
+def _newdata_frame(state: FitState, newdata: pd.DataFrame, fixed_only: bool = False) -> pd.DataFrame:
     """The columns of ``newdata`` the model uses, safe names, each as the model was fitted
     with it (``newdata`` itself is not modified)."""
     if not isinstance(newdata, pd.DataFrame):
@@ -162,7 +163,7 @@ def _show(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _fixed_design(state, frame: pd.DataFrame) -> np.ndarray:
+def _fixed_design(state: FitState, frame: pd.DataFrame) -> np.ndarray:
     try:
         (x,) = patsy.build_design_matrices([state.design_info], frame, return_type="dataframe")
     except Exception as err:  # noqa: BLE001 - patsy's errors, translated
@@ -171,7 +172,7 @@ def _fixed_design(state, frame: pd.DataFrame) -> np.ndarray:
     return x.to_numpy()
 
 
-def predict(state, newdata: pd.DataFrame | None = None, *, include_random: bool = True,
+def predict(state: FitState, newdata: pd.DataFrame | None = None, *, include_random: bool = True,
             allow_new_groups: bool = False) -> pd.Series:
     """Predictions; see :meth:`LmmFit.predict`."""
     if newdata is None:
@@ -189,7 +190,7 @@ def predict(state, newdata: pd.DataFrame | None = None, *, include_random: bool 
 PREDICTION_COLUMNS = ["estimate", "std_error", "df", "conf_low", "conf_high"]
 
 
-def population_interval(state, newdata, include_random: bool, interval,
+def population_interval(state: FitState, newdata, include_random: bool, interval,
                         inference: FixedInference, conf_level: float) -> pd.DataFrame:
     """Population-level predictions x'beta with their standard errors, df and interval."""
     if interval != "confidence":
@@ -209,7 +210,7 @@ def population_interval(state, newdata, include_random: bool, interval,
     return table
 
 
-def _new_random_part(state, frame: pd.DataFrame, allow_new_groups: bool) -> np.ndarray:
+def _new_random_part(state: FitState, frame: pd.DataFrame, allow_new_groups: bool) -> np.ndarray:
     design, prep = state.design, state.prep
     out = np.zeros(len(frame))
     unknown_rows = np.zeros(len(frame), bool)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..model.estimation import relative_factor_blocks, user_theta
+from ..model.state import FitState
 
 __all__ = ["VarianceParts", "icc_table", "r2_table", "variance_parts"]
 
@@ -46,7 +47,7 @@ class VarianceParts:
         return self.fixed + self.random + self.residual
 
 
-def variance_parts(state, theta_std: np.ndarray | None = None, scale: float | None = None,
+def variance_parts(state: FitState, theta_std: np.ndarray | None = None, scale: float | None = None,
                    fe_params: np.ndarray | None = None) -> VarianceParts:
     """Fixed, random (per grouping factor) and residual variance of a fit's ``state``.
 
@@ -126,7 +127,7 @@ def _table(values: dict, keys: list[str], boot: pd.DataFrame | None, conf_level:
     return pd.DataFrame(rows, columns=[*keys, "estimate", "conf_low", "conf_high"])
 
 
-def icc_table(state, parts: VarianceParts, boot=None, conf_level: float = 0.95) -> pd.DataFrame:
+def icc_table(state: FitState, parts: VarianceParts, boot=None, conf_level: float = 0.95) -> pd.DataFrame:
     """The table returned by ``fit.icc()``."""
     sizes = np.bincount(state.design.groups)
     table = _table(icc_values(parts, float(np.mean(sizes))), ["group", "kind"], boot, conf_level)
@@ -145,7 +146,7 @@ def icc_table(state, parts: VarianceParts, boot=None, conf_level: float = 0.95) 
     return table
 
 
-def r2_table(state, parts: VarianceParts, boot=None, conf_level: float = 0.95) -> pd.DataFrame:
+def r2_table(state: FitState, parts: VarianceParts, boot=None, conf_level: float = 0.95) -> pd.DataFrame:
     """The table returned by ``fit.r2()``."""
     table = _table(r2_values(parts), ["kind"], boot, conf_level)
     table.attrs.update(conf_level=conf_level if boot is not None else None,

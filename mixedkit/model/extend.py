@@ -29,8 +29,9 @@ import pandas as pd
 
 from ..arguments import check_positive_int
 from ..errors import InputTypeError, InputValueError, MixedkitError
-from .design import build_design
+from .design import Design, build_design
 from .estimation import std_theta, user_theta
+from .validation import PreparedData
 
 __all__ = ["ExtendedDesign", "extend_design", "grouping_columns"]
 
@@ -41,8 +42,8 @@ _COPY_MARK = "#"  # copied groups are labelled "<label>#<copy>" (copy 2, 3, ...)
 class ExtendedDesign:
     """A design to simulate from: checked data, matrices, and the pilot's parameters in it."""
 
-    prep: object
-    design: object
+    prep: PreparedData
+    design: Design
     theta: np.ndarray  # unit-free, statsmodels' packed order, for this design's scaling
     n_groups: int
     n_per_group: float  # rows per group (the mean when groups differ)

@@ -31,9 +31,11 @@ from ..fitting import fit_lmm
 from ..inference.bootstrap import REFIT_ERRORS, draw_response
 from ..inference.df_methods import fixed_inference
 from ..inference.hypotheses import contrast_matrices, fixed_terms
+from ..model.design import Design
 from ..model.estimation import SINGULAR_TOL, Estimate, estimate, std_theta
 from ..model.extend import extend_design, grouping_columns
 from ..model.state import FitState
+from ..model.validation import PreparedData
 from ..parallel import run_tasks, spawn_seeds
 from ..results import LmmFit
 
@@ -47,7 +49,7 @@ TESTS = ("satterthwaite", "kenward-roger", "normal", "lrt")
 @dataclass(frozen=True)
 class _Pilot:
     """The parameters data are simulated from, on the pilot's design."""
-    state: object
+    state: FitState
     beta: np.ndarray
     theta: np.ndarray  # unit-free, for state.design
     sigma2: float
@@ -58,8 +60,8 @@ class _Pilot:
 @dataclass(frozen=True)
 class _Scenario:
     """One point of the power curve: a design, its parameters and the test."""
-    prep: object
-    design: object
+    prep: PreparedData
+    design: Design
     reduced: object | None  # the design without the term's columns (test="lrt")
     theta: np.ndarray
     beta: np.ndarray
