@@ -82,17 +82,19 @@ class PreparedData:
     dropped: dict[str, int] = field(default_factory=dict)
     dropped_index: pd.Index = field(default_factory=lambda: pd.Index([]))
     report: Report = field(default_factory=lambda: Report("data checks"))
+    # each factor's level codes, computed on first use (by this class only)
+    _codes: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def user(self, safe: str) -> str:
         """The user's name for a safe column name."""
         return self.names.original.get(safe, safe)
 
     def codes(self, factor: tuple[str, ...]) -> np.ndarray:
-        """Each row's level code of ``factor`` (computed once; see :func:`~mixedkit.model.levels.factor_levels`)."""
-        cache = self.__dict__.setdefault("_codes", {})
-        if factor not in cache:
-            cache[factor] = factor_levels(self.frame, factor)[0]
-        return cache[factor]
+        """Each row's level code of ``factor``, computed once (see
+        :func:`~mixedkit.model.levels.factor_levels`)."""
+        if factor not in self._codes:
+            self._codes[factor] = factor_levels(self.frame, factor)[0]
+        return self._codes[factor]
 
 
 def _wide_families(columns) -> dict[str, list[str]]:
