@@ -434,6 +434,7 @@ def std_theta(design, theta_user: np.ndarray, order: str = "statsmodels") -> np.
 
 def profiled_estimates(design, theta: np.ndarray, reml: bool) -> tuple[np.ndarray, float]:
     """Fixed effects (GLS) and residual variance at ``theta``, as statsmodels profiles them."""
+    # statsmodels' mixed-model module costs 0.2 s to import: only where it is used
     from statsmodels.regression.mixed_linear_model import MixedLMParams
 
     model = design.model
@@ -453,6 +454,7 @@ def statsmodels_results(model, theta: np.ndarray, reml: bool, converged: bool):
     ``MixedLM.fit`` inverts the Hessian with ``np.linalg.inv``, which raises on
     boundary fits; a pseudo-inverse is used here instead.
     """
+    # statsmodels' mixed-model module costs 0.2 s to import: only where it is used
     from statsmodels.regression.mixed_linear_model import (
         MixedLMParams,
         MixedLMResults,

@@ -53,7 +53,7 @@ _SCATTER_ONLY = frozenset({"s", "sizes", "marker", "c", "color", "facecolor", "f
 # --------------------------------------------------------------------------- helpers
 
 def _pyplot():
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazily: see mixedkit.plots
 
     return plt
 
@@ -110,7 +110,7 @@ def _scatter_or_density(ax, x, y, kwargs: dict, density):
             f"{names} {'applies' if len(bad) == 1 else 'apply'} to points, but this plot of "
             f"{len(x):,} points draws their density (hexagonal bins); pass density=False "
             f"to draw the points, or hexbin options such as gridsize= or cmap= instead")
-    from matplotlib.colors import LogNorm
+    from matplotlib.colors import LogNorm  # lazily: see mixedkit.plots
 
     kw = {"gridsize": 60, "mincnt": 1, "cmap": "Blues", "norm": LogNorm(),
           "linewidths": 0.2, "label": _DENSITY_LABEL, **kwargs}

@@ -39,7 +39,7 @@ def plot_power(table: pd.DataFrame, *, x: str | None = None, target: float | Non
     matplotlib Axes
         Power against ``x`` with the exact binomial interval of each point as error bars.
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazily: see mixedkit.plots
 
     if not isinstance(table, pd.DataFrame) or not {"power", "conf_low", "conf_high"} <= set(
             table.columns):
