@@ -225,8 +225,10 @@ def _public_location(app, env, node, contnode):
     A docstring in ``mixedkit.scale.many`` that writes :func:`fit_many`, or one that writes
     :class:`~mixedkit.results.LmmFit`, means the public object; this resolves such a
     reference to its page when the name, looked up as Python would (in the referring
-    module, or by its dotted path), is the very object ``mixedkit.<name>``. Any other
-    unresolved reference stays a warning (an error with -W).
+    module, or by its dotted path), is the very object ``mixedkit.<name>``. A member of a
+    public class named the same way (:meth:`~mixedkit.results.LmmFit.marginal_means`)
+    resolves to ``mixedkit.<class>.<member>``. Any other unresolved reference stays a
+    warning (an error with -W).
     """
     from importlib import import_module
 
@@ -234,6 +236,11 @@ def _public_location(app, env, node, contnode):
         return None
     target = node["reftarget"]
     module_name, _, name = target.rpartition(".")
+    member = ""
+    if module_name.startswith("mixedkit.") and name not in mixedkit.__all__:
+        # mixedkit.<module>.<PublicClass>.<member>
+        member = name
+        module_name, _, name = module_name.rpartition(".")
     if not module_name:
         module_name = node.get("py:module") or ""
     if not module_name.startswith("mixedkit") or name not in mixedkit.__all__:
@@ -244,8 +251,10 @@ def _public_location(app, env, node, contnode):
         return None
     if obj is not getattr(mixedkit, name) or module_name == "mixedkit":
         return None
+    if member and not (isinstance(obj, type) and hasattr(obj, member)):
+        return None
     node = node.deepcopy()
-    node["reftarget"] = f"mixedkit.{name}"
+    node["reftarget"] = f"mixedkit.{name}" + (f".{member}" if member else "")
     domain = env.get_domain("py")
     return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"],
                                node["reftarget"], node, contnode)

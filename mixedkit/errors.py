@@ -76,7 +76,6 @@ class FitWarning(MixedkitWarning):
     """The fit finished but its health report has a problem (see ``fit.health``)."""
 
 
-
 # Suggestions for the messages: the name a user likely meant.
 def closest_names(name: str, candidates, n: int = 1) -> list[str]:
     """Names in ``candidates`` closest to ``name`` (case-insensitive first)."""

@@ -414,7 +414,6 @@ def _check_assumptions(fit) -> pd.DataFrame:
         rows.append(_row("constant variance (vs fitted)", "Spearman rho |resid| ~ fitted",
                          np.nan, np.nan, "not run", "All fitted values are equal."))
 
-
     first = design.blocks[0].term.factor  # crossed designs: the first factor's groups
     codes = factor_levels(fit.state.prep.frame, first)[0]
     spread = _brown_forsythe(pearson.to_numpy(), codes)

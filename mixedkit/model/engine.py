@@ -6,6 +6,7 @@ e ~ N(0, sigma^2 I), with Lambda the relative Cholesky factor packed in ``theta`
 evaluation loops over groups in Python and switches to a pseudo-inverse near a zero
 variance.  This module evaluates the same function in lme4's formulation (Bates,
 Maechler, Bolker & Walker 2015, J. Stat. Softw. 67(1), section 3):
+
     M = Lambda' Z'Z Lambda + I,      T = [X y]'[X y] - Phi' M^-1 Phi,   Phi = Lambda' Z'[X y]
 
     T_xx = X' V^-1 X,  beta = T_xx^-1 T_xy,  r2 = T_yy - T_xy' beta    (V = I + Z Lambda Lambda' Z')
@@ -77,6 +78,7 @@ def blas_threads(largest_block: int = 0):
 
 class EngineTooLargeError(MemoryError):
     """The design's factorisation would not fit in memory (see ``Engine.cost``)."""
+
 
 @dataclass(frozen=True)
 class RandomFactor:
