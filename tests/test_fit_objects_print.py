@@ -1,0 +1,136 @@
+"""Every fit object mixedkit builds prints and tabulates, also those built by ``refit``.
+
+Regression for the REML rule of Kenward–Roger being checked only at ``fit_lmm``'s entry:
+``mk.fit_lmm(f, d, df_method="kenward-roger").refit(reml=False)`` built an ML fit that
+kept ``df_method="kenward-roger"``, and its ``summary()``, ``repr``, ``fixed_effects``,
+``anova()`` and ``mk.reml_vs_ml`` raised ``DataError``. An ML fit cannot use
+Kenward–Roger: the refit falls back to Satterthwaite and says so in ``fit.health`` (a
+note); asking for Kenward–Roger explicitly on an ML fit stays an error.
+tests/test_fuzz.py checks the same property (no call on a successful fit raises) on random
+models, df methods and refits.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import mixedkit as mk
+
+pytestmark = pytest.mark.filterwarnings("ignore::mixedkit.MixedkitWarning")
+
+FORMULA = "Reaction ~ Days + (Days | Subject)"
+NEEDS_REML = "needs a REML fit"
+
+
+@pytest.fixture(scope="module")
+def sleep():
+    return mk.load_dataset("sleepstudy")
+
+
+@pytest.fixture(scope="module")
+def kr_fit(sleep):
+    return mk.fit_lmm(FORMULA, sleep, df_method="kenward-roger")
+
+
+@pytest.fixture(scope="module")
+def ml_fit(kr_fit):
+    return kr_fit.refit(reml=False)
+
+
+def _kr_findings(fit) -> list:
+    """The findings of ``fit.health`` about Kenward-Roger that are not a passed check."""
+    return [f for f in fit.health.findings
+            if f.severity != "ok" and re.search(r"kenward.roger", f.details(), re.IGNORECASE)]
+
+
+def test_kr_fit_refitted_by_ml_falls_back_to_satterthwaite(kr_fit, ml_fit):
+    assert kr_fit.reml and kr_fit.df_method == "kenward-roger"
+    assert not ml_fit.reml and ml_fit.method == "ML"
+    assert ml_fit.df_method == "satterthwaite"
+    assert ml_fit.fixed_effects.attrs["df_method"] == "satterthwaite"
+
+
+def test_fallback_is_a_note_in_health(kr_fit, ml_fit):
+    found = _kr_findings(ml_fit)
+    assert len(found) == 1, ml_fit.health.to_frame()
+    note = found[0]
+    assert note.severity == "note", note
+    assert "REML" in note.details()  # Kenward-Roger needs REML ...
+    assert re.search("satterthwaite", note.details(), re.IGNORECASE)  # ... so Satterthwaite is used
+    assert not _kr_findings(kr_fit)  # the REML fit keeps Kenward-Roger: nothing to say
+
+
+def test_fallback_gives_the_ml_fits_satterthwaite_table(sleep, ml_fit):
+    direct = mk.fit_lmm(FORMULA, sleep, reml=False)  # df_method="satterthwaite"
+    got, want = ml_fit.fixed_effects, direct.fixed_effects
+    assert list(got.columns) == list(want.columns)
+    assert list(got["term"]) == list(want["term"])
+    numbers = ["estimate", "std_error", "statistic", "df", "p_value", "conf_low", "conf_high"]
+    assert got[numbers].to_numpy() == pytest.approx(want[numbers].to_numpy(), rel=1e-3)
+
+
+def test_ml_refit_of_kr_fit_prints(ml_fit):
+    text = ml_fit.summary()
+    assert isinstance(text, str) and "Days" in text
+    assert "Satterthwaite" in text  # the inference the table uses
+    assert repr(ml_fit) == text
+    html = ml_fit._repr_html_()
+    assert isinstance(html, str) and "Days" in html
+
+
+def test_ml_refit_of_kr_fit_tables(ml_fit):
+    fixed = ml_fit.fixed_effects
+    assert list(fixed["term"]) == ["Intercept", "Days"]
+    assert fixed[["std_error", "df", "p_value"]].notna().all().all()
+    anova = ml_fit.anova()
+    assert list(anova["term"]) == ["Days"]
+    assert anova.attrs["df_method"] == "satterthwaite"
+    means = ml_fit.marginal_means()  # no factor: the grand mean
+    assert len(means) == 1 and means["df"].notna().all()
+    assert len(ml_fit.predict(include_random=False, interval="confidence")) == ml_fit.n_obs
+
+
+def test_reml_vs_ml_of_kr_fits(kr_fit, ml_fit):
+    comparison = mk.reml_vs_ml(ml_fit)
+    assert comparison.ml_fit is ml_fit and comparison.reml_fit.reml
+    assert str(comparison) and repr(comparison)
+    comparison = mk.reml_vs_ml(kr_fit)  # refits kr_fit by ML inside
+    assert comparison.reml_fit is kr_fit and not comparison.ml_fit.reml
+    assert comparison.ml_fit.df_method == "satterthwaite"
+    assert str(comparison)
+
+
+def test_compare_models_kr_fit_and_its_ml_refit(kr_fit):
+    # same fixed effects: compare_models may refit (by REML) and warn; it must not raise
+    result = mk.compare_models(kr_fit, kr_fit.refit(reml=False))
+    assert str(result) and repr(result)
+
+
+def test_ml_refit_refits_by_reml(ml_fit):
+    back = ml_fit.refit(reml=True)
+    assert back.reml and back.method == "REML"
+    assert back.summary()
+    assert len(back.fixed_effects) == 2
+
+
+def test_kenward_roger_with_ml_at_fit_lmm_is_an_error(sleep):
+    with pytest.raises(mk.InputValueError, match=NEEDS_REML):
+        mk.fit_lmm(FORMULA, sleep, reml=False, df_method="kenward-roger")
+
+
+def test_kenward_roger_asked_of_an_ml_fit_is_an_error(ml_fit):
+    with pytest.raises(mk.InputValueError, match=NEEDS_REML):
+        ml_fit.anova(df_method="kenward-roger")
+
+
+@pytest.mark.parametrize("call", [
+    lambda fit: fit.marginal_means(df_method="kenward-roger"),
+    lambda fit: fit.predict(include_random=False, interval="confidence",
+                            df_method="kenward-roger"),
+], ids=["marginal_means", "predict"])
+def test_kenward_roger_asked_of_an_ml_fit_elsewhere_is_the_same_error(ml_fit, call):
+    # the same rule as anova(df_method=...) for every table that takes df_method=
+    with pytest.raises(mk.InputValueError, match=NEEDS_REML):
+        call(ml_fit)
