@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import mixedkit as mk
@@ -134,3 +136,47 @@ def test_kenward_roger_asked_of_an_ml_fit_elsewhere_is_the_same_error(ml_fit, ca
     # the same rule as anova(df_method=...) for every table that takes df_method=
     with pytest.raises(mk.InputValueError, match=NEEDS_REML):
         call(ml_fit)
+
+
+# --------------------------------------------------- found by a fresh-seed fuzz run
+# tests/test_fuzz.py with seed 3181064087 (derandomize=False, 8,300 examples) and 12345.
+
+def test_kenward_roger_without_fixed_effects_gives_nan_df():
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame({"y": rng.normal(size=40), "g": np.repeat(list("abcdefgh"), 5)})
+    fit = mk.fit_lmm("y ~ 0 + (1|g)", d, df_method="kenward-roger")
+    means = fit.marginal_means()
+    assert np.isnan(means["df"]).all()
+    band = fit.predict(include_random=False, interval="confidence")
+    assert np.isnan(band["df"]).all() and len(band) == 40
+    assert isinstance(fit.summary(), str)
+
+
+def test_a_model_that_interpolates_the_data_prints():
+    d = pd.DataFrame({"y": [10.0, 10, 10, 11, 9], "f": ["b", "b", "b", "a", "c"],
+                      "g": ["g0", "g2", "g1", "g2", "g1"]})
+    fit = mk.fit_lmm("y ~ f + (1|g)", d)
+    assert isinstance(fit.summary(), str) and isinstance(fit._repr_html_(), str)
+    assert np.isnan(fit.fixed_effects["df"]).all()  # no residual variance: no Satterthwaite df
+    assert np.isnan(fit.anova()["den_df"]).all()
+
+
+@pytest.mark.parametrize("df_method", ["satterthwaite", "normal"])
+def test_standard_errors_do_not_depend_on_a_predictors_units(sleep, df_method):
+    """vcov_fixed was sigma^2 pinv(X'V^-1 X), whose cutoff dropped the intercept's direction
+    when a predictor is in 1e9 (SE 2e-20): the inverse is taken on unit-diagonal scaling."""
+    base = mk.fit_lmm("Reaction ~ Days + (1|Subject)", sleep, df_method=df_method)
+    big = mk.fit_lmm("Reaction ~ Days + (1|Subject)", sleep.eval("Days = Days * 1e9"),
+                     df_method=df_method)
+    se, se_big = base.fixed_effects["std_error"], big.fixed_effects["std_error"]
+    assert se_big[0] == pytest.approx(se[0], rel=1e-6)
+    assert se_big[1] * 1e9 == pytest.approx(se[1], rel=1e-6)
+
+
+def test_type3_anova_does_not_depend_on_a_predictors_units():
+    rng = np.random.default_rng(7)
+    d = pd.DataFrame({"x": rng.normal(size=40) * 1e9, "b": rng.random(40) < 0.5,
+                      "g": np.repeat([f"s{i}" for i in range(8)], 5), "y": rng.normal(size=40)})
+    big = mk.fit_lmm("y ~ I(x**2) + b + (1|g)", d).anova(3)
+    small = mk.fit_lmm("y ~ I(x**2) + b + (1|g)", d.assign(x=d["x"] / 1e9)).anova(3)
+    assert big["statistic"].to_numpy() == pytest.approx(small["statistic"].to_numpy(), rel=1e-6)

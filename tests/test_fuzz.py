@@ -278,10 +278,7 @@ def formulas(draw, names, malformed: bool = True):
 # they are fixed there; remove an entry when its fix lands.
 KNOWN_ESCAPES: list = []  # (exception type, file, function) tolerated; none left
 # Warnings of the same kind: (category, file, start of the message).
-KNOWN_WARNINGS = [
-    # predictors of scale 1e9 and 1e18 (x, I(x**2)): a standard error of exactly 0.
-    (RuntimeWarning, "results.py", "divide by zero"),
-]
+KNOWN_WARNINGS: list = []  # (category, file, text) of a tolerated warning, with a reproduction
 
 
 def _known(err: BaseException) -> bool:

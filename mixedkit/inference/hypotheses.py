@@ -182,10 +182,13 @@ def _type3(state: FitState, x: np.ndarray, terms: list[FixedTerm]) -> dict[str, 
     if x.shape[1] <= 1 or len(terms) <= 1:
         return _type1(x, terms)
     x_trt, rdx, x_terms, rd_terms = _treatment_design(info, _factor_columns(state, info))
-    if np.linalg.matrix_rank(x_trt) < x_trt.shape[1]:
+    # rank and pseudo-inverse on unit-norm columns: a predictor in 1e9 loses nothing
+    norms = np.linalg.norm(x_trt, axis=0)
+    norms[norms == 0] = 1.0
+    if np.linalg.matrix_rank(x_trt / norms) < x_trt.shape[1]:
         raise FormulaError("type III tests: the treatment-coded design is not of full rank; "
                            "use type=2")
-    pinv = np.linalg.pinv(x_trt)
+    pinv = np.linalg.pinv(x_trt / norms) / norms[:, None]
     big = _zapsmall((pinv @ rdx).T)  # rows: rdX columns, columns: X_trt coefficients
     trt_terms = {_label(state, t): x_terms[t] for t in info.term_slices if t.factors}
     by_name = {t.name: t for t in terms}

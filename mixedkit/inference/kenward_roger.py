@@ -101,6 +101,8 @@ class KenwardRoger:
             report; with the standard error ``sqrt(l @ vcov @ l)``.
         """
         lmat = np.atleast_2d(np.asarray(l, float))
+        if not np.any(lmat):  # no fixed effects (or l = 0): nothing to test, as Satterthwaite
+            return np.nan
         a1, a2 = self._a1_a2(lmat)
         return _ddf_and_scaling(a1, a2, lmat.shape[0])[0]
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from ..model.engine import blas_threads
+from ..model.engine import blas_threads, scaled_inverse
 
 __all__ = ["Satterthwaite", "deviance", "satterthwaite", "satterthwaite_df"]
 
@@ -174,12 +174,16 @@ def satterthwaite(design, theta: np.ndarray, reml: bool) -> Satterthwaite:
         warnings.simplefilter("ignore")
         here = engine.evaluate(theta, reml)
         sigma = float(np.sqrt(here.sigma2))
-        c = here.sigma2 * np.linalg.inv(here.xtvx)
-        shifted = _shifted_evaluations(engine, theta, idx, reml)
+        c = here.sigma2 * scaled_inverse(here.xtvx)
+        jac = np.zeros((len(idx) + 1,) + c.shape)
+        try:
+            shifted = _shifted_evaluations(engine, theta, idx, reml)
+        except ZeroDivisionError:  # no residual variance near theta: the model interpolates
+            return Satterthwaite(c, jac, None)  # the data, and no df exists (NaN)
         hess = _deviance_hessian(engine, theta, free, sigma, reml, shifted)
-        jac = np.empty((len(idx) + 1,) + c.shape)
         for j, (step, up, down) in enumerate(shifted):  # C at sigma fixed, theta moved
-            jac[j] = here.sigma2 * (np.linalg.inv(up.xtvx) - np.linalg.inv(down.xtvx)) / (2 * step)
+            jac[j] = here.sigma2 * (scaled_inverse(up.xtvx) - scaled_inverse(down.xtvx)) \
+                / (2 * step)
         jac[-1] = 2 * c / sigma  # C = sigma^2 (X'V^-1 X)^-1, so dC/dsigma = 2 C / sigma
     try:
         vcov_varpar = 2 * np.linalg.inv(hess)

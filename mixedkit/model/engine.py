@@ -47,7 +47,7 @@ from scipy.sparse import csgraph
 from threadpoolctl import ThreadpoolController
 
 __all__ = ["Engine", "EngineTooLargeError", "Evaluation", "RandomFactor", "Solution", "blas_threads",
-           "physical_memory"]
+           "physical_memory", "scaled_inverse"]
 
 _LOG_2PI = float(np.log(2 * np.pi))
 _FLOPS_PER_SECOND = 5e9  # dense factorisations on one core of a small machine (measured)
@@ -597,6 +597,23 @@ class _State:
     """Intermediate results of one evaluation (kept for the gradient and the solution)."""
     def update(self, **kw) -> None:
         self.__dict__.update(kw)
+
+
+def scaled_inverse(a: np.ndarray) -> np.ndarray:
+    """The inverse of a symmetric positive (semi)definite matrix such as X'V^-1 X, computed
+    on its unit-diagonal rescaling so that columns in very different units (a predictor in
+    1e9) lose nothing to the cutoff; a pseudo-inverse where it is singular."""
+    a = np.asarray(a, float)
+    if a.size == 0:
+        return np.zeros_like(a)
+    d = np.sqrt(np.abs(np.diag(a)))
+    d[d == 0] = 1.0
+    scaled = a / np.outer(d, d)
+    try:
+        inner = np.linalg.inv(scaled)
+    except np.linalg.LinAlgError:
+        inner = np.linalg.pinv(scaled)
+    return inner / np.outer(d, d)
 
 
 def physical_memory() -> float:

@@ -17,7 +17,7 @@ import pandas as pd
 import patsy
 
 from .design import Design, formula_env
-from .engine import Solution
+from .engine import Solution, scaled_inverse
 from .estimation import Estimate, estimate
 from .levels import level_key
 from .validation import PreparedData
@@ -89,7 +89,7 @@ class FitState:
         p = len(self.beta)
         if not p:
             return np.zeros((0, 0))
-        return self.sigma2 * np.linalg.pinv(self.solution.xtvx)
+        return self.sigma2 * scaled_inverse(self.solution.xtvx)
 
     @cached_property
     def random_part(self) -> np.ndarray:
