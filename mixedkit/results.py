@@ -546,6 +546,9 @@ class LmmFit:
                 "The estimates may not be the maximum of the likelihood.",
                 "Rescale the response and predictors, simplify the random effects, and look at "
                 "fit.attempts."))
+        if est.boundary_check:
+            rep.add(Finding("boundary check", "note" if est.boundary_gain > 1e-6 else "ok",
+                            est.boundary_check[0].upper() + est.boundary_check[1:] + "."))
         zero = [i for i in design.theta_diagonal if self.state.theta[i] < SINGULAR_TOL]
         if zero:
             what = self._singular_description(zero)
