@@ -386,7 +386,7 @@ def estimate(design, reml: bool, start: np.ndarray | None = None,
     gradient, Nelder-Mead from the best point so far (polished by L-BFGS-B) and
     L-BFGS-B from two other starts follow.  The best valid optimum is kept.  An optimum
     with a Cholesky diagonal on its bound is re-examined before it is reported singular
-    (:func:`_boundary_checks`: an interior restart and, where cheap, Nelder-Mead).
+    (``_boundary_checks``: an interior restart and, where cheap, Nelder-Mead).
 
     ``engine="mixedkit"`` evaluates the likelihood with :mod:`mixedkit.model.engine`
     (bounded at exactly 0); ``"statsmodels"`` with ``MixedLM.loglike`` and ``score``
