@@ -19,6 +19,7 @@ from .inference.df_methods import FixedInference, fixed_inference, t_table
 from .model.estimation import (
     SINGULAR_TOL,
     estimate,
+    lme4_theta,
     relative_factor_blocks,
     statsmodels_results,
     user_theta,
@@ -55,8 +56,10 @@ class LmmFit:
     scale : float
         Residual variance.
     theta : ndarray
-        lme4's theta (relative Cholesky factor, data units, each block packed column by
-        column as ``getME(fit, "theta")``), for comparison with R.
+        lme4's theta, ``getME(fit, "theta")``: the relative Cholesky factors in data units,
+        each packed column by column, the terms in lme4's order (sorted by decreasing
+        number of levels when a term has more levels than the one before it, as lme4
+        does: Pastes' ``cask:batch`` before ``batch``), for comparison with R.
     loglik : float
         Log-likelihood at the optimum; for a REML fit the REML log-likelihood, to be
         compared only between fits with the same fixed effects.
@@ -98,7 +101,7 @@ class LmmFit:
         self.df_method = self._options.df_method
         self.formula = prep.parsed.text
         self.engine = est.engine
-        self.theta = user_theta(design, state.theta, order="lme4")  # lme4's theta, data units
+        self.theta = lme4_theta(design, prep.random, state.theta)  # getME(m, "theta")
         self.loglik = float(est.loglik)
         self.converged = bool(est.converged)
         self.n_obs = len(design.endog)

@@ -119,6 +119,39 @@ def test_group_counts(spec):
     assert got == {_factor(k): v for k, v in ref["ngrps"].items()}
 
 
-def test_theta_matches_lme4_order():
-    fit, ref = fitted("sleepstudy_corr", "REML"), expected("sleepstudy_corr", "REML")
-    np.testing.assert_allclose(fit.theta, ref["theta"]["values"], rtol=1e-3)
+@pytest.mark.parametrize("method", ["REML", "ML"])
+@pytest.mark.parametrize("spec", list(SPEC_DATA))
+def test_theta_is_getme_theta_in_lme4s_order(spec, method):
+    """fit.theta is getME(m, "theta"): lme4 reorders the terms by decreasing number of
+    levels when one has more than the one before it (Pastes: cask:batch, 30 levels, before
+    batch, 10, where the formula has batch first)."""
+    fit, ref = fitted(spec, method), expected(spec, method)
+    np.testing.assert_allclose(fit.theta, ref["theta"]["values"], rtol=2e-3, atol=2e-4)
+
+
+class _Block:
+    def __init__(self, kind, term):
+        self.kind, self.term = kind, term
+
+
+class _Design:
+    """The attributes lme4_term_order reads: blocks and their numbers of levels."""
+
+    def __init__(self, blocks, re_levels, vc_levels):
+        self.blocks, self.group_labels = blocks, list(range(re_levels))
+        self.vc_levels = [list(range(n)) for n in vc_levels]
+
+
+@pytest.mark.parametrize("nl, expected", [
+    ([10, 30], [1, 0]),  # one term has more levels than the one before: sorted, decreasing
+    ([30, 10], [0, 1]),  # already decreasing: formula order
+    ([5, 5], [0, 1]),  # ties, nothing increases: formula order
+    ([5, 5, 8], [2, 1, 0]),  # R's rev(order(nl)) reverses tied terms
+])
+def test_lme4_term_order_rule(nl, expected):
+    from mixedkit.model.estimation import lme4_term_order
+
+    terms = [object() for _ in nl]
+    blocks = [_Block("re", terms[0])] + [_Block("vc", t) for t in terms[1:]]
+    design = _Design(blocks, nl[0], nl[1:])
+    assert lme4_term_order(design, terms) == expected

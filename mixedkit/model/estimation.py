@@ -14,6 +14,7 @@ statsmodels' results object is built at the optimum on demand.
 
 from __future__ import annotations
 
+import itertools
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -475,6 +476,42 @@ def user_theta(design, theta: np.ndarray, order: str = "statsmodels") -> np.ndar
     chol, sds = relative_factor_blocks(design, theta)
     chol = chol / design.re_scale[:, None] if design.k_re else chol
     return np.concatenate([chol[_tril_order(design.k_re, order)], sds / design.vc_scale])
+
+
+def lme4_term_order(design, random_terms) -> list[int]:
+    """The design's covariance blocks in the order of lme4's random-effects terms.
+
+    lme4 lists the terms as its ``findbars`` expands the formula (``||`` and ``/`` already
+    expanded, as ``random_terms`` are: ``prep.random``), then, when a term has more levels
+    than the one before it, sorts them by decreasing number of levels with R's
+    ``rev(order(nl))`` (so tied terms end in reverse order): ``lme4:::mkReTrms``.
+    """
+    position = [next(i for i, t in enumerate(random_terms) if t is b.term) for b in design.blocks]
+    findbars = sorted(range(len(design.blocks)), key=lambda i: (position[i], i))
+    vc_index = {id(b): j for j, b in enumerate(b for b in design.blocks if b.kind == "vc")}
+    levels = [len(design.group_labels) if b.kind == "re" else len(design.vc_levels[vc_index[id(b)]])
+              for b in design.blocks]
+    nl = [levels[i] for i in findbars]
+    if not any(b > a for a, b in itertools.pairwise(nl)):
+        return findbars
+    ascending = sorted(range(len(nl)), key=lambda i: nl[i])  # stable, as R's order()
+    return [findbars[i] for i in reversed(ascending)]
+
+
+def lme4_theta(design, random_terms, theta: np.ndarray) -> np.ndarray:
+    """theta as ``lme4::getME(fit, "theta")``: data units, each block's Cholesky factor
+    packed column by column, the blocks in lme4's term order (:func:`lme4_term_order`)."""
+    packed = user_theta(design, theta, order="lme4")
+    n_tri = design.k_re * (design.k_re + 1) // 2
+    pieces, vc = [], 0
+    for block in design.blocks:
+        if block.kind == "re":
+            pieces.append(packed[:n_tri])
+        else:
+            pieces.append(packed[n_tri + vc:n_tri + vc + 1])
+            vc += 1
+    order = lme4_term_order(design, random_terms)
+    return np.concatenate([pieces[i] for i in order]) if pieces else packed
 
 
 def std_theta(design, theta_user: np.ndarray, order: str = "statsmodels") -> np.ndarray:
