@@ -521,8 +521,10 @@ class LmmFit:
             Columns ``effect`` ("ran_pars" or "fixed"), ``group`` ("Residual" for the
             residual SD), ``term`` ("sd(Days)", "corr(Intercept, Days)", "sd" or the
             coefficient), ``estimate, conf_low, conf_high``. ``.attrs``: ``method``,
-            ``conf_level`` and ``notes`` (limits set to a bound the profile does not
-            reach, failed refits).
+            ``conf_level``, ``notes`` (limits set to a bound the profile does not reach,
+            limits that could not be placed at the level, failed refits) and, for the
+            profile, ``zeta``: per row the signed root deviance at ``conf_low`` and
+            ``conf_high`` (+/- the normal quantile within 1e-3; NaN at a bound).
 
         Notes
         -----

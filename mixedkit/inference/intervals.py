@@ -18,6 +18,7 @@ correlations, the residual SD, and the fixed effects.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 
@@ -163,8 +164,12 @@ class _Profiler:
                        else (1e-10 * self.psi_hat[-1], None))
         return out
 
-    def profile_min(self, j: int, value: float, start: np.ndarray) -> tuple[float, np.ndarray]:
-        """min over the other parameters of the deviance with psi_j = value."""
+    def profile_min(self, j: int, value: float, start: np.ndarray,
+                    polish: bool = False) -> tuple[float, np.ndarray]:
+        """min over the other parameters of the deviance with psi_j = value: L-BFGS-B with
+        central-difference gradients (one-sided ones are noise at the deviance's precision,
+        and L-BFGS-B stopped after one step), then with ``polish`` Nelder-Mead and L-BFGS-B
+        again (used to check each reported limit)."""
         free = [i for i in range(len(self.psi_hat)) if i != j]
         all_bounds = self.bounds()
         bounds = [all_bounds[i] for i in free]
@@ -179,12 +184,25 @@ class _Profiler:
                      [b[1] if b[1] is not None else np.inf for b in bounds])
         if not free:
             return f(x0), start
-        res = optimize.minimize(f, x0, method="L-BFGS-B", bounds=bounds,
-                                options={"ftol": 1e-12, "gtol": 1e-8, "maxiter": 500})
+        options = {"ftol": 1e-13, "gtol": 1e-8, "maxiter": 500}
+        res = optimize.minimize(f, x0, method="L-BFGS-B", jac="3-point", bounds=bounds,
+                                options=options)
+        x, fun = res.x, float(res.fun)
+        if polish:
+            box = [(lo if lo is not None else -np.inf, hi if hi is not None else np.inf)
+                   for lo, hi in bounds]
+            nm = optimize.minimize(f, x, method="Nelder-Mead", bounds=box,
+                                   options={"xatol": 1e-9, "fatol": 1e-12,
+                                            "maxfev": 300 * len(free)})
+            again = optimize.minimize(f, nm.x, method="L-BFGS-B", jac="3-point", bounds=bounds,
+                                      options=options)
+            for candidate in (nm, again):
+                if candidate.fun < fun:
+                    x, fun = candidate.x, float(candidate.fun)
         best = start.copy()
-        best[free] = res.x
+        best[free] = x
         best[j] = value
-        return float(res.fun), best
+        return fun, best
 
 
 def _limits(zeta, estimate: float, step: float, z: float, lower_bound: float | None,
@@ -234,7 +252,7 @@ def _profile_ml(fit, level: float) -> tuple[pd.DataFrame, list[str]]:
     state = fit.state
     prof = _Profiler(state)
     z = float(stats.norm.ppf(0.5 + level / 2))
-    rows, notes = [], []
+    rows, notes, zetas = [], [], []
     psi_hat = prof.psi_hat
     for j, p in enumerate(prof.params):
         cache: dict[float, np.ndarray] = {}
@@ -251,10 +269,64 @@ def _profile_ml(fit, level: float) -> tuple[pd.DataFrame, list[str]]:
         lower_b, upper_b = {"sd": (0.0, None), "cor": (-1.0, 1.0),
                             "sigma": (1e-10 * psi_hat[-1], None)}[p.kind]
         low, high, why = _limits(zeta, est, step, z, lower_b, upper_b)
-        notes += [f"{p.group} {p.term}: {w}" for w in why]
+
+        def checked(v, j=j, polish=False):
+            d, _ = prof.profile_min(j, v, psi_hat, polish=polish)
+            return np.sign(v - psi_hat[j]) * np.sqrt(max(d - prof.dev_hat, 0.0))
+
+        (low, z_low), (high, z_high), more = _verified_limits(
+            checked, (low, high), est, step, z, (lower_b, upper_b))
+        notes += [f"{p.group} {p.term}: {w}" for w in why + more]
+        zetas.append((z_low, z_high))
         rows.append(["ran_pars", p.group, p.term, est, low, high])
-    rows += _fixed_profiles(fit, z)
-    return pd.DataFrame(rows, columns=CONFINT_COLUMNS), notes
+    fixed_rows, fixed_zetas = _fixed_profiles(fit, z)
+    table = pd.DataFrame(rows + fixed_rows, columns=CONFINT_COLUMNS)
+    table.attrs["zeta"] = zetas + fixed_zetas
+    return table, notes
+
+
+# A reported profile limit is checked: the signed root deviance there, re-minimised from
+# the estimate (the search went from the nearest point already profiled), must be within
+# this of the normal quantile, else it is re-solved with a Nelder-Mead polish of each point.
+ZETA_TOLERANCE = 1e-3
+
+
+def _verified_limits(checked, limits, estimate, step, z, bounds):
+    """Each finite limit not on a bound, with its checked zeta (``checked(v)``); re-solved on
+    the polished profile (``checked(v, polish=True)``) when it misses +/-z by more than
+    ZETA_TOLERANCE, or reported (a note) when that fails too. Returns ((low, zeta_low),
+    (high, zeta_high), notes)."""
+    out, notes = [], []
+    for sign, limit, bound in zip((-1, 1), limits, bounds):
+        if not np.isfinite(limit) or (bound is not None and limit == bound):
+            out.append((limit, np.nan))
+            continue
+        value = checked(limit)
+        if abs(value - sign * z) > ZETA_TOLERANCE:
+            polished = functools.partial(checked, polish=True)
+            # bracket the checked profile's root around the first answer, then solve it
+            inner, outer, h = limit, limit, 0.05 * step
+            for _ in range(40):
+                if sign * polished(outer) >= z:
+                    break
+                inner, outer, h = outer, outer + sign * h, 2 * h
+                if bound is not None and sign * (outer - bound) >= 0:
+                    outer = bound
+            while sign * polished(inner) > z and sign * (inner - estimate) > 0:
+                inner = estimate + 0.5 * (inner - estimate)
+            try:
+                limit = optimize.brentq(lambda v, f=polished, s=sign: f(v) - s * z,
+                                        min(inner, outer), max(inner, outer),
+                                        xtol=1e-7 * max(1.0, abs(limit)))
+                value = polished(limit)
+            except ValueError:
+                pass
+            if abs(value - sign * z) > ZETA_TOLERANCE:
+                notes.append(f"the profile's {'lower' if sign < 0 else 'upper'} limit could not "
+                             f"be placed at the level (signed root deviance {value:.4f} there, "
+                             f"not {sign * z:.4f})")
+        out.append((limit, float(value)))
+    return out[0], out[1], notes
 
 
 def _fixed_profiles(fit, z: float) -> list:
@@ -264,7 +336,7 @@ def _fixed_profiles(fit, z: float) -> list:
     design = state.design
     x = design.exog.to_numpy(float)
     se = np.sqrt(np.diag(state.vcov_fixed))
-    rows = []
+    rows, zetas = [], []
     for j, name in enumerate(design.exog.columns):
         sub = design.engine.with_fixed(np.delete(x, j, axis=1), design.endog)
         offset = x[:, j]
@@ -281,7 +353,8 @@ def _fixed_profiles(fit, z: float) -> list:
 
         low, high, _ = _limits(zeta, state.beta[j], se[j], z, None, None)
         rows.append(["fixed", "", name, state.beta[j], low, high])
-    return rows
+        zetas.append(tuple(float(zeta(v)) if np.isfinite(v) else np.nan for v in (low, high)))
+    return rows, zetas
 
 
 def _max_loglik(sub, design, theta0, y, reml: bool) -> tuple[float, np.ndarray]:
