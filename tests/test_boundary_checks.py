@@ -55,7 +55,7 @@ def test_a_true_boundary_is_confirmed_and_reported_singular():
     assert "interior restart" in starts
     check = [f for f in fit.health.findings if f.check == "boundary check"]
     assert len(check) == 1 and check[0].severity == "ok"
-    assert check[0].what.startswith("The boundary optimum was confirmed by an interior restart")
+    assert check[0].what.startswith("The boundary optimum was confirmed by interior restarts")
 
 
 def test_interior_optima_get_no_extra_attempts(sleepstudy):

@@ -174,4 +174,4 @@ class FitState:
         design = self.design if y is None else self.design.with_response(y)
         reml = self.reml if reml is None else bool(reml)
         return estimate(design, reml, start=self.estimate.theta, engine=self.estimate.engine,
-                        crosscheck=False), design
+                        crosscheck=False, derivative_free_check=False), design

@@ -233,12 +233,13 @@ def _test_once(sc: _Scenario, y: np.ndarray) -> tuple[float, bool, str | None]:
 
     design = sc.design.with_response(y)
     reml = sc.reml and sc.test != "lrt"
-    est = estimate(design, reml, start=sc.theta, crosscheck=False)
+    est = estimate(design, reml, start=sc.theta, crosscheck=False, derivative_free_check=False)
     state = FitState.at_optimum(sc.prep, design, est, reml)
     singular = bool(np.any(state.theta[design.theta_diagonal] < SINGULAR_TOL))
     if sc.test == "lrt":
         small = sc.reduced.with_response(y)
-        est0 = estimate(small, False, start=sc.theta, crosscheck=False)
+        est0 = estimate(small, False, start=sc.theta, crosscheck=False,
+                        derivative_free_check=False)
         chisq = max(2 * (est.loglik - est0.loglik), 0.0)
         p = float(stats.chi2.sf(chisq, sc.hypothesis.shape[0]))
     else:
