@@ -184,8 +184,8 @@ class _Profiler:
                      [b[1] if b[1] is not None else np.inf for b in bounds])
         if not free:
             return f(x0), start
-        options = {"ftol": 1e-13, "gtol": 1e-8, "maxiter": 500}
-        res = optimize.minimize(f, x0, method="L-BFGS-B", jac="3-point", bounds=bounds,
+        options = {"ftol": 1e-13, "gtol": 1e-8, "maxiter": 500, "finite_diff_rel_step": 1e-5}
+        res = optimize.minimize(f, x0, method="L-BFGS-B", jac="2-point", bounds=bounds,
                                 options=options)
         x, fun = res.x, float(res.fun)
         if polish:
@@ -194,7 +194,7 @@ class _Profiler:
             nm = optimize.minimize(f, x, method="Nelder-Mead", bounds=box,
                                    options={"xatol": 1e-9, "fatol": 1e-12,
                                             "maxfev": 300 * len(free)})
-            again = optimize.minimize(f, nm.x, method="L-BFGS-B", jac="3-point", bounds=bounds,
+            again = optimize.minimize(f, nm.x, method="L-BFGS-B", jac="2-point", bounds=bounds,
                                       options=options)
             for candidate in (nm, again):
                 if candidate.fun < fun:
@@ -292,41 +292,46 @@ ZETA_TOLERANCE = 1e-3
 
 
 def _verified_limits(checked, limits, estimate, step, z, bounds):
-    """Each finite limit not on a bound, with its checked zeta (``checked(v)``); re-solved on
-    the polished profile (``checked(v, polish=True)``) when it misses +/-z by more than
-    ZETA_TOLERANCE, or reported (a note) when that fails too. Returns ((low, zeta_low),
-    (high, zeta_high), notes)."""
+    """Each finite limit not on a bound, with its checked zeta (``checked(v)``: the profile
+    re-minimised from the estimate). A limit that misses +/-z by more than ZETA_TOLERANCE
+    is re-solved on the checked profile, then on the polished one (``checked(v,
+    polish=True)``: Nelder-Mead too) if needed, or reported in a note when that fails too.
+    Returns ((low, zeta_low), (high, zeta_high), notes)."""
     out, notes = [], []
     for sign, limit, bound in zip((-1, 1), limits, bounds):
         if not np.isfinite(limit) or (bound is not None and limit == bound):
             out.append((limit, np.nan))
             continue
         value = checked(limit)
+        for profile in (checked, functools.partial(checked, polish=True)):
+            if abs(value - sign * z) <= ZETA_TOLERANCE:
+                break
+            limit, value = _resolve_limit(profile, limit, estimate, step, z, sign, bound)
         if abs(value - sign * z) > ZETA_TOLERANCE:
-            polished = functools.partial(checked, polish=True)
-            # bracket the checked profile's root around the first answer, then solve it
-            inner, outer, h = limit, limit, 0.05 * step
-            for _ in range(40):
-                if sign * polished(outer) >= z:
-                    break
-                inner, outer, h = outer, outer + sign * h, 2 * h
-                if bound is not None and sign * (outer - bound) >= 0:
-                    outer = bound
-            while sign * polished(inner) > z and sign * (inner - estimate) > 0:
-                inner = estimate + 0.5 * (inner - estimate)
-            try:
-                limit = optimize.brentq(lambda v, f=polished, s=sign: f(v) - s * z,
-                                        min(inner, outer), max(inner, outer),
-                                        xtol=1e-7 * max(1.0, abs(limit)))
-                value = polished(limit)
-            except ValueError:
-                pass
-            if abs(value - sign * z) > ZETA_TOLERANCE:
-                notes.append(f"the profile's {'lower' if sign < 0 else 'upper'} limit could not "
-                             f"be placed at the level (signed root deviance {value:.4f} there, "
-                             f"not {sign * z:.4f})")
+            notes.append(f"the profile's {'lower' if sign < 0 else 'upper'} limit could not be "
+                         f"placed at the level (signed root deviance {value:.4f} there, not "
+                         f"{sign * z:.4f})")
         out.append((limit, float(value)))
     return out[0], out[1], notes
+
+
+def _resolve_limit(profile, limit, estimate, step, z, sign, bound):
+    """The root of profile(v) = sign * z bracketed around a first answer ``limit``."""
+    inner, outer, h = limit, limit, 0.05 * step
+    for _ in range(40):
+        if sign * profile(outer) >= z:
+            break
+        inner, outer, h = outer, outer + sign * h, 2 * h
+        if bound is not None and sign * (outer - bound) >= 0:
+            outer = bound
+    while sign * profile(inner) > z and sign * (inner - estimate) > 0:
+        inner = estimate + 0.5 * (inner - estimate)
+    try:
+        limit = optimize.brentq(lambda v: profile(v) - sign * z, min(inner, outer),
+                                max(inner, outer), xtol=1e-7 * max(1.0, abs(limit)))
+    except ValueError:
+        pass
+    return limit, profile(limit)
 
 
 def _fixed_profiles(fit, z: float) -> list:
