@@ -518,7 +518,7 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         exog_re = mats.get(re_term)
         if exog_re is None:
             exog_re = pd.DataFrame({"Intercept": np.ones(len(frame))}, index=frame.index)
-        _check_slopes_vary(exog_re, gf, frame, prep, re_term)
+        findings += _constant_slopes(exog_re, gf, prep, re_term)
         blocks.append(CovBlock("re", _label(prep, gf), list(exog_re.columns), re_term))
 
     vc_names, vc_codes, vc_levels, vc_scale, vc_slopes = [], [], [], [], []
@@ -526,7 +526,7 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         slope = None
         term_name = "Intercept"
         if t.exprs:
-            _check_slopes_vary(mats[t], t.factor, frame, prep, t)
+            findings += _constant_slopes(mats[t], t.factor, prep, t)
             slope, term_name = mats[t].iloc[:, 0].to_numpy(dtype=float), mats[t].columns[0]
         vc_slopes.append(slope)
         vc_scale.append(1.0 if slope is None else _rms(slope))
@@ -560,24 +560,41 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
     return design
 
 
-def _check_slopes_vary(mat: pd.DataFrame, factor, frame, prep, term) -> None:
+def _constant_slopes(mat: pd.DataFrame, factor, prep, term) -> list[Finding]:
+    """Findings for random-slope columns that are constant within every level of their
+    grouping factor. lme4 fits them, and so does mixedkit: a column of ones is a random
+    intercept written another way (statsmodels' own lme4 suite writes ``(0 + exog_re_0 +
+    exog_re_1 | groups)`` with ``exog_re_0`` all ones); any other such slope is separated
+    from the intercept only by differences between groups, which is worth saying."""
     if factor is None:
-        return
+        return []
     codes = prep.codes(factor)
+    label = _label(prep, factor)
+    out = []
     for col in mat.columns:
         if col == "Intercept":
             continue
         v = mat[col].to_numpy(float)
         first = np.full(codes.max() + 1, np.nan)
         first[codes[::-1]] = v[::-1]  # each level's first value
-        if np.array_equal(v, first[codes]):  # constant within every level
-            label = _label(prep, factor)
-            raise DataError(
-                f"random slope {col!r} in {term.source} does not vary within any level of "
-                f"{label!r} (it is constant within every group), so its variance cannot be "
-                f"separated from the random intercept. Remove it from the random part, e.g. "
-                f"(1 | {label}), and keep it as a fixed effect"
-            )
+        if not np.array_equal(v, first[codes]):  # varies within a level: an ordinary slope
+            continue
+        if np.all(v == 1.0):
+            out.append(Finding(
+                "random intercept as a column", "note",
+                f"{col!r} in {term.source} is a column of ones: a random intercept for "
+                f"{label!r}, fitted as one.", "",
+                f"Write the intercept as lme4 does: (1 | {label})."))
+        else:
+            out.append(Finding(
+                "slope constant within groups", "warning",
+                f"random slope {col!r} in {term.source} is constant within every level of "
+                f"{label!r}: its variance is separated from the random intercept's only by "
+                "differences between the groups.",
+                "Such variances are poorly determined and the fit is often singular.",
+                f"If {col!r} describes the groups, keep it as a fixed effect and drop it from "
+                f"the random part: (1 | {label})."))
+    return out
 
 
 def _statsmodels_call(prep, gf, re_term, vc_terms, use_sparse) -> str:
