@@ -125,3 +125,34 @@ def test_statsmodels_call_specifies_the_same_model(formula, dataset):
         res = model.fit(reml=True, start_params=start, method="lbfgs")
     assert res.llf == pytest.approx(fit.loglik, abs=1e-5)
     np.testing.assert_allclose(res.fe_params, fit.fixed_effects["estimate"], rtol=1e-5)
+
+
+def test_double_bar_expands_products_as_lme4():
+    """(ac*bc || g) is lme4's (1|g) + (0+ac|g) + (0+bc|g) + (0+ac:bc|g): it was read as one
+    correlated block (0 + ac*bc | g) beside the intercept, a different model."""
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame({"subject": np.repeat([f"s{i}" for i in range(12)], 8),
+                      "ac": np.tile([-0.5, 0.5], 48), "bc": np.tile([-0.5, -0.5, 0.5, 0.5], 24)})
+    d["rt"] = rng.normal(size=len(d)) + d["ac"] + rng.normal(size=12).repeat(8)
+    parsed, _ = parse_formula("rt ~ ac*bc + (ac*bc || subject)", d.columns)
+    assert [(t.exprs, t.intercept, t.correlated) for t in parsed.random] == [
+        ((), True, False), (("ac",), False, False), (("bc",), False, False),
+        (("ac:bc",), False, False)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mk.MixedkitWarning)
+        short = mk.fit_lmm("rt ~ ac*bc + (ac*bc || subject)", d)
+        long = mk.fit_lmm("rt ~ ac*bc + (ac + bc + ac:bc || subject)", d)
+    assert short.loglik == pytest.approx(long.loglik, abs=1e-8)
+    assert list(short.variance_components["term"]) == list(long.variance_components["term"])
+    assert not short.variance_components["term"].str.startswith("corr").any()
+
+
+@pytest.mark.parametrize("expr, expanded", [
+    ("x", ["x"]), ("a:b", ["a:b"]), ("I(x**2)", ["I(x**2)"]),
+    ("a*b", ["a", "b", "a:b"]),
+    ("a*b*c", ["a", "b", "c", "a:b", "a:c", "b:c", "a:b:c"]),
+])
+def test_product_expansion_follows_r_terms(expr, expanded):
+    from mixedkit.model.formula import _expand_product
+
+    assert _expand_product(expr) == expanded

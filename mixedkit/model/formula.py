@@ -11,6 +11,7 @@ name mixedkit shows.
 from __future__ import annotations
 
 import builtins
+import itertools
 import keyword
 import re
 from collections.abc import Mapping
@@ -298,6 +299,8 @@ def _parse_random(term: str, names: NameMap) -> list[RandomTerm]:
         prefix = prefix + cols
         factors.append(prefix)
 
+    if double:  # lme4's expandDoubleVerts: one term per column of the expanded products
+        exprs = list(dict.fromkeys(t for e in exprs for t in _expand_product(e)))
     terms = []
     for fac in factors:
         if double:
@@ -307,6 +310,19 @@ def _parse_random(term: str, names: NameMap) -> list[RandomTerm]:
         else:
             terms.append(RandomTerm(tuple(exprs), intercept, fac, True, source))
     return terms
+
+
+def _expand_product(expr: str) -> list[str]:
+    """``a*b*c`` as R's ``terms()`` expands it: main effects, then two-way interactions, ...
+    in order of appearance (``a``, ``b``, ``c``, ``a:b``, ``a:c``, ``b:c``, ``a:b:c``); other
+    expressions (``x``, ``a:b``, ``I(x**2)``) unchanged."""
+    if "**" in expr:
+        return [expr]
+    pieces = [p.strip() for p in _split_top(expr, "*")]
+    if len(pieces) == 1:
+        return [expr]
+    return [":".join(combo) for r in range(1, len(pieces) + 1)
+            for combo in itertools.combinations(pieces, r)]
 
 
 def _check_response_not_on_rhs(lhs: str, rhs: str, names: NameMap) -> None:
