@@ -123,8 +123,9 @@ class InferenceOptions:
     @classmethod
     def checked(cls, conf_level, df_method, *, reml: bool) -> InferenceOptions:
         """Options for a new fit, from the user's arguments (Kenward–Roger with ML refused)."""
-        check_df_method(df_method, reml=reml)
-        return cls(conf_level, df_method)
+        options = cls(conf_level, df_method)
+        check_df_method(options.df_method, reml=reml)
+        return options
 
     def for_fit(self, reml: bool) -> InferenceOptions:
         """These options on a fit by REML or ML: an ML fit inherits Satterthwaite in place
@@ -137,6 +138,8 @@ class InferenceOptions:
 
     def resolve(self, *, conf_level=None, df_method=None, reml: bool) -> InferenceOptions:
         """The fit's options with a call's overrides (None: the fit's own), checked."""
-        return InferenceOptions(
-            self.conf_level if conf_level is None else check_conf_level(conf_level),
-            self.df_method if df_method is None else check_df_method(df_method, reml=reml))
+        options = InferenceOptions(self.conf_level if conf_level is None else conf_level,
+                                   self.df_method if df_method is None else df_method)
+        if df_method is not None:  # a call's own request; the fit's was settled by for_fit
+            check_df_method(options.df_method, reml=reml)
+        return options

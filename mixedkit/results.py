@@ -93,7 +93,7 @@ class LmmFit:
         self.state = state
         prep, design, est = state.prep, state.design, state.estimate
         # What the user asked for, and what holds on this fit (Kenward-Roger needs REML):
-        # a refit passes the request on, so an ML refit of an ML refit gets KR back.
+        # a refit passes the request on, so the REML refit of a KR fit's ML refit is KR again.
         self._requested = InferenceOptions() if options is None else options
         self._options = self._requested.for_fit(state.reml)
         self._inference: dict[str, FixedInference] = {}

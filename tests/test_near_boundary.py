@@ -63,18 +63,24 @@ def _property(seed, n_groups, n_per, kind):
     assert ours >= polished - 1e-6, (ours, polished)
 
 
-@settings(derandomize=True, max_examples=24, deadline=None, database=None,
-          suppress_health_check=list(HealthCheck))
-@given(seed=st.integers(0, 2**31), n_groups=st.integers(6, 30), n_per=st.integers(3, 10),
-       kind=st.sampled_from(KINDS))
+def _designs(max_groups: int, max_per: int) -> dict:
+    return {"seed": st.integers(0, 2**31), "n_groups": st.integers(6, max_groups),
+            "n_per": st.integers(3, max_per), "kind": st.sampled_from(KINDS)}
+
+
+def _settings(n: int):
+    return settings(derandomize=True, max_examples=n, deadline=None, database=None,
+                    suppress_health_check=list(HealthCheck))
+
+
+@_settings(24)
+@given(**_designs(30, 10))
 def test_never_below_another_optimiser(seed, n_groups, n_per, kind):
     _property(seed, n_groups, n_per, kind)
 
 
 @pytest.mark.slow
-@settings(derandomize=True, max_examples=300, deadline=None, database=None,
-          suppress_health_check=list(HealthCheck))
-@given(seed=st.integers(0, 2**31), n_groups=st.integers(6, 40), n_per=st.integers(3, 12),
-       kind=st.sampled_from(KINDS))
+@_settings(300)
+@given(**_designs(40, 12))
 def test_never_below_another_optimiser_many(seed, n_groups, n_per, kind):
     _property(seed, n_groups, n_per, kind)

@@ -414,8 +414,8 @@ def estimate(design, reml: bool, start: np.ndarray | None = None,
     None).  If it fails, returns a non-finite likelihood or stops with a large
     gradient, Nelder-Mead from the best point so far (polished by L-BFGS-B) and
     L-BFGS-B from two other starts follow.  The best valid optimum is kept.  An optimum
-    with a Cholesky diagonal on its bound is re-examined before it is reported singular
-    (``_boundary_checks``: an interior restart and, where cheap, Nelder-Mead).
+    with a Cholesky diagonal on or near its bound is re-examined before it is reported
+    (``_boundary_checks``: interior restarts and, where cheap, Nelder-Mead).
 
     ``engine="mixedkit"`` evaluates the likelihood with :mod:`mixedkit.model.engine`
     (bounded at exactly 0); ``"statsmodels"`` with ``MixedLM.loglike`` and ``score``
