@@ -96,12 +96,14 @@ def _anova_display(fit) -> pd.DataFrame | None:
         table = fit.anova()
     except (MixedkitError, np.linalg.LinAlgError, ValueError):
         return None
-    return pd.DataFrame({
+    shown = pd.DataFrame({
         "term": table["term"], "F": table["statistic"].map(format_number),
         "num_df": table["num_df"].astype(str),
         "den_df": table["den_df"].map(lambda d: "" if not np.isfinite(d) else f"{d:.1f}"),
         "p_value": table["p_value"].map(format_p),
     })
+    shown.attrs["heading"] = table.attrs["heading"]
+    return shown
 
 
 def _random_display(fit) -> pd.DataFrame:
@@ -131,7 +133,7 @@ def summary_text(fit) -> str:
     ]
     anova = _anova_display(fit)
     if anova is not None:
-        lines += [fit.anova().attrs["heading"] + ":", anova.to_string(index=False), ""]
+        lines += [anova.attrs["heading"] + ":", anova.to_string(index=False), ""]
     lines += [
         f"Health: {fit.health.verdict}",
     ]
@@ -296,7 +298,7 @@ def _anova_html(fit) -> str:
     table = _anova_display(fit)
     if table is None:
         return ""
-    heading = html.escape(fit.anova().attrs["heading"].replace(" Analysis of Variance Table", ""))
+    heading = html.escape(table.attrs["heading"].replace(" Analysis of Variance Table", ""))
     return (f'<div class="mk-sec">F tests <span>({heading})</span></div>'
             f'{_html_table(table, ("term",), {"p_value": "p-value", "num_df": "num df", "den_df": "den df"})}')
 

@@ -118,9 +118,10 @@ def test_profile_interval_covers_the_ml_estimate():
                                   "dialyzer"])
 def test_every_profile_limit_reaches_its_level(spec):
     """The signed root deviance at each reported limit is the normal quantile within 1e-3,
-    whatever lme4 says (its own profile can be off): checked by re-profiling there with a
-    Nelder-Mead polish, independently of the search that placed the limit. Penicillin's
-    plate SD upper limit was 1.1815 at zeta 1.9572 before the check."""
+    whatever lme4 says (its own profile can be off): checked by re-profiling there from the
+    fit's estimate, not from the nearest point of the search that placed the limit.
+    Penicillin's plate SD upper limit was 1.1815 before the check; an independent
+    Nelder-Mead re-profile put zeta there at 1.9572."""
     if spec == "dialyzer":
         from pathlib import Path
 

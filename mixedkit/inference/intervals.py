@@ -167,9 +167,9 @@ class _Profiler:
     def profile_min(self, j: int, value: float, start: np.ndarray,
                     polish: bool = False) -> tuple[float, np.ndarray]:
         """min over the other parameters of the deviance with psi_j = value: L-BFGS-B with
-        central-difference gradients (one-sided ones are noise at the deviance's precision,
-        and L-BFGS-B stopped after one step), then with ``polish`` Nelder-Mead and L-BFGS-B
-        again (used to check each reported limit)."""
+        finite-difference gradients on a relative step of 1e-5 (the default step gave noise
+        at the deviance's precision, and L-BFGS-B stopped after one step), then with
+        ``polish`` Nelder-Mead and L-BFGS-B again (to re-solve a limit that missed)."""
         free = [i for i in range(len(self.psi_hat)) if i != j]
         all_bounds = self.bounds()
         bounds = [all_bounds[i] for i in free]
@@ -287,7 +287,7 @@ def _profile_ml(fit, level: float) -> tuple[pd.DataFrame, list[str]]:
 
 # A reported profile limit is checked: the signed root deviance there, re-minimised from
 # the estimate (the search went from the nearest point already profiled), must be within
-# this of the normal quantile, else it is re-solved with a Nelder-Mead polish of each point.
+# this of the normal quantile, else it is re-solved (see _verified_limits).
 ZETA_TOLERANCE = 1e-3
 
 
@@ -356,9 +356,13 @@ def _fixed_profiles(fit, z: float) -> list:
             cache[v] = theta
             return np.sign(v - state.beta[j]) * np.sqrt(max(2 * (base - ll), 0.0))
 
+        def checked(v, j=j, sub=sub, base=base, offset=offset):  # re-maximised from the fit
+            ll, _ = _max_loglik(sub, design, state.theta, design.endog - offset * v, state.reml)
+            return np.sign(v - state.beta[j]) * np.sqrt(max(2 * (base - ll), 0.0))
+
         low, high, _ = _limits(zeta, state.beta[j], se[j], z, None, None)
         rows.append(["fixed", "", name, state.beta[j], low, high])
-        zetas.append(tuple(float(zeta(v)) if np.isfinite(v) else np.nan for v in (low, high)))
+        zetas.append(tuple(float(checked(v)) if np.isfinite(v) else np.nan for v in (low, high)))
     return rows, zetas
 
 
