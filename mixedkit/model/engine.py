@@ -18,13 +18,15 @@ X'X, ...), so an evaluation never touches the n rows and has no Python loop over
 groups.  M has eigenvalues >= 1 for every theta, theta = 0 included, so the
 likelihood is exact and smooth on the boundary.
 
-Structure.  Random terms on the same factor form one :class:`RandomFactor` with a
-q x q block of Lambda per level.  One factor is *primary*: its part of M is block
-diagonal (one q x q block per level), handled as a stack of small matrices.  All
-other factors (crossed or nested; one column per level) are *secondary*: their part
-of M is reduced to the Schur complement S = C - B' A^-1 B, which splits into
-connected components (one per top-level group for nested designs, one dense block
-for crossed ones), each factorised densely.
+Structure.  Each :class:`RandomFactor` (a random term on one grouping factor) has a
+q x q block of Lambda per level.  The factor with the most columns is *primary*: its
+part of M is block diagonal (one q x q block per level), handled as a stack of small
+matrices.  All other factors (crossed, nested or partially crossed, q_j columns per
+level) are *secondary*: their part of M is reduced to the Schur complement
+S = C - B' A^-1 B, which splits into connected components (one per top-level group for
+nested designs, one dense block for crossed ones), each factorised densely.  Within S,
+Lambda_2 mixes the columns of one level, so Z_2'Z_2 is kept as full q_j1 x q_j2 blocks
+for every pair of levels that share a row.
 
 The gradient in theta is analytic: with Psi = M^-1 Phi and E = Z'[X y] - Z'Z Lambda Psi,
 d T = -2 sym((dLambda Psi)' E) and d log|M| = 2 tr(M^-1 Lambda' Z'Z dLambda), which
@@ -214,8 +216,8 @@ class Engine:
     y : ndarray, shape (n,)
         Response.
     factors : list of RandomFactor
-        At most one factor may have more than one column (statsmodels' correlated
-        block and the slopes on its grouping factor).
+        The random terms, each a q x q block of Lambda per level of its factor
+        (q >= 1); crossed, nested or partially crossed.
     n_theta : int
         Length of theta (statsmodels' packed covariance parameters).
     memory_limit : float, optional
@@ -230,11 +232,10 @@ class Engine:
         self.n, self.p = x.shape
         self.n_theta = int(n_theta)
         self.factors = list(factors)
-        wide = [i for i, f in enumerate(self.factors) if f.q > 1]
-        if len(wide) > 1:
-            raise ValueError("the engine supports one factor with several random columns")
-        sizes = [f.n_levels * f.q for f in self.factors]
-        self.primary = wide[0] if wide else int(np.argmax(sizes))
+        # The factor with the most columns is eliminated level by level (its blocks are
+        # independent); the others meet in the Schur complement, which is dense where they
+        # cross, so it should be the smaller part.
+        self.primary = int(np.argmax([f.n_levels * f.q for f in self.factors]))
         self.secondary = [i for i in range(len(self.factors)) if i != self.primary]
         self._x = x
         self._structure()
@@ -279,39 +280,63 @@ class Engine:
         self.L, self.q = fp.n_levels, fp.q
         # Z'Z of the primary factor, one block per level.
         self.ztz_p = segment_sum(zp[:, :, None] * zp[:, None, :], fp.codes, self.L)
-        # Secondary factors: one column per level, indices offset factor by factor.
-        self.sec_offsets = np.cumsum([0] + [self.factors[i].n_levels for i in self.secondary])
+        # Secondary factors: q_j columns per level, level-major, factor after factor.
+        sec = [self.factors[i] for i in self.secondary]
+        self.sec_offsets = np.cumsum([0] + [f.n_levels * f.q for f in sec])
         self.Q2 = int(self.sec_offsets[-1])
-        self.sec_theta = np.empty(self.Q2, dtype=int)  # theta index of each secondary column
         self.largest_block = 0
         self._flops = 0.0
         if not self.Q2:
             self.n_pairs = 0
             return
         n = self.n
-        zcols, idx = [], []
-        for j, i in enumerate(self.secondary):
-            f = self.factors[i]
-            (k, _, _), = f.theta_pos
-            self.sec_theta[self.sec_offsets[j]:self.sec_offsets[j + 1]] = k
-            zcols.append(f.z[:, 0])
-            idx.append(f.codes + self.sec_offsets[j])
-        rows = np.tile(np.arange(n), len(zcols))
-        z2 = sparse.csr_array((np.concatenate(zcols), (rows, np.concatenate(idx))),
-                              shape=(n, self.Q2))
+        cols = [self.sec_offsets[j] + f.codes[:, None] * f.q + np.arange(f.q)
+                for j, f in enumerate(sec)]
+        width = sum(f.q for f in sec)
+        z2 = sparse.csr_array((np.concatenate([f.z for f in sec], axis=1).ravel(),
+                               (np.repeat(np.arange(n), width),
+                                np.concatenate(cols, axis=1).ravel())), shape=(n, self.Q2))
         z2t = z2.T.tocsr()
         self._z2t = z2t
-        ztz_22 = (z2t @ z2).tocoo()
-        self.c_rows, self.c_cols, self.c_vals = ztz_22.row, ztz_22.col, ztz_22.data
-        self.ztz_22 = ztz_22.tocsr()
-        # Z_P' Z_2 as pairs (primary level, secondary column) with a q-vector each.
-        key = fp.codes.astype(np.int64)[None, :] * self.Q2 + np.stack(idx)
-        pair_key, inverse = np.unique(key.ravel(), return_inverse=True)
-        self.n_pairs = len(pair_key)
-        self.pair_l = (pair_key // self.Q2).astype(np.intp)
-        self.pair_m = (pair_key % self.Q2).astype(np.intp)
-        weights = (np.stack(zcols)[:, :, None] * zp[None, :, :]).reshape(-1, self.q)
-        self.ztz_p2 = segment_sum(weights, inverse, self.n_pairs)
+        self.ztz_22 = (z2t @ z2).tocsr()  # an operator only: scipy drops computed zeros
+        # Z_2'Z_2 as full q_j1 x q_j2 blocks for every pair of levels that share a row:
+        # Lambda_2' C Lambda_2 mixes the columns of a level, so the pattern is by level.
+        self._cblocks = []
+        for j1, f1 in enumerate(sec):
+            for j2, f2 in enumerate(sec):
+                key = f1.codes.astype(np.int64) * f2.n_levels + f2.codes
+                ukey, inverse = np.unique(key, return_inverse=True)
+                vals = segment_sum(f1.z[:, :, None] * f2.z[:, None, :], inverse.ravel(),
+                                   len(ukey))
+                rows = self.sec_offsets[j1] + (ukey // f2.n_levels)[:, None] * f1.q \
+                    + np.arange(f1.q)
+                cols_ = self.sec_offsets[j2] + (ukey % f2.n_levels)[:, None] * f2.q \
+                    + np.arange(f2.q)
+                self._cblocks.append((j1, j2, vals, rows, cols_))
+        # Z_P' Z_2 as pairs (primary level, secondary column) with a q-vector each; the
+        # pairs of one (primary level, secondary level) are q_j consecutive pairs.
+        pair_l, pair_m, pair_v, unit_of = [], [], [], []
+        for j, f in enumerate(sec):
+            key = fp.codes.astype(np.int64) * f.n_levels + f.codes
+            ukey, inverse = np.unique(key, return_inverse=True)
+            g = segment_sum(f.z[:, :, None] * zp[:, None, :], inverse.ravel(), len(ukey))
+            pair_l.append(np.repeat(ukey // f.n_levels, f.q))
+            pair_m.append((self.sec_offsets[j] + (ukey % f.n_levels)[:, None] * f.q
+                           + np.arange(f.q)).ravel())
+            pair_v.append(g.reshape(-1, self.q))
+            unit_of.append(np.full(len(ukey) * f.q, j))
+        pair_l, pair_m = np.concatenate(pair_l), np.concatenate(pair_m)
+        order = np.lexsort((pair_m, pair_l))
+        self.n_pairs = len(order)
+        self.pair_l = pair_l[order].astype(np.intp)
+        self.pair_m = pair_m[order].astype(np.intp)
+        self.ztz_p2 = np.concatenate(pair_v)[order]
+        position = np.empty(self.n_pairs, dtype=np.intp)
+        position[order] = np.arange(self.n_pairs)
+        sizes = np.r_[0, np.cumsum([len(v) for v in unit_of])]
+        # per secondary factor: (pair units, q_j) positions of its pairs
+        self.pair_units = [position[sizes[j]:sizes[j + 1]].reshape(-1, f.q)
+                           for j, f in enumerate(sec)]
         self._components()
 
     def _components(self) -> None:
@@ -321,24 +346,28 @@ class Engine:
         counts = np.diff(np.r_[starts, self.n_pairs])
         n_triples = int((counts.astype(np.int64) ** 2).sum())
         first = np.repeat(self.pair_m[starts], counts)
+        c_rows = np.concatenate([np.broadcast_to(r[:, :, None], v.shape).ravel()
+                                 for _, _, v, r, _ in self._cblocks])
+        c_cols = np.concatenate([np.broadcast_to(c[:, None, :], v.shape).ravel()
+                                 for _, _, v, _, c in self._cblocks])
         graph = sparse.coo_array(
-            (np.ones(len(self.c_rows) + self.n_pairs),
-             (np.r_[self.c_rows, first], np.r_[self.c_cols, self.pair_m])),
+            (np.ones(len(c_rows) + self.n_pairs),
+             (np.r_[c_rows, first], np.r_[c_cols, self.pair_m])),
             shape=(self.Q2, self.Q2))
         n_comp, label = csgraph.connected_components(graph, directed=False)
         comp_size = np.bincount(label, minlength=n_comp)
         self.largest_block = int(comp_size.max())
         self._flops = float((comp_size.astype(float) ** 3).sum() * 4 / 3
-                            + n_triples * 4 * self.q)
+                            + n_triples * 4 * self.q + len(c_rows) * 4)
         # per triple: three indices and about four q-vectors of temporaries; per dense
-        # block: the block and its inverse.
-        needed = n_triples * 8 * (3 + 4 * self.q) + 2 * 8 * float((comp_size.astype(float)
-                                                                     ** 2).sum())
+        # block: the block and its inverse; per entry of Z_2'Z_2: its value and position.
+        needed = (n_triples * 8 * (3 + 4 * self.q) + len(c_rows) * 8 * 4
+                  + 2 * 8 * float((comp_size.astype(float) ** 2).sum()))
         if self.memory_limit is not None and needed > self.memory_limit:
             raise EngineTooLargeError(
                 f"its factorisation needs about {needed / 1e9:.1f} GB (limit "
                 f"{self.memory_limit / 1e9:.1f} GB): the largest dense block of crossed or "
-                f"nested random effects has {self.largest_block:,} levels and "
+                f"nested random effects has {self.largest_block:,} columns and "
                 f"{n_triples:,} cross-products are formed per evaluation")
         order = np.argsort(label, kind="stable")
         local = np.empty(self.Q2, dtype=np.intp)
@@ -370,8 +399,16 @@ class Engine:
         p2 = np.repeat(start_rep, rep) + within
         self.t1, self.t2 = p1, p2
         self.t_pos = self.comp.flat(self.pair_m[p1], self.pair_m[p2])
-        self.c_pos = self.comp.flat(self.c_rows, self.c_cols)
+        # each block of Z_2'Z_2 with the positions of its entries in the flat stack
+        self._cblocks = [(j1, j2, vals, self.comp.flat(rows[:, :, None], cols[:, None, :]))
+                         for j1, j2, vals, rows, cols in self._cblocks]
         self.diag_pos = self.comp.flat(np.arange(self.Q2), np.arange(self.Q2))
+        # per secondary factor: positions of each level's diagonal q_j x q_j block of S
+        self.unit_diag_pos = []
+        for j, i in enumerate(self.secondary):
+            f = self.factors[i]
+            c = self.sec_offsets[j] + np.arange(f.n_levels)[:, None] * f.q + np.arange(f.q)
+            self.unit_diag_pos.append(self.comp.flat(c[:, :, None], c[:, None, :]))
 
     def seconds_per_evaluation(self) -> float:
         """A rough estimate of one likelihood-and-gradient evaluation."""
@@ -426,7 +463,9 @@ class Engine:
         if self.Q2:
             sec_group = np.zeros(self.Q2, dtype=np.intp)
             for j, i in enumerate(self.secondary):
-                sec_group[self.factors[i].codes + self.sec_offsets[j]] = groups
+                f = self.factors[i]
+                for c in range(f.q):
+                    sec_group[self.sec_offsets[j] + f.codes * f.q + c] = groups
             pieces -= segment_sum(st.r2_mat[:, :, None] * st.psi2[:, None, :], sec_group,
                                    n_groups)
         return pieces
@@ -446,25 +485,27 @@ class Engine:
         r1 = lam.T @ self.ztxy_p  # Lambda' Z'[X y], per level
         y1 = ainv @ r1
         if self.Q2:
-            lam2 = theta[self.sec_theta]
-            b = np.einsum("ai,pa->pi", lam, self.ztz_p2) * lam2[self.pair_m, None]
+            lams = [self.factors[i].lam(theta) for i in self.secondary]
+            zl2 = self._pairs_times_lambda2(lams)
+            b = zl2 @ lam  # Lambda_P' Z_P'Z_2 Lambda_2 on the pairs
             w = np.einsum("pij,pj->pi", ainv[self.pair_l], b)
-            flat = np.bincount(self.c_pos, weights=self.c_vals * lam2[self.c_rows]
-                               * lam2[self.c_cols], minlength=self.comp.total)
+            flat = np.zeros(self.comp.total)
+            for j1, j2, vals, pos in self._cblocks:  # Lambda_2' Z_2'Z_2 Lambda_2
+                flat[pos] = _sandwich(lams[j1], vals, lams[j2])
             flat[self.diag_pos] += 1.0
             flat -= np.bincount(self.t_pos, weights=np.einsum("pi,pi->p", b[self.t1],
                                                                w[self.t2]),
                                 minlength=self.comp.total)
             sinv_flat, logdet_s = self._factor_components(flat)
             logdet += logdet_s
-            r2 = lam2[:, None] * self.ztxy_2
+            r2 = self._lambda2_times(lams, self.ztxy_2, transpose=True)
             rhs2 = r2 - segment_sum(np.einsum("pi,pir->pr", b, y1[self.pair_l]), self.pair_m,
                                      self.Q2)
             psi2 = self._component_solve(sinv_flat, rhs2)
             psi1 = y1 - segment_sum(w[:, :, None] * psi2[self.pair_m, None, :], self.pair_l,
                                      self.L)
             t = self.xy_xy - np.einsum("lir,lis->rs", r1, psi1) - r2.T @ psi2
-            st.update(b=b, w=w, sinv_flat=sinv_flat, psi2=psi2, lam2=lam2, r2_mat=r2)
+            st.update(b=b, w=w, sinv_flat=sinv_flat, psi2=psi2, lams=lams, zl2=zl2, r2_mat=r2)
         else:
             psi1 = y1
             t = self.xy_xy - np.einsum("lir,lis->rs", r1, psi1)
@@ -484,6 +525,39 @@ class Engine:
         st.update(beta_c=beta_c, r2=r2_pen, m=m)
         grad = self._gradient(theta, reml, st) if gradient else None
         return -dev / 2, grad, st
+
+    def _pairs_times_lambda2(self, lams: list) -> np.ndarray:
+        """(Lambda_2' Z_2'Z_P) on the pairs: each pair's q-vector of Z_P'Z_2, mixed with
+        the other columns of its secondary level by that factor's block of Lambda."""
+        out = np.empty_like(self.ztz_p2)
+        for idx, lam_j in zip(self.pair_units, lams):
+            if lam_j.shape == (1, 1):
+                out[idx[:, 0]] = self.ztz_p2[idx[:, 0]] * lam_j[0, 0]
+            else:
+                out[idx] = lam_j.T @ self.ztz_p2[idx]
+        return out
+
+    def _lambda2_times(self, lams: list, arr: np.ndarray, transpose: bool) -> np.ndarray:
+        """Lambda_2 @ arr (or Lambda_2' @ arr) for arr with one row per secondary column."""
+        out = np.empty_like(arr)
+        for j, i in enumerate(self.secondary):
+            sl = slice(self.sec_offsets[j], self.sec_offsets[j + 1])
+            f, lam_j = self.factors[i], lams[j].T if transpose else lams[j]
+            if f.q == 1:
+                out[sl] = arr[sl] * lam_j[0, 0]
+            else:
+                out[sl] = (lam_j @ arr[sl].reshape(f.n_levels, f.q, -1)).reshape(arr[sl].shape)
+        return out
+
+    def _secondary_traces(self, st, x12: np.ndarray, lams: list) -> list:
+        """Per secondary factor: K[b, a] = sum over its levels of (M^-1 Lambda' Z'Z) at
+        ((level, b), (level, a)), the derivative of log|M| in its block of Lambda."""
+        lam_zp = self.ztz_p2 @ st.lam  # (Lambda_P' Z_P'Z_2) per pair
+        out = [-np.einsum("nbi,nai->ba", x12[idx], lam_zp[idx]) for idx in self.pair_units]
+        for j1, j2, vals, pos in self._cblocks:
+            left = lams[j1].T @ vals if vals.shape[1] > 1 else vals * lams[j1][0, 0]
+            out[j2] += np.einsum("ncb,nca->ba", st.sinv_flat[pos], left)
+        return out
 
     def _factor_components(self, flat: np.ndarray) -> tuple[np.ndarray, float]:
         out = np.empty_like(flat)
@@ -529,21 +603,16 @@ class Engine:
         h = self.ztz_p @ lam  # (Z'Z Lambda)_l, rows a
         k_mat = np.einsum("lbc,lac->ba", d, h)
         if self.Q2:
-            lam2, psi2 = st.lam2, st.psi2
-            lam_psi2 = lam2[:, None] * psi2
+            lams, psi2 = st.lams, st.psi2
+            lam_psi2 = self._lambda2_times(lams, psi2, transpose=False)
             e1 -= segment_sum(self.ztz_p2[:, :, None] * lam_psi2[self.pair_m, None, :],
                                self.pair_l, self.L)
             e2 = (self.ztxy_2
                   - segment_sum(np.einsum("pa,par->pr", self.ztz_p2, lam_psi1[self.pair_l]),
                                  self.pair_m, self.Q2)
                   - self.ztz_22 @ lam_psi2)
-            k_mat -= np.einsum("pb,pa->ba", x12, self.ztz_p2 * lam2[self.pair_m, None])
-            # Secondary: sum over its columns m of (M^-1 Lambda' Z'Z)[m, m].
-            lam_zp = np.einsum("ai,pa->pi", lam, self.ztz_p2)  # (Lambda_P' Z_P'Z_2) per pair
-            k2 = -segment_sum(np.einsum("pi,pi->p", x12, lam_zp), self.pair_m, self.Q2)
-            k2 += np.bincount(self.c_rows, weights=st.sinv_flat[self.c_pos] * self.c_vals
-                              * lam2[self.c_cols], minlength=self.Q2)
-            c4_2 = np.einsum("mr,ms->mrs", psi2, e2)
+            k_mat -= np.einsum("pb,pa->ba", x12, st.zl2)
+            k2 = self._secondary_traces(st, x12, lams)
         c4 = np.einsum("lbr,las->abrs", st.psi1, e1)
         w = np.r_[-st.beta_c, 1.0]
         txx = st.t[:p, :p]
@@ -552,11 +621,14 @@ class Engine:
         fp = self.factors[self.primary]
         for k, a, b in fp.theta_pos:
             grad[k] += self._dev_term(c4[a, b], 2 * k_mat[b, a], w, txx_inv, st, reml)
-        if self.Q2:
-            for k in np.unique(self.sec_theta):
-                sel = self.sec_theta == k
-                grad[k] += self._dev_term(c4_2[sel].sum(axis=0), 2 * k2[sel].sum(), w,
-                                          txx_inv, st, reml)
+        for j, i in enumerate(self.secondary):
+            sl = slice(self.sec_offsets[j], self.sec_offsets[j + 1])
+            f = self.factors[i]
+            psi_j = st.psi2[sl].reshape(f.n_levels, f.q, -1)
+            e_j = e2[sl].reshape(f.n_levels, f.q, -1)
+            c4_j = np.einsum("lbr,las->abrs", psi_j, e_j)
+            for k, a, b in f.theta_pos:
+                grad[k] += self._dev_term(c4_j[a, b], 2 * k2[j][b, a], w, txx_inv, st, reml)
         return -grad / 2
 
     def _dev_term(self, c, dlogdet, w, txx_inv, st, reml) -> float:
@@ -583,14 +655,20 @@ class Engine:
         b_cov[self.primary] = lam @ st.d @ lam.T
         if self.Q2:
             u2 = st.psi2 @ w
-            sinv_diag = st.sinv_flat[self.diag_pos]
             for j, i in enumerate(self.secondary):
                 sl = slice(self.sec_offsets[j], self.sec_offsets[j + 1])
-                lam2 = st.lam2[sl]
-                b_modes[i] = (lam2 * u2[sl])[:, None]
-                b_cov[i] = (lam2**2 * sinv_diag[sl])[:, None, None]
+                f, lam_j = self.factors[i], st.lams[j]
+                b_modes[i] = u2[sl].reshape(f.n_levels, f.q) @ lam_j.T
+                b_cov[i] = lam_j @ st.sinv_flat[self.unit_diag_pos[j]] @ lam_j.T
         return Solution(theta=theta, reml=reml, loglik=float(ll), beta=beta, sigma2=float(sigma2),
                         xtvx=st.t[:p, :p].copy(), b=b_modes, b_cov=b_cov)
+
+
+def _sandwich(left: np.ndarray, vals: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """left' @ vals @ right for a stack of blocks (scalars multiply)."""
+    if left.shape == right.shape == (1, 1):
+        return vals * (left[0, 0] * right[0, 0])
+    return left.T @ vals @ right
 
 
 class _State:
