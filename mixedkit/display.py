@@ -117,8 +117,8 @@ def _random_display(fit) -> pd.DataFrame:
 def summary_text(fit) -> str:
     """The text summary shown by ``fit.summary()`` and ``repr(fit)``."""
     lines = [
-        (f"Linear mixed model fit by {fit.method} (mixedkit {__version__}: statsmodels "
-         f"MixedLM's likelihood, {fit.engine} engine)"),
+        (f"Linear mixed model fit by {fit.method} (mixedkit {__version__}: "
+         f"{_likelihood_source(fit)}, {fit.engine} engine)"),
         f"Formula: {fit.formula}",
         f"Data:    {_data_line(fit)}",
         "  ".join(f"{k}: {v}" for k, v in _criteria(fit)),
@@ -143,8 +143,20 @@ def summary_text(fit) -> str:
              f.check not in ("convergence", "singular")]
     if quiet:
         lines.append(f"  ({len(quiet)} more checks passed or are notes: fit.health)")
-    lines += ["", "statsmodels equivalent:", f"  {fit.statsmodels_call}"]
+    lines += ["", "statsmodels equivalent:", f"  {_statsmodels_line(fit)}"]
     return "\n".join(lines)
+
+
+def _likelihood_source(fit) -> str:
+    """Whose likelihood the fit maximised: statsmodels' where it can express the model,
+    lme4's beyond it (the same function where both exist)."""
+    return "statsmodels MixedLM's likelihood" if fit.state.design.expressible \
+        else "lme4's likelihood (beyond statsmodels)"
+
+
+def _statsmodels_line(fit) -> str:
+    reason = fit.state.design.statsmodels_reason
+    return fit.statsmodels_call if reason is None else f"none: {reason}"
 
 
 _CSS = (
@@ -272,6 +284,8 @@ def summary_html(fit) -> str:
     fe_labels = {"std_error": "std. error", "p_value": "p-value",
                  "statistic": "z" if fit.df_method == "normal" else "t"}
     re_labels = {"std_dev": "std. dev.", "corr": "corr."}
+    foot = f"<code>{esc(fit.statsmodels_call)}</code>" if fit.state.design.expressible \
+        else esc(_statsmodels_line(fit))
     return (
         f'{_CSS}<div class="mk-card">'
         f'<div class="mk-head"><span class="mk-title">Linear mixed model</span>'
@@ -289,7 +303,7 @@ def summary_html(fit) -> str:
         f'{_html_table(_fixed_display(fit), ("term",), fe_labels)}'
         f"{_anova_html(fit)}"
         f"{_health_html(fit)}"
-        f'<div class="mk-foot">statsmodels: <code>{esc(fit.statsmodels_call)}</code></div>'
+        f'<div class="mk-foot">statsmodels: {foot}</div>'
         f"</div>"
     )
 

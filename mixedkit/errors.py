@@ -18,6 +18,7 @@ __all__ = [
     "FitError",
     "FitWarning",
     "FormulaError",
+    "StatsmodelsLimitError",
     "InputTypeError",
     "InputValueError",
     "MixedkitError",
@@ -45,6 +46,12 @@ class ColumnNotFoundError(DataError, KeyError):
 
 class FormulaError(MixedkitError, ValueError):
     """The model formula cannot be parsed or expressed in statsmodels."""
+
+
+class StatsmodelsLimitError(FormulaError):
+    """The model is beyond what statsmodels' ``MixedLM`` can express (a correlated random
+    slope on a crossed factor or at a nested level, prior weights): mixedkit fits it,
+    but statsmodels' own fit, results object and evaluation are not available."""
 
 
 class InputTypeError(MixedkitError, TypeError):

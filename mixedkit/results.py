@@ -20,7 +20,7 @@ from .model.estimation import (
     SINGULAR_TOL,
     estimate,
     lme4_theta,
-    relative_factor_blocks,
+    block_factors,
     statsmodels_results,
     user_theta,
 )
@@ -159,6 +159,7 @@ class LmmFit:
     def statsmodels_result(self):
         """statsmodels' ``MixedLMResults`` at this optimum, for the model in
         ``statsmodels_call`` (data units); built on first access."""
+        self.state.design.require_statsmodels("fit.statsmodels_result")
         return statsmodels_results(self.state.design.user_model(),
                                    user_theta(self.state.design, self.state.theta), self.reml,
                                    self.converged)
@@ -211,24 +212,18 @@ class LmmFit:
         (tests/test_lme4_reference.py).
         """
         design = self.state.design
-        chol, sds = relative_factor_blocks(design, user_theta(design, self.state.theta))
+        chols = block_factors(design, user_theta(design, self.state.theta))
         rows = []
-        vc_index = 0
-        for block in design.blocks:
-            if block.kind == "re":
-                cov = self.scale * chol @ chol.T
-                sd = np.sqrt(np.diag(cov))
-                for name, var, s in zip(block.terms, np.diag(cov), sd):
-                    rows.append([block.group, name, var, s, np.nan])
-                for i in range(len(block.terms)):
-                    for j in range(i):
-                        corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else np.nan
-                        rows.append([block.group, f"corr({block.terms[j]}, {block.terms[i]})",
-                                     cov[i, j], np.nan, corr])
-            else:
-                var = self.scale * sds[vc_index] ** 2
-                rows.append([block.group, block.terms[0], var, math.sqrt(var), np.nan])
-                vc_index += 1
+        for block, chol in zip(design.blocks, chols):
+            cov = self.scale * chol @ chol.T
+            sd = np.sqrt(np.diag(cov))
+            for name, var, s in zip(block.terms, np.diag(cov), sd):
+                rows.append([block.group, name, var, s, np.nan])
+            for i in range(len(block.terms)):
+                for j in range(i):
+                    corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else np.nan
+                    rows.append([block.group, f"corr({block.terms[j]}, {block.terms[i]})",
+                                 cov[i, j], np.nan, corr])
         rows.append(["Residual", "", self.scale, math.sqrt(self.scale), np.nan])
         return pd.DataFrame(rows, columns=VARIANCE_COLUMNS)
 
@@ -580,22 +575,16 @@ class LmmFit:
 
     def _singular_description(self, zero) -> str:
         design = self.state.design
-        k = design.k_re
-        n_tri = k * (k + 1) // 2
-        rows, _ = np.tril_indices(k)
         parts = []
         for i in zero:
-            if i < n_tri:
-                block = design.blocks[0]
-                term = block.terms[rows[i]]
-                if rows[i] == 0:
-                    parts.append(f"the {term!r} variance for {block.group!r} is estimated as 0")
-                else:
-                    parts.append(f"{term!r} for {block.group!r} has variance 0 or a correlation "
-                                 "of +/-1 with the terms before it")
+            block = next(b for b in design.blocks if i in b.theta_diagonal)
+            row = int(np.tril_indices(block.q)[0][i - block.theta_start])
+            term = block.terms[row]
+            if row == 0:
+                parts.append(f"the {term!r} variance for {block.group!r} is estimated as 0")
             else:
-                blk = [b for b in design.blocks if b.kind == "vc"][i - n_tri]
-                parts.append(f"the {blk.terms[0]!r} variance for {blk.group!r} is estimated as 0")
+                parts.append(f"{term!r} for {block.group!r} has variance 0 or a correlation "
+                             "of +/-1 with the terms before it")
         return "; ".join(parts)
 
     @cached_property

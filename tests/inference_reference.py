@@ -77,10 +77,11 @@ def _lme4_theta(fit, ref: dict) -> np.ndarray:
         k = len(terms)
         cov = np.zeros((k, k))
         for r in mine:
-            i = terms.index(r_term(r["var1"]))
-            j = terms.index(r_term(r["var2"])) if r.get("var2") else i
-            if block.kind == "vc" and r_term(r["var1"]) != terms[0]:
+            named = [r_term(r["var1"])] + ([r_term(r["var2"])] if r.get("var2") else [])
+            if not set(named) <= set(terms):  # another term on the same factor
                 continue
+            i = terms.index(named[0])
+            j = terms.index(named[-1])
             cov[i, j] = cov[j, i] = r["vcov"]
         chol = np.linalg.cholesky(cov / sigma2 + 1e-300 * np.eye(k)) if cov.any() \
             else np.zeros((k, k))

@@ -130,16 +130,15 @@ def test_theta_is_getme_theta_in_lme4s_order(spec, method):
 
 
 class _Block:
-    def __init__(self, kind, term):
-        self.kind, self.term = kind, term
+    def __init__(self, term, n_levels):
+        self.term, self.n_levels = term, n_levels
 
 
 class _Design:
     """The attributes lme4_term_order reads: blocks and their numbers of levels."""
 
-    def __init__(self, blocks, re_levels, vc_levels):
-        self.blocks, self.group_labels = blocks, list(range(re_levels))
-        self.vc_levels = [list(range(n)) for n in vc_levels]
+    def __init__(self, blocks):
+        self.blocks = blocks
 
 
 @pytest.mark.parametrize("nl, expected", [
@@ -152,6 +151,5 @@ def test_lme4_term_order_rule(nl, expected):
     from mixedkit.model.estimation import lme4_term_order
 
     terms = [object() for _ in nl]
-    blocks = [_Block("re", terms[0])] + [_Block("vc", t) for t in terms[1:]]
-    design = _Design(blocks, nl[0], nl[1:])
+    design = _Design([_Block(t, n) for t, n in zip(terms, nl)])
     assert lme4_term_order(design, terms) == expected

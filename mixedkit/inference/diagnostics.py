@@ -97,16 +97,24 @@ def _trajectory_x(fit, x: str | None) -> str | None:
     return None
 
 
+def _main_block(design):
+    """The random term per-group plots are drawn for: statsmodels' correlated block, or
+    the first term of a model beyond statsmodels (None for crossed variance components)."""
+    if design.re_block is not None:
+        return design.re_block
+    return design.blocks[0] if design.blocks and not design.expressible else None
+
+
 def _shrinkage(fit) -> pd.DataFrame:
     """Per group: separate-regression estimate against the mixed-model estimate."""
     design = fit.state.design
-    if not design.k_re:
+    block = _main_block(design)
+    if block is None:
         return pd.DataFrame(columns=["group", "level", "term", "raw", "mixed", "population"])
-    block = design.blocks[0]
     fe = fit.fixed_effects.set_index("term")["estimate"]
     ranef = fit.ranef()
     ranef = ranef[ranef["group"] == block.group].set_index(["level", "term"])["estimate"]
-    z = design.exog_re.to_numpy()
+    z = block.z
     offset_cols = [c for c in design.exog.columns if c not in block.terms]
     offset = design.exog[offset_cols].to_numpy() @ fe[offset_cols].to_numpy() \
         if offset_cols else np.zeros(len(z))
@@ -114,16 +122,16 @@ def _shrinkage(fit) -> pd.DataFrame:
     # Per-group least squares from the normal equations, all groups at once; groups
     # with too few rows or a singular design get NaN (as lstsq would be meaningless).
 
-    n_groups, q = len(design.group_labels), z.shape[1]
-    ztz = segment_sum(z[:, :, None] * z[:, None, :], design.groups, n_groups)
-    zty = segment_sum(z * y[:, None], design.groups, n_groups)
-    sizes = np.bincount(design.groups, minlength=n_groups)
+    n_groups, q = block.n_levels, z.shape[1]
+    ztz = segment_sum(z[:, :, None] * z[:, None, :], block.codes, n_groups)
+    zty = segment_sum(z * y[:, None], block.codes, n_groups)
+    sizes = np.bincount(block.codes, minlength=n_groups)
     eig = np.linalg.eigvalsh(ztz)
     ok = (sizes >= q) & (eig[:, 0] > 1e-10 * np.maximum(eig[:, -1], 1e-300))
     raw = np.full((n_groups, q), np.nan)
     if ok.any():
         raw[ok] = np.linalg.solve(ztz[ok], zty[ok][:, :, None])[..., 0]
-    levels = np.asarray(design.group_labels).astype(str)
+    levels = np.asarray(block.levels).astype(str)
     pop = np.array([fe.get(term, 0.0) for term in block.terms])
     mixed = np.column_stack([
         pop[j] + ranef.reindex(pd.MultiIndex.from_arrays([levels, [term] * n_groups]))
@@ -143,22 +151,23 @@ def _trajectories(fit, x: str | None, max_groups: int, seed: int) -> pd.DataFram
         raise ColumnNotFoundError(f"x={x!r} is not a column the model uses; "
                                   f"{did_you_mean(x, list(prep.names.safe))}")
     xcol = _trajectory_x(fit, x)
-    if xcol is None or xcol not in prep.names.safe or not design.k_re:
+    block = _main_block(design)
+    if xcol is None or xcol not in prep.names.safe or block is None:
         return pd.DataFrame(columns=cols)
-    labels = design.group_labels
+    labels = np.asarray(block.levels)
     chosen = np.arange(len(labels))
     if len(chosen) > max_groups:
         chosen = np.sort(np.random.default_rng(seed).choice(len(labels), max_groups,
                                                             replace=False))
-    keep = np.isin(design.groups, chosen)
+    keep = np.isin(block.codes, chosen)
     table = pd.DataFrame({
-        "level": labels[design.groups[keep]].astype(str),
+        "level": labels[block.codes[keep]].astype(str),
         "x": prep.frame[prep.names.safe[xcol]].to_numpy()[keep],
         "observed": design.endog[keep],
         "fitted": fit.fitted("conditional").to_numpy()[keep],
         "population": fit.fitted("marginal").to_numpy()[keep],
     }, index=prep.frame.index[keep])
-    table.attrs.update(x=xcol, group=design.blocks[0].group, n_groups=len(labels))
+    table.attrs.update(x=xcol, group=block.group, n_groups=len(labels))
     return table.sort_values(["level", "x"], kind="stable")
 
 

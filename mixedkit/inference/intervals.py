@@ -30,7 +30,7 @@ from ..arguments import check_choice
 from ..model.engine import blas_threads
 from ..model.estimation import (
     EngineObjective,
-    relative_factor_blocks,
+    block_factors,
     std_theta,
     theta_bounds,
     user_theta,
@@ -90,14 +90,7 @@ def lme4_parameters(design, theta: np.ndarray, sigma2: float) -> np.ndarray:
     """lme4's variance parameters (SDs, correlations, sigma; order of
     :func:`_variance_params`) from the unit-free ``theta`` and the residual variance."""
 
-    chol, sds = relative_factor_blocks(design, user_theta(design, theta))
-    covs, v = [], 0
-    for block in design.blocks:
-        if block.kind == "re":
-            covs.append(sigma2 * chol @ chol.T)
-        else:
-            covs.append(np.array([[sigma2 * sds[v] ** 2]]))
-            v += 1
+    covs = [sigma2 * chol @ chol.T for chol in block_factors(design, user_theta(design, theta))]
     psi = []
     for p in _variance_params(design):
         if p.kind == "sigma":
@@ -125,8 +118,7 @@ class _Profiler:
 
         sigma = psi[-1]
         design = self.design
-        k = design.k_re
-        parts_re, parts_vc = None, []
+        parts = []
         for b, block in enumerate(design.blocks):
             size = len(block.terms)
             sd, corr = np.zeros(size), np.eye(size)
@@ -138,12 +130,9 @@ class _Profiler:
                 else:
                     corr[p.i, p.j] = corr[p.j, p.i] = value
             rel = (sd[:, None] * corr * sd[None, :]) / sigma**2
-            if block.kind == "re":
-                parts_re = _psd_cholesky(rel)
-            else:
-                parts_vc.append(np.sqrt(rel[0, 0]))
-        tri = parts_re[np.tril_indices(k)] if k else np.zeros(0)
-        return std_theta(design, np.concatenate([tri, parts_vc])), sigma
+            parts.append(_psd_cholesky(rel)[np.tril_indices(size)])
+        packed = np.concatenate(parts) if parts else np.zeros(0)
+        return std_theta(design, packed), sigma
 
     def deviance(self, psi: np.ndarray) -> float:
 

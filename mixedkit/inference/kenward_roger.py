@@ -222,10 +222,7 @@ def _params(factors) -> list[_Param]:
 
 def _data_scales(design, factors) -> list[np.ndarray]:
     """Per factor, the divisors mixedkit applied to its random-design columns."""
-    scales = []
-    if design.k_re:
-        scales.append(np.asarray(design.re_scale, float))
-    scales += [np.asarray([s], float) for s in design.vc_scale]
+    scales = [np.asarray(block.scale, float) for block in design.blocks]
     if len(scales) != len(factors) or any(len(s) != f.q for s, f in zip(scales, factors)):
         return [np.ones(f.q) for f in factors]  # parameterisation-free fallback
     return scales

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..model.estimation import relative_factor_blocks, user_theta
+from ..model.estimation import block_factors, user_theta
 from ..model.state import FitState
 
 __all__ = ["VarianceParts", "icc_table", "r2_table", "variance_parts"]
@@ -58,22 +58,13 @@ def variance_parts(state: FitState, theta_std: np.ndarray | None = None, scale: 
     theta_std = state.theta if theta_std is None else theta_std
     scale = state.sigma2 if scale is None else scale
     beta = state.beta if fe_params is None else fe_params
-    chol, sds = relative_factor_blocks(design, user_theta(design, theta_std))
+    chols = block_factors(design, user_theta(design, theta_std))
     by_group: dict[str, float] = {}
     intercept_only = True
-    vc_index = 0
-    for block in design.blocks:
-        if block.kind == "re":
-            cov = scale * chol @ chol.T
-            z = design.exog_re.to_numpy()
-            value = float(np.mean(np.einsum("ij,jk,ik->i", z, cov, z)))
-            intercept_only &= block.terms == ["Intercept"]
-        else:
-            var = scale * sds[vc_index] ** 2
-            col = design.vc_slopes[vc_index]
-            value = var if col is None else var * float(np.mean(col**2))
-            intercept_only &= col is None
-            vc_index += 1
+    for block, chol in zip(design.blocks, chols):
+        cov = scale * chol @ chol.T
+        value = float(np.mean(np.einsum("ij,jk,ik->i", block.z, cov, block.z)))
+        intercept_only &= block.terms == ["Intercept"]
         by_group[block.group] = by_group.get(block.group, 0.0) + value
     fixed = float(np.var(design.exog.to_numpy() @ beta, ddof=1)) if len(beta) else 0.0
     return VarianceParts(fixed, float(sum(by_group.values())), float(scale), by_group,

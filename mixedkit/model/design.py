@@ -1,12 +1,19 @@
-"""From checked data to a statsmodels ``MixedLM``: design matrices and the translation.
+"""From checked data to the model's matrices, and its translation to statsmodels.
 
-statsmodels has one grouping factor per model.  Random effects on it may be
-correlated (``exog_re``); everything else must be an independent variance
-component nested within it (``exog_vc``).  :func:`build_design` picks the grouping
-factor within which every other factor is nested; when none exists (crossed
+The model is lme4's: each random term is a block of q correlated random effects per
+level of its grouping factor (:class:`CovBlock`), any number of them, crossed, nested
+or partially crossed.  mixedkit's engine fits all of them.
+
+statsmodels' ``MixedLM`` expresses a subset: one grouping factor per model, random
+effects on it possibly correlated (``exog_re``), everything else an independent
+variance component nested within it (``exog_vc``).  :func:`build_design` picks the
+grouping factor within which every other factor is nested; when none exists (crossed
 factors such as Penicillin's plate and sample) it uses one group holding all rows,
-with every random term a variance component.  The statsmodels call that fits the
-same model is kept as a string (``Design.statsmodels_call``) so a user can paste it.
+with every random term a variance component.  Where that translation exists the
+blocks are ordered as statsmodels packs them (the correlated block first) and the
+statsmodels call that fits the same model is kept as a string
+(``Design.statsmodels_call``) so a user can paste it; where it does not,
+``Design.statsmodels_reason`` says why in one sentence.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import pandas as pd
 import patsy
 from scipy import linalg, sparse
 
-from ..errors import DataError, DesignTooLargeError, FormulaError
+from ..errors import DataError, DesignTooLargeError, FormulaError, StatsmodelsLimitError
 from ..findings import Finding
 from .engine import Engine, EngineTooLargeError, RandomFactor, physical_memory
 from .formula import RandomTerm
@@ -39,22 +46,59 @@ _SPARSE_MIN_CELLS = 20_000  # crossed designs with more rows x columns use spars
 
 @dataclass
 class CovBlock:
-    """One block of the random-effects covariance, as fitted by statsmodels.
+    """One random term: q correlated random effects per level of its grouping factor.
 
-    ``kind`` is ``"re"`` for the (possibly correlated) block on the grouping factor,
-    ``"vc"`` for an independent variance component.  ``group`` and ``terms`` are the
-    user-facing labels used in the variance-components table.
+    ``kind`` is statsmodels' role where statsmodels can express the model: ``"re"`` for
+    the (possibly correlated) block on its grouping factor, ``"vc"`` for an independent
+    variance component; ``"term"`` where it cannot.  ``group`` and ``terms`` are the
+    user-facing labels used in the tables; ``codes`` each row's level (0 ..
+    n_levels - 1) and ``levels`` their labels; ``z`` the term's columns in the data's
+    units and ``scale`` their root mean squares (the engine fits ``z / scale``).  The
+    block's relative Cholesky factor is ``theta[theta_start:theta_start + n_theta]``,
+    its lower triangle packed row by row (statsmodels' packing).
     """
 
     kind: str
     group: str
     terms: list[str]
     term: RandomTerm
+    codes: np.ndarray = field(repr=False, default=None)
+    levels: np.ndarray = field(repr=False, default=None)
+    z: np.ndarray = field(repr=False, default=None)
+    scale: np.ndarray = field(repr=False, default=None)
+    theta_start: int = 0
 
     @property
     def source(self) -> str:
         """The random term as the user wrote it."""
         return self.term.source
+
+    @property
+    def q(self) -> int:
+        return len(self.terms)
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.levels)
+
+    @property
+    def n_theta(self) -> int:
+        return self.q * (self.q + 1) // 2
+
+    @property
+    def theta_slice(self) -> slice:
+        return slice(self.theta_start, self.theta_start + self.n_theta)
+
+    @property
+    def theta_diagonal(self) -> np.ndarray:
+        """Positions of the Cholesky diagonal in theta."""
+        rows, cols = np.tril_indices(self.q)
+        return self.theta_start + np.flatnonzero(rows == cols)
+
+    @property
+    def slope(self) -> np.ndarray | None:
+        """A one-column term's column in data units (None for an intercept)."""
+        return None if self.terms == ["Intercept"] else self.z[:, 0]
 
 
 def _rms(values: np.ndarray) -> float:
@@ -78,20 +122,14 @@ class Design:
     endog: np.ndarray
     exog: pd.DataFrame
     design_info: object
-    groups: np.ndarray  # integer codes 0..G-1 of statsmodels' grouping factor
-    group_labels: np.ndarray  # the label of each code
+    groups: np.ndarray  # integer codes 0..G-1 of the factor every other is nested in
+    group_labels: np.ndarray  # the label of each code ("all rows" when there is none)
     group_factor: tuple[str, ...] | None
-    exog_re: pd.DataFrame | None
-    re_scale: np.ndarray
-    vc_names: list[str]
-    vc_codes: list  # per variance component: each row's level code
-    vc_levels: list  # per variance component: the label of each level code
-    vc_scale: np.ndarray
-    vc_slopes: list  # each variance component's slope column in data units (None: intercept)
     blocks: list[CovBlock]
     response: str
     n_groups: dict[str, int]
     statsmodels_call: str
+    statsmodels_reason: str | None = None  # why statsmodels cannot express the model
     use_sparse: bool = False
     findings: list[Finding] = field(default_factory=list)
     _model: object = field(default=None, repr=False)
@@ -116,22 +154,57 @@ class Design:
         """The random terms as the engine takes them (unit-free columns); built anew on
         each call: use ``design.engine.factors`` to read them."""
         out = []
-        k = self.k_re
-        if k:
-            rows, cols = np.tril_indices(k)  # statsmodels packs the factor row by row
-            out.append(RandomFactor(self.blocks[0].group, self.groups, len(self.group_labels),
-                                    (self.exog_re.to_numpy(float) / self.re_scale),
-                                    tuple((i, int(r), int(c))
+        for block in self.blocks:
+            rows, cols = np.tril_indices(block.q)  # packed row by row, as statsmodels
+            out.append(RandomFactor(block.group, block.codes, block.n_levels,
+                                    block.z / block.scale,
+                                    tuple((block.theta_start + i, int(r), int(c))
                                           for i, (r, c) in enumerate(zip(rows, cols)))))
-        n_tri = k * (k + 1) // 2
-        vc_blocks = [b for b in self.blocks if b.kind == "vc"]
-        for j, block in enumerate(vc_blocks):
-            codes = self.vc_codes[j]
-            slope = self.vc_slopes[j]
-            z = np.ones(len(codes)) if slope is None else slope / self.vc_scale[j]
-            out.append(RandomFactor(self.vc_names[j], codes, len(self.vc_levels[j]),
-                                    z[:, None], ((n_tri + j, 0, 0),)))
         return out
+
+    # -------------------------------------------- statsmodels' view of the blocks
+    @property
+    def expressible(self) -> bool:
+        """Whether statsmodels' ``MixedLM`` can express this model."""
+        return self.statsmodels_reason is None
+
+    def require_statsmodels(self, what: str) -> None:
+        """Raise :class:`~mixedkit.errors.StatsmodelsLimitError` when statsmodels cannot
+        express this model; ``what`` names the feature asked for."""
+        if self.statsmodels_reason is not None:
+            raise StatsmodelsLimitError(
+                f"{what} is not available for this model: {self.statsmodels_reason}. "
+                "mixedkit's own engine fits it (engine='mixedkit', the default), with lme4 as "
+                "its reference")
+
+    @property
+    def re_block(self) -> CovBlock | None:
+        return self.blocks[0] if self.blocks and self.blocks[0].kind == "re" else None
+
+    @property
+    def vc_blocks(self) -> list[CovBlock]:
+        return [b for b in self.blocks if b.kind == "vc"]
+
+    @property
+    def exog_re(self) -> pd.DataFrame | None:
+        block = self.re_block
+        if block is None:
+            return None
+        return pd.DataFrame(block.z, index=self.exog.index, columns=block.terms)
+
+    @property
+    def re_scale(self) -> np.ndarray:
+        block = self.re_block
+        return np.zeros(0) if block is None else block.scale
+
+    @property
+    def vc_names(self) -> list[str]:
+        return [b.group if b.slope is None else f"{b.group}:{b.terms[0]}"
+                for b in self.vc_blocks]
+
+    @property
+    def vc_scale(self) -> np.ndarray:
+        return np.array([b.scale[0] for b in self.vc_blocks])
 
     @property
     def engine(self) -> Engine:
@@ -146,12 +219,11 @@ class Design:
         order = np.argsort(self.groups, kind="stable")
         group_rows = np.split(order, np.flatnonzero(np.diff(self.groups[order])) + 1)
         mats, names = [], []
-        for j in range(len(self.vc_names)):
-            slope = self.vc_slopes[j]
+        for block in self.vc_blocks:
+            slope = block.slope
             if slope is not None and scaled:
-                slope = slope / self.vc_scale[j]
-            m, cols = _vc_mats(self.vc_codes[j], slope, group_rows, self.vc_levels[j],
-                               self.use_sparse)
+                slope = slope / block.scale[0]
+            m, cols = _vc_mats(block.codes, slope, group_rows, block.levels, self.use_sparse)
             mats.append(m)
             names.append(cols)
         return mats, names
@@ -160,6 +232,7 @@ class Design:
         # statsmodels' mixed-model module is imported here only: see statsmodels_model
         from .statsmodels_model import MemoisedMixedLM, MixedLM, VCSpec
 
+        self.require_statsmodels("statsmodels' MixedLM")
         _check_statsmodels_cost(self)
         vc = None
         if self.vc_names:
@@ -190,19 +263,19 @@ class Design:
 
     @property
     def k_re(self) -> int:
-        return 0 if self.exog_re is None else self.exog_re.shape[1]
+        """Columns of statsmodels' correlated block (0 when there is none)."""
+        block = self.re_block
+        return 0 if block is None else block.q
 
     @property
     def theta_diagonal(self) -> np.ndarray:
         """Positions in the packed parameter vector that are Cholesky diagonals or SDs."""
-        k = self.k_re
-        rows, cols = np.tril_indices(k)
-        diag = list(np.flatnonzero(rows == cols))
-        return np.array(diag + [len(rows) + j for j in range(len(self.vc_names))], dtype=int)
+        return np.concatenate([b.theta_diagonal for b in self.blocks] or [np.zeros(0)]
+                              ).astype(int)
 
     @property
     def n_theta(self) -> int:
-        return self.k_re * (self.k_re + 1) // 2 + len(self.vc_names)
+        return sum(b.n_theta for b in self.blocks)
 
 
 def formula_env(env):
@@ -324,48 +397,49 @@ def _label(prep, factor) -> str:
     return ":".join(prep.user(c) for c in factor)
 
 
-def _cannot_express(term: RandomTerm, gf: tuple | None, prep) -> FormulaError:
-    label = _label(prep, term.factor)
-    where = ("the factors are crossed, so statsmodels fits every random term as independent "
-             "variance components, one column each" if gf is None else
-             f"statsmodels allows correlated random effects only for its grouping factor, "
-             f"which must be the factor every other one is nested in (here "
-             f"{_label(prep, gf)!r}; {label!r} is nested in it)")
+def _statsmodels_reason(terms: list[RandomTerm], widths: dict, gf: tuple | None,
+                        prep) -> str | None:
+    """Why statsmodels' ``MixedLM`` cannot express these random terms (one sentence), or
+    None when it can (one grouping factor ``gf`` with at most one correlated block on it,
+    every other term a one-column variance component nested in it)."""
+    correlated = [t for t in terms if t.factor == gf and widths[t] > 1]
+    if len(correlated) > 1:
+        return (f"statsmodels fits one correlated block, on its grouping factor "
+                f"{_label(prep, gf)!r}, and {correlated[0].source} and {correlated[1].source} "
+                "are two")
+    for t in terms:
+        if t.factor == gf or widths[t] == 1:
+            continue
+        block = (f"{t.source} is a block of {widths[t]} correlated random effects per level of "
+                 f"{_label(prep, t.factor)!r}")
+        if gf is None:
+            crossed = ", ".join(repr(_label(prep, f))
+                                for f in dict.fromkeys(u.factor for u in terms))
+            return (f"{block}, and with crossed grouping factors ({crossed}) statsmodels fits "
+                    "only independent variance components of one column each")
+        return (f"{block}, and statsmodels allows correlated random effects only on its "
+                f"grouping factor, the one every other factor is nested in "
+                f"({_label(prep, gf)!r})")
+    return None
 
-    def width(expr: str) -> int:  # columns the slope expands into (>1: categorical)
 
-        try:
-            return patsy.dmatrix(f"0 + {expr}", prep.frame, eval_env=formula_env(None)).shape[1]
-        except Exception:  # noqa: BLE001 - the fit's own evaluation reports patsy's errors
-            return 1
-
-    categorical = [e for e in term.exprs if width(e) > 1]
-    if not categorical:
-        slopes = " + ".join(prep.names.restore(e) for e in term.exprs) or "1"
-        return FormulaError(
-            f"the random term {term.source} cannot be fitted by statsmodels: {where}. Fit the "
-            f"slopes uncorrelated with '||', e.g. ({slopes} || {label}), or simplify the "
-            "random part"
-        )
-    expr = categorical[0]
-    col = re.fullmatch(r"\s*(?:C\(\s*)?([A-Za-z_][A-Za-z0-9_.]*)\s*\)?\s*", expr)
-    col = col.group(1) if col and col.group(1) in prep.frame.columns else None
-    name = prep.names.restore(expr) if col is None else prep.user(col)
-    code = "code it as a number (one numeric column per contrast, e.g. -0.5/+0.5 for two levels)"
-    if col is not None:
-        levels = pd.unique(prep.frame[col].dropna())
-        if len(levels) == 2:
-            hi = sorted(levels, key=str)[1]
-            code = (f"code it as a number, e.g. data[{name + '_c'!r}] = "
-                    f"np.where(data[{name!r}] == {hi!r}, 0.5, -0.5) (-0.5/+0.5 coding), and "
-                    f"write ({name}_c || {label})")
-    return FormulaError(
-        f"the random term {term.source} cannot be fitted by statsmodels: {where}, and {name!r} "
-        f"in it is categorical: a categorical slope expands into one column per level, a "
-        f"block of correlated random effects even with '||' (as in lme4). To fit a random "
-        f"slope for {name!r}, {code}; or give each level its own random intercept instead "
-        f"of the slope: (1 | {label}:{name})"
-    )
+def _check_identifiable(terms: list[RandomTerm], columns: dict, prep) -> None:
+    """Refuse two terms that give one factor the same random effect (only their sum
+    would be estimable)."""
+    seen: dict = {}
+    for t in terms:
+        for col in columns[t]:
+            other = seen.setdefault((t.factor, col), t)
+            if other is t:
+                continue
+            label = _label(prep, t.factor)
+            if col == "Intercept":
+                raise FormulaError(
+                    f"the random terms {other.source} and {t.source} both give {label!r} a "
+                    "random intercept; keep one of them")
+            raise FormulaError(
+                f"the random term for {label + ':' + col!r} appears twice ({other.source} and "
+                f"{t.source}); remove the duplicate")
 
 
 def _quoted(prep: PreparedData, text: str) -> str:
@@ -399,7 +473,7 @@ def _check_statsmodels_cost(design: Design) -> None:
     """
     sizes = np.bincount(design.groups).astype(float)
     ncols = np.full(len(sizes), float(design.k_re))
-    for codes in design.vc_codes:
+    for codes in (b.codes for b in design.vc_blocks):
         pairs = np.unique(design.groups.astype(np.int64) * (codes.max() + 1) + codes)
         ncols += np.bincount((pairs // (codes.max() + 1)).astype(int), minlength=len(sizes))
     mem = float((sizes * ncols).sum() * _BYTES_PER_CELL)
@@ -476,32 +550,23 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
 
     gf = _choose_grouping(prep)
     terms = list(prep.random)
-    on_g = [t for t in terms if t.factor == gf]
-    others = [t for t in terms if t.factor != gf]
     mats = {t: _restore_cols(_dmatrix(t.re_formula, frame, env, prep, t.source), prep)
-            for t in terms if t.exprs}
-    widths = {t: mats[t].shape[1] if t.exprs else 1 for t in terms}
-    correlated = [t for t in on_g if widths[t] > 1]
-    if len(correlated) > 1:
-        raise FormulaError(
-            f"the random terms {correlated[0].source} and {correlated[1].source} are two "
-            f"correlated blocks on {_label(prep, gf)!r}; statsmodels fits one. Merge them into "
-            "one term, or split them with '||'"
-        )
-    for t in others:
-        if widths[t] > 1:
-            raise _cannot_express(t, gf, prep)
-    intercepts = [t for t in on_g if t.intercept]
-    if len(intercepts) > 1:
-        raise FormulaError(
-            f"the random terms {intercepts[0].source} and {intercepts[1].source} both give "
-            f"{_label(prep, gf)!r} a random intercept; keep one of them"
-        )
-    if correlated:
-        re_term = correlated[0]
+            if t.exprs else pd.DataFrame({"Intercept": np.ones(len(frame))}, index=frame.index)
+            for t in terms}
+    _check_identifiable(terms, {t: list(m.columns) for t, m in mats.items()}, prep)
+    widths = {t: mats[t].shape[1] for t in terms}
+    reason = _statsmodels_reason(terms, widths, gf, prep)
+    re_term = None
+    if reason is None:  # statsmodels' packing: its correlated block first
+        on_g = [t for t in terms if t.factor == gf]
+        correlated = [t for t in on_g if widths[t] > 1]
+        re_term = correlated[0] if correlated else next((t for t in on_g if t.intercept),
+                                                         on_g[0] if on_g else None)
+        ordered = ([re_term] if re_term is not None else []) + [t for t in terms
+                                                                if t is not re_term]
     else:
-        re_term = next((t for t in on_g if t.intercept), on_g[0] if on_g else None)
-    vc_terms = [t for t in terms if t is not re_term]
+        ordered = terms
+    vc_terms = [t for t in ordered if t is not re_term]
 
     # statsmodels orders groups by sorting their labels and pairs the i-th group with
     # the i-th variance-component matrix; integer codes make that order ours.
@@ -513,34 +578,18 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         group_labels = factor_levels(frame, gf)[1]
 
     blocks: list[CovBlock] = []
-    exog_re = None
-    if re_term is not None:
-        exog_re = mats.get(re_term)
-        if exog_re is None:
-            exog_re = pd.DataFrame({"Intercept": np.ones(len(frame))}, index=frame.index)
-        findings += _constant_slopes(exog_re, gf, prep, re_term)
-        blocks.append(CovBlock("re", _label(prep, gf), list(exog_re.columns), re_term))
-
-    vc_names, vc_codes, vc_levels, vc_scale, vc_slopes = [], [], [], [], []
-    for t in vc_terms:
-        slope = None
-        term_name = "Intercept"
-        if t.exprs:
-            findings += _constant_slopes(mats[t], t.factor, prep, t)
-            slope, term_name = mats[t].iloc[:, 0].to_numpy(dtype=float), mats[t].columns[0]
-        vc_slopes.append(slope)
-        vc_scale.append(1.0 if slope is None else _rms(slope))
-        vc_codes.append(prep.codes(t.factor))
-        vc_levels.append(factor_levels(frame, t.factor)[1])
-        label = _label(prep, t.factor)
-        vc_names.append(label if slope is None else f"{label}:{term_name}")
-        blocks.append(CovBlock("vc", label, [term_name], t))
-    if len(set(vc_names)) < len(vc_names):
-        dup = next(n for n in vc_names if vc_names.count(n) > 1)
-        raise FormulaError(f"the random term for {dup!r} appears twice; remove the duplicate")
+    start = 0
+    for t in ordered:
+        mat = mats[t]
+        findings += _constant_slopes(mat, t.factor, prep, t)
+        z = mat.to_numpy(dtype=float)
+        kind = "term" if reason is not None else "re" if t is re_term else "vc"
+        blocks.append(CovBlock(kind, _label(prep, t.factor), list(mat.columns), t,
+                               prep.codes(t.factor), factor_levels(frame, t.factor)[1], z,
+                               np.array([_rms(col) for col in z.T]), start))
+        start += blocks[-1].n_theta
     # statsmodels' dense per-group matrices become sparse for large crossed designs
-    n_cols = (exog_re.shape[1] if exog_re is not None else 0) + sum(
-        len(levels) for levels in vc_levels)
+    n_cols = sum(b.q if b.kind == "re" else b.n_levels for b in blocks)
     use_sparse = gf is None and len(frame) * n_cols > _SPARSE_MIN_CELLS
 
     n_groups = {}
@@ -548,14 +597,15 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         n_groups.setdefault(_label(prep, t.factor), int(prep.codes(t.factor).max() + 1))
     design = Design(
         endog=endog, exog=exog, design_info=design_info, groups=gcodes,
-        group_labels=group_labels, group_factor=gf,
-        exog_re=exog_re, vc_names=vc_names, vc_codes=vc_codes, vc_levels=vc_levels,
-        re_scale=np.array([] if exog_re is None else [_rms(exog_re[c]) for c in exog_re]),
-        vc_scale=np.array(vc_scale), vc_slopes=vc_slopes,
-        blocks=blocks, response=prep.user(prep.parsed.response), n_groups=n_groups,
-        statsmodels_call="", use_sparse=use_sparse, findings=findings,
+        group_labels=group_labels, group_factor=gf, blocks=blocks,
+        response=prep.user(prep.parsed.response), n_groups=n_groups,
+        statsmodels_call="", statsmodels_reason=reason, use_sparse=use_sparse,
+        findings=findings,
     )
-    design.statsmodels_call = _statsmodels_call(prep, gf, re_term, vc_terms, use_sparse)
+    if reason is None:
+        design.statsmodels_call = _statsmodels_call(prep, gf, re_term, vc_terms, use_sparse)
+    else:
+        design.statsmodels_call = f"# statsmodels cannot express this model: {reason}"
     _build_engine(design, findings)
     return design
 

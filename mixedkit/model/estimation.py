@@ -264,6 +264,8 @@ _CHECK_MAX_GROUPS = 2_000
 
 def _statsmodels_check(design, theta: np.ndarray, reml: bool) -> tuple[float | None, str]:
     """statsmodels' own log-likelihood at the engine's optimum, where it is cheap and exact."""
+    if not design.expressible:
+        return None, "not checked: statsmodels cannot express this model"
     n_groups = len(design.group_labels)
     if len(design.endog) > _CHECK_MAX_ROWS or n_groups > _CHECK_MAX_GROUPS or (
             design.group_factor is None and design.use_sparse):
@@ -431,6 +433,8 @@ def estimate(design, reml: bool, start: np.ndarray | None = None,
         No attempt reached a finite likelihood.
     """
     block = design.engine.largest_block
+    if engine != "mixedkit":
+        design.require_statsmodels("engine='statsmodels'")
     if engine == "mixedkit":
         obj_cm, lower = EngineObjective(design.engine, reml), 0.0
     else:
@@ -500,13 +504,21 @@ def _tril_order(k: int, order: str) -> tuple[np.ndarray, np.ndarray]:
 def user_theta(design, theta: np.ndarray, order: str = "statsmodels") -> np.ndarray:
     """theta of the unit-free model in the data's units.
 
-    ``order="statsmodels"`` packs the Cholesky factor row by row (``MixedLM``'s
-    ``start_params``); ``"lme4"`` column by column, as ``lme4::getME(fit, "theta")``
-    (the same for blocks of one or two terms).
+    ``order="statsmodels"`` packs each block's Cholesky factor row by row (``MixedLM``'s
+    ``start_params`` where statsmodels can express the model); ``"lme4"`` column by
+    column, as ``lme4::getME(fit, "theta")`` (the same for blocks of one or two terms).
+    The blocks stay in the design's order.
     """
-    chol, sds = relative_factor_blocks(design, theta)
-    chol = chol / design.re_scale[:, None] if design.k_re else chol
-    return np.concatenate([chol[_tril_order(design.k_re, order)], sds / design.vc_scale])
+    pieces = [chol[_tril_order(block.q, order)]
+              for block, chol in zip(design.blocks, _unit_factors(design, theta, user=True))]
+    return np.concatenate(pieces) if pieces else np.zeros(0)
+
+
+def _unit_factors(design, theta: np.ndarray, user: bool) -> list[np.ndarray]:
+    chols = block_factors(design, theta)
+    if user:  # Lambda of z / scale is Lambda / scale (row-wise) for z
+        chols = [chol / block.scale[:, None] for block, chol in zip(design.blocks, chols)]
+    return chols
 
 
 def lme4_term_order(design, random_terms) -> list[int]:
@@ -519,10 +531,7 @@ def lme4_term_order(design, random_terms) -> list[int]:
     """
     position = [next(i for i, t in enumerate(random_terms) if t is b.term) for b in design.blocks]
     findbars = sorted(range(len(design.blocks)), key=lambda i: (position[i], i))
-    vc_index = {id(b): j for j, b in enumerate(b for b in design.blocks if b.kind == "vc")}
-    levels = [len(design.group_labels) if b.kind == "re" else len(design.vc_levels[vc_index[id(b)]])
-              for b in design.blocks]
-    nl = [levels[i] for i in findbars]
+    nl = [design.blocks[i].n_levels for i in findbars]
     if not any(b > a for a, b in itertools.pairwise(nl)):
         return findbars
     ascending = sorted(range(len(nl)), key=lambda i: nl[i])  # stable, as R's order()
@@ -532,29 +541,22 @@ def lme4_term_order(design, random_terms) -> list[int]:
 def lme4_theta(design, random_terms, theta: np.ndarray) -> np.ndarray:
     """theta as ``lme4::getME(fit, "theta")``: data units, each block's Cholesky factor
     packed column by column, the blocks in lme4's term order (:func:`lme4_term_order`)."""
-    packed = user_theta(design, theta, order="lme4")
-    n_tri = design.k_re * (design.k_re + 1) // 2
-    pieces, vc = [], 0
-    for block in design.blocks:
-        if block.kind == "re":
-            pieces.append(packed[:n_tri])
-        else:
-            pieces.append(packed[n_tri + vc:n_tri + vc + 1])
-            vc += 1
+    chols = _unit_factors(design, theta, user=True)
     order = lme4_term_order(design, random_terms)
-    return np.concatenate([pieces[i] for i in order]) if pieces else packed
+    pieces = [chols[i][_tril_order(design.blocks[i].q, "lme4")] for i in order]
+    return np.concatenate(pieces) if pieces else np.zeros(0)
 
 
 def std_theta(design, theta_user: np.ndarray, order: str = "statsmodels") -> np.ndarray:
-    """Inverse of :func:`user_theta`: theta in the data's units, unit-free and packed as
-    statsmodels packs it."""
+    """Inverse of :func:`user_theta`: theta in the data's units, unit-free and packed row
+    by row."""
     theta_user = np.asarray(theta_user, float)
-    k = design.k_re
-    n_tri = k * (k + 1) // 2
-    chol = np.zeros((k, k))
-    chol[_tril_order(k, order)] = theta_user[:n_tri]
-    chol = chol * design.re_scale[:, None] if k else chol
-    return np.concatenate([chol[np.tril_indices(k)], theta_user[n_tri:] * design.vc_scale])
+    pieces = []
+    for block in design.blocks:
+        chol = np.zeros((block.q, block.q))
+        chol[_tril_order(block.q, order)] = theta_user[block.theta_slice]
+        pieces.append((chol * block.scale[:, None])[np.tril_indices(block.q)])
+    return np.concatenate(pieces) if pieces else np.zeros(0)
 
 
 def profiled_estimates(design, theta: np.ndarray, reml: bool) -> tuple[np.ndarray, float]:
@@ -620,13 +622,26 @@ def statsmodels_results(model, theta: np.ndarray, reml: bool, converged: bool):
     return MixedLMResultsWrapper(res)
 
 
+def block_factors(design, theta: np.ndarray) -> list[np.ndarray]:
+    """Each block's lower-triangular factor of the relative covariance (sigma^2 L L' is
+    the block's covariance), from theta packed row by row."""
+    out = []
+    for block in design.blocks:
+        chol = np.zeros((block.q, block.q))
+        chol[np.tril_indices(block.q)] = theta[block.theta_slice]
+        out.append(chol)
+    return out
+
+
 def relative_factor_blocks(design, theta: np.ndarray):
-    """Cholesky factor of the relative covariance of the correlated block, and vc SDs."""
-    k = design.k_re
-    n_tri = k * (k + 1) // 2
-    chol = np.zeros((k, k))
-    chol[np.tril_indices(k)] = theta[:n_tri]
-    return chol, np.asarray(theta[n_tri:])
+    """statsmodels' view: the factor of the correlated block, and the variance components'
+    SDs (a model statsmodels can express; the reference path below)."""
+    chols = block_factors(design, theta)
+    if design.re_block is not None:
+        chol, rest = chols[0], chols[1:]
+    else:
+        chol, rest = np.zeros((0, 0)), chols
+    return chol, np.array([c[0, 0] for c in rest])
 
 
 def _group_blocks(design):

@@ -151,18 +151,12 @@ class FitState:
         design, sol = self.design, self.solution
         sigma = np.sqrt(self.sigma2)
         out = []
-        vc_index = 0
         for i, block in enumerate(design.blocks):
             cond_sd = sigma * np.sqrt(np.clip(np.diagonal(sol.b_cov[i], axis1=1, axis2=2), 0,
                                               None))
-            if block.kind == "re":
-                scale, levels = design.re_scale, design.group_labels
-            else:
-                scale = design.vc_scale[vc_index:vc_index + 1]
-                levels = design.vc_levels[vc_index]
-                vc_index += 1
-            out.append(RandomEffectsBlock(block.group, list(block.terms), np.asarray(levels),
-                                          sol.b[i] / scale, cond_sd / scale))
+            out.append(RandomEffectsBlock(block.group, list(block.terms),
+                                          np.asarray(block.levels), sol.b[i] / block.scale,
+                                          cond_sd / block.scale))
         return out
 
     # ------------------------------------------------------------------ refits
