@@ -138,6 +138,28 @@ def _check_same_data(entries: list[_Entry]) -> None:
                 f"compare_models: model {i} and model 1 have the same response name and rows "
                 "but different response values; fit them to the same data"
             )
+        if not _same_weights(_weights(e), _weights(first)):
+            raise DataError(
+                f"compare_models: model {i} and model 1 have different prior weights "
+                f"({_weights_text(e)} against {_weights_text(first)}); the likelihoods of "
+                "differently weighted models are not comparable: fit both with the same "
+                "weights="
+            )
+
+
+def _weights(entry: _Entry) -> np.ndarray | None:
+    return entry.fit.state.design.weights if entry.is_lmm else None
+
+
+def _same_weights(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return bool(np.allclose(a, b, rtol=1e-12, atol=0))
+
+
+def _weights_text(entry: _Entry) -> str:
+    name = entry.fit.state.prep.weights_name if entry.is_lmm else None
+    return f"weights={name!r}" if name else "no weights"
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 
+import numpy as np
 import pandas as pd
 import patsy
 
@@ -20,8 +21,8 @@ __all__ = ["FIT_OPTIONS", "check_unknown_arguments", "fit_lmm", "fit_without_war
 
 
 # fit_lmm's keyword options (fit_many passes them on)
-FIT_OPTIONS = ("groups", "re_formula", "vc_formula", "reml", "missing", "conf_level",
-               "df_method", "engine", "safe_formula")
+FIT_OPTIONS = ("groups", "re_formula", "vc_formula", "weights", "reml", "missing",
+               "conf_level", "df_method", "engine", "safe_formula")
 
 # R and statsmodels habits: the argument a user meant
 _ALIASES = {"REML": "reml", "method": "reml", "group": "groups", "df": "df_method",
@@ -55,6 +56,7 @@ def fit_lmm(
     groups: str | None = None,
     re_formula: str | None = None,
     vc_formula: dict[str, str] | None = None,
+    weights: str | np.ndarray | pd.Series | None = None,
     reml: bool = True,
     missing: str = "drop",
     conf_level: float = 0.95,
@@ -82,6 +84,13 @@ def fit_lmm(
         statsmodels-style random-effects formula for ``groups``, e.g. ``"~Days"``.
     vc_formula : dict, optional
         statsmodels-style variance components, ``{"cask": "0 + C(cask)"}``.
+    weights : str, array or Series, optional
+        Prior weights, as lme4's ``weights=``: a column of ``data`` or one value per row
+        (a Series is aligned on the index). Row i has residual variance sigma^2 / w_i
+        (e.g. w_i the number of measurements averaged into row i). Finite and positive;
+        rows with a missing weight are dropped like other missing values.
+        statsmodels' ``MixedLM`` has no weights, so ``engine="statsmodels"`` and
+        ``fit.statsmodels_result`` are not available with them.
     reml : bool, default True
         REML (lme4's default) or maximum likelihood.
     missing : {"drop", "raise"}
@@ -146,8 +155,9 @@ def fit_lmm(
     check_unknown_arguments(unknown)
     fit = fit_without_warnings(
         formula, data, env=patsy.EvalEnvironment.capture(1), groups=groups,
-        re_formula=re_formula, vc_formula=vc_formula, reml=reml, missing=missing,
-        conf_level=conf_level, df_method=df_method, engine=engine, safe_formula=safe_formula)
+        re_formula=re_formula, vc_formula=vc_formula, weights=weights, reml=reml,
+        missing=missing, conf_level=conf_level, df_method=df_method, engine=engine,
+        safe_formula=safe_formula)
     if fit.dropped:
         warn_dropped(fit.state.prep.n_input, fit.n_obs, fit.dropped, stacklevel=3)
     fit._warn()
@@ -157,7 +167,7 @@ def fit_lmm(
 def fit_without_warnings(formula: str, data: pd.DataFrame, *, env=None,
                          crosscheck: bool = True, groups: str | None = None,
                          re_formula: str | None = None, vc_formula: dict | None = None,
-                         reml: bool = True, missing: str = "drop", conf_level: float = 0.95,
+                         weights=None, reml: bool = True, missing: str = "drop", conf_level: float = 0.95,
                          df_method: str = "satterthwaite", engine: str = "mixedkit",
                          safe_formula: bool = False) -> LmmFit:
     """:func:`fit_lmm` without its warnings: the :class:`~mixedkit.DataWarning` for
@@ -175,7 +185,7 @@ def fit_without_warnings(formula: str, data: pd.DataFrame, *, env=None,
     options = InferenceOptions.checked(conf_level, df_method, reml=reml)  # before the fit
     check_choice(engine, ENGINES, "engine")
     prep = prepare(formula, data, groups=groups, re_formula=re_formula,
-                   vc_formula=vc_formula, missing=missing, warn_dropped=False)
+                   vc_formula=vc_formula, missing=missing, warn_dropped=False, weights=weights)
     if safe_formula:
         check_translated(prep)  # the texts patsy will evaluate, as mixedkit wrote them
     design = build_design(prep, env)

@@ -262,14 +262,16 @@ class LmmFit:
         """Residuals for the rows used, indexed like the data.
 
         ``"conditional"``: y - X beta - Z b; ``"marginal"``: y - X beta;
-        ``"pearson"``: conditional residuals divided by the residual SD (lme4's
-        ``residuals(type = "pearson")``).
+        ``"pearson"``: conditional residuals divided by the residual SD (times
+        sqrt(w) with prior weights: lme4's ``residuals(type = "pearson")``).
         """
         kind = check_choice(kind, ("conditional", "marginal", "pearson"), "kind")
         fitted = self.fitted("marginal" if kind == "marginal" else "conditional")
         res = pd.Series(self.state.design.endog, index=fitted.index) - fitted
         if kind == "pearson":
             res = res / math.sqrt(self.scale)
+            if self.state.design.weights is not None:
+                res = res * np.sqrt(self.state.design.weights)
         return res.rename(f"{kind} residual")
 
     def predict(self, newdata: pd.DataFrame | None = None, *, include_random: bool = True,

@@ -47,11 +47,13 @@ def _block_diag(mats):
     return out
 
 
-def dense_loglik(x, y, factors, theta, reml):
-    """The profiled log-likelihood from dense V (the textbook formula)."""
+def dense_loglik(x, y, factors, theta, reml, weights=None):
+    """The profiled log-likelihood from dense V = W^-1 + Z Lambda Lambda' Z' (the textbook
+    formula; W the prior weights, I without them)."""
     n, p = x.shape
     z = _dense_z(factors, n) @ _dense_lambda(factors, theta)
-    v = np.eye(n) + z @ z.T
+    w = np.ones(n) if weights is None else weights
+    v = np.diag(1 / w) + z @ z.T
     vinv = np.linalg.inv(v)
     xtvx = x.T @ vinv @ x
     beta = np.linalg.solve(xtvx, x.T @ vinv @ y)
@@ -168,3 +170,29 @@ def test_primary_is_the_factor_with_most_columns():
     engine = Engine(x, y, factors, n_theta)
     assert engine.factors[engine.primary].name == "item"  # 7 x 3 = 21 > 9 x 2 = 18
     assert engine.largest_block == 18  # every subject column in one crossed block
+
+
+@pytest.mark.parametrize("kind", ["crossed 2x2 and 3x3", "nested slopes"])
+@pytest.mark.parametrize("reml", [True, False])
+def test_prior_weights_equal_the_dense_reference(kind, reml):
+    """Residual covariance sigma^2 W^-1: the engine's sqrt(w) transform and its Jacobian."""
+    rng = np.random.default_rng(11)
+    x, y, factors, n_theta = _design(kind, rng)
+    w = rng.uniform(0.2, 3.0, len(y))
+    engine = Engine(x, y, factors, n_theta, weights=w)
+    theta = rng.uniform(0.2, 1.5, n_theta)
+    ll, grad = engine.loglik_and_gradient(theta, reml)
+    ref, beta, sigma2, _, _ = dense_loglik(x, y, factors, theta, reml, w)
+    assert ll == pytest.approx(ref, rel=1e-10)
+    step = 1e-6
+    numeric = np.array([(dense_loglik(x, y, factors, theta + step * e, reml, w)[0]
+                         - dense_loglik(x, y, factors, theta - step * e, reml, w)[0]) / (2 * step)
+                        for e in np.eye(n_theta)])
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-5)
+    sol = engine.solve(theta, reml)
+    np.testing.assert_allclose(sol.beta, beta, rtol=1e-8)
+    assert sol.sigma2 == pytest.approx(sigma2, rel=1e-9)
+    # another response through with_response is weighted the same way
+    y2 = y + rng.normal(size=len(y))
+    assert engine.with_response(y2).loglik(theta, reml) == pytest.approx(
+        dense_loglik(x, y2, factors, theta, reml, w)[0], rel=1e-10)

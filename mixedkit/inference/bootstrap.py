@@ -32,8 +32,8 @@ def draw_response(design, beta: np.ndarray, theta: np.ndarray, sigma2: float,
                   random: np.random.Generator | np.random.SeedSequence) -> np.ndarray:
     """One response drawn from the model of ``design`` at the given parameters.
 
-    y = X beta + sum_f Z_f b_f + e with b_f = sigma Lambda_f(theta) u, u and e/sigma
-    standard normal; ``theta`` is unit-free (statsmodels' packed order) as in
+    y = X beta + sum_f Z_f b_f + e with b_f = sigma Lambda_f(theta) u, u and
+    e sqrt(w)/sigma standard normal (w the prior weights, 1 without); ``theta`` is unit-free (statsmodels' packed order) as in
     :class:`~mixedkit.model.state.FitState`.
 
     ``random`` is a Generator (residuals, then each factor's effects, drawn in turn) or
@@ -53,9 +53,11 @@ def draw_response(design, beta: np.ndarray, theta: np.ndarray, sigma2: float,
             random.entropy, spawn_key=tuple(random.spawn_key) + (k,)))
 
     sigma = np.sqrt(sigma2)
-    y = design.exog.to_numpy(float) @ np.asarray(beta, float) \
-        + sigma * stream(0).standard_normal(len(design.endog))
-    for k, factor in enumerate(design.engine.factors, start=1):
+    e = sigma * stream(0).standard_normal(len(design.endog))
+    if design.weights is not None:  # residual variance sigma^2 / w
+        e /= np.sqrt(design.weights)
+    y = design.exog.to_numpy(float) @ np.asarray(beta, float) + e
+    for k, factor in enumerate(design.factors(), start=1):
         u = stream(k).standard_normal((factor.n_levels, factor.q))
         if common:
             _, first = np.unique(factor.codes, return_index=True)

@@ -415,8 +415,10 @@ def kenward_roger(state: FitState, memory_limit: float | None = None) -> Kenward
     """
     check_df_method("kenward-roger", reml=state.reml)
     design = state.design
+    # with prior weights, the engine's rows (X, Z) are already times sqrt(w): the model
+    # with residual covariance sigma^2 I that the weighted one is (same F statistic and df)
     factors = design.engine.factors
-    x = design.exog.to_numpy(float)
+    x = design.engine.weighted(design.exog.to_numpy(float))
     if memory_limit is None:
         memory_limit = 0.4 * physical_memory()
     scales = _data_scales(design, factors)

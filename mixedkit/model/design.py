@@ -131,6 +131,7 @@ class Design:
     statsmodels_call: str
     statsmodels_reason: str | None = None  # why statsmodels cannot express the model
     use_sparse: bool = False
+    weights: np.ndarray | None = None  # prior weights (None: all 1)
     findings: list[Finding] = field(default_factory=list)
     _model: object = field(default=None, repr=False)
     _engine: object = field(default=None, repr=False)
@@ -211,7 +212,8 @@ class Design:
         """The likelihood evaluator of this model (see :mod:`mixedkit.model.engine`)."""
         if self._engine is None:
             self._engine = Engine(self.exog.to_numpy(float), self.endog, self.factors(),
-                                  self.n_theta, memory_limit=0.4 * physical_memory())
+                                  self.n_theta, memory_limit=0.4 * physical_memory(),
+                                  weights=self.weights)
         return self._engine
 
     # ------------------------------------------------------ statsmodels' model
@@ -556,6 +558,9 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
     _check_identifiable(terms, {t: list(m.columns) for t, m in mats.items()}, prep)
     widths = {t: mats[t].shape[1] for t in terms}
     reason = _statsmodels_reason(terms, widths, gf, prep)
+    if prep.weights is not None and reason is None:
+        reason = (f"statsmodels' MixedLM has no prior weights (weights="
+                  f"{prep.weights_name!r})")
     re_term = None
     if reason is None:  # statsmodels' packing: its correlated block first
         on_g = [t for t in terms if t.factor == gf]
@@ -600,7 +605,7 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         group_labels=group_labels, group_factor=gf, blocks=blocks,
         response=prep.user(prep.parsed.response), n_groups=n_groups,
         statsmodels_call="", statsmodels_reason=reason, use_sparse=use_sparse,
-        findings=findings,
+        findings=findings, weights=prep.weights,
     )
     if reason is None:
         design.statsmodels_call = _statsmodels_call(prep, gf, re_term, vc_terms, use_sparse)

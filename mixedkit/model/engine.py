@@ -39,7 +39,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -222,15 +222,33 @@ class Engine:
         Length of theta (statsmodels' packed covariance parameters).
     memory_limit : float, optional
         Bytes the factorisation may use; :class:`EngineTooLargeError` beyond.
+    weights : ndarray, shape (n,), optional
+        Prior weights w (lme4's): the residual covariance is sigma^2 W^-1 instead of
+        sigma^2 I.
+
+    Notes
+    -----
+    The residual covariance enters only here: with R = W^-1 = R^(1/2) R^(1/2)', the
+    rows of X, y and Z are multiplied by R^(-1/2) (sqrt(w)) once, the model becomes one
+    with residual covariance sigma^2 I, and the log-likelihood gains the Jacobian
+    -log|R^(1/2)| = sum(log w) / 2.  ``factors`` (and :attr:`x`) hold the transformed
+    columns; the caller's are ``design.factors()``.  A residual correlation within a
+    group is the same step with a block R^(1/2) per group whose parameters join theta.
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, factors: list[RandomFactor],
-                 n_theta: int, memory_limit: float | None = None):
+                 n_theta: int, memory_limit: float | None = None,
+                 weights: np.ndarray | None = None):
         self.memory_limit = memory_limit
-        x = np.asarray(x, float)
-        y = np.asarray(y, float)
+        self.weights = None if weights is None else np.asarray(weights, float)
+        self._sqrt_w = None if weights is None else np.sqrt(self.weights)
+        self._log_jacobian = 0.0 if weights is None else 0.5 * float(np.log(self.weights).sum())
+        x = self.weighted(np.asarray(x, float))
+        y = self.weighted(np.asarray(y, float))
         self.n, self.p = x.shape
         self.n_theta = int(n_theta)
+        if self._sqrt_w is not None:
+            factors = [replace(f, z=self.weighted(f.z)) for f in factors]
         self.factors = list(factors)
         # The factor with the most columns is eliminated level by level (its blocks are
         # independent); the others meet in the Schur complement, which is dense where they
@@ -245,16 +263,22 @@ class Engine:
         """The same random-effects structure with another fixed design and response
         (profiles of fixed effects: a column moved into an offset)."""
         new = copy.copy(self)
-        new._x = np.asarray(x, float)
+        new._x = self.weighted(np.asarray(x, float))
         new.n, new.p = new._x.shape
-        new._set_response(np.asarray(y, float))
+        new._set_response(self.weighted(np.asarray(y, float)))
         return new
 
     def with_response(self, y: np.ndarray) -> Engine:
         """The same model for another response (the random-effects structure is shared)."""
         new = copy.copy(self)
-        new._set_response(np.asarray(y, float))
+        new._set_response(self.weighted(np.asarray(y, float)))
         return new
+
+    def weighted(self, a: np.ndarray) -> np.ndarray:
+        """Rows of ``a`` (the caller's X, y or Z) as the engine holds them: times sqrt(w)."""
+        if self._sqrt_w is None:
+            return a
+        return a * (self._sqrt_w if a.ndim == 1 else self._sqrt_w[:, None])
 
     # ------------------------------------------------------------------ set-up
     def _set_response(self, y: np.ndarray) -> None:
@@ -524,7 +548,7 @@ class Engine:
             dev += logdet_x
         st.update(beta_c=beta_c, r2=r2_pen, m=m)
         grad = self._gradient(theta, reml, st) if gradient else None
-        return -dev / 2, grad, st
+        return -dev / 2 + self._log_jacobian, grad, st
 
     def _pairs_times_lambda2(self, lams: list) -> np.ndarray:
         """(Lambda_2' Z_2'Z_P) on the pairs: each pair's q-vector of Z_P'Z_2, mixed with

@@ -126,6 +126,7 @@ def extended_frame(prep, design, along: str, n_groups: int | None,
     take = np.concatenate(pieces)
     out = frame.iloc[take].reset_index(drop=True)
     out[safe] = np.concatenate(new_labels)
+    out.attrs["pilot_rows"] = take  # each row's pilot row (its prior weight, ...)
     return out
 
 
@@ -149,8 +150,9 @@ def extend_design(state, theta: np.ndarray, *, along: str | None = None,
         new_prep, new_design = prep, design
     else:
         frame = extended_frame(prep, design, along, n_groups, n_per_group)
+        weights = None if prep.weights is None else prep.weights[frame.attrs["pilot_rows"]]
         new_prep = replace(prep, frame=frame, n_input=len(frame), dropped={},
-                           dropped_index=pd.Index([]))
+                           dropped_index=pd.Index([]), weights=weights)
         try:
             new_design = build_design(new_prep)
         except MixedkitError as err:

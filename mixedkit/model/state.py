@@ -95,8 +95,8 @@ class FitState:
     def random_part(self) -> np.ndarray:
         """Z b-hat for every row used."""
         out = np.zeros(len(self.design.endog))
-        for factor, modes in zip(self.design.engine.factors, self.solution.b):
-            out += np.einsum("ij,ij->i", factor.z, modes[factor.codes])
+        for block, modes in zip(self.design.blocks, self.solution.b):
+            out += np.einsum("ij,ij->i", block.z, (modes / block.scale)[block.codes])
         return out
 
     # -------------------------------------------------- patsy's descriptions

@@ -26,6 +26,7 @@ from ..errors import (
     DataWarning,
     FormulaError,
     InputTypeError,
+    InputValueError,
 )
 from ..findings import Finding, Report
 from .formula import (
@@ -72,6 +73,10 @@ class PreparedData:
     dropped_index : Index
         Index labels of the removed rows.
     report : Report
+    weights : ndarray or None
+        Prior weights of the rows used (``weights=``), checked finite and positive.
+    weights_name : str or None
+        The weights' column name (``"weights"`` when given as an array).
     """
 
     frame: pd.DataFrame
@@ -82,6 +87,8 @@ class PreparedData:
     dropped: dict[str, int] = field(default_factory=dict)
     dropped_index: pd.Index = field(default_factory=lambda: pd.Index([]))
     report: Report = field(default_factory=lambda: Report("data checks"))
+    weights: np.ndarray | None = None  # prior weights of the rows used (None: all 1)
+    weights_name: str | None = None  # the column (or "weights" for an array)
     # each factor's level codes, computed on first use (by this class only)
     _codes: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -183,13 +190,17 @@ def _parse(formula, data, groups, re_formula, vc_formula):
     return parsed, names, tuple(random), used
 
 
-def _missing(data, used, names, missing, report):
+def _missing(data, used, names, missing, report, extra=None):
+    """Rows without missing values in ``used`` (and the ``extra`` Series, such as the
+    weights): the kept rows, the counts per column and the dropped index."""
     by_name = {str(c): c for c in data.columns}  # the data's own labels (maybe not str)
     sub = data[[by_name[c] for c in used]]
     sub.columns = list(used)
     na = sub.isna()
+    if extra is not None:
+        na = na.assign(**{extra.name: extra.isna().to_numpy()})
     bad = na.any(axis=1).to_numpy()
-    counts = {c: int(na[c].sum()) for c in used if na[c].any()}
+    counts = {c: int(na[c].sum()) for c in na.columns if na[c].any()}
     if not bad.any():
         return sub, {}, pd.Index([])
     detail = ", ".join(f"{c!r} ({n})" for c, n in counts.items())
@@ -211,6 +222,65 @@ def _missing(data, used, names, missing, report):
         )
     )
     return sub.iloc[~bad], counts, sub.index[bad]
+
+
+def _weights_series(weights, data: pd.DataFrame) -> pd.Series:
+    """``weights=`` as a Series on the data's index: a column name, or one value per row
+    (a Series is aligned on the index)."""
+    if isinstance(weights, str):
+        cols = [str(c) for c in data.columns]
+        if weights not in cols:
+            raise ColumnNotFoundError(
+                f"weights={weights!r} is not a column of data; {did_you_mean(weights, cols)}")
+        return data[data.columns[cols.index(weights)]].rename(weights)
+    if isinstance(weights, pd.Series):
+        if not weights.index.equals(data.index):
+            if weights.index.sort_values().equals(data.index.sort_values()):
+                weights = weights.reindex(data.index)
+            else:
+                raise InputValueError(
+                    "weights: the Series' index does not match the data's index; pass "
+                    "weights=column_name, or a Series indexed like data (weights.reindex"
+                    "(data.index))")
+        return weights.rename("weights" if weights.name is None else str(weights.name))
+    try:
+        values = np.asarray(weights)
+    except Exception:  # noqa: BLE001 - anything that is not array-like
+        values = None
+    if values is None or values.ndim != 1:
+        raise InputTypeError(
+            "weights must be a column name or one value per row of data (a Series or "
+            f"1-d array); got {type(weights).__name__}")
+    if len(values) != len(data):
+        raise InputValueError(
+            f"weights has {len(values)} values but data has {len(data)} rows; give one "
+            "weight per row (or the name of the weights column)")
+    return pd.Series(values, index=data.index, name="weights")
+
+
+def _checked_weights(w: pd.Series) -> np.ndarray | None:
+    """Finite positive prior weights as floats (None when every weight is 1: the
+    unweighted model)."""
+    name = w.name
+    if not (pd.api.types.is_numeric_dtype(w) and not pd.api.types.is_bool_dtype(w)):
+        raise DataError(
+            f"weights {name!r} must be numeric; got {w.dtype} values such as "
+            f"{w.iloc[0]!r}. Convert the column with pd.to_numeric")
+    values = w.to_numpy(dtype=float)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise DataError(
+            f"weights {name!r} has {int(bad.sum())} infinite value(s) (rows "
+            f"{list(w.index[bad][:5])}); prior weights must be finite and positive")
+    for test, what, fix in ((values < 0, "negative", "prior weights are inverse variances"),
+                            (values == 0, "zero", "a zero weight removes a row from the fit: "
+                             "drop those rows instead")):
+        if test.any():
+            n_bad = int(test.sum())
+            raise DataError(
+                f"weights {name!r} has {n_bad} {what} value{'s' if n_bad > 1 else ''} (rows "
+                f"{list(w.index[test][:5])}); weights must be positive ({fix})")
+    return None if np.all(values == 1.0) else values
 
 
 def warn_dropped(n_input: int, n_used: int, counts: dict[str, int], stacklevel: int = 4) -> None:
@@ -508,6 +578,7 @@ def prepare(
     vc_formula=None,
     missing: str = "drop",
     warn_dropped: bool = True,
+    weights=None,
 ) -> PreparedData:
     """Run every data check and return the model frame (see module docstring).
 
@@ -519,7 +590,8 @@ def prepare(
         raise InputTypeError(f"missing must be 'drop' or 'raise'; got {missing!r}")
     parsed, names, random, used = _parse(formula, data, groups, re_formula, vc_formula)
     report = Report("data checks")
-    sub, counts, dropped_index = _missing(data, used, names, missing, report)
+    w = None if weights is None else _weights_series(weights, data)
+    sub, counts, dropped_index = _missing(data, used, names, missing, report, w)
     if len(sub) == 0:
         raise DataError(
             "data: no rows are left after removing missing values in "
@@ -528,6 +600,9 @@ def prepare(
     frame = sub.copy()
     frame.columns = [names.safe[c] for c in used]
     prep = PreparedData(frame, parsed, names, random, len(data), counts, dropped_index, report)
+    if w is not None:
+        prep.weights = _checked_weights(w.loc[frame.index] if len(dropped_index) else w)
+        prep.weights_name = str(w.name)
     _check_types(prep)
     _check_grouping(prep, data)
     _check_random_effects_count(prep)

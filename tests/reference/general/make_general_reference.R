@@ -405,6 +405,7 @@ for (mod in MODELS) {
     model_id = mod$id,
     dataset = mod$dataset,
     data_csv = DATASETS[[mod$dataset]]$csv,
+    data_md5 = unname(tools::md5sum(file.path(general_dir, DATASETS[[mod$dataset]]$csv))),
     formula = mod$formula,
     weights = mod$weights,
     note = mod$note,
