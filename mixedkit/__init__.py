@@ -20,11 +20,11 @@ from .errors import (
     FitError,
     FitWarning,
     FormulaError,
-    StatsmodelsLimitError,
     InputTypeError,
     InputValueError,
     MixedkitError,
     MixedkitWarning,
+    StatsmodelsLimitError,
 )
 
 __all__ = [
@@ -35,12 +35,12 @@ __all__ = [
     "FitError",
     "FitWarning",
     "FormulaError",
-    "StatsmodelsLimitError",
     "InputTypeError",
     "InputValueError",
     "LmmFit",
     "MixedkitError",
     "MixedkitWarning",
+    "StatsmodelsLimitError",
     "__version__",
     "check_assumptions",
     "check_data",

@@ -18,11 +18,11 @@ __all__ = [
     "FitError",
     "FitWarning",
     "FormulaError",
-    "StatsmodelsLimitError",
     "InputTypeError",
     "InputValueError",
     "MixedkitError",
     "MixedkitWarning",
+    "StatsmodelsLimitError",
     "closest_names",
     "did_you_mean",
 ]

@@ -18,9 +18,9 @@ from .inference.bootstrap import bootstrap_variance
 from .inference.df_methods import FixedInference, fixed_inference, t_table
 from .model.estimation import (
     SINGULAR_TOL,
+    block_factors,
     estimate,
     lme4_theta,
-    block_factors,
     statsmodels_results,
     user_theta,
 )

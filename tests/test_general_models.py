@@ -88,11 +88,11 @@ def test_expressible_models_keep_statsmodels_order_and_call():
 
 @pytest.mark.parametrize("formula, message", [
     ("rt ~ ac + (ac | subject) + (1 | subject)",
-     r"the random terms \(ac \| subject\) and \(1 \| subject\) both give 'subject' a random "
-     r"intercept; keep one of them"),
+     (r"the random terms \(ac \| subject\) and \(1 \| subject\) both give 'subject' a random "
+     r"intercept; keep one of them")),
     ("rt ~ ac + (ac | subject) + (0 + ac | subject)",
-     r"the random term for 'subject:ac' appears twice \(\(ac \| subject\) and "
-     r"\(0 \+ ac \| subject\)\); remove the duplicate"),
+     (r"the random term for 'subject:ac' appears twice \(\(ac \| subject\) and "
+     r"\(0 \+ ac \| subject\)\); remove the duplicate")),
 ])
 def test_the_same_random_effect_twice_is_refused(formula, message):
     with pytest.raises(mk.FormulaError, match=message):

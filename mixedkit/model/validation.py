@@ -273,8 +273,8 @@ def _checked_weights(w: pd.Series) -> np.ndarray | None:
             f"weights {name!r} has {int(bad.sum())} infinite value(s) (rows "
             f"{list(w.index[bad][:5])}); prior weights must be finite and positive")
     for test, what, fix in ((values < 0, "negative", "prior weights are inverse variances"),
-                            (values == 0, "zero", "a zero weight removes a row from the fit: "
-                             "drop those rows instead")):
+                            (values == 0, "zero", ("a zero weight removes a row from the fit: "
+                             "drop those rows instead"))):
         if test.any():
             n_bad = int(test.sum())
             raise DataError(
