@@ -23,7 +23,7 @@ COLS = ["y", "x", "z", "g", "h", "my y", "f"]
     ("y ~ x + (0 + x | g)", "y ~ x", [(("x",), False, ("g",), True)]),
     ("y ~ x + (-1 + x | g)", "y ~ x", [(("x",), False, ("g",), True)]),
     ("y ~ x + (x || g)", "y ~ x", [((), True, ("g",), False), (("x",), False, ("g",), False)]),
-    ("y ~ 1 + (1 | g/h)", "y ~ 1", [((), True, ("g",), True), ((), True, ("g", "h"), True)]),
+    ("y ~ 1 + (1 | g/h)", "y ~ 1", [((), True, ("h", "g"), True), ((), True, ("g",), True)]),
     ("y ~ 1 + (1 | g:h)", "y ~ 1", [((), True, ("g", "h"), True)]),
     ("y ~ x*z - 1 + (1 | g) + (1 | h)", "y ~ x*z - 1",
      [((), True, ("g",), True), ((), True, ("h",), True)]),

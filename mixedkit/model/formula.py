@@ -296,8 +296,9 @@ def _parse_random(term: str, names: NameMap) -> list[RandomTerm]:
                     f"formula: grouping factor {names.restore(c)!r} in {source} must be a column "
                     "name (use a/b for nesting and a:b for an interaction)"
                 )
-        prefix = prefix + cols
+        prefix = cols + prefix  # lme4 names b within a "b:a", and so do its levels
         factors.append(prefix)
+    factors.reverse()  # lme4's findbars lists the innermost factor first: (1 | b:a) + (1 | a)
 
     if double:  # lme4's expandDoubleVerts: one term per column of the expanded products
         exprs = list(dict.fromkeys(t for e in exprs for t in _expand_product(e)))
