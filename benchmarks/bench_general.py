@@ -131,7 +131,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import gc
 import json
 import os
 import platform
@@ -142,7 +141,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -342,7 +340,8 @@ class Timing:
     seconds: list[float] = field(default_factory=list)
     loglik: float = float("nan")
     theta: str = ""
-    peak_mb: float = float("nan")
+    base_mb: float = float("nan")  # peak RSS of the tool's process before its first fit
+    peak_mb: float = float("nan")  # ... and after it
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -367,48 +366,6 @@ def _numbers(values) -> str:
     return " ".join(f"{float(v):.6g}" for v in np.ravel(values))
 
 
-def read_back(path: Path, design: Design) -> pd.DataFrame:
-    """The CSV as a user reads it: ids and conditions as text (pandas object)."""
-    return pd.read_csv(path, dtype=dict.fromkeys(design.factors, str))
-
-
-class MixedkitRunner:
-    """mixedkit in this process, one fit per ``fit()``."""
-
-    def __init__(self, design: Design, data: pd.DataFrame):
-        self.design, self.data = design, data
-        kwargs = {"reml": True}
-        if design.weights:
-            kwargs["weights"] = design.weights
-        self.kwargs = kwargs
-
-    def fit(self, timing: Timing) -> None:
-        gc.collect()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            t0 = time.perf_counter()
-            try:
-                fit = mk.fit_lmm(self.design.formula, self.data, **self.kwargs)
-            except Exception as exc:  # noqa: BLE001 - a failure is a result here
-                timing.status = "error"
-                timing.note(f"{type(exc).__name__} after {time.perf_counter() - t0:.1f} s: "
-                            f"{_first_line(exc)}")
-                return
-            timing.seconds.append(time.perf_counter() - t0)
-        for w in caught:
-            timing.note(f"warned {w.category.__name__}: {str(w.message).splitlines()[0][:120]}")
-        if timing.status != "ok":
-            timing.status = "ok"
-            timing.loglik, timing.theta = float(fit.loglik), _numbers(fit.theta)
-            if not fit.converged:
-                timing.note("not converged")
-            if getattr(fit, "singular", False):
-                timing.note("singular")
-
-    def close(self) -> None:
-        pass
-
-
 class Worker:
     """A child process answering one JSON line per command line ("fit", "quit")."""
 
@@ -418,7 +375,12 @@ class Worker:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.stderr, bufsize=0)
         self.pending = b""
-        self.ready = self._read(max(timeout, 300.0))  # start-up: imports, data, warmup
+        self.ready: dict = {}
+
+    def wait_ready(self) -> dict:
+        """The start-up line (imports, data, warmup), at most ``max(timeout, 300)`` s."""
+        self.ready = self._read(max(self.timeout, 300.0))
+        return self.ready
 
     def _read(self, timeout: float) -> dict:
         """The next JSON line, or ``{"error": ...}`` on timeout, exit or garbage.
@@ -482,12 +444,20 @@ class Worker:
 
 
 class WorkerRunner:
-    """lme4 or mixedlm in a child process (``Worker``), one fit per ``fit()``."""
+    """One tool in its child process (``Worker``), one fit per ``fit()``."""
 
     def __init__(self, worker: Worker):
         self.worker = worker
-        if "error" in worker.ready:
-            raise RuntimeError(worker.ready["error"])
+
+    def wait_ready(self, timing: Timing) -> bool:
+        ready = self.worker.wait_ready()
+        if "error" in ready:
+            timing.status = "error"
+            timing.note(f"could not start: {str(ready['error'])[:300]}")
+            return False
+        if ready.get("baseline_mb") is not None:
+            timing.base_mb = float(ready["baseline_mb"])
+        return True
 
     def fit(self, timing: Timing) -> None:
         res = self.worker.ask("fit")
@@ -498,10 +468,9 @@ class WorkerRunner:
         timing.seconds.append(float(res["seconds"]))
         for text in res.get("notes", []):
             timing.note(text[:200])
-        if res.get("peak_mb") is not None:
-            timing.peak_mb = float(res["peak_mb"])
-        if timing.status != "ok":
+        if timing.status != "ok":  # the first fit: its peak memory, logLik, theta
             timing.status = "ok"
+            timing.peak_mb = float("nan") if res.get("peak_mb") is None else float(res["peak_mb"])
             timing.loglik = float("nan") if res["loglik"] is None else float(res["loglik"])
             timing.theta = _numbers(res["theta"])
             if res.get("converged") is False:
@@ -519,72 +488,13 @@ def start_lme4(design: Design, path: Path, timeout: float, workdir: Path) -> Wor
     return WorkerRunner(Worker("lme4", cmd, timeout, workdir))
 
 
-# The mixedlm side: run by the peers interpreter (benchmarks/.venv-peers), one
-# process per design. Argv: CSV, formula, comma-separated text columns, weights
-# column ("" for none). Replies one JSON line per "fit" on stdin.
-_MIXEDLM_WORKER = r"""
+# The Python tools' side, one process per tool and design: mixedkit with this
+# interpreter, mixedlm with the peers interpreter (benchmarks/.venv-peers). Argv:
+# tool, CSV, formula, comma-separated text columns, weights column ("" for none).
+# Warms up on sleepstudy, reads the CSV, replies one JSON line to each "fit" line.
+_PY_WORKER = r"""
 import gc, json, resource, sys, time, warnings
 import pandas as pd
-import mixedlm
-
-def peak_mb():
-    try:
-        with open("/proc/self/status") as status:
-            kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-        return kib * 1024 / 1e6
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
-
-def reply(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-path, formula, factors, weights = sys.argv[1:5]
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    mixedlm.lmer("Reaction ~ Days + (Days | Subject)", mixedlm.load_sleepstudy(), REML=True)
-data = pd.read_csv(path, dtype={c: str for c in factors.split(",") if c})
-reply({"ready": True, "mixedlm_version": mixedlm.__version__, "baseline_mb": peak_mb()})
-while True:
-    command = sys.stdin.readline().strip()
-    if command != "fit":
-        break
-    gc.collect()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        t0 = time.perf_counter()
-        try:
-            fit = mixedlm.lmer(formula, data, REML=True, weights=weights or None)
-        except Exception as exc:
-            first = (str(exc).strip().splitlines() or [""])[0][:200]
-            reply({"error": f"{type(exc).__name__} after {time.perf_counter() - t0:.1f} s: "
-                            f"{first}", "peak_mb": peak_mb()})
-            continue
-        seconds = time.perf_counter() - t0
-    notes = sorted({f"warned {w.category.__name__}: {str(w.message).splitlines()[0][:120]}"
-                    for w in caught})
-    if fit.message and not fit.converged:
-        notes.append(f"optimizer: {fit.message}")
-    reply({"seconds": seconds, "loglik": float(fit.logLik().value),
-           "theta": [float(t) for t in fit.theta], "converged": bool(fit.converged),
-           "singular": bool(getattr(fit, "at_boundary", False)),
-           "notes": notes, "peak_mb": peak_mb()})
-"""
-
-
-def start_mixedlm(design: Design, path: Path, timeout: float, workdir: Path,
-                  python: Path) -> WorkerRunner:
-    cmd = [str(python), "-c", _MIXEDLM_WORKER, str(path), design.formula,
-           ",".join(design.factors), design.weights or ""]
-    return WorkerRunner(Worker("mixedlm", cmd, timeout, workdir))
-
-
-# A fresh process: read the CSV, fit once, report its peak RSS. On Linux that is
-# VmHWM: getrusage's ru_maxrss keeps the parent's peak across fork + exec.
-_MEMORY_CHILD = r"""
-import json, resource, sys, time, warnings
-import pandas as pd
-import mixedkit as mk
 
 def peak_mb():
     try:
@@ -595,32 +505,75 @@ def peak_mb():
         scale = 1 if sys.platform == "darwin" else 1024
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 1e6
 
-path, formula, factors, weights = sys.argv[1:5]
+def reply(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+tool, path, formula, factors, weights = sys.argv[1:6]
+if tool == "mixedkit":
+    import mixedkit as mk
+    version = mk.__version__
+    sleepstudy = mk.load_dataset("sleepstudy")
+    kwargs = {"reml": True, **({"weights": weights} if weights else {})}
+
+    def fit_model(formula, data, kwargs=kwargs):
+        return mk.fit_lmm(formula, data, **kwargs)
+
+    def describe(fit):
+        attempts = fit.attempts
+        notes = [f"{len(attempts)} optimiser attempt(s), {int(attempts.n_evals.sum())} "
+                 f"evaluations"] if len(attempts) > 1 else []
+        return (float(fit.loglik), [float(t) for t in fit.theta], bool(fit.converged),
+                bool(fit.singular), notes)
+else:
+    import mixedlm
+    version = mixedlm.__version__
+    sleepstudy = mixedlm.load_sleepstudy()
+
+    def fit_model(formula, data):
+        return mixedlm.lmer(formula, data, REML=True, weights=weights or None)
+
+    def describe(fit):
+        notes = [] if fit.converged or not fit.message else [f"optimizer: {fit.message}"]
+        return (float(fit.logLik().value), [float(t) for t in fit.theta], bool(fit.converged),
+                bool(getattr(fit, "at_boundary", False)), notes)
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    if tool == "mixedkit":
+        mk.fit_lmm("Reaction ~ Days + (Days | Subject)", sleepstudy, reml=True)
+    else:
+        mixedlm.lmer("Reaction ~ Days + (Days | Subject)", sleepstudy, REML=True)
 data = pd.read_csv(path, dtype={c: str for c in factors.split(",") if c})
-kwargs = {"reml": True, **({"weights": weights} if weights else {})}
-warnings.simplefilter("ignore")
-baseline, t0, error = peak_mb(), time.perf_counter(), ""
-try:
-    mk.fit_lmm(formula, data, **kwargs)
-except Exception as exc:
-    error = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
-print(json.dumps({"baseline_mb": baseline, "peak_mb": peak_mb(),
-                  "seconds": time.perf_counter() - t0, "error": error}))
+reply({"ready": True, "version": version, "baseline_mb": peak_mb()})
+while sys.stdin.readline().strip() == "fit":
+    gc.collect()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t0 = time.perf_counter()
+        try:
+            fit = fit_model(formula, data)
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            reply({"error": f"{type(exc).__name__} after {time.perf_counter() - t0:.1f} s: "
+                            f"{first}", "peak_mb": peak_mb()})
+            continue
+        seconds = time.perf_counter() - t0
+    peak = peak_mb()
+    loglik, theta, converged, singular, notes = describe(fit)
+    notes += sorted({f"warned {w.category.__name__}: {str(w.message).splitlines()[0][:150]}"
+                     for w in caught})
+    reply({"seconds": seconds, "loglik": loglik, "theta": theta, "converged": converged,
+           "singular": singular, "notes": notes, "peak_mb": peak})
+    del fit
 """
 
 
-def peak_memory_mixedkit(design: Design, path: Path) -> tuple[float, float, str]:
-    """Peak and baseline RSS (MB) of a fresh process fitting once with mixedkit."""
-    proc = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(path), design.formula,
-                           ",".join(design.factors), design.weights or ""],
-                          check=False, capture_output=True, text=True)
-    if proc.returncode != 0:
-        return float("nan"), float("nan"), f"memory run crashed: {_tail(proc.stderr)}"
-    res = json.loads(proc.stdout.strip().splitlines()[-1])
-    if res["error"]:
-        return float("nan"), float(res["baseline_mb"]), f"memory run failed: {res['error']}"
-    return float(res["peak_mb"]), float(res["baseline_mb"]), \
-        f"memory run: fit {res['seconds']:.1f} s in a fresh process"
+def start_python(tool: str, python: Path, design: Design, path: Path, timeout: float,
+                 workdir: Path) -> WorkerRunner:
+    cmd = [str(python), "-c", _PY_WORKER, tool, str(path), design.formula,
+           ",".join(design.factors), design.weights or ""]
+    return WorkerRunner(Worker(tool, cmd, timeout, workdir))
 
 
 # --------------------------------------------------------------------------- one design
@@ -636,35 +589,29 @@ class Settings:
 
 
 def run_design(design: Design, settings: Settings) -> dict:
+    """Every tool on one design, taking turns; the CSV row."""
     data, data_note = design.make_data()
     path = settings.workdir / f"{design.name}.csv"
-    data.to_csv(path, index=False)
-    data = read_back(path, design)
-    repeats = settings.repeats[0] if len(data) < SMALL_ROWS else settings.repeats[1]
+    data.to_csv(path, index=False)  # every worker reads it back, text columns as text
+    n_rows = len(data)
+    del data
+    repeats = settings.repeats[0] if n_rows < SMALL_ROWS else settings.repeats[1]
+    pythons = {"mixedkit": Path(sys.executable), "mixedlm": settings.peers_python}
 
     timings = {tool: Timing() for tool in TOOLS}
-    runners = {}
-    starters = {
-        "mixedkit": lambda: MixedkitRunner(design, data),
-        "lme4": lambda: start_lme4(design, path, settings.timeout, settings.workdir),
-        "mixedlm": lambda: start_mixedlm(design, path, settings.timeout, settings.workdir,
-                                         settings.peers_python),
-    }
-    base_mb = {}
-    for tool in TOOLS:
-        why = settings.tools.get(tool, "not selected")
-        if why:
-            timings[tool] = Timing("skipped", notes=[why])
-            continue
-        try:
-            runners[tool] = starters[tool]()
-        except Exception as exc:  # noqa: BLE001
-            timings[tool] = Timing("error", notes=[f"could not start: {_first_line(exc, 300)}"])
-            continue
-        ready = getattr(getattr(runners[tool], "worker", None), "ready", {})
-        if ready.get("baseline_mb") is not None:
-            base_mb[tool] = float(ready["baseline_mb"])
+    runners: dict[str, WorkerRunner] = {}
     try:
+        for tool in TOOLS:  # start every worker, then wait for them: start-ups overlap
+            if settings.tools.get(tool, "not selected"):
+                timings[tool] = Timing("skipped", notes=[settings.tools.get(tool, "not selected")])
+            elif tool == "lme4":
+                runners[tool] = start_lme4(design, path, settings.timeout, settings.workdir)
+            else:
+                runners[tool] = start_python(tool, pythons[tool], design, path,
+                                             settings.timeout, settings.workdir)
+        for tool in list(runners):
+            if not runners[tool].wait_ready(timings[tool]):
+                runners.pop(tool).close()
         for i in range(repeats):
             order = TOOLS[i % len(TOOLS):] + TOOLS[:i % len(TOOLS)]
             for tool in order:
@@ -679,14 +626,8 @@ def run_design(design: Design, settings: Settings) -> dict:
     finally:
         for runner in runners.values():
             runner.close()
-
-    notes = [data_note] if data_note else []
-    peak_mk = base_mk = float("nan")
-    if "mixedkit" in runners:
-        peak_mk, base_mk, note = peak_memory_mixedkit(design, path)
-        notes.append(note)
-    path.unlink()
-    return result_row(design, len(data), repeats, timings, peak_mk, base_mk, base_mb, notes)
+        path.unlink()
+    return result_row(design, n_rows, repeats, timings, [data_note] if data_note else [])
 
 
 def _ratio(a: float, b: float) -> float:
@@ -711,7 +652,6 @@ def loglik_check(mk_ll: float, others: dict[str, float]) -> str:
 
 
 def result_row(design: Design, n_rows: int, repeats: int, timings: dict[str, Timing],
-               peak_mk: float, base_mk: float, base_mb: dict[str, float],
                notes: list[str]) -> dict:
     mkt, rt, mlt = timings["mixedkit"], timings["lme4"], timings["mixedlm"]
     row = {
@@ -728,10 +668,9 @@ def result_row(design: Design, n_rows: int, repeats: int, timings: dict[str, Tim
         "dll_mk_lme4": mkt.loglik - rt.loglik, "dll_mk_mixedlm": mkt.loglik - mlt.loglik,
         "dll_mixedlm_lme4": mlt.loglik - rt.loglik,
         "loglik_check": loglik_check(mkt.loglik, {"lme4": rt.loglik, "mixedlm": mlt.loglik}),
-        "peak_rss_mk_mb": peak_mk, "base_rss_mk_mb": base_mk,
-        "peak_rss_lme4_mb": rt.peak_mb, "base_rss_lme4_mb": base_mb.get("lme4", float("nan")),
-        "peak_rss_mixedlm_mb": mlt.peak_mb,
-        "base_rss_mixedlm_mb": base_mb.get("mixedlm", float("nan")),
+        "peak_rss_mk_mb": mkt.peak_mb, "base_rss_mk_mb": mkt.base_mb,
+        "peak_rss_lme4_mb": rt.peak_mb, "base_rss_lme4_mb": rt.base_mb,
+        "peak_rss_mixedlm_mb": mlt.peak_mb, "base_rss_mixedlm_mb": mlt.base_mb,
         "status_mk": mkt.status, "status_lme4": rt.status, "status_mixedlm": mlt.status,
         "status_sm": "skipped", "notes_sm": design.statsmodels,
     }
@@ -793,8 +732,8 @@ def probe_mixedlm(python: Path) -> tuple[str, str]:
         return "", (f"no peers interpreter {python} (python3 -m venv benchmarks/.venv-peers && "
                     "benchmarks/.venv-peers/bin/pip install mixedlm pandas)")
     try:
-        proc = subprocess.run([str(python), "-c", "import mixedlm, pandas; "
-                               "print(mixedlm.__version__)"],
+        code = "import mixedlm, pandas; print(mixedlm.__version__)"
+        proc = subprocess.run([str(python), "-c", code],
                               check=False, capture_output=True, text=True, timeout=120)
     except subprocess.TimeoutExpired:
         return "", "mixedlm probe timed out"
@@ -841,6 +780,8 @@ def print_report(table: pd.DataFrame) -> None:
         "mk/mixedlm": table.ratio_mk_mixedlm.map(_fmt),
         "target ": table.target_mk_mixedlm.map(target),
         "peak_MB_mk": table.peak_rss_mk_mb.map(lambda v: _fmt(v, ".0f")),
+        "peak_MB_lme4": table.peak_rss_lme4_mb.map(lambda v: _fmt(v, ".0f")),
+        "peak_MB_mixedlm": table.peak_rss_mixedlm_mb.map(lambda v: _fmt(v, ".0f")),
     })
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print("\nTimes (s, medians), ratios and targets:\n" + shown.to_string(index=False))
@@ -905,13 +846,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def warm_up() -> None:
-    """mixedkit's imports and lazy modules, on sleepstudy, before any timing."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        mk.fit_lmm(SLEEPSTUDY, mk.load_dataset("sleepstudy"), reml=True)
-
-
 def write_csv(rows: list[dict], info: dict[str, str], out: Path) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     for key, value in info.items():
@@ -942,7 +876,6 @@ def main(argv: list[str] | None = None) -> int:
     if not chosen:
         print("no design selected")
         return 1
-    warm_up()
     rows: list[dict] = []
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench_general_") as tmp:

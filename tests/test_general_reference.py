@@ -21,7 +21,7 @@ import pytest
 import mixedkit as mk
 
 HERE = Path(__file__).parent / "reference" / "general"
-MODELS = sorted(p.stem for p in HERE.glob("*.json"))
+MODELS = sorted(p.stem for p in HERE.glob("*.json") if p.stem != "confint")
 METHODS = ["REML", "ML"]
 
 
@@ -206,3 +206,50 @@ def test_icc_and_r2_match_performance(model):
     icc = fit.icc()
     total = icc[icc["kind"] == "adjusted"].iloc[0]["estimate"]
     assert total == pytest.approx(perf["icc"]["adjusted"], rel=1e-4)
+
+
+CONFINT = json.loads((HERE / "confint.json").read_text())
+
+
+def _lme4_keys(ci: pd.DataFrame) -> list[str]:
+    """fit.confint() rows named as lme4's confint(oldNames = FALSE) names them."""
+    keys = []
+    for row in ci.itertuples():
+        if row.effect == "fixed":
+            keys.append(lme4_name(row.term))
+        elif row.group == "Residual":
+            keys.append("sigma")
+        elif row.term.startswith("sd("):
+            keys.append(f"sd_{lme4_name(row.term[3:-1])}|{row.group}")
+        else:
+            a, b = row.term[5:-1].split(", ")
+            keys.append(f"cor_{lme4_name(b)}.{lme4_name(a)}|{row.group}")
+    return keys
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["crossed_factor", "nested_slopes", "crossed_weights"])
+def test_profile_intervals_match_lme4(model):
+    """lme4::confint(method = "profile") (make_confint_reference.R): within 1e-3 of lme4,
+    whose limits are spline interpolations. With prior weights lme4's profiles of the fixed
+    effects are not a reference: they come out about ten times narrower than its own Wald
+    intervals (e.g. (Intercept) [596.9, 603.4] against Wald [566.0, 627.1]), while the
+    variance parameters agree; mixedkit's fixed-effect profiles are checked against the
+    Wald intervals there (an LMM's fixed-effect profile is nearly Wald)."""
+    ref = CONFINT[model]
+    ci = fitted(model, "REML").confint()
+    ci.index = _lme4_keys(ci)
+    weighted = ref["weights"] is not None
+    for name, lo, hi in zip(ref["profile"]["names"], ref["profile"]["lower"],
+                            ref["profile"]["upper"]):
+        row = ci.loc[name]
+        if weighted and name in ref["wald"]["names"] and not name.startswith(("sd_", "cor_",
+                                                                              "sigma")):
+            i = ref["wald"]["names"].index(name)
+            lo, hi = ref["wald"]["lower"][i], ref["wald"]["upper"][i]
+            width = hi - lo
+            assert row["conf_low"] == pytest.approx(lo, abs=0.02 * width), name
+            assert row["conf_high"] == pytest.approx(hi, abs=0.02 * width), name
+            continue
+        assert row["conf_low"] == pytest.approx(lo, abs=1e-3, rel=1e-4), name
+        assert row["conf_high"] == pytest.approx(hi, abs=1e-3, rel=1e-4), name
