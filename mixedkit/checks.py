@@ -18,7 +18,7 @@ __all__ = ["check_data"]
 
 
 def check_data(formula, data=None, *, groups=None, re_formula=None, vc_formula=None,
-               missing: str = "drop") -> Report:
+               weights=None, missing: str = "drop") -> Report:
     """Check data and formula before fitting, without estimating anything.
 
     Runs exactly the checks :func:`~mixedkit.fit_lmm` runs (data type, columns,
@@ -33,7 +33,7 @@ def check_data(formula, data=None, *, groups=None, re_formula=None, vc_formula=N
         ``check_data(data, formula)`` is accepted too.
     data : DataFrame
         Long-format data (one row per observation). Never modified.
-    groups, re_formula, vc_formula, missing
+    groups, re_formula, vc_formula, weights, missing
         As in :func:`~mixedkit.fit_lmm`.
 
     Returns
@@ -49,7 +49,7 @@ def check_data(formula, data=None, *, groups=None, re_formula=None, vc_formula=N
     report = Report("data checks")
     try:
         prep = prepare(formula, data, groups=groups, re_formula=re_formula, warn_dropped=False,
-                       vc_formula=vc_formula, missing=missing)
+                       vc_formula=vc_formula, missing=missing, weights=weights)
         report.findings.extend(prep.report.findings)
         design = build_design(prep)
         report.findings.extend(design.findings)  # scaling, design size: as fit.health shows

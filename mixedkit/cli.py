@@ -201,6 +201,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="no progress line on stderr (shown for runs longer than two seconds)")
     for command in (f, c, m, a, n, w):
         command.add_argument(
+            "--weights", metavar="COLUMN",
+            help="prior weights column (lme4's weights=: row i has residual variance "
+                 "sigma^2 / w_i)")
+        command.add_argument(
             "--trusted-formula", action="store_true",
             help="the formula is your own: skip the check that refuses code in formulas "
                  "(by default only column names, numbers, arithmetic and C, I, np.log, "
@@ -232,7 +236,7 @@ def _write_figure(fig, path: str) -> None:
         plt.close(fig)
 
 
-def _fit_noting_warnings(formula: str, data, **kwargs):
+def _fit_noting_warnings(formula: str, data, weights=None, **kwargs):
     """The fit, and mixedkit's warnings about it (singular fit, ...) as one-line texts.
 
     ``anova`` and ``means`` print no health section, so these go to stderr (and into
@@ -241,7 +245,7 @@ def _fit_noting_warnings(formula: str, data, **kwargs):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MixedkitWarning)
-        fit = fit_lmm(formula, data, **kwargs)
+        fit = fit_lmm(formula, data, weights=weights, **kwargs)
     texts = [" ".join(str(w.message).split()) for w in caught
              if issubclass(w.category, MixedkitWarning)]
     for text in dict.fromkeys(texts):
@@ -273,7 +277,8 @@ def _display(frame, keys: list[str], conf_level: float):
 
 
 def _anova_command(args) -> None:
-    fit, notes = _fit_noting_warnings(args.formula, _read(args.data), df_method=args.df_method,
+    fit, notes = _fit_noting_warnings(args.formula, _read(args.data), args.weights,
+                                      df_method=args.df_method,
                                       safe_formula=not args.trusted_formula)
     table = fit.anova(type=int(args.type) if args.type.isdigit() else args.type)
     if args.json:
@@ -308,7 +313,8 @@ def _means_command(args) -> None:
     if not terms:
         raise _UsageError("TERM must name a factor of the fixed part")
     by = _names(args.by, ",") if args.by else None
-    fit, notes = _fit_noting_warnings(args.formula, _read(args.data), df_method=args.df_method,
+    fit, notes = _fit_noting_warnings(args.formula, _read(args.data), args.weights,
+                                      df_method=args.df_method,
                                       safe_formula=not args.trusted_formula)
     means = fit.marginal_means(terms, by=by)
     pairs = (fit.contrasts(terms, adjust=args.adjust or "tukey", by=by)
@@ -434,7 +440,8 @@ def _power_command(args) -> None:
 
     settings = _power_settings(args)
     effect = settings.pop("effect")
-    fit, notes = _fit_noting_warnings(args.formula, _read(args.data), reml=not args.ml,
+    fit, notes = _fit_noting_warnings(args.formula, _read(args.data), args.weights,
+                                      reml=not args.ml,
                                       safe_formula=not args.trusted_formula)
     table = power_lmm(fit, args.term, effect=effect, **settings)
     attrs = table.attrs
@@ -504,7 +511,7 @@ def _run(args) -> int:
         print(f"\ndiagnostics figure written to {args.plot}")
     elif args.command == "fit":
         fit = fit_lmm(args.formula, _read(args.data), reml=not args.ml,
-                      safe_formula=not args.trusted_formula)
+                      safe_formula=not args.trusted_formula, weights=args.weights)
         print(json.dumps(fit_json(fit), indent=1) if args.json else fit.summary())
         if args.plot:
             _save_plot(fit, args.plot)
@@ -513,7 +520,7 @@ def _run(args) -> int:
         data = _read(args.data)
         if not args.trusted_formula:  # before check_data evaluates it
             check_formula(args.formula, columns=data.columns)
-        report = check_data(args.formula, data)
+        report = check_data(args.formula, data, weights=args.weights)
         if args.json:
             print(json.dumps({"verdict": report.verdict,
                               "findings": _records(report.to_frame())}, indent=1))
@@ -535,8 +542,8 @@ def _run(args) -> int:
         if not args.trusted_formula:  # every formula before the first fit
             for formula in args.formulas:
                 check_formula(formula, columns=data.columns)
-        comp = compare_models(*[fit_lmm(f, data, safe_formula=not args.trusted_formula)
-                                for f in args.formulas])
+        comp = compare_models(*[fit_lmm(f, data, safe_formula=not args.trusted_formula,
+                                        weights=args.weights) for f in args.formulas])
         if args.json:
             print(json.dumps({"table": _records(comp.table), "notes": comp.notes}, indent=1))
         else:

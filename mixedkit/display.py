@@ -120,6 +120,8 @@ def summary_text(fit) -> str:
         (f"Linear mixed model fit by {fit.method} (mixedkit {__version__}: "
          f"{_likelihood_source(fit)}, {fit.engine} engine)"),
         f"Formula: {fit.formula}",
+        *([f"Weights: {fit.state.prep.weights_name}"] if fit.state.design.weights is not None
+          else []),
         f"Data:    {_data_line(fit)}",
         "  ".join(f"{k}: {v}" for k, v in _criteria(fit)),
         _variance_line(fit),

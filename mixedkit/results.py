@@ -558,8 +558,7 @@ class LmmFit:
                 "singular", "warning", f"singular fit: {what}.",
                 "The random-effects structure is richer than the data support; tests and "
                 "intervals for it are unreliable.",
-                "Simplify the random part (drop the term, or its correlation with '||'), or keep "
-                "it if a zero variance is plausible."))
+                self._singular_fix(zero)))
         else:
             rep.add(Finding("singular", "ok", "not singular (every theta above 1e-4)."))
         for f in list(self.state.prep.report.findings) + list(design.findings):
@@ -574,6 +573,28 @@ class LmmFit:
                 f"({len(uniq)} distinct, e.g. {uniq[0][:80]!r}); judged by the checks above.",
                 ""))
         return rep
+
+    def _singular_fix(self, zero) -> str:
+        """What to write instead, as lme4 users simplify a singular model: first the
+        correlations of a block ('||'), then the term whose variance is 0."""
+        design = self.state.design
+        block = next(b for b in design.blocks if zero[0] in b.theta_diagonal)
+        row = int(np.tril_indices(block.q)[0][zero[0] - block.theta_start])
+        term = block.term
+        if block.q > 1 and term.correlated and "||" not in term.source:
+            bar = term.source.replace("|", "||", 1)
+            return (f"Drop the correlations first: write {bar} (independent effects; with "
+                    "numeric codes such as -0.5/+0.5 for a two-level factor, so that each "
+                    "slope is its own term), refit and look at fit.health again; then drop "
+                    "the term whose variance is still 0. Keep the maximal model if a zero "
+                    "variance is plausible.")
+        name = block.terms[row]
+        if name == "Intercept":
+            what = f"the random intercept for {block.group!r}"
+        else:
+            what = f"the random slope {name!r} for {block.group!r}"
+        return (f"Remove {what} from the random part (its variance is estimated as 0), refit "
+                "and compare with compare_models; or keep it if a zero variance is plausible.")
 
     def _singular_description(self, zero) -> str:
         design = self.state.design

@@ -97,3 +97,120 @@ def test_expressible_models_keep_statsmodels_order_and_call():
 def test_the_same_random_effect_twice_is_refused(formula, message):
     with pytest.raises(mk.FormulaError, match=message):
         mk.fit_lmm(formula, crossed())
+
+
+# ------------------------------------------------------------------------ weights
+def weighted(seed=2):
+    d = crossed(seed)
+    d["w"] = np.random.default_rng(seed).uniform(0.5, 2.0, len(d))
+    return d
+
+
+def test_weights_as_column_array_or_series_give_one_model():
+    d = weighted()
+    by_name = mk.fit_lmm("rt ~ ac + (1 | subject)", d, weights="w")
+    by_array = mk.fit_lmm("rt ~ ac + (1 | subject)", d, weights=d["w"].to_numpy())
+    shuffled = d["w"].sample(frac=1.0, random_state=1)  # a Series is aligned on the index
+    by_series = mk.fit_lmm("rt ~ ac + (1 | subject)", d, weights=shuffled)
+    assert by_array.loglik == pytest.approx(by_name.loglik, rel=1e-12)
+    assert by_series.loglik == pytest.approx(by_name.loglik, rel=1e-12)
+    assert by_name.statsmodels_call == (
+        "# statsmodels cannot express this model: statsmodels' MixedLM has no prior weights "
+        "(weights='w')")
+    assert "Weights: w\n" in by_name.summary()
+    unit = mk.fit_lmm("rt ~ ac + (1 | subject)", d.assign(w=1.0), weights="w")
+    plain = mk.fit_lmm("rt ~ ac + (1 | subject)", d)
+    assert unit.loglik == pytest.approx(plain.loglik, rel=1e-12)
+    assert unit.statsmodels_call == plain.statsmodels_call  # all 1: the unweighted model
+
+
+def test_weights_scale_the_residual_variance():
+    """w = 2 everywhere is the unweighted model with sigma^2 halved (lme4's sigma^2 / w)."""
+    d = weighted()
+    plain = mk.fit_lmm("rt ~ ac + (ac | subject)", d)
+    doubled = mk.fit_lmm("rt ~ ac + (ac | subject)", d.assign(w=2.0), weights="w")
+    assert doubled.scale == pytest.approx(2 * plain.scale, rel=1e-5)
+    np.testing.assert_allclose(doubled.fixed_effects["std_error"],
+                               plain.fixed_effects["std_error"], rtol=1e-5)
+    # the Jacobian: log-likelihood of y is the transformed model's plus sum(log w) / 2
+    assert doubled.loglik == pytest.approx(plain.loglik, abs=1e-6)
+    pearson = doubled.residuals("pearson")
+    np.testing.assert_allclose(pearson, plain.residuals("pearson"), atol=1e-4)
+
+
+@pytest.mark.parametrize("change, weights, error, message", [
+    (lambda d: d.assign(w=d["w"].where(d.index != 3, 0.0)), "w", mk.DataError,
+     r"weights 'w' has 1 zero value \(rows \[3\]\); weights must be positive \(a zero weight "
+     r"removes a row from the fit: drop those rows instead\)"),
+    (lambda d: d.assign(w=-d["w"]), "w", mk.DataError,
+     r"weights 'w' has 96 negative values \(rows \[0, 1, 2, 3, 4\]\)"),
+    (lambda d: d.assign(w=d["w"].where(d.index != 5, np.inf)), "w", mk.DataError,
+     r"weights 'w' has 1 infinite value\(s\) \(rows \[5\]\)"),
+    (lambda d: d.assign(w="heavy"), "w", mk.DataError,
+     r"weights 'w' must be numeric; got text values such as 'heavy'"),
+    (lambda d: d, "ww", mk.ColumnNotFoundError,
+     r"weights='ww' is not a column of data; did you mean 'w'\?"),
+    (lambda d: d, np.ones(5), mk.InputValueError,
+     r"weights has 5 values but data has 96 rows; give one weight per row"),
+    (lambda d: d, {"w": 1}, mk.InputTypeError,
+     r"weights must be a column name or one value per row of data"),
+])
+def test_bad_weights_are_refused_with_the_fix(change, weights, error, message):
+    d = change(weighted())
+    before = d.copy()
+    with pytest.raises(error, match=message):
+        mk.fit_lmm("rt ~ ac + (1 | subject)", d, weights=weights)
+    pd.testing.assert_frame_equal(d, before)
+    assert mk.check_data("rt ~ ac + (1 | subject)", d, weights=weights).verdict == "error"
+
+
+def test_missing_weights_drop_their_rows():
+    d = weighted()
+    d.loc[[2, 7], "w"] = np.nan
+    with pytest.warns(mk.DataWarning, match=r"2 of 96 rows dropped for missing values in 'w'"):
+        fit = mk.fit_lmm("rt ~ ac + (1 | subject)", d, weights="w")
+    assert fit.n_obs == 94 and fit.dropped == {"w": 2}
+
+
+def test_compare_models_refuses_different_weights():
+    d = weighted()
+    a = mk.fit_lmm("rt ~ ac + (1 | subject)", d, weights="w", reml=False)
+    b = mk.fit_lmm("rt ~ ac + (1 | subject) + (1 | item)", d, reml=False)
+    with pytest.raises(mk.DataError, match=r"model 2 and model 1 have different prior weights "
+                                           r"\(no weights against weights='w'\)"):
+        mk.compare_models(a, b)
+
+
+def test_cli_passes_weights(tmp_path, capsys):
+    from mixedkit.cli import main
+
+    path = tmp_path / "d.csv"
+    weighted().to_csv(path, index=False)
+    assert main(["fit", str(path), "rt ~ ac + (1 | subject)", "--weights", "w", "--json"]) == 0
+    out = capsys.readouterr().out
+    fit = mk.fit_lmm("rt ~ ac + (1 | subject)", weighted(), weights="w")
+    assert f'"loglik": {fit.loglik}' in out.replace(f"{fit.loglik!r}", str(fit.loglik))
+    assert main(["anova", str(path), "rt ~ ac + (1 | subject)", "--weights", "ww"]) == 2
+    assert "weights='ww' is not a column of data" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- health advice
+def test_singular_crossed_model_advises_double_bar_then_dropping():
+    d = crossed(seed=11, n_subjects=10, n_items=6)
+    with pytest.warns(mk.FitWarning, match="singular fit"):
+        fit = mk.fit_lmm("rt ~ ac + (ac | subject) + (ac | item)", d)
+    finding = fit.health["singular"]
+    if "|| " in finding.fix or "||" in finding.fix:
+        assert finding.fix.startswith("Drop the correlations first: write (ac || ")
+    else:
+        assert finding.fix.startswith("Remove the random ")
+
+
+def test_factor_in_double_bar_is_explained():
+    fit = mk.fit_lmm("rt ~ a + (a || subject) + (1 | item)", crossed())
+    note = fit.health["factor in '||'"]
+    assert note.what == (
+        "in (a || subject), 'a' is categorical: as in lme4, its 2 columns form one block of "
+        "correlated random effects per level of 'subject' ((0 + a | subject)); '||' removes "
+        "only their correlation with the intercept.")
+    assert note.fix.startswith("For independent effects, code 'a' as numbers")

@@ -204,7 +204,7 @@ def test_ranef_qq_defaults_to_the_first_term(fits, dd):
 
 @pytest.mark.parametrize("name, group, term", [
     ("sleepstudy", "Subject", "Intercept"), ("sleepstudy", None, "Days"),
-    ("penicillin", "sample", None), ("pastes", "batch:cask", "Intercept"),
+    ("penicillin", "sample", None), ("pastes", "cask:batch", "Intercept"),
 ])
 def test_ranef_qq_draws_the_chosen_term(name, group, term, fits, dd):
     rq = dd[name]["ranef_qq"]

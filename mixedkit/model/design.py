@@ -587,6 +587,8 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
     for t in ordered:
         mat = mats[t]
         findings += _constant_slopes(mat, t.factor, prep, t)
+        if not t.correlated and mat.shape[1] > 1:
+            findings.append(_factor_double_bar(t, mat, prep))
         z = mat.to_numpy(dtype=float)
         kind = "term" if reason is not None else "re" if t is re_term else "vc"
         blocks.append(CovBlock(kind, _label(prep, t.factor), list(mat.columns), t,
@@ -613,6 +615,20 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         design.statsmodels_call = f"# statsmodels cannot express this model: {reason}"
     _build_engine(design, findings)
     return design
+
+
+def _factor_double_bar(term: RandomTerm, mat: pd.DataFrame, prep) -> Finding:
+    """lme4's reading of a factor in '||': one correlated block of its level columns."""
+    label = _label(prep, term.factor)
+    expr = prep.names.restore(term.exprs[0])
+    return Finding(
+        "factor in '||'", "note",
+        f"in {term.source}, {expr!r} is categorical: as in lme4, its {mat.shape[1]} columns "
+        f"form one block of correlated random effects per level of {label!r} "
+        f"((0 + {expr} | {label})); '||' removes only their correlation with the intercept.",
+        "",
+        f"For independent effects, code {expr!r} as numbers (e.g. -0.5/+0.5 for two "
+        f"levels, one column per contrast) and write those columns left of '||'.")
 
 
 def _constant_slopes(mat: pd.DataFrame, factor, prep, term) -> list[Finding]:

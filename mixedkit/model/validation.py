@@ -263,8 +263,9 @@ def _checked_weights(w: pd.Series) -> np.ndarray | None:
     unweighted model)."""
     name = w.name
     if not (pd.api.types.is_numeric_dtype(w) and not pd.api.types.is_bool_dtype(w)):
+        kind = "text" if pd.api.types.is_string_dtype(w) or w.dtype == object else str(w.dtype)
         raise DataError(
-            f"weights {name!r} must be numeric; got {w.dtype} values such as "
+            f"weights {name!r} must be numeric; got {kind} values such as "
             f"{w.iloc[0]!r}. Convert the column with pd.to_numeric")
     values = w.to_numpy(dtype=float)
     bad = ~np.isfinite(values)
