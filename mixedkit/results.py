@@ -541,13 +541,7 @@ class LmmFit:
                             f"converged (max |gradient| {est.max_grad:.1e} on the deviance scale, "
                             f"{n_att} attempt{'s' if n_att > 1 else ''})."))
         else:
-            rep.add(Finding(
-                "convergence", "error",
-                f"no optimisation attempt converged ({n_att} tried; best max |gradient| "
-                f"{est.max_grad:.2g}).",
-                "The estimates may not be the maximum of the likelihood.",
-                "Rescale the response and predictors, simplify the random effects, and look at "
-                "fit.attempts."))
+            rep.add(self._convergence_problem())
         if est.boundary_check:
             rep.add(Finding("boundary check", "note" if est.boundary_gain > 1e-6 else "ok",
                             est.boundary_check[0].upper() + est.boundary_check[1:] + "."))
@@ -573,6 +567,41 @@ class LmmFit:
                 f"({len(uniq)} distinct, e.g. {uniq[0][:80]!r}); judged by the checks above.",
                 ""))
         return rep
+
+    def _convergence_problem(self) -> Finding:
+        """The best optimum failed the gradient check: say whether other attempts agree
+        with it (a flat optimum, found) or not (the estimates may be wrong)."""
+        est = self.state.estimate
+        n_att = len(est.attempts)
+        near = [a for a in est.attempts if np.isfinite(a.loglik) and est.loglik - a.loglik < 1e-3]
+        spread = max(est.loglik - a.loglik for a in near) if near else 0.0
+        if any(a.converged for a in near):
+            return Finding(
+                "convergence", "warning",
+                f"the highest log-likelihood found ({est.loglik:.4f}) did not pass the gradient "
+                f"check (max |gradient| {est.max_grad:.2g} on the deviance scale), but "
+                f"{sum(a.converged for a in near)} attempt(s) that did pass it reached it "
+                f"within {max(spread, 1e-9):.1g}.",
+                "The likelihood is flat near its maximum: the estimates are the maximum, their "
+                "last digits are not determined.",
+                "Nothing to do for the estimates; fit.attempts lists every attempt.")
+        if len(near) >= 3:
+            return Finding(
+                "convergence", "warning",
+                f"no attempt passed the gradient check (best max |gradient| "
+                f"{est.max_grad:.2g}), but {len(near)} of {n_att} attempts from different starts "
+                f"reached the same log-likelihood within {max(spread, 1e-9):.1g}.",
+                "A flat maximum, often on a boundary (a zero variance or a correlation of "
+                "+/-1): found, but its position is poorly determined.",
+                "Simplify the random effects (see the singular finding), or keep the fit and "
+                "report the log-likelihood; fit.attempts lists every attempt.")
+        return Finding(
+            "convergence", "error",
+            f"no optimisation attempt converged ({n_att} tried; best max |gradient| "
+            f"{est.max_grad:.2g}).",
+            "The estimates may not be the maximum of the likelihood.",
+            "Rescale the response and predictors, simplify the random effects, and look at "
+            "fit.attempts.")
 
     def _singular_fix(self, zero) -> str:
         """What to write instead, as lme4 users simplify a singular model: first the

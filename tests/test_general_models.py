@@ -140,8 +140,8 @@ def test_weights_scale_the_residual_variance():
 
 @pytest.mark.parametrize("change, weights, error, message", [
     (lambda d: d.assign(w=d["w"].where(d.index != 3, 0.0)), "w", mk.DataError,
-     r"weights 'w' has 1 zero value \(rows \[3\]\); weights must be positive \(a zero weight "
-     r"removes a row from the fit: drop those rows instead\)"),
+     (r"weights 'w' has 1 zero value \(rows \[3\]\); weights must be positive \(a zero weight "
+      r"removes a row from the fit: drop those rows instead\)")),
     (lambda d: d.assign(w=-d["w"]), "w", mk.DataError,
      r"weights 'w' has 96 negative values \(rows \[0, 1, 2, 3, 4\]\)"),
     (lambda d: d.assign(w=d["w"].where(d.index != 5, np.inf)), "w", mk.DataError,
@@ -150,6 +150,9 @@ def test_weights_scale_the_residual_variance():
      r"weights 'w' must be numeric; got text values such as 'heavy'"),
     (lambda d: d, "ww", mk.ColumnNotFoundError,
      r"weights='ww' is not a column of data; did you mean 'w'\?"),
+    (lambda d: d.assign(w=d["w"].where(d.index != 0, -1.0)), np.asarray(
+        weighted()["w"].where(lambda s: s.index != 0, -1.0)), mk.DataError,
+     r"^weights has 1 negative value \(rows \[0\]\)"),
     (lambda d: d, np.ones(5), mk.InputValueError,
      r"weights has 5 values but data has 96 rows; give one weight per row"),
     (lambda d: d, {"w": 1}, mk.InputTypeError,

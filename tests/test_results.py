@@ -155,7 +155,7 @@ def test_failed_first_attempt_falls_back(monkeypatch, ss):
 def test_no_converged_attempt_is_said_clearly(monkeypatch, ss):
     monkeypatch.setattr(estimation, "_lbfgsb", lambda obj, t, d, lo: (np.asarray(t), "stopped"))
     monkeypatch.setattr(estimation, "_nelder_mead",
-                        lambda obj, t, d, lo: (np.asarray(t), "stopped"))
+                        lambda obj, t, d, lo, **kw: (np.asarray(t), "stopped"))
     with pytest.warns(mk.FitWarning, match=r"no optimisation attempt converged \(4 tried"):
         fit = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", ss)
     assert not fit.converged

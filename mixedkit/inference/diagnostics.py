@@ -175,7 +175,8 @@ def sorted_ranef(fit, conf_level: float | None = None) -> pd.DataFrame:
     """``fit.ranef(conf_level=...)`` sorted by random term (in model order), then estimate:
     the rows of the caterpillar plot."""
     ranef = fit.ranef(conf_level=conf_level)
-    order = {(b.group, t): i for i, b in enumerate(fit.state.design.blocks) for t in b.terms}
+    keys = [(b.group, t) for b in fit.state.design.blocks for t in b.terms]
+    order = {k: i for i, k in enumerate(dict.fromkeys(keys))}  # block, then term, in order
     ranef = ranef.assign(_o=[order[k] for k in zip(ranef["group"], ranef["term"])]) \
         .sort_values(["_o", "estimate"], kind="stable").drop(columns="_o")
     return ranef.reset_index(drop=True)
@@ -254,6 +255,9 @@ def _normality(values: np.ndarray, what: str, advice: str):
     if len(v) < 8:
         return _row(f"normality of {what}", "Shapiro-Wilk W", np.nan, np.nan, "not run",
                     f"Only {len(v)} values; too few to judge normality.")
+    if not np.ptp(v) > 1e-12 * max(float(np.max(np.abs(v))), 1e-300):
+        return _row(f"normality of {what}", "Shapiro-Wilk W", np.nan, np.nan, "not run",
+                    "All values are equal (a variance estimated as 0).")
     if len(v) <= 5000:
         stat, p, name = *stats.shapiro(v), "Shapiro-Wilk W"
     else:

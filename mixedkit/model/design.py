@@ -1,7 +1,7 @@
 """From checked data to the model's matrices, and its translation to statsmodels.
 
 The model is lme4's: each random term is a block of q correlated random effects per
-level of its grouping factor (:class:`CovBlock`), any number of them, crossed, nested
+level of its grouping factor (``CovBlock``), any number of them, crossed, nested
 or partially crossed.  mixedkit's engine fits all of them.
 
 statsmodels' ``MixedLM`` expresses a subset: one grouping factor per model, random

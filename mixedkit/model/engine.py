@@ -415,14 +415,16 @@ class Engine:
             offset += len(comps) * int(s) * int(s)
         self.comp = _Components(sizes, members, base, comp_pos[label], local,
                                 comp_size[label], offset)
-        # Triples (p1, p2) of pairs on the same primary level: S -= B[p1] . W[p2].
-        rep = np.repeat(counts, counts)
-        start_rep = np.repeat(starts, counts)
-        p1 = np.repeat(np.arange(self.n_pairs), rep)
-        within = np.arange(len(p1)) - np.repeat(np.cumsum(rep) - rep, rep)
-        p2 = np.repeat(start_rep, rep) + within
-        self.t1, self.t2 = p1, p2
-        self.t_pos = self.comp.flat(self.pair_m[p1], self.pair_m[p2])
+        # The pairs of one primary level l meet in S -= B_l' A_l^-1 B_l: a dense c x c block
+        # for a level with c pairs. Levels with the same c are stacked, so that block is one
+        # batched matrix product: (pair indices (n, c), positions in S (n, c, c)) per c.
+        self._runs = []
+        for c in np.unique(counts):
+            first = starts[counts == c]
+            idx = first[:, None] + np.arange(c)
+            m = self.pair_m[idx]
+            self._runs.append((idx, self.comp.flat(m[:, :, None], m[:, None, :])))
+        self._run_pos = np.concatenate([pos.ravel() for _, pos in self._runs])
         # each block of Z_2'Z_2 with the positions of its entries in the flat stack
         self._cblocks = [(j1, j2, vals, self.comp.flat(rows[:, :, None], cols[:, None, :]))
                          for j1, j2, vals, rows, cols in self._cblocks]
@@ -517,9 +519,12 @@ class Engine:
             for j1, j2, vals, pos in self._cblocks:  # Lambda_2' Z_2'Z_2 Lambda_2
                 flat[pos] = _sandwich(lams[j1], vals, lams[j2])
             flat[self.diag_pos] += 1.0
-            flat -= np.bincount(self.t_pos, weights=np.einsum("pi,pi->p", b[self.t1],
-                                                               w[self.t2]),
-                                minlength=self.comp.total)
+            bw = np.empty(len(self._run_pos))
+            at = 0
+            for idx, pos in self._runs:  # B_l' A_l^-1 B_l, level by level (batched)
+                bw[at:at + pos.size] = (b[idx] @ np.swapaxes(w[idx], 1, 2)).ravel()
+                at += pos.size
+            flat -= np.bincount(self._run_pos, weights=bw, minlength=self.comp.total)
             sinv_flat, logdet_s = self._factor_components(flat)
             logdet += logdet_s
             r2 = self._lambda2_times(lams, self.ztxy_2, transpose=True)
@@ -604,8 +609,10 @@ class Engine:
 
     def _x12(self, st) -> np.ndarray:
         """(W S^-1) on the pairs' pattern: minus M^-1's primary-secondary block."""
-        sinv = st.sinv_flat[self.t_pos]
-        return segment_sum(st.w[self.t1] * sinv[:, None], self.t2, self.n_pairs)
+        out = np.empty_like(st.w)
+        for idx, pos in self._runs:  # X12_l = S^-1_l' W_l on the level's pairs
+            out[idx] = np.swapaxes(st.sinv_flat[pos], 1, 2) @ st.w[idx]
+        return out
 
     def _primary_inverse(self, st, x12) -> np.ndarray:
         """Diagonal blocks of M^-1 for the primary levels: A^-1 + (W S^-1 W')_ll."""

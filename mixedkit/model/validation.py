@@ -262,16 +262,17 @@ def _checked_weights(w: pd.Series) -> np.ndarray | None:
     """Finite positive prior weights as floats (None when every weight is 1: the
     unweighted model)."""
     name = w.name
+    label = "weights" if name == "weights" else f"weights {name!r}"  # an array has no name
     if not (pd.api.types.is_numeric_dtype(w) and not pd.api.types.is_bool_dtype(w)):
         kind = "text" if pd.api.types.is_string_dtype(w) or w.dtype == object else str(w.dtype)
         raise DataError(
-            f"weights {name!r} must be numeric; got {kind} values such as "
+            f"{label} must be numeric; got {kind} values such as "
             f"{w.iloc[0]!r}. Convert the column with pd.to_numeric")
     values = w.to_numpy(dtype=float)
     bad = ~np.isfinite(values)
     if bad.any():
         raise DataError(
-            f"weights {name!r} has {int(bad.sum())} infinite value(s) (rows "
+            f"{label} has {int(bad.sum())} infinite value(s) (rows "
             f"{list(w.index[bad][:5])}); prior weights must be finite and positive")
     for test, what, fix in ((values < 0, "negative", "prior weights are inverse variances"),
                             (values == 0, "zero", ("a zero weight removes a row from the fit: "
@@ -279,7 +280,7 @@ def _checked_weights(w: pd.Series) -> np.ndarray | None:
         if test.any():
             n_bad = int(test.sum())
             raise DataError(
-                f"weights {name!r} has {n_bad} {what} value{'s' if n_bad > 1 else ''} (rows "
+                f"{label} has {n_bad} {what} value{'s' if n_bad > 1 else ''} (rows "
                 f"{list(w.index[test][:5])}); weights must be positive ({fix})")
     return None if np.all(values == 1.0) else values
 

@@ -13,7 +13,8 @@
 #
 # **You will learn** `(1 | a/b)` and `(1 | a) + (1 | b)`, why unique group labels matter,
 # how statsmodels' single `groups` argument plus variance components covers both designs,
-# and how to read the ICC of each factor.
+# how to read the ICC of each factor, and what mixedkit tells you about a model that
+# statsmodels cannot express.
 
 # %%
 # %matplotlib inline
@@ -46,7 +47,8 @@ pd.crosstab(pastes['batch'], pastes['cask'])
 # \varepsilon_{ijk} \sim N(0, \sigma^2)$$
 #
 # In lme4 syntax: `(1 | batch/cask)`, short for `(1 | batch) + (1 | batch:cask)`. The
-# second term's groups are the batch × cask combinations: the 30 distinct casks.
+# second term's groups are the batch × cask combinations: the 30 distinct casks. lme4
+# names that factor `cask:batch`, and so do mixedkit's tables.
 
 # %%
 fit_p = mk.fit_lmm("strength ~ 1 + (1 | batch/cask)", pastes)
@@ -58,7 +60,7 @@ print(fit_p.statsmodels_call)
 # %% [markdown]
 # statsmodels' `MixedLM` has a single `groups` argument: the data are split into
 # independent blocks, here the batches. `re_formula="1"` gives each batch a random
-# intercept. `vc_formula={"batch:cask": "0 + C(cask)"}` adds a *variance component*: within
+# intercept. `vc_formula={"cask:batch": "0 + C(cask)"}` adds a *variance component*: within
 # each batch, one random effect per cask level, all with the same variance. Because variance
 # components live inside a block, cask "a" of batch A and cask "a" of batch B automatically
 # get different effects: the nesting is expressed by the blocks.
@@ -73,7 +75,7 @@ fit_p.icc()
 #   cask, $(\sigma^2_{\text{batch}} + \sigma^2_{\text{cask}}) / \text{total}$.
 # * `batch` (0.15): $\sigma^2_{\text{batch}} / \text{total}$, the correlation between assays
 #   of *different* casks from the same batch.
-# * `batch:cask` (0.78): the share of the variance due to casks within batches.
+# * `cask:batch` (0.78): the share of the variance due to casks within batches.
 #
 # Most of the variation is between casks, little between batches, and little between repeat
 # assays. To estimate the mean strength more precisely, sample more casks, not more assays
@@ -82,9 +84,9 @@ fit_p.icc()
 # %%
 var = fit_p.variance_components.set_index("group")["variance"]
 total = var.sum()
-print(f"same cask:                       {(var['batch'] + var['batch:cask']) / total:.3f}")
+print(f"same cask:                       {(var['batch'] + var['cask:batch']) / total:.3f}")
 print(f"same batch, different cask:      {var['batch'] / total:.3f}")
-print(f"share of casks within batches:   {var['batch:cask'] / total:.3f}")
+print(f"share of casks within batches:   {var['cask:batch'] / total:.3f}")
 
 # %% [markdown]
 # ### A common mistake: implicit nesting
@@ -168,40 +170,68 @@ fig = mk.plot_ranef(fit_c)
 #
 # statsmodels' `MixedLM` allows correlated random effects (a full covariance matrix) only
 # for the single `groups` factor; every other factor enters as independent variance
-# components. Some lme4 structures therefore have no statsmodels equivalent. mixedkit then
-# refuses the formula with a message that names the term and says what to write instead; it
-# never silently fits a different model.
+# components. Some lme4 structures therefore have no statsmodels equivalent. mixedkit fits
+# them anyway, with its own engine and lme4 as the reference, and says plainly that
+# statsmodels could not have fitted them.
 #
 # Example: in dietox the pigs are nested in 21 litters. Growth lines with a correlated
-# intercept and slope per pig, plus a litter intercept, would be
-# `Weight ~ Time + (Time | Pig) + (1 | Litter)`. Litter must be the block (the outer factor),
-# so the pig terms would have to be variance components, which cannot be correlated:
+# intercept and slope per pig, plus a litter intercept, are
+# `Weight ~ Time + (Time | Pig) + (1 | Litter)`. In statsmodels Litter would have to be the
+# block (the outer factor), so the pig terms would have to be variance components, which
+# cannot be correlated. mixedkit fits the model as lme4 does:
 
 # %%
 dietox = mk.load_dataset("dietox")
+fit_lme4 = mk.fit_lmm("Weight ~ Time + (Time | Pig) + (1 | Litter)", dietox)
+fit_lme4.variance_components
+
+# %% [markdown]
+# Where the statsmodels call would be, `fit.statsmodels_call` says why there is none:
+
+# %%
+print(fit_lme4.statsmodels_call)
+
+# %% [markdown]
+# Everything computed from the fit (tables, tests, ICC, plots) works as usual. Only the
+# statsmodels results object does not exist: `fit.statsmodels_result`, and
+# `engine="statsmodels"` in `fit_lmm`, raise `mk.StatsmodelsLimitError` (a `FormulaError`)
+# with the same reason:
+
+# %%
 try:
-    mk.fit_lmm("Weight ~ Time + (Time | Pig) + (1 | Litter)", dietox)
-except mk.FormulaError as err:
+    _ = fit_lme4.statsmodels_result
+except mk.StatsmodelsLimitError as err:
     print(f"{type(err).__name__}: {err}")
 
 # %% [markdown]
-# Following the advice, the uncorrelated version `(Time || Pig)` can be fitted (keeping in
-# mind from notebook 02 that `||` depends on where Time = 0 is):
+# If you need the model in statsmodels, the uncorrelated version `(Time || Pig)` is
+# expressible (keeping in mind from notebook 02 that `||` depends on where Time = 0 is):
 
 # %%
 fit_d = mk.fit_lmm("Weight ~ Time + (Time || Pig) + (1 | Litter)", dietox)
 print(fit_d.statsmodels_call)
 fit_d.variance_components
 
+# %% [markdown]
+# Here the pig intercept-slope correlation is small, so the two models give nearly the
+# same variances, and nearly the same ICC per factor:
+
 # %%
-fit_d.icc()
+pd.concat({"(Time | Pig)": fit_lme4.icc(), "(Time || Pig)": fit_d.icc()},
+          names=["model", None]).droplevel(1).query("group in ['Pig', 'Litter']")
+
+# %%
+corr = fit_lme4.variance_components.dropna(subset=["corr"])["corr"].item()
+litter = fit_lme4.icc().set_index("group").loc["Litter", "estimate"]
+print(f"intercept-slope correlation of the pigs: {corr:.3f}")
+print(f"share of the variance due to litters:    {litter:.1%}")
 
 # %% [markdown]
-# Litters explain only a small share of the variance (about 6%) once pigs are accounted for.
+# Litters explain only a small share of the variance once pigs are accounted for.
 #
-# A different kind of refusal concerns the data, not statsmodels: in Penicillin each plate ×
-# sample combination is measured once, so a random effect for that combination cannot be
-# told apart from the residual. lme4 refuses this too.
+# What mixedkit does refuse is a model the data cannot identify. In Penicillin each
+# plate × sample combination is measured once, so a random effect for that combination
+# cannot be told apart from the residual. lme4 refuses this too.
 
 # %%
 try:
@@ -218,12 +248,14 @@ except mk.DataError as err:
 #
 # | design | lme4 formula | statsmodels call mixedkit makes |
 # |---|---|---|
-# | b nested in a | `(1 \| a/b)` = `(1 \| a) + (1 \| a:b)` | `groups="a", re_formula="1", vc_formula={"a:b": "0 + C(b)"}` |
+# | b nested in a | `(1 \| a/b)` = `(1 \| a) + (1 \| a:b)` | `groups="a", re_formula="1", vc_formula={"b:a": "0 + C(b)"}` |
 # | a and b crossed | `(1 \| a) + (1 \| b)` | `groups=np.ones(len(data)), re_formula="0", vc_formula={"a": "0 + C(a)", "b": "0 + C(b)"}` |
 # | slope correlated with intercept, one factor | `(x \| g)` | `groups="g", re_formula="~x"` |
-# | correlated slope on a non-block factor | `(x \| b) + (1 \| a)` | not expressible: use `(x \|\| b)` |
+# | correlated slope on a non-block factor | `(x \| b) + (1 \| a)` | none (`statsmodels_call` says why; mixedkit fits it with its own engine); `(x \|\| b)` is expressible |
 #
 # * Nested labels that repeat across groups need `a/b` (or unique labels); otherwise the
 #   model is silently a crossed one.
 # * `fit.icc()` gives one row per grouping factor: where the variation is.
-# * `fit.statsmodels_call` shows what was fitted.
+# * `fit.statsmodels_call` shows what was fitted, or why statsmodels could not fit it;
+#   mixedkit fits the model either way, and `fit.statsmodels_result` raises
+#   `mk.StatsmodelsLimitError` when there is no statsmodels equivalent.
