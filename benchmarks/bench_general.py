@@ -10,6 +10,9 @@ Designs
 -------
 All by REML, in this order:
 
+sleepstudy_check
+    ``Reaction ~ Days + (Days | Subject)`` on lme4's sleepstudy (180 rows): a check
+    that the three tools agree (lme4's REML log-likelihood is -871.81414), no target.
 kb07_maximal
     ``rt ~ a*b + (a*b | subject) + (a*b | item)``: a kb07-shaped design, 56 subjects
     x 32 items fully crossed (each subject sees each item once, 1,792 rows), ``a``
@@ -19,6 +22,10 @@ kb07_maximal
     (intercept, a2, b2, a2:b2): subject SDs 300, 150, 120, 100; item SDs 400, 120,
     100, 80; correlations between -0.3 and 0.4 (``CORR_KB07``, positive definite);
     residual SD 700; fixed 2000, 150, -100, 60.
+kb07_weighted
+    ``rt ~ a*b + (a | subject) + (1 | item)`` with prior weights ``w``: the
+    kb07_maximal design (same seed, same random effects) with ``w ~ U(0.25, 4)`` and
+    residual SD ``700 / sqrt(w)``; every tool gets ``weights = w``.
 lexdec_ctx, lexdec_maximal
     A lexical-decision design: 45 subjects x 600 items (300 "high", 300 "low"
     frequency, ``freq`` is between items); each subject sees 145 random items of
@@ -28,21 +35,17 @@ lexdec_ctx, lexdec_maximal
     subject term ``(freq * ctx | subject)``. Truth: subject SDs 60 (intercept),
     25 (freq), 20 (ctx), 15 (freq:ctx), item SDs 40 and 15, residual 120,
     correlations 0.2-0.3.
+nested_slopes
+    ``y ~ time + (time | school/child)``: 200 schools x 10-20 children (labels
+    repeat across schools) x 5 occasions (``time`` 0-4), about 15,000 rows and
+    3,000 school:child levels. Truth: school SDs 3 and 0.8 (correlation 0.3), child
+    SDs 5 and 1.5 (correlation -0.2), residual 2.
 insteval_3f
     ``y ~ service + (1 | s) + (1 | d) + (1 | dept:service)`` on the real
     ``lme4::InstEval`` (73,421 rows; 2,972 s x 1,128 d x 28 dept:service levels),
     exported from R once to ``benchmarks/.cache/InstEval.csv`` (the file
     ``bench_engine.py`` caches; either script writes it). Without R and no cache an
     InstEval-shaped data set with the same counts is simulated and the notes say so.
-nested_slopes
-    ``y ~ time + (time | school/child)``: 200 schools x 10-20 children (labels
-    repeat across schools) x 5 occasions (``time`` 0-4), about 15,000 rows and
-    3,000 school:child levels. Truth: school SDs 3 and 0.8 (correlation 0.3), child
-    SDs 5 and 1.5 (correlation -0.2), residual 2.
-kb07_weighted
-    ``rt ~ a*b + (a | subject) + (1 | item)`` with prior weights ``w``: the
-    kb07_maximal design (same seed, same random effects) with ``w ~ U(0.25, 4)`` and
-    residual SD ``700 / sqrt(w)``; every tool gets ``weights = w``.
 
 Simulated data use ``numpy.random.default_rng(SEED + k)``, one k per data set.
 Every data set is written to a CSV (not timed) which every tool reads back, ids and
@@ -51,14 +54,22 @@ for mixedkit and mixedlm, ``character`` then ``factor`` in R).
 
 What is timed
 -------------
+Each tool runs in its own fresh process per design (a "worker"): it loads its
+package, fits sleepstudy once (untimed warmup), reads the CSV, then times one fit
+each time this script sends it "fit" and answers with one line of JSON (time,
+log-likelihood, theta, warnings, peak memory). So the tools take turns on the same
+data while each keeps its data in memory.
+
 mixedkit
-    ``mk.fit_lmm(formula, data, reml=True[, weights="w"])`` in this process: the
-    whole call (checks, design, estimation, results object), ``time.perf_counter``.
+    ``mk.fit_lmm(formula, data, reml=True[, weights="w"])``, the whole call (checks,
+    design, estimation, results object), ``time.perf_counter``; the worker is this
+    interpreter (``sys.executable``) running ``_PY_WORKER`` below, so the mixedkit
+    timed is the one ``import mixedkit`` finds here (``mixedkit_path`` in the CSV).
 lme4
-    One ``Rscript`` process per design (``benchmarks/bench_general_lme4.R serve``)
-    reads the CSV, fits one untimed warmup model (sleepstudy), then, each time this
-    script asks, times ``lmer(formula, data, REML = TRUE[, weights = w])`` with
-    ``system.time`` (elapsed).
+    ``Rscript benchmarks/bench_general_lme4.R serve``: reads the CSV (text columns
+    as ``character``, then ``factor``), then times
+    ``lmer(formula, data, REML = TRUE[, weights = w])`` with ``system.time``
+    (elapsed).
 mixedlm
     The PyPI package ``mixedlm`` (a Rust-backed lme4 port; never a dependency of
     mixedkit) in its own virtual environment, ``benchmarks/.venv-peers`` (git
@@ -67,40 +78,42 @@ mixedlm
         python3 -m venv benchmarks/.venv-peers
         benchmarks/.venv-peers/bin/pip install mixedlm pandas
 
-    One process of that interpreter per design (``_MIXEDLM_WORKER`` below) reads the
-    CSV, fits sleepstudy once (untimed warmup), then times
-    ``mixedlm.lmer(formula, data, REML=True[, weights="w"])`` (default control) with
-    ``time.perf_counter`` each time it is asked; its log-likelihood is
-    ``fit.logLik().value``. Skipped with a note when the interpreter or the package
-    is missing (``--peers-python`` points elsewhere).
+    ``_PY_WORKER`` run by that interpreter times
+    ``mixedlm.lmer(formula, data, REML=True[, weights="w"])`` (default control)
+    with ``time.perf_counter``; its log-likelihood is ``fit.logLik().value``.
+    Skipped with a note when the interpreter or the package is missing
+    (``--peers-python`` points elsewhere).
 statsmodels
     Cannot express any of these models (correlated slopes on crossed or nested
     factors, prior weights) except insteval_3f (three crossed variance components),
     where it is skipped: statsmodels' ``MixedLM`` with three sparse variance
-    components on InstEval takes minutes (``SM_SKIPPED_INSTEVAL``).
+    components on InstEval did not finish in 200 s (23 s to build the model, 4.6 GB)
+    on the 2-core machine of the README (``SM_SKIPPED_INSTEVAL``).
 
-The tools take turns within each design: in repeat ``i`` the order is rotated by
-``i`` (mixedkit, lme4, mixedlm; then lme4, mixedlm, mixedkit; ...), so load from
-other processes spreads over all of them; reported times are medians of the
-repeats: 3 below 5,000 rows, 2 from 5,000 rows (``--repeats``). A tool whose fits
-on one design have taken more than ``--tool-budget`` seconds (default 90) does no
-more repeats there (its repeat count is in ``times_*``). Python warms up on
-sleepstudy before the first design. A failure is recorded (``status_*`` =
-``error``, the message in ``notes``) and the run goes on; a fit that takes more
-than ``--timeout`` seconds (lme4, mixedlm) kills that tool's process for the design.
+In repeat ``i`` the order of the tools is rotated by ``i`` (mixedkit, lme4,
+mixedlm; then lme4, mixedlm, mixedkit; ...), so load from other processes spreads
+over all of them; reported times are medians of the repeats: 3 below 5,000 rows, 2
+from 5,000 rows (``--repeats``). A tool whose fits on one design have taken more
+than ``--tool-budget`` seconds (default 60) does no more repeats there (its repeat
+count is in ``times_*`` and the notes). A failure is recorded (``status_*`` =
+``error``, the message in ``notes``) and the run goes on; a fit that takes more than
+``--timeout`` seconds kills that tool's worker for the design.
 
-Log-likelihoods: each tool's REML log-likelihood at its optimum; ``dll_mk_lme4``
-and ``dll_mk_mixedlm`` are mixedkit's minus the other's (positive: mixedkit found
-the higher optimum). A design where mixedkit's is lower than either by more than
-1e-3 is flagged ``MK BELOW ...`` (a bug or a missed optimum).
+Threads: by default every library uses its own default (OpenBLAS in numpy: one
+thread per core; lme4 with R's reference BLAS: one). On a shared 2-core machine
+OpenBLAS threads that wait for a busy core can make a mixedkit fit several times
+slower, so ``--threads 1`` sets ``THREAD_VARIABLES`` to 1 in every worker (the
+CSV's ``threads`` column says which was used).
 
-Peak memory of the mixedkit fit: one extra fit per design in a fresh Python
-process (same interpreter) that reads the CSV and runs ``fit_lmm`` once; the peak
-resident set size of that whole process (interpreter, imports and data included),
-``VmHWM`` from ``/proc/self/status`` (Linux; ``ru_maxrss`` elsewhere), and the
-same figure just before ``fit_lmm`` (``base_rss_mk_mb``). For comparison the lme4
-and mixedlm workers report their own process's ``VmHWM`` after the last fit
-(warmup, data and every repeat included).
+Log-likelihoods: each tool's REML log-likelihood at its optimum (first repeat);
+``dll_mk_lme4`` and ``dll_mk_mixedlm`` are mixedkit's minus the other's (positive:
+mixedkit found the higher optimum). A design where mixedkit's is lower than either
+by more than 1e-3 is flagged ``MK BELOW ...`` (a bug or a missed optimum).
+
+Peak memory: the peak resident set size (``VmHWM`` from ``/proc/self/status``,
+Linux; ``ru_maxrss`` elsewhere) of each tool's worker process just after its first
+fit on the design (``peak_rss_*_mb``: interpreter, package, warmup, data and one
+fit) and just before it (``base_rss_*_mb``); the difference is what the fit added.
 
 Targets (printed beside the ratios, not asserted)
 -------------------------------------------------
@@ -115,11 +128,16 @@ From the repository root, with the development environment::
     .venv/bin/python benchmarks/bench_general.py                      # everything
     .venv/bin/python benchmarks/bench_general.py --designs kb07,lexdec  # names containing these
     .venv/bin/python benchmarks/bench_general.py --repeats 5,3        # <5,000 rows, >=5,000
+    .venv/bin/python benchmarks/bench_general.py --threads 1          # one BLAS thread each
     .venv/bin/python benchmarks/bench_general.py --no-r --no-mixedlm  # mixedkit only
     .venv/bin/python benchmarks/bench_general.py --out /tmp/r.csv     # default general_results.csv
 
 When ``Rscript`` is not on the PATH or cannot load lme4 (a small probe), the lme4
 column is skipped with a note and its ratios are NaN; likewise mixedlm.
+
+The CSV's ``mixedkit_tree`` is a digest of the mixedkit source each design's worker
+imported (and its newest file's time): the work tree may be edited while the script
+runs, and the report says so when the digest changed during the run.
 
 Run it on an idle machine if you can. On Linux the CSV's ``other_cpu_s`` is the
 CPU time other processes used while a design ran (``/proc/stat`` minus this
@@ -131,6 +149,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -162,6 +181,10 @@ BELOW_TOL = 1e-3  # mixedkit's logLik below another tool's by more than this: fl
 SMALL_ROWS = 5_000
 BUSY_SHARE = 0.1
 TOOLS = ("mixedkit", "lme4", "mixedlm")
+# What --threads sets in every worker's environment: OpenBLAS (numpy, scipy), OpenMP,
+# MKL and rayon (mixedlm's Rust core); R's reference BLAS is single-threaded anyway.
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                    "RAYON_NUM_THREADS")
 SLEEPSTUDY = "Reaction ~ Days + (Days | Subject)"
 SM_CANNOT = "skipped (statsmodels cannot express this model)"
 SM_SKIPPED_INSTEVAL = ("skipped (statsmodels MixedLM, three sparse variance components: "
@@ -204,6 +227,10 @@ def _correlated(rng: np.random.Generator, n: int, sds, corr) -> np.ndarray:
     sds = np.asarray(sds, dtype=float)
     cov = np.outer(sds, sds) * np.asarray(corr, dtype=float)
     return rng.normal(size=(n, sds.size)) @ np.linalg.cholesky(cov).T
+
+
+def load_sleepstudy() -> tuple[pd.DataFrame, str]:
+    return mk.load_dataset("sleepstudy"), "agreement check of the three tools, no target"
 
 
 def simulate_kb07(weighted: bool = False) -> tuple[pd.DataFrame, str]:
@@ -312,6 +339,8 @@ def designs(use_r: bool) -> list[Design]:
     kb07 = ("subject", "item", "a", "b")
     lexdec = ("subject", "item", "freq", "ctx")
     return [
+        Design("sleepstudy_check", SLEEPSTUDY, 180, load_sleepstudy, ("Subject",), "18 Subject",
+               target_mixedlm=None),
         Design("kb07_maximal", "rt ~ a*b + (a*b | subject) + (a*b | item)", 1_792,
                simulate_kb07, kb07, "56 subject x 32 item", target_lme4=0.25),
         Design("kb07_weighted", "rt ~ a*b + (a | subject) + (1 | item)", 1_792,
@@ -369,11 +398,15 @@ def _numbers(values) -> str:
 class Worker:
     """A child process answering one JSON line per command line ("fit", "quit")."""
 
-    def __init__(self, name: str, cmd: list[str], timeout: float, workdir: Path):
+    def __init__(self, name: str, cmd: list[str], timeout: float, workdir: Path,
+                 threads: int | None = None):
         self.name, self.timeout = name, timeout
         self.stderr = open(workdir / f"{name}.stderr", "w+")  # noqa: SIM115 - closed in close()
+        env = dict(os.environ)
+        if threads is not None:
+            env.update(dict.fromkeys(THREAD_VARIABLES, str(threads)))
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.stderr, bufsize=0)
+                                     stderr=self.stderr, bufsize=0, env=env)
         self.pending = b""
         self.ready: dict = {}
 
@@ -482,10 +515,10 @@ class WorkerRunner:
         self.worker.close()
 
 
-def start_lme4(design: Design, path: Path, timeout: float, workdir: Path) -> WorkerRunner:
+def start_lme4(design: Design, path: Path, settings: Settings) -> WorkerRunner:
     cmd = ["Rscript", str(R_HELPER), "serve", str(path), design.formula,
            ",".join(design.factors), design.weights or ""]
-    return WorkerRunner(Worker("lme4", cmd, timeout, workdir))
+    return WorkerRunner(Worker("lme4", cmd, settings.timeout, settings.workdir, settings.threads))
 
 
 # The Python tools' side, one process per tool and design: mixedkit with this
@@ -569,11 +602,11 @@ while sys.stdin.readline().strip() == "fit":
 """
 
 
-def start_python(tool: str, python: Path, design: Design, path: Path, timeout: float,
-                 workdir: Path) -> WorkerRunner:
+def start_python(tool: str, python: Path, design: Design, path: Path,
+                 settings: Settings) -> WorkerRunner:
     cmd = [str(python), "-c", _PY_WORKER, tool, str(path), design.formula,
            ",".join(design.factors), design.weights or ""]
-    return WorkerRunner(Worker(tool, cmd, timeout, workdir))
+    return WorkerRunner(Worker(tool, cmd, settings.timeout, settings.workdir, settings.threads))
 
 
 # --------------------------------------------------------------------------- one design
@@ -586,6 +619,7 @@ class Settings:
     timeout: float
     tool_budget: float
     workdir: Path
+    threads: int | None = None  # sets THREAD_VARIABLES in every worker when not None
 
 
 def run_design(design: Design, settings: Settings) -> dict:
@@ -597,6 +631,7 @@ def run_design(design: Design, settings: Settings) -> dict:
     del data
     repeats = settings.repeats[0] if n_rows < SMALL_ROWS else settings.repeats[1]
     pythons = {"mixedkit": Path(sys.executable), "mixedlm": settings.peers_python}
+    tree = source_fingerprint()  # the mixedkit source the worker is about to import
 
     timings = {tool: Timing() for tool in TOOLS}
     runners: dict[str, WorkerRunner] = {}
@@ -605,10 +640,9 @@ def run_design(design: Design, settings: Settings) -> dict:
             if settings.tools.get(tool, "not selected"):
                 timings[tool] = Timing("skipped", notes=[settings.tools.get(tool, "not selected")])
             elif tool == "lme4":
-                runners[tool] = start_lme4(design, path, settings.timeout, settings.workdir)
+                runners[tool] = start_lme4(design, path, settings)
             else:
-                runners[tool] = start_python(tool, pythons[tool], design, path,
-                                             settings.timeout, settings.workdir)
+                runners[tool] = start_python(tool, pythons[tool], design, path, settings)
         for tool in list(runners):
             if not runners[tool].wait_ready(timings[tool]):
                 runners.pop(tool).close()
@@ -627,7 +661,9 @@ def run_design(design: Design, settings: Settings) -> dict:
         for runner in runners.values():
             runner.close()
         path.unlink()
-    return result_row(design, n_rows, repeats, timings, [data_note] if data_note else [])
+    row = result_row(design, n_rows, repeats, timings, [data_note] if data_note else [])
+    row["mixedkit_tree"] = tree
+    return row
 
 
 def _ratio(a: float, b: float) -> float:
@@ -687,6 +723,25 @@ def result_row(design: Design, n_rows: int, repeats: int, timings: dict[str, Tim
 
 # --------------------------------------------------------------------------- machine
 
+def source_fingerprint() -> str:
+    """A digest of the imported mixedkit's ``*.py`` files and the newest one's time.
+
+    Says which source a row timed (the work tree may be edited while the script
+    runs; the mixedkit worker of each design imports it afresh).
+    """
+    root = Path(mk.__file__).resolve().parent
+    digest, newest = hashlib.sha256(), 0.0
+    for path in sorted(root.rglob("*.py")):
+        try:
+            content, mtime = path.read_bytes(), path.stat().st_mtime
+        except OSError:
+            continue
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + content + b"\0")
+        newest = max(newest, mtime)
+    stamp = datetime.datetime.fromtimestamp(newest)
+    return f"{digest.hexdigest()[:12]} (newest file {stamp:%Y-%m-%d %H:%M:%S})"
+
+
 def _busy_cpu_seconds() -> float:
     """CPU seconds the whole machine has been busy (Linux ``/proc/stat``), NaN elsewhere."""
     try:
@@ -742,11 +797,13 @@ def probe_mixedlm(python: Path) -> tuple[str, str]:
     return proc.stdout.strip().splitlines()[-1], ""
 
 
-def machine_info(r_info: dict[str, str], mixedlm_version: str) -> dict[str, str]:
+def machine_info(r_info: dict[str, str], mixedlm_version: str,
+                 threads: int | None) -> dict[str, str]:
     from threadpoolctl import threadpool_info
 
-    blas = "; ".join(f"{p.get('internal_api')} {p.get('version')} ({p.get('num_threads')} threads)"
-                     for p in threadpool_info() if p.get("user_api") == "blas")
+    pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+    blas = "; ".join(f"{p.get('internal_api')} {p.get('version')}" for p in pools)
+    default_threads = "/".join(str(p.get("num_threads")) for p in pools)
     try:
         load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     except OSError:
@@ -759,6 +816,9 @@ def machine_info(r_info: dict[str, str], mixedlm_version: str) -> dict[str, str]
         "cpus": str(os.cpu_count()), "load_at_start": load, "platform": platform.platform(),
         "r_version": r_info.get("r_version", ""), "lme4_version": r_info.get("lme4_version", ""),
         "r_blas": r_info.get("r_blas", ""), "mixedlm_version": mixedlm_version,
+        "threads": (f"library defaults (OpenBLAS {default_threads})" if threads is None
+                    else str(threads)),
+        "command": " ".join(["python", *sys.argv]),
     }
 
 
@@ -769,16 +829,18 @@ def _fmt(value: float, spec: str = ".3f") -> str:
 
 
 def print_report(table: pd.DataFrame) -> None:
-    def target(value) -> str:
-        return f"<= {value:g}" if pd.notna(value) else ""
+    def target(value, verdict: str) -> str:
+        return f"<= {value:g} {verdict}" if pd.notna(value) else ""
 
     shown = pd.DataFrame({
         "design": table.design, "rows": table.n_rows.map("{:,}".format),
         "mixedkit_s": table.t_mixedkit.map(_fmt), "lme4_s": table.t_lme4.map(_fmt),
         "mixedlm_s": table.t_mixedlm.map(_fmt),
-        "mk/lme4": table.ratio_mk_lme4.map(_fmt), "target": table.target_mk_lme4.map(target),
+        "mk/lme4": table.ratio_mk_lme4.map(_fmt),
+        "target": [target(v, w) for v, w in zip(table.target_mk_lme4, table.verdict_mk_lme4)],
         "mk/mixedlm": table.ratio_mk_mixedlm.map(_fmt),
-        "target ": table.target_mk_mixedlm.map(target),
+        "target ": [target(v, w) for v, w in zip(table.target_mk_mixedlm,
+                                                 table.verdict_mk_mixedlm)],
         "peak_MB_mk": table.peak_rss_mk_mb.map(lambda v: _fmt(v, ".0f")),
         "peak_MB_lme4": table.peak_rss_lme4_mb.map(lambda v: _fmt(v, ".0f")),
         "peak_MB_mixedlm": table.peak_rss_mixedlm_mb.map(lambda v: _fmt(v, ".0f")),
@@ -838,9 +900,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="interpreter with mixedlm installed (default benchmarks/.venv-peers)")
     ap.add_argument("--timeout", type=float, default=300.0,
                     help="seconds one lme4 or mixedlm fit may take (default 300)")
-    ap.add_argument("--tool-budget", type=float, default=90.0,
+    ap.add_argument("--tool-budget", type=float, default=60.0,
                     help="no more repeats of a tool on a design once its fits there took "
-                         "this many seconds (default 90)")
+                         "this many seconds (default 60)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads for every tool's numeric libraries (sets "
+                         f"{', '.join(THREAD_VARIABLES)} in the workers); default: each "
+                         "library's own (OpenBLAS: one per core)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT,
                     help=f"CSV path (default {DEFAULT_OUT.relative_to(HERE.parent)})")
     return ap.parse_args(argv)
@@ -867,7 +933,7 @@ def main(argv: list[str] | None = None) -> int:
     if ml_problem:
         tools["mixedlm"] = f"skipped ({ml_problem})"
         print(f"note: mixedlm skipped ({ml_problem}); its ratios will be NaN")
-    info = machine_info(r_info, ml_version)
+    info = machine_info(r_info, ml_version, args.threads)
     print(", ".join(f"{k} {v}" for k, v in info.items() if v), flush=True)
 
     wanted = args.designs.split(",") if args.designs else None
@@ -880,7 +946,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench_general_") as tmp:
         settings = Settings(args.repeats, tools, args.peers_python, args.timeout,
-                            args.tool_budget, Path(tmp))
+                            args.tool_budget, Path(tmp), args.threads)
         for design in chosen:
             row = audited(lambda d=design: run_design(d, settings))
             rows.append(row)
@@ -891,6 +957,12 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
     table = write_csv(rows, info, args.out)
     print_report(table)
+    trees = table.mixedkit_tree.unique()
+    if len(trees) > 1 or source_fingerprint() != trees[0]:
+        print("\n! mixedkit's source changed during the run: rows may have timed different code "
+              "(column mixedkit_tree)")
+    else:
+        print(f"\nmixedkit source {trees[0]}")
     print(f"\nwrote {args.out} ({len(table)} rows); total {time.perf_counter() - start:.0f}s")
     return 0
 
