@@ -217,3 +217,55 @@ def test_factor_in_double_bar_is_explained():
         "correlated random effects per level of 'subject' ((0 + a | subject)); '||' removes "
         "only their correlation with the intercept.")
     assert note.fix.startswith("For independent effects, code 'a' as numbers")
+
+
+# ------------------------------------------------------------ everything downstream
+@pytest.fixture(scope="module")
+def crossed_fit():
+    return mk.fit_lmm("rt ~ ac + (ac | subject) + (ac | item)", crossed(seed=4))
+
+
+def test_predictions_use_each_factor_and_fall_back_per_factor(crossed_fit):
+    fit = crossed_fit
+    d = fit.state.prep.frame
+    np.testing.assert_allclose(fit.predict(), fit.fitted("conditional"), rtol=1e-12)
+    ranef = fit.ranef().set_index(["group", "level", "term"])["estimate"]
+    fe = fit.fixed_effects.set_index("term")["estimate"]
+    new = pd.DataFrame({"ac": [0.5], "subject": ["nobody"], "item": ["i03"]})
+    with pytest.warns(mk.DataWarning):
+        got = fit.predict(new, allow_new_groups=True).iloc[0]
+    item = ranef["item", "i03", "Intercept"] + 0.5 * ranef["item", "i03", "ac"]
+    assert got == pytest.approx(fe["Intercept"] + 0.5 * fe["ac"] + item, rel=1e-12)
+    assert len(d) == fit.n_obs
+
+
+def test_bootstrap_power_and_many_run_on_crossed_slopes(crossed_fit):
+    fit = crossed_fit
+    ci = fit.confint(method="boot", n_boot=20, seed=1, n_jobs=1)
+    assert ci["conf_low"].notna().all() and (ci["conf_low"] <= ci["conf_high"]).all()
+    power = mk.power_lmm(fit, "ac", along="item", n_groups=[8, 12], n_sims=6, seed=2, n_jobs=1,
+                         progress=False)
+    assert list(power["n_groups"]) == [8, 12] and power["n_failed"].eq(0).all()
+    assert power.attrs.get("along", "item") == "item"
+    d = crossed(seed=4).assign(rt2=lambda t: t["rt"] * 1.1)
+    many = mk.fit_many("~ ac + (ac | subject) + (ac | item)", d, responses=["rt", "rt2"],
+                       n_jobs=1)
+    assert "2 fitted" in str(many)
+    again = mk.power_lmm(fit, "ac", along="item", n_groups=[8, 12], n_sims=6, seed=2, n_jobs=1,
+                         progress=False)
+    pd.testing.assert_frame_equal(power, again)  # reproducible with seed=
+
+
+def test_plots_draw_every_factor(crossed_fit):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from mixedkit.inference.diagnostics import sorted_ranef
+
+    rows = sorted_ranef(crossed_fit)
+    order = list(dict.fromkeys(zip(rows["group"], rows["term"])))
+    assert order == [("subject", "Intercept"), ("subject", "ac"), ("item", "Intercept"),
+                     ("item", "ac")]
+    fig = mk.plot_ranef(crossed_fit)
+    assert len([ax for ax in fig.axes if ax.has_data()]) == 4
+    assert mk.plot_diagnostics(crossed_fit) is not None
