@@ -237,7 +237,9 @@ FIXED = mostly(["{x}", "{f}", "C({f})", "I({x}**2)", "{x}:{f}", "{x}*{f}", "{b}"
                 "np.sqrt(np.abs({x}))"], ["{d}", "{o}", "C({x})", "{h}"])
 RANDOM = mostly(["(1|{g})", "({x}|{g})", "({x}||{g})", "(1|{g}/{h})", "(1|{g}) + (1|{h})",
                  "(0 + {x}|{g})", "(1 + {x}|{g}) + (1|{h})", "(1|{g}:{h})",
-                 "(1|{g}) + (0 + {x}|{g})"],
+                 "(1|{g}) + (0 + {x}|{g})",
+                 # beyond statsmodels: correlated slopes on crossed or nested factors
+                 "({x}|{g}) + ({x}|{h})", "({x}|{g}/{h})", "({x}|{g}) + (1|{g}:{h})"],
                 ["({f}|{g})", "({f}||{g})", "({x}||{g}) + ({x}||{h})", "({f}||{g}) + ({f}||{h})"])
 MALFORMED = [
     "{y} ~ factor({x}) + (1|{g})", "{y} ~ as.factor({f}) + (1|{g})",
