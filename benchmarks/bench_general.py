@@ -386,11 +386,6 @@ def _tail(text: str, n: int = 300) -> str:
     return " ".join(text.split())[-n:]
 
 
-def _first_line(exc: BaseException, n: int = 200) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else "")[:n]
-
-
 def _numbers(values) -> str:
     return " ".join(f"{float(v):.6g}" for v in np.ravel(values))
 
@@ -899,7 +894,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--peers-python", type=Path, default=DEFAULT_PEERS_PYTHON,
                     help="interpreter with mixedlm installed (default benchmarks/.venv-peers)")
     ap.add_argument("--timeout", type=float, default=300.0,
-                    help="seconds one lme4 or mixedlm fit may take (default 300)")
+                    help="seconds one fit may take, any tool (default 300)")
     ap.add_argument("--tool-budget", type=float, default=60.0,
                     help="no more repeats of a tool on a design once its fits there took "
                          "this many seconds (default 60)")

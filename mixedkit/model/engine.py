@@ -425,6 +425,16 @@ class Engine:
             m = self.pair_m[idx]
             self._runs.append((idx, self.comp.flat(m[:, :, None], m[:, None, :])))
         self._run_pos = np.concatenate([pos.ravel() for _, pos in self._runs])
+        # Crossed factors (one dense component): B' A^-1 B as one dense product when its
+        # flops are few against the scattered pair products (a lexical-decision design,
+        # 600 items x 45 subjects with slopes: 9.7e6 BLAS flops instead of 1.2e6 scattered
+        # products, 3x faster), and B fits in memory.
+        dense_flops = float(self.L * self.q) * self.Q2 * self.Q2
+        self._dense_schur = (len(members) == 1 and len(members[0]) == 1
+                             and dense_flops <= 30.0 * len(self._run_pos)
+                             and self.L * self.q * self.Q2 * 8 <= 2e8)
+        self._dense_order = members[0][0] if len(members) == 1 and len(members[0]) == 1 \
+            else None
         # each block of Z_2'Z_2 with the positions of its entries in the flat stack
         self._cblocks = [(j1, j2, vals, self.comp.flat(rows[:, :, None], cols[:, None, :]))
                          for j1, j2, vals, rows, cols in self._cblocks]
@@ -519,12 +529,19 @@ class Engine:
             for j1, j2, vals, pos in self._cblocks:  # Lambda_2' Z_2'Z_2 Lambda_2
                 flat[pos] = _sandwich(lams[j1], vals, lams[j2])
             flat[self.diag_pos] += 1.0
-            bw = np.empty(len(self._run_pos))
-            at = 0
-            for idx, pos in self._runs:  # B_l' A_l^-1 B_l, level by level (batched)
-                bw[at:at + pos.size] = (b[idx] @ np.swapaxes(w[idx], 1, 2)).ravel()
-                at += pos.size
-            flat -= np.bincount(self._run_pos, weights=bw, minlength=self.comp.total)
+            if self._dense_schur:
+                bd = self._dense_pairs(b)
+                wd = (ainv @ bd).reshape(-1, self.Q2)
+                order = self._dense_order
+                flat -= (bd.reshape(-1, self.Q2).T @ wd)[np.ix_(order, order)].ravel()
+                st.update(wd=wd)
+            else:
+                bw = np.empty(len(self._run_pos))
+                at = 0
+                for idx, pos in self._runs:  # B_l' A_l^-1 B_l, level by level (batched)
+                    bw[at:at + pos.size] = (b[idx] @ np.swapaxes(w[idx], 1, 2)).ravel()
+                    at += pos.size
+                flat -= np.bincount(self._run_pos, weights=bw, minlength=self.comp.total)
             sinv_flat, logdet_s = self._factor_components(flat)
             logdet += logdet_s
             r2 = self._lambda2_times(lams, self.ztxy_2, transpose=True)
@@ -607,8 +624,20 @@ class Engine:
             out[mem] = inv @ rhs[mem]
         return out
 
+    def _dense_pairs(self, values: np.ndarray) -> np.ndarray:
+        """Pair values (n_pairs, q) as a dense (L, q, Q2) array, zero off the pattern."""
+        out = np.zeros((self.L, self.q, self.Q2))
+        out[self.pair_l, :, self.pair_m] = values
+        return out
+
     def _x12(self, st) -> np.ndarray:
         """(W S^-1) on the pairs' pattern: minus M^-1's primary-secondary block."""
+        if self._dense_schur:
+            order, s = self._dense_order, self.Q2
+            sinv = np.empty((s, s))
+            sinv[np.ix_(order, order)] = st.sinv_flat[:s * s].reshape(s, s)
+            xd = (st.wd @ sinv).reshape(self.L, self.q, s)
+            return xd[self.pair_l, :, self.pair_m]
         out = np.empty_like(st.w)
         for idx, pos in self._runs:  # X12_l = S^-1_l' W_l on the level's pairs
             out[idx] = np.swapaxes(st.sinv_flat[pos], 1, 2) @ st.w[idx]
