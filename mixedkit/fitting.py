@@ -102,7 +102,8 @@ def fit_lmm(
         Inference for fixed effects everywhere (the fixed-effects table, ``anova``,
         marginal means, contrasts): t and F tests with Satterthwaite degrees of freedom
         (lmerTest's default), Kenward–Roger's adjusted covariance and df (pbkrtest; REML
-        fits only; equal to Satterthwaite's in balanced designs), or normal z tests.
+        fits only; equal to Satterthwaite's in balanced designs with one grouping factor, close
+        to it in most others), or normal z tests.
     engine : {"mixedkit", "statsmodels"}
         How statsmodels' likelihood is evaluated during the optimisation:
         ``"mixedkit"`` (default) with :mod:`mixedkit.model.engine`, the same function
