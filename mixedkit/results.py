@@ -650,6 +650,9 @@ class LmmFit:
                 else row.check
             if np.isfinite(row.p_value):
                 what += f" (p = {row.p_value:.2g})"
+            if row.fix.startswith("Not run: "):  # the reason is the finding, not a fix
+                rep.add(Finding(row.check, row.severity, "not run: " + row.fix[len("Not run: "):]))
+                continue
             rep.add(Finding(row.check, row.severity, what + ".",
                             "An assumption of the model may not hold." if
                             row.severity == "warning" else "",
