@@ -510,6 +510,27 @@ def _build_engine(design: Design, findings: list[Finding]) -> None:
             "Expect a long fit, or reduce the number of crossed levels."))
 
 
+def _patsy_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The model frame as patsy should see it: text columns as pandas Categoricals.
+
+    patsy codes a text column value by value in Python (its ``sniff`` and
+    ``categorical_to_int``: 3.2 s of a 4.9 s fit on 375,000 rows), a Categorical from its
+    codes. The categories are the sorted distinct values, the order patsy gives text
+    levels, so the columns, their names and the reference level are the same.
+    """
+    out = None
+    for col in frame.columns:
+        s = frame[col]
+        if not (s.dtype == object or isinstance(s.dtype, pd.StringDtype)):
+            continue
+        if pd.api.types.infer_dtype(s, skipna=False) != "string":
+            continue  # mixed types: patsy's own ordering
+        if out is None:
+            out = frame.copy(deep=False)
+        out[col] = pd.Categorical(s.to_numpy(dtype=object))
+    return frame if out is None else out
+
+
 def build_design(prep: PreparedData, eval_env=None) -> Design:
     """Build matrices and the statsmodels translation for checked data.
 
@@ -526,8 +547,9 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
 
     env = formula_env(eval_env)
     frame = prep.frame
+    pframe = _patsy_frame(frame)
     try:
-        y, x = patsy.dmatrices(prep.parsed.fixed_formula, frame, eval_env=env,
+        y, x = patsy.dmatrices(prep.parsed.fixed_formula, pframe, eval_env=env,
                                NA_action="raise", return_type="dataframe")
     except Exception as err:  # noqa: BLE001 - as in _dmatrix
         raise _patsy_error(err, prep, f"formula {prep.parsed.text!r}") from None
@@ -552,7 +574,7 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
 
     gf = _choose_grouping(prep)
     terms = list(prep.random)
-    mats = {t: _restore_cols(_dmatrix(t.re_formula, frame, env, prep, t.source), prep)
+    mats = {t: _restore_cols(_dmatrix(t.re_formula, pframe, env, prep, t.source), prep)
             if t.exprs else pd.DataFrame({"Intercept": np.ones(len(frame))}, index=frame.index)
             for t in terms}
     _check_identifiable(terms, {t: list(m.columns) for t, m in mats.items()}, prep)

@@ -369,6 +369,21 @@ def _numbers_as_objects(frame: pd.DataFrame, col: str, name: str, report: Report
         "", f"Store it as numbers: data[{name!r}] = pd.to_numeric(data[{name!r}])."))
 
 
+def _number_flags(s: pd.Series, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: is the value a number (real or text), and is it text that reads as one.
+
+    A column of text is judged on its distinct values (a few hundred ids instead of a
+    million rows); a column mixing types (1 and "1", True) value by value, since hashing
+    would merge 1 with 1.0 and True.
+    """
+    if pd.api.types.infer_dtype(s, skipna=True) == "string":
+        codes, uniques = pd.factorize(values)
+        text = np.array([parses_as_number(v) for v in uniques] + [False], dtype=bool)
+        return text[codes], text[codes]  # code -1 (a missing value) reads the last: False
+    text = np.array([parses_as_number(v) for v in values], dtype=bool)
+    return np.array([is_real_number(v) for v in values], dtype=bool) | text, text
+
+
 def _check_predictor_type(frame: pd.DataFrame, col: str, name: str, report: Report) -> None:
     """Numbers stored as text, and dates, would silently become many-level factors."""
     s = frame[col]
@@ -387,8 +402,8 @@ def _check_predictor_type(frame: pd.DataFrame, col: str, name: str, report: Repo
     if not _is_text_dtype(s.dtype):
         return
     values = s.to_numpy(dtype=object)
-    is_num = np.array([is_real_number(v) or parses_as_number(v) for v in values], dtype=bool)
-    n_text_num = sum(parses_as_number(v) for v in values)
+    is_num, text_num = _number_flags(s, values)
+    n_text_num = int(text_num.sum())
     if not n_text_num or is_num.sum() * 2 <= len(values):
         return
     fix = (f"Convert it: data[{name!r}] = pd.to_numeric(data[{name!r}], errors=\"coerce\") "
