@@ -441,3 +441,27 @@ def test_a_slope_constant_within_groups_fits_and_is_said():
     assert "random slope 'sex[T.m]' in (sex | subject) is constant within every level of " \
         "'subject'" in found[0].what
     assert "(1 | subject)" in found[0].fix
+
+
+def test_text_columns_give_the_model_of_their_categorical_and_object_forms():
+    """Text columns reach patsy as Categoricals (its fast path) with the sorted levels patsy
+    gives text: the same columns, names, reference level and estimates as object text."""
+    from mixedkit.model.design import _patsy_frame
+
+    rng = np.random.default_rng(5)
+    n = 120
+    d = pd.DataFrame({"g": rng.choice(["g10", "g2", "g1", "G3"], n),
+                      "c": rng.choice(["b", "a", "c", "B"], n), "x": rng.normal(size=n)})
+    d["y"] = d["x"] + (d["c"] == "a") + rng.normal(size=n)
+    as_text = mk.fit_lmm("y ~ c + x + (1 | g)", d)
+    as_object = mk.fit_lmm("y ~ c + x + (1 | g)", d.astype({"c": object, "g": object}))
+    as_cat = mk.fit_lmm("y ~ c + x + (1 | g)",
+                        d.assign(c=pd.Categorical(d["c"], sorted(d["c"].unique()))))
+    for other in (as_object, as_cat):
+        pd.testing.assert_frame_equal(as_text.fixed_effects, other.fixed_effects)
+        assert as_text.loglik == other.loglik
+    assert list(as_text.fixed_effects["term"][:4]) == ["Intercept", "c[T.a]", "c[T.b]", "c[T.c]"]
+    frame = _patsy_frame(as_text.state.prep.frame)
+    assert isinstance(frame[as_text.state.prep.names.safe["c"]].dtype, pd.CategoricalDtype)
+    mixed = pd.DataFrame({"m": ["a", 1, "b"]}, dtype=object)
+    assert _patsy_frame(mixed) is mixed  # mixed types keep patsy's own ordering
