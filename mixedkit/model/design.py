@@ -510,6 +510,16 @@ def _build_engine(design: Design, findings: list[Finding]) -> None:
             "Expect a long fit, or reduce the number of crossed levels."))
 
 
+def _patsy_reads(dtype) -> bool:
+    """Whether this patsy can sniff a column of ``dtype`` (patsy 0.5 with numpy 1.23 cannot
+    read pandas' string dtype: anova, predictions and means would fail on it later)."""
+    try:
+        patsy.util.safe_issubdtype(dtype, np.bool_)
+    except TypeError:
+        return False
+    return True
+
+
 def _patsy_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The model frame as patsy should see it: text columns as pandas Categoricals.
 
@@ -525,6 +535,8 @@ def _patsy_frame(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         if pd.api.types.infer_dtype(s, skipna=False) != "string":
             continue  # mixed types: patsy's own ordering
+        if not _patsy_reads(s.dtype):
+            continue  # an old patsy cannot read this dtype at all: its error, as elsewhere
         if out is None:
             out = frame.copy(deep=False)
         out[col] = pd.Categorical(s.to_numpy(dtype=object))
