@@ -203,10 +203,8 @@ def test_singular_crossed_model_advises_double_bar_then_dropping():
     with pytest.warns(mk.FitWarning, match="singular fit"):
         fit = mk.fit_lmm("rt ~ ac + (ac | subject) + (ac | item)", d)
     finding = fit.health["singular"]
-    if "|| " in finding.fix or "||" in finding.fix:
-        assert finding.fix.startswith("Drop the correlations first: write (ac || ")
-    else:
-        assert finding.fix.startswith("Remove the random ")
+    # the zero sits in a correlated 2 x 2 block: lme4 users drop the correlations first
+    assert finding.fix.startswith("Drop the correlations first: write (ac || ")
 
 
 def test_factor_in_double_bar_is_explained():
@@ -246,7 +244,6 @@ def test_bootstrap_power_and_many_run_on_crossed_slopes(crossed_fit):
     power = mk.power_lmm(fit, "ac", along="item", n_groups=[8, 12], n_sims=6, seed=2, n_jobs=1,
                          progress=False)
     assert list(power["n_groups"]) == [8, 12] and power["n_failed"].eq(0).all()
-    assert power.attrs.get("along", "item") == "item"
     d = crossed(seed=4).assign(rt2=lambda t: t["rt"] * 1.1)
     many = mk.fit_many("~ ac + (ac | subject) + (ac | item)", d, responses=["rt", "rt2"],
                        n_jobs=1)

@@ -339,7 +339,7 @@ class Engine:
                 self._cblocks.append((j1, j2, vals, rows, cols_))
         # Z_P' Z_2 as pairs (primary level, secondary column) with a q-vector each; the
         # pairs of one (primary level, secondary level) are q_j consecutive pairs.
-        pair_l, pair_m, pair_v, unit_of = [], [], [], []
+        pair_l, pair_m, pair_v = [], [], []
         for j, f in enumerate(sec):
             key = fp.codes.astype(np.int64) * f.n_levels + f.codes
             ukey, inverse = np.unique(key, return_inverse=True)
@@ -348,7 +348,7 @@ class Engine:
             pair_m.append((self.sec_offsets[j] + (ukey % f.n_levels)[:, None] * f.q
                            + np.arange(f.q)).ravel())
             pair_v.append(g.reshape(-1, self.q))
-            unit_of.append(np.full(len(ukey) * f.q, j))
+        lengths = [len(v) for v in pair_l]
         pair_l, pair_m = np.concatenate(pair_l), np.concatenate(pair_m)
         order = np.lexsort((pair_m, pair_l))
         self.n_pairs = len(order)
@@ -357,7 +357,7 @@ class Engine:
         self.ztz_p2 = np.concatenate(pair_v)[order]
         position = np.empty(self.n_pairs, dtype=np.intp)
         position[order] = np.arange(self.n_pairs)
-        sizes = np.r_[0, np.cumsum([len(v) for v in unit_of])]
+        sizes = np.r_[0, np.cumsum(lengths)]
         # per secondary factor: (pair units, q_j) positions of its pairs
         self.pair_units = [position[sizes[j]:sizes[j + 1]].reshape(-1, f.q)
                            for j, f in enumerate(sec)]
@@ -430,11 +430,10 @@ class Engine:
         # 600 items x 45 subjects with slopes: 9.7e6 BLAS flops instead of 1.2e6 scattered
         # products, 3x faster), and B fits in memory.
         dense_flops = float(self.L * self.q) * self.Q2 * self.Q2
-        self._dense_schur = (len(members) == 1 and len(members[0]) == 1
-                             and dense_flops <= 30.0 * len(self._run_pos)
+        single = len(members) == 1 and len(members[0]) == 1  # one component holds all of S
+        self._dense_order = members[0][0] if single else None
+        self._dense_schur = (single and dense_flops <= 30.0 * len(self._run_pos)
                              and self.L * self.q * self.Q2 * 8 <= 2e8)
-        self._dense_order = members[0][0] if len(members) == 1 and len(members[0]) == 1 \
-            else None
         # each block of Z_2'Z_2 with the positions of its entries in the flat stack
         self._cblocks = [(j1, j2, vals, self.comp.flat(rows[:, :, None], cols[:, None, :]))
                          for j1, j2, vals, rows, cols in self._cblocks]

@@ -378,8 +378,8 @@ def _number_flags(s: pd.Series, values: np.ndarray) -> tuple[np.ndarray, np.ndar
     """
     if pd.api.types.infer_dtype(s, skipna=True) == "string":
         codes, uniques = pd.factorize(values)
-        text = np.array([parses_as_number(v) for v in uniques] + [False], dtype=bool)
-        return text[codes], text[codes]  # code -1 (a missing value) reads the last: False
+        text = np.array([parses_as_number(v) for v in uniques] + [False], dtype=bool)[codes]
+        return text, text  # code -1 (a missing value) reads the last entry: False
     text = np.array([parses_as_number(v) for v in values], dtype=bool)
     return np.array([is_real_number(v) for v in values], dtype=bool) | text, text
 
