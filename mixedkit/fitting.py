@@ -175,9 +175,9 @@ def fit_without_warnings(formula: str, data: pd.DataFrame, *, env=None,
     dropped rows (``fit.dropped`` has them) and the closing :class:`~mixedkit.FitWarning`
     (``fit.health`` has its findings).
 
-    ``crosscheck=False`` skips the statsmodels log-likelihood recorded at the optimum
-    (``fit.attempts.attrs``), which costs a second patsy design per fit: for
-    :func:`~mixedkit.fit_many`, where every other number is the same as fit_lmm's.
+    ``crosscheck=False`` leaves out the statsmodels log-likelihood at the optimum that
+    ``fit.attempts.attrs`` otherwise evaluates on first access (it costs a second patsy
+    design): for :func:`~mixedkit.fit_many`, where every other number is the same as fit_lmm's.
     ``env`` is the patsy environment formulas are evaluated in.
     """
     if safe_formula:

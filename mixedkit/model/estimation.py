@@ -71,24 +71,39 @@ class Estimate:
     engine_warnings: list[str] = field(default_factory=list)
     engine: str = "mixedkit"
     lower: float = 0.0  # the bound on Cholesky diagonals and SDs (0 for mixedkit's engine)
-    statsmodels_loglik: float | None = None  # MixedLM.loglike at the optimum (cross-check)
-    check_note: str = ""
+    # statsmodels' MixedLM.loglike at the optimum, evaluated on request (``statsmodels_check``):
+    # building statsmodels' model imports it (0.4 s with scipy.stats in a fresh process) and
+    # costs a second patsy design, which a fit does not need.
+    crosscheck: bool = False
     # a boundary optimum re-examined (see _boundary_checks): "" when none was reached, else
     # what the interior restart and the derivative-free check found
     boundary_check: str = ""
     boundary_gain: float = 0.0  # log-likelihood gained over the first boundary stop
 
-    def attempts_frame(self) -> pd.DataFrame:
+    _check: tuple | None = field(default=None, repr=False, compare=False)
+
+    def statsmodels_check(self, design, reml: bool) -> tuple[float | None, str]:
+        """statsmodels' own log-likelihood at the optimum and how it was (not) obtained;
+        computed once, on the first request."""
+        if self._check is None:
+            self._check = _statsmodels_check(design, self.theta, reml) \
+                if self.crosscheck and self.engine == "mixedkit" else (None, "not checked")
+        return self._check
+
+    def attempts_frame(self, design=None, reml: bool = True) -> pd.DataFrame:
         """Attempts as a table: optimizer, start, loglik, n_evals, max_grad, converged, ...
 
-        ``.attrs`` holds the engine, ``statsmodels_loglik`` (statsmodels' own
-        ``MixedLM.loglike`` at the optimum, where building its model is cheap) and
-        ``statsmodels_difference`` (the engine's log-likelihood minus it).
+        ``.attrs`` holds the engine and, given the ``design`` (and ``reml``) it was
+        fitted on, ``statsmodels_loglik`` (statsmodels' own ``MixedLM.loglike`` at the
+        optimum, where building its model is cheap) and ``statsmodels_difference`` (the
+        engine's log-likelihood minus it).
         """
         table = pd.DataFrame([a.__dict__ for a in self.attempts])
-        diff = None if self.statsmodels_loglik is None else self.loglik - self.statsmodels_loglik
-        table.attrs.update(engine=self.engine, statsmodels_loglik=self.statsmodels_loglik,
-                           statsmodels_difference=diff, statsmodels_check=self.check_note)
+        check, note = (None, "not checked") if design is None else \
+            self.statsmodels_check(design, reml)
+        diff = None if check is None else self.loglik - check
+        table.attrs.update(engine=self.engine, statsmodels_loglik=check,
+                           statsmodels_difference=diff, statsmodels_check=note)
         return table
 
 
@@ -453,8 +468,8 @@ def estimate(design, reml: bool, start: np.ndarray | None = None,
     ``engine="mixedkit"`` evaluates the likelihood with :mod:`mixedkit.model.engine`
     (bounded at exactly 0); ``"statsmodels"`` with ``MixedLM.loglike`` and ``score``
     (bounded at ``THETA_LOWER``, where statsmodels is still exact). With
-    ``crosscheck``, statsmodels' own log-likelihood at the engine's optimum is
-    recorded where building its model is cheap (``Estimate.statsmodels_loglik``).
+    ``crosscheck``, statsmodels' own log-likelihood at the engine's optimum can be
+    asked for later (``Estimate.statsmodels_check``, where building its model is cheap).
     ``derivative_free_check=False`` leaves the Nelder-Mead check of a boundary optimum out
     (the interior restarts stay): for the many refits of a bootstrap or a power simulation.
 
@@ -523,11 +538,8 @@ def estimate(design, reml: bool, start: np.ndarray | None = None,
             f"({'; '.join(a.message for a in attempts)}). Check the data for extreme values, "
             "rescale the response and predictors, or simplify the random effects"
         )
-    check, note = (None, "")
-    if engine == "mixedkit" and crosscheck:
-        check, note = _statsmodels_check(design, best_theta, reml)
     return Estimate(best_theta, best_ll, best_conv, best_grad, attempts, caught, engine, lower,
-                    check, note, boundary_note, boundary_gain)
+                    engine == "mixedkit" and crosscheck, boundary_note, boundary_gain)
 
 
 def _tril_order(k: int, order: str) -> tuple[np.ndarray, np.ndarray]:
