@@ -182,6 +182,13 @@ BAD = [
     ("column named Intercept", with_col(Intercept=lambda d: d["time"] * 2.0),
      "y ~ Intercept + (1 | subject)", {},
      mk.FormulaError, r"column 'Intercept' has the name every table gives the intercept"),
+    ("transformation outside its domain", with_col(x=lambda d: d["time"] - 1.0),
+     "y ~ np.log(x) + (1 | subject)", {},
+     mk.DataError, r"fixed effects: column 'np\.log\(x\)' has 20 non-finite values \(NaN or "
+     r"infinite\) after transformation.*np\.log\(x \+ 1\)"),
+    ("random slope outside its domain", with_col(x=lambda d: d["time"] - 1.0),
+     "y ~ time + (np.sqrt(x) | subject)", {},
+     mk.DataError, r"\(np\.sqrt\(x\) \| subject\): column 'np\.sqrt\(x\)' has 10 non-finite"),
 ]
 
 

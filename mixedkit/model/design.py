@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -269,9 +270,10 @@ class Design:
         block = self.re_block
         return 0 if block is None else block.q
 
-    @property
+    @cached_property
     def theta_diagonal(self) -> np.ndarray:
-        """Positions in the packed parameter vector that are Cholesky diagonals or SDs."""
+        """Positions in the packed parameter vector that are Cholesky diagonals or SDs
+        (read at every step of the optimisation: computed once)."""
         return np.concatenate([b.theta_diagonal for b in self.blocks] or [np.zeros(0)]
                               ).astype(int)
 
@@ -291,12 +293,33 @@ def _patsy_error(err, prep: PreparedData, what: str) -> FormulaError:
     return FormulaError(f"{what} could not be evaluated: {msg}")
 
 
+# prepare() has dropped every row with a missing value, so patsy need not look for NaN
+# (its check costs a pandas ufunc per column, and per-element Python on categorical
+# columns); what a transformation makes non-finite is caught by _check_finite, by name.
+_NO_NA = patsy.NAAction(NA_types=[])
+
+
 def _dmatrix(formula: str, frame: pd.DataFrame, env, prep, what):
     try:
-        return patsy.dmatrix(formula, frame, eval_env=env, NA_action="raise",
+        return patsy.dmatrix(formula, frame, eval_env=env, NA_action=_NO_NA,
                              return_type="dataframe")
     except Exception as err:  # noqa: BLE001 - patsy raises PatsyError, NameError, TypeError, ...
         raise _patsy_error(err, prep, what) from None
+
+
+def _check_finite(values: np.ndarray, columns, what: str) -> None:
+    """Refuse NaN or infinite values a transformation made (``np.log(0)``, ``np.sqrt(-1)``)."""
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return
+    counts = bad.sum(axis=0)
+    col = int(np.argmax(counts > 0))
+    raise DataError(
+        f"{what}: column {columns[col]!r} has {int(counts[col])} non-finite values (NaN or "
+        "infinite) after transformation, e.g. the log of 0 or the square root of a negative "
+        "number; transform only values in the function's domain (e.g. np.log(x + 1)) or drop "
+        "those rows first"
+    )
 
 
 def _restore_cols(df: pd.DataFrame, prep: PreparedData) -> pd.DataFrame:
@@ -561,8 +584,9 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
     frame = prep.frame
     pframe = _patsy_frame(frame)
     try:
-        y, x = patsy.dmatrices(prep.parsed.fixed_formula, pframe, eval_env=env,
-                               NA_action="raise", return_type="dataframe")
+        with np.errstate(all="ignore"):  # non-finite results are refused below, by column
+            y, x = patsy.dmatrices(prep.parsed.fixed_formula, pframe, eval_env=env,
+                                   NA_action=_NO_NA, return_type="dataframe")
     except Exception as err:  # noqa: BLE001 - as in _dmatrix
         raise _patsy_error(err, prep, f"formula {prep.parsed.text!r}") from None
     if y.shape[1] != 1:
@@ -580,15 +604,19 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
     design_info = x.design_info
     # A plain DataFrame: patsy attaches its (unpicklable) DesignInfo to the one it returns.
     exog = _restore_cols(pd.DataFrame(x.to_numpy(), index=x.index, columns=x.columns), prep)
+    _check_finite(exog.to_numpy(), exog.columns, "fixed effects")
     _check_rank(exog)
     findings: list[Finding] = []
     _check_scaling(exog, findings)
 
     gf = _choose_grouping(prep)
     terms = list(prep.random)
-    mats = {t: _restore_cols(_dmatrix(t.re_formula, pframe, env, prep, t.source), prep)
-            if t.exprs else pd.DataFrame({"Intercept": np.ones(len(frame))}, index=frame.index)
-            for t in terms}
+    with np.errstate(all="ignore"):
+        mats = {t: _restore_cols(_dmatrix(t.re_formula, pframe, env, prep, t.source), prep)
+                if t.exprs else pd.DataFrame({"Intercept": np.ones(len(frame))}, index=frame.index)
+                for t in terms}
+    for t, mat in mats.items():
+        _check_finite(mat.to_numpy(), mat.columns, t.source)
     _check_identifiable(terms, {t: list(m.columns) for t, m in mats.items()}, prep)
     widths = {t: mats[t].shape[1] for t in terms}
     reason = _statsmodels_reason(terms, widths, gf, prep)
