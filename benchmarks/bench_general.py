@@ -63,7 +63,8 @@ data while each keeps its data in memory.
 mixedkit
     ``mk.fit_lmm(formula, data, reml=True[, weights="w"])``, the whole call (checks,
     design, estimation, results object), ``time.perf_counter``; the worker is this
-    interpreter (``sys.executable``) running ``_PY_WORKER`` below, so the mixedkit
+    interpreter (``sys.executable``) running ``PY_WORKER`` of ``benchmarks/peers.py``
+    (the worker code shared with ``bench_engine.py``), so the mixedkit
     timed is the one ``import mixedkit`` finds here (``mixedkit_path`` in the CSV).
 lme4
     ``Rscript benchmarks/bench_general_lme4.R serve``: reads the CSV (text columns
@@ -78,7 +79,7 @@ mixedlm
         python3 -m venv benchmarks/.venv-peers
         benchmarks/.venv-peers/bin/pip install mixedlm pandas
 
-    ``_PY_WORKER`` run by that interpreter times
+    ``PY_WORKER`` run by that interpreter times
     ``mixedlm.lmer(formula, data, REML=True[, weights="w"])`` (default control)
     with ``time.perf_counter``; its log-likelihood is ``fit.logLik().value``.
     Skipped with a note when the interpreter or the package is missing
@@ -102,7 +103,7 @@ count is in ``times_*`` and the notes). A failure is recorded (``status_*`` =
 Threads: by default every library uses its own default (OpenBLAS in numpy: one
 thread per core; lme4 with R's reference BLAS: one). On a shared 2-core machine
 OpenBLAS threads that wait for a busy core can make a mixedkit fit several times
-slower, so ``--threads 1`` sets ``THREAD_VARIABLES`` to 1 in every worker (the
+slower, so ``--threads 1`` sets ``peers.THREAD_VARIABLES`` to 1 in every worker (the
 CSV's ``threads`` column says which was used).
 
 Log-likelihoods: each tool's REML log-likelihood at its optimum (first repeat);
@@ -153,19 +154,28 @@ import hashlib
 import json
 import os
 import platform
-import select
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from peers import (
+    DEFAULT_PEERS_PYTHON,
+    THREAD_VARIABLES,
+    Timing,
+    Worker,
+    WorkerRunner,
+    probe_mixedlm,
+    python_worker_cmd,
+)
+from peers import numbers as _numbers
+from peers import tail as _tail
 
 import mixedkit as mk
 
@@ -174,17 +184,12 @@ R_HELPER = HERE / "bench_general_lme4.R"
 CACHE = HERE / ".cache"
 INSTEVAL_CSV = CACHE / "InstEval.csv"
 DEFAULT_OUT = HERE / "general_results.csv"
-DEFAULT_PEERS_PYTHON = HERE / ".venv-peers" / "bin" / "python"
 
 SEED = 20261207
 BELOW_TOL = 1e-3  # mixedkit's logLik below another tool's by more than this: flagged
 SMALL_ROWS = 5_000
 BUSY_SHARE = 0.1
 TOOLS = ("mixedkit", "lme4", "mixedlm")
-# What --threads sets in every worker's environment: OpenBLAS (numpy, scipy), OpenMP,
-# MKL and rayon (mixedlm's Rust core); R's reference BLAS is single-threaded anyway.
-THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                    "RAYON_NUM_THREADS")
 SLEEPSTUDY = "Reaction ~ Days + (Days | Subject)"
 SM_CANNOT = "skipped (statsmodels cannot express this model)"
 SM_SKIPPED_INSTEVAL = ("skipped (statsmodels MixedLM, three sparse variance components: "
@@ -361,246 +366,15 @@ def designs(use_r: bool) -> list[Design]:
 
 # --------------------------------------------------------------------------- timing
 
-@dataclass
-class Timing:
-    """What one tool did on one design."""
-
-    status: str = "not run"  # ok | error | skipped | not run
-    seconds: list[float] = field(default_factory=list)
-    loglik: float = float("nan")
-    theta: str = ""
-    base_mb: float = float("nan")  # peak RSS of the tool's process before its first fit
-    peak_mb: float = float("nan")  # ... and after it
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.seconds) if self.status == "ok" else float("nan")
-
-    def note(self, text: str) -> None:
-        if text and text not in self.notes:
-            self.notes.append(text)
-
-
-def _tail(text: str, n: int = 300) -> str:
-    return " ".join(text.split())[-n:]
-
-
-def _numbers(values) -> str:
-    return " ".join(f"{float(v):.6g}" for v in np.ravel(values))
-
-
-class Worker:
-    """A child process answering one JSON line per command line ("fit", "quit")."""
-
-    def __init__(self, name: str, cmd: list[str], timeout: float, workdir: Path,
-                 threads: int | None = None):
-        self.name, self.timeout = name, timeout
-        self.stderr = open(workdir / f"{name}.stderr", "w+")  # noqa: SIM115 - closed in close()
-        env = dict(os.environ)
-        if threads is not None:
-            env.update(dict.fromkeys(THREAD_VARIABLES, str(threads)))
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.stderr, bufsize=0, env=env)
-        self.pending = b""
-        self.ready: dict = {}
-
-    def wait_ready(self) -> dict:
-        """The start-up line (imports, data, warmup), at most ``max(timeout, 300)`` s."""
-        self.ready = self._read(max(self.timeout, 300.0))
-        return self.ready
-
-    def _read(self, timeout: float) -> dict:
-        """The next JSON line, or ``{"error": ...}`` on timeout, exit or garbage.
-
-        Reads the pipe unbuffered (``os.read``) so that ``select`` sees every byte.
-        """
-        deadline = time.monotonic() + timeout
-        fd = self.proc.stdout.fileno()
-        while True:
-            while b"\n" in self.pending:
-                line, self.pending = self.pending.split(b"\n", 1)
-                text = line.decode(errors="replace").strip()
-                if text.startswith("{"):
-                    try:
-                        return json.loads(text)
-                    except json.JSONDecodeError:
-                        pass
-                # anything else on stdout (a package's chatter) is skipped
-            left = deadline - time.monotonic()
-            if left <= 0:
-                self.kill()
-                return {"error": f"no answer within {timeout:.0f} s (process killed)"}
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(fd, 65536)
-            if not chunk:  # end of file: the process died
-                self.proc.wait()
-                self.stderr.seek(0)
-                return {"error": f"exited with {self.proc.returncode}: "
-                                 f"{_tail(self.stderr.read())}"}
-            self.pending += chunk
-
-    @property
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def ask(self, command: str) -> dict:
-        if not self.alive:
-            return {"error": "process not running"}
-        try:
-            self.proc.stdin.write(command.encode() + b"\n")
-        except (BrokenPipeError, OSError) as exc:
-            return {"error": f"{type(exc).__name__} writing to the process"}
-        return self._read(self.timeout)
-
-    def kill(self) -> None:
-        if self.alive:
-            self.proc.kill()
-            self.proc.wait()
-
-    def close(self) -> None:
-        if self.alive:
-            try:
-                self.proc.stdin.write(b"quit\n")
-                self.proc.stdin.close()
-                self.proc.wait(timeout=30)
-            except (OSError, subprocess.TimeoutExpired):
-                self.kill()
-        self.stderr.close()
-
-
-class WorkerRunner:
-    """One tool in its child process (``Worker``), one fit per ``fit()``."""
-
-    def __init__(self, worker: Worker):
-        self.worker = worker
-
-    def wait_ready(self, timing: Timing) -> bool:
-        ready = self.worker.wait_ready()
-        if "error" in ready:
-            timing.status = "error"
-            timing.note(f"could not start: {str(ready['error'])[:300]}")
-            return False
-        if ready.get("baseline_mb") is not None:
-            timing.base_mb = float(ready["baseline_mb"])
-        return True
-
-    def fit(self, timing: Timing) -> None:
-        res = self.worker.ask("fit")
-        if "error" in res:
-            timing.status = "error"
-            timing.note(str(res["error"])[:300])
-            return
-        timing.seconds.append(float(res["seconds"]))
-        for text in res.get("notes", []):
-            timing.note(text[:200])
-        if timing.status != "ok":  # the first fit: its peak memory, logLik, theta
-            timing.status = "ok"
-            timing.peak_mb = float("nan") if res.get("peak_mb") is None else float(res["peak_mb"])
-            timing.loglik = float("nan") if res["loglik"] is None else float(res["loglik"])
-            timing.theta = _numbers(res["theta"])
-            if res.get("converged") is False:
-                timing.note("converged=False")
-            if res.get("singular"):
-                timing.note("singular")
-
-    def close(self) -> None:
-        self.worker.close()
-
-
 def start_lme4(design: Design, path: Path, settings: Settings) -> WorkerRunner:
     cmd = ["Rscript", str(R_HELPER), "serve", str(path), design.formula,
            ",".join(design.factors), design.weights or ""]
     return WorkerRunner(Worker("lme4", cmd, settings.timeout, settings.workdir, settings.threads))
 
 
-# The Python tools' side, one process per tool and design: mixedkit with this
-# interpreter, mixedlm with the peers interpreter (benchmarks/.venv-peers). Argv:
-# tool, CSV, formula, comma-separated text columns, weights column ("" for none).
-# Warms up on sleepstudy, reads the CSV, replies one JSON line to each "fit" line.
-_PY_WORKER = r"""
-import gc, json, resource, sys, time, warnings
-import pandas as pd
-
-def peak_mb():
-    try:
-        with open("/proc/self/status") as status:
-            kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-        return kib * 1024 / 1e6
-    except (OSError, StopIteration):
-        scale = 1 if sys.platform == "darwin" else 1024
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 1e6
-
-def reply(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-tool, path, formula, factors, weights = sys.argv[1:6]
-if tool == "mixedkit":
-    import mixedkit as mk
-    version = mk.__version__
-    sleepstudy = mk.load_dataset("sleepstudy")
-    kwargs = {"reml": True, **({"weights": weights} if weights else {})}
-
-    def fit_model(formula, data, kwargs=kwargs):
-        return mk.fit_lmm(formula, data, **kwargs)
-
-    def describe(fit):
-        attempts = fit.attempts
-        notes = [f"{len(attempts)} optimiser attempt(s), {int(attempts.n_evals.sum())} "
-                 f"evaluations"] if len(attempts) > 1 else []
-        return (float(fit.loglik), [float(t) for t in fit.theta], bool(fit.converged),
-                bool(fit.singular), notes)
-else:
-    import mixedlm
-    version = mixedlm.__version__
-    sleepstudy = mixedlm.load_sleepstudy()
-
-    def fit_model(formula, data):
-        return mixedlm.lmer(formula, data, REML=True, weights=weights or None)
-
-    def describe(fit):
-        notes = [] if fit.converged or not fit.message else [f"optimizer: {fit.message}"]
-        return (float(fit.logLik().value), [float(t) for t in fit.theta], bool(fit.converged),
-                bool(getattr(fit, "at_boundary", False)), notes)
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    if tool == "mixedkit":
-        mk.fit_lmm("Reaction ~ Days + (Days | Subject)", sleepstudy, reml=True)
-    else:
-        mixedlm.lmer("Reaction ~ Days + (Days | Subject)", sleepstudy, REML=True)
-data = pd.read_csv(path, dtype={c: str for c in factors.split(",") if c})
-reply({"ready": True, "version": version, "baseline_mb": peak_mb()})
-while sys.stdin.readline().strip() == "fit":
-    gc.collect()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        t0 = time.perf_counter()
-        try:
-            fit = fit_model(formula, data)
-        except Exception as exc:
-            first = (str(exc).strip().splitlines() or [""])[0][:200]
-            reply({"error": f"{type(exc).__name__} after {time.perf_counter() - t0:.1f} s: "
-                            f"{first}", "peak_mb": peak_mb()})
-            continue
-        seconds = time.perf_counter() - t0
-    peak = peak_mb()
-    loglik, theta, converged, singular, notes = describe(fit)
-    notes += sorted({f"warned {w.category.__name__}: {str(w.message).splitlines()[0][:150]}"
-                     for w in caught})
-    reply({"seconds": seconds, "loglik": loglik, "theta": theta, "converged": converged,
-           "singular": singular, "notes": notes, "peak_mb": peak})
-    del fit
-"""
-
-
 def start_python(tool: str, python: Path, design: Design, path: Path,
                  settings: Settings) -> WorkerRunner:
-    cmd = [str(python), "-c", _PY_WORKER, tool, str(path), design.formula,
-           ",".join(design.factors), design.weights or ""]
+    cmd = python_worker_cmd(tool, python, path, design.formula, design.factors, design.weights)
     return WorkerRunner(Worker(tool, cmd, settings.timeout, settings.workdir, settings.threads))
 
 
@@ -774,22 +548,6 @@ def probe_r() -> tuple[dict[str, str], str]:
     if proc.returncode != 0:
         return {}, f"Rscript probe failed: {_tail(proc.stdout + proc.stderr)}"
     return json.loads(proc.stdout.strip().splitlines()[-1]), ""
-
-
-def probe_mixedlm(python: Path) -> tuple[str, str]:
-    """mixedlm's version in the peers interpreter, or "" and why it is unusable."""
-    if not python.exists():
-        return "", (f"no peers interpreter {python} (python3 -m venv benchmarks/.venv-peers && "
-                    "benchmarks/.venv-peers/bin/pip install mixedlm pandas)")
-    try:
-        code = "import mixedlm, pandas; print(mixedlm.__version__)"
-        proc = subprocess.run([str(python), "-c", code],
-                              check=False, capture_output=True, text=True, timeout=120)
-    except subprocess.TimeoutExpired:
-        return "", "mixedlm probe timed out"
-    if proc.returncode != 0:
-        return "", f"mixedlm not importable in {python}: {_tail(proc.stderr, 200)}"
-    return proc.stdout.strip().splitlines()[-1], ""
 
 
 def machine_info(r_info: dict[str, str], mixedlm_version: str,
