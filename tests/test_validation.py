@@ -184,8 +184,8 @@ BAD = [
      mk.FormulaError, r"column 'Intercept' has the name every table gives the intercept"),
     ("transformation outside its domain", with_col(x=lambda d: d["time"] - 1.0),
      "y ~ np.log(x) + (1 | subject)", {},
-     mk.DataError, r"fixed effects: column 'np\.log\(x\)' has 20 non-finite values \(NaN or "
-     r"infinite\) after transformation.*np\.log\(x \+ 1\)"),
+     mk.DataError, (r"fixed effects: column 'np\.log\(x\)' has 20 non-finite values \(NaN or "
+                    r"infinite\) after transformation.*np\.log\(x \+ 1\)")),
     ("random slope outside its domain", with_col(x=lambda d: d["time"] - 1.0),
      "y ~ time + (np.sqrt(x) | subject)", {},
      mk.DataError, r"\(np\.sqrt\(x\) \| subject\): column 'np\.sqrt\(x\)' has 10 non-finite"),
@@ -454,6 +454,7 @@ def test_text_columns_give_the_model_of_their_categorical_and_object_forms():
     """Text columns reach patsy as Categoricals (its fast path) with the sorted levels patsy
     gives text: the same columns, names, reference level and estimates as object text."""
     from mixedkit.model.design import _patsy_frame
+    from mixedkit.model.validation import prepare
 
     rng = np.random.default_rng(5)
     n = 120
@@ -468,7 +469,25 @@ def test_text_columns_give_the_model_of_their_categorical_and_object_forms():
         pd.testing.assert_frame_equal(as_text.fixed_effects, other.fixed_effects)
         assert as_text.loglik == other.loglik
     assert list(as_text.fixed_effects["term"][:4]) == ["Intercept", "c[T.a]", "c[T.b]", "c[T.c]"]
-    frame = _patsy_frame(as_text.state.prep.frame)
-    assert isinstance(frame[as_text.state.prep.names.safe["c"]].dtype, pd.CategoricalDtype)
-    mixed = pd.DataFrame({"m": ["a", 1, "b"]}, dtype=object)
-    assert _patsy_frame(mixed) is mixed  # mixed types keep patsy's own ordering
+    prep = as_text.state.prep
+    frame = _patsy_frame(prep)
+    assert isinstance(frame[prep.names.safe["c"]].dtype, pd.CategoricalDtype)
+    assert not isinstance(frame[prep.names.safe["g"]].dtype, pd.CategoricalDtype)  # never read
+    mixed = d.assign(c=np.where(np.arange(n) % 3, d["c"], 1).astype(object))
+    prep = prepare("y ~ c + x + (1 | g)", mixed)
+    assert _patsy_frame(prep) is prep.frame  # mixed types keep patsy's own ordering
+
+
+def test_text_levels_sort_as_python_sorts_them():
+    """Text factors are coded by hashing the rows and sorting the distinct values as
+    fixed-width unicode; the codes and labels are pandas' sorted factorize's."""
+    from mixedkit.model.levels import factor_levels
+
+    cases = [["b", "a", "c", "a"], ["a\x00", "a", "b", "a"], ["é", "e", "z", "Z", "e"],
+             ["10", "9", "1", "9"], [f"s{i}" for i in np.random.default_rng(2).permutation(500)]]
+    for values in cases:
+        for frame in (pd.DataFrame({"g": values}, dtype=object), pd.DataFrame({"g": values})):
+            codes, labels = factor_levels(frame, ("g",))
+            want_codes, want_labels = pd.factorize(frame["g"].astype(object), sort=True)
+            np.testing.assert_array_equal(codes, want_codes)
+            assert list(labels) == list(want_labels)

@@ -31,7 +31,6 @@ from ..errors import DataError, DesignTooLargeError, FormulaError, StatsmodelsLi
 from ..findings import Finding
 from .engine import Engine, EngineTooLargeError, RandomFactor, physical_memory
 from .formula import RandomTerm
-from .levels import factor_levels
 from .validation import PreparedData
 
 __all__ = ["CovBlock", "Design", "build_design"]
@@ -543,16 +542,20 @@ def _patsy_reads(dtype) -> bool:
     return True
 
 
-def _patsy_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """The model frame as patsy should see it: text columns as pandas Categoricals.
+def _patsy_frame(prep: PreparedData) -> pd.DataFrame:
+    """The model frame as patsy should see it: the text columns it reads as pandas
+    Categoricals.
 
     patsy codes a text column value by value in Python (its ``sniff`` and
     ``categorical_to_int``: 3.2 s of a 4.9 s fit on 375,000 rows), a Categorical from its
     codes. The categories are the sorted distinct values, the order patsy gives text
-    levels, so the columns, their names and the reference level are the same.
+    levels, so the columns, their names and the reference level are the same; the codes
+    are the ones the checks computed (``prep.levels``). Grouping columns patsy never
+    reads are left alone.
     """
+    frame = prep.frame
     out = None
-    for col in frame.columns:
+    for col in prep.predictor_columns():
         s = frame[col]
         if not (s.dtype == object or isinstance(s.dtype, pd.StringDtype)):
             continue
@@ -562,7 +565,8 @@ def _patsy_frame(frame: pd.DataFrame) -> pd.DataFrame:
             continue  # an old patsy cannot read this dtype at all: its error, as elsewhere
         if out is None:
             out = frame.copy(deep=False)
-        out[col] = pd.Categorical(s.to_numpy(dtype=object))
+        codes, labels = prep.levels((col,))
+        out[col] = pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object))
     return frame if out is None else out
 
 
@@ -582,7 +586,7 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
 
     env = formula_env(eval_env)
     frame = prep.frame
-    pframe = _patsy_frame(frame)
+    pframe = _patsy_frame(prep)
     try:
         with np.errstate(all="ignore"):  # non-finite results are refused below, by column
             y, x = patsy.dmatrices(prep.parsed.fixed_formula, pframe, eval_env=env,
@@ -642,7 +646,7 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         group_labels = np.array(["all rows"], dtype=object)
     else:
         gcodes = prep.codes(gf)
-        group_labels = factor_levels(frame, gf)[1]
+        group_labels = prep.levels(gf)[1]
 
     blocks: list[CovBlock] = []
     start = 0
@@ -654,7 +658,7 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
         z = mat.to_numpy(dtype=float)
         kind = "term" if reason is not None else "re" if t is re_term else "vc"
         blocks.append(CovBlock(kind, _label(prep, t.factor), list(mat.columns), t,
-                               prep.codes(t.factor), factor_levels(frame, t.factor)[1], z,
+                               *prep.levels(t.factor), z,
                                np.array([_rms(col) for col in z.T]), start))
         start += blocks[-1].n_theta
     # statsmodels' dense per-group matrices become sparse for large crossed designs
