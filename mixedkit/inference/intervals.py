@@ -385,7 +385,7 @@ def confint(fit, method: str, level: float, *, n_boot: int = 500, seed=None, exe
         table = _wald(fit, level)
     elif method == "profile":
         # many small optimisations: one BLAS thread (see mixedkit.model.engine.blas_threads)
-        with warnings.catch_warnings(), blas_threads(fit.state.design.engine.largest_block):
+        with warnings.catch_warnings(), blas_threads():
             warnings.simplefilter("ignore")
             table, notes = _profile_intervals(fit, level)
     else:

@@ -427,7 +427,6 @@ def kenward_roger(state: FitState, memory_limit: float | None = None) -> Kenward
     lams = [f.lam(state.theta) / s[:, None] for f, s in zip(factors, scales)]
     groups = np.asarray(design.groups, dtype=np.intp)
     batches = _batches(x, groups, factors, lams, zs, memory_limit)
-    largest = max(b.gram.shape[1] for b in batches)
-    with blas_threads(largest):
+    with blas_threads():
         sums = _accumulate(batches, _params(factors), float(state.sigma2), x.shape[1])
         return _adjust(sums)

@@ -170,7 +170,7 @@ def satterthwaite(design, theta: np.ndarray, reml: bool) -> Satterthwaite:
     free[design.theta_diagonal] = theta[design.theta_diagonal] > 0
     idx = np.flatnonzero(free)
 
-    with warnings.catch_warnings(), blas_threads(engine.largest_block):
+    with warnings.catch_warnings(), blas_threads():
         warnings.simplefilter("ignore")
         here = engine.evaluate(theta, reml)
         sigma = float(np.sqrt(here.sigma2))

@@ -36,7 +36,6 @@ factorisation).  Tests assert equality with statsmodels' ``loglike`` and ``score
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 from dataclasses import dataclass, replace
@@ -53,10 +52,6 @@ __all__ = ["Engine", "EngineTooLargeError", "Evaluation", "RandomFactor", "Solut
 
 _LOG_2PI = float(np.log(2 * np.pi))
 _FLOPS_PER_SECOND = 5e9  # dense factorisations on one core of a small machine (measured)
-# Below this size of the largest dense block an evaluation is many small BLAS calls,
-# and so is L-BFGS-B's own step: one BLAS thread. More threads only spin and fight
-# over the cores (measured: sleepstudy fit 64 ms with 2 threads, 11 ms with 1).
-_THREADED_BLOCK = 256
 _CONTROLLER = None
 
 
@@ -67,14 +62,31 @@ def _controller():
     return _CONTROLLER
 
 
-def blas_threads(largest_block: int = 0):
-    """One BLAS thread for small blocks; the caller's setting for large dense blocks.
+def blas_threads():
+    """One BLAS thread for every evaluation, whatever the size of its dense blocks.
 
-    Never more threads than the caller set: a bootstrap worker limited to one
-    thread stays at one.
+    The rule, measured with ``benchmarks/bench_threads.py`` (2 cores, OpenBLAS; a *busy
+    neighbour* is another process multiplying 1500 x 1500 matrices with numpy's default
+    two threads, as a second notebook kernel would):
+
+    ================================  ========  =========  ========  =========
+    (seconds)                         idle, 1   idle, 2    busy, 1   busy, 2
+    ================================  ========  =========  ========  =========
+    factor + inverse, 64 x 64         0.0009    0.0010     0.0010    0.116
+    factor + inverse, 1128 x 1128     0.062     0.051      0.088     0.190
+    factor + inverse, 2048 x 2048     0.43      0.35       0.69      1.01
+    sleepstudy fit (2 x 2 blocks)     0.0078    0.0073     0.012     0.032
+    InstEval fit (one 1128 block)     2.66      3.49       4.51      28.5
+    ================================  ========  =========  ========  =========
+
+    Two threads gain at most 20 % on a lone large factorisation of an idle machine, and
+    lose 30 % on a whole InstEval fit even there (an evaluation is also many small
+    products, each waking the second thread); beside a busy neighbour they spin, waiting
+    for a core the other process holds: 2-120x slower. One thread degrades only with its
+    share of the cores (InstEval 1.7x beside the neighbour; 1.5x is the fair share of 2
+    cores among 3 busy threads). Never more threads than the caller set either: a
+    bootstrap worker limited to one stays at one.
     """
-    if largest_block >= _THREADED_BLOCK:
-        return contextlib.nullcontext()
     return _controller().limit(limits=1, user_api="blas")
 
 
@@ -506,7 +518,7 @@ class Engine:
         return pieces
 
     def _evaluate(self, theta, reml, gradient):
-        with blas_threads(self.largest_block):
+        with blas_threads():
             return self._evaluate_here(theta, reml, gradient)
 
     def _evaluate_here(self, theta, reml, gradient):

@@ -161,21 +161,28 @@ class EngineObjective(_Objective):
         self.reml = reml
         self.n = engine.n
         self.evals = 0
-        self._key = None
-        self._value = None
+        self._recent: dict[bytes, tuple] = {}
+
+    # The last few points are remembered, not only the last one: the convergence check
+    # alternates between the optimum and points beside it, and the attempt then reads
+    # the optimum again (InstEval: 3 of 20 evaluations were repeats).
+    _REMEMBERED = 4
 
     def _both(self, theta):
         theta = np.asarray(theta, float)
         key = theta.tobytes()
-        if key != self._key:
+        value = self._recent.get(key)
+        if value is None:
             self.evals += 1
             try:
                 with np.errstate(all="ignore"):
-                    self._value = self.engine.loglik_and_gradient(theta, self.reml)
+                    value = self.engine.loglik_and_gradient(theta, self.reml)
             except (np.linalg.LinAlgError, ValueError, FloatingPointError, ZeroDivisionError):
-                self._value = (-np.inf, np.zeros_like(theta))
-            self._key = key
-        return self._value
+                value = (-np.inf, np.zeros_like(theta))
+            if len(self._recent) >= self._REMEMBERED:
+                del self._recent[next(iter(self._recent))]  # the oldest
+            self._recent[key] = value
+        return value
 
     def loglik(self, theta) -> float:
         value = float(self._both(theta)[0])
@@ -478,7 +485,6 @@ def estimate(design, reml: bool, start: np.ndarray | None = None,
     FitError
         No attempt reached a finite likelihood.
     """
-    block = design.engine.largest_block
     if engine != "mixedkit":
         design.require_statsmodels("engine='statsmodels'")
     if engine == "mixedkit":
@@ -487,7 +493,7 @@ def estimate(design, reml: bool, start: np.ndarray | None = None,
         model = design.model
         _prepare_model(model, reml)
         obj_cm, lower = _Objective(model), THETA_LOWER
-    with warnings.catch_warnings(record=True) as record, obj_cm as obj, blas_threads(block):
+    with warnings.catch_warnings(record=True) as record, obj_cm as obj, blas_threads():
         warnings.simplefilter("always")
         if engine != "mixedkit":
             _prepare_model(design.model, reml)
