@@ -9,7 +9,17 @@ evaluates the profiled likelihood from V = I + Z Lambda Lambda' Z' directly (Bat
 import numpy as np
 import pytest
 
+from mixedkit.model import engine as engine_module
 from mixedkit.model.engine import Engine, RandomFactor
+
+
+@pytest.fixture(params=["as built", "lower triangles"])
+def storage(request, monkeypatch):
+    """Components of S kept whole (below ``_LOWER_ONLY`` columns, as these small designs
+    are), or every component as its lower triangle only, as large ones are."""
+    if request.param == "lower triangles":
+        monkeypatch.setattr(engine_module, "_LOWER_ONLY", 1)
+    return request.param
 
 
 def _factor(name, codes, z, start, correlated=True):
@@ -131,7 +141,7 @@ KINDS = ["crossed 2x2 and 3x3", "nested slopes", "partially crossed",
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("reml", [True, False])
-def test_likelihood_gradient_and_modes_equal_the_dense_reference(kind, reml):
+def test_likelihood_gradient_and_modes_equal_the_dense_reference(kind, reml, storage):
     rng = np.random.default_rng(7)
     x, y, factors, n_theta = _design(kind, rng)
     engine = Engine(x, y, factors, n_theta)
@@ -200,7 +210,7 @@ def test_prior_weights_equal_the_dense_reference(kind, reml):
 
 @pytest.mark.parametrize("kind", ["crossed 2x2 and 3x3", "three crossed, mixed widths",
                                   "structural zeros"])
-def test_dense_and_scattered_schur_updates_agree(kind):
+def test_dense_and_scattered_schur_updates_agree(kind, storage):
     """Crossed factors may take the dense product for B' A^-1 B (``_dense_schur``); it must
     equal the scattered pair products (and both the dense reference)."""
     rng = np.random.default_rng(3)
@@ -220,3 +230,32 @@ def test_dense_and_scattered_schur_updates_agree(kind):
     np.testing.assert_allclose(g1, g0, rtol=1e-9, atol=1e-10)
     for a, b in zip(s1.b_cov, s0.b_cov):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_a_large_crossed_component_equals_the_dense_reference():
+    """40 subjects (intercept and slope: 80 columns, primary) crossed with 70 items, most
+    cells empty: the items meet in one component of 70 columns, kept as its lower triangle
+    (>= ``_LOWER_ONLY``), by both Schur updates."""
+    rng = np.random.default_rng(11)
+    n = 900
+    subj, item = rng.integers(0, 40, n), rng.integers(0, 70, n)
+    x1 = rng.normal(size=n)
+    f1, k = _factor("subject", subj, np.column_stack([np.ones(n), x1]), 0)
+    f2, k = _factor("item", item, np.ones((n, 1)), k)
+    x = np.column_stack([np.ones(n), x1])
+    y = x @ [1.0, 0.5] + rng.normal(size=40)[subj] + rng.normal(size=70)[item] + \
+        rng.normal(size=n)
+    engine = Engine(x, y, [f1, f2], k)
+    assert engine.largest_block == 70 >= engine_module._LOWER_ONLY
+    theta = np.array([0.8, 0.1, 0.3, 0.6])
+    ref = dense_loglik(x, y, [f1, f2], theta, True)
+    step = 1e-6
+    numeric = [(dense_loglik(x, y, [f1, f2], theta + step * e, True)[0]
+                - dense_loglik(x, y, [f1, f2], theta - step * e, True)[0]) / (2 * step)
+               for e in np.eye(k)]
+    for dense in (True, False):
+        engine._dense_schur = dense
+        ll, grad = engine.loglik_and_gradient(theta, True)
+        assert ll == pytest.approx(ref[0], rel=1e-10)
+        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(engine.solve(theta, True).beta, ref[1], rtol=1e-8)
