@@ -1,0 +1,68 @@
+"""Plain numeric columns skip patsy; the design must be the one patsy builds."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixedkit as mk
+from mixedkit.model import design as design_module
+from mixedkit.model.design import build_design
+from mixedkit.model.validation import prepare
+
+
+def _data():
+    rng = np.random.default_rng(4)
+    n = 120
+    d = pd.DataFrame({"g": np.repeat([f"s{i}" for i in range(12)], 10),
+                      "x": rng.normal(size=n), "t": np.tile(np.arange(10), 12),
+                      "c": rng.choice(["a", "b"], n), "flag": rng.random(n) < 0.5})
+    group = np.repeat(np.arange(12), 10)
+    d["y"] = 1 + d["x"] + (0.3 + rng.normal(0, 0.3, 12)[group]) * d["t"] \
+        + rng.normal(size=12)[group] + rng.normal(size=n)
+    return d
+
+
+PLAIN = 6  # the first formulas need no patsy
+FORMULAS = ["y ~ x + (1 | g)", "y ~ x + t + (t | g)", "y ~ 0 + x + (0 + t | g)",
+            "y ~ t - 1 + x + (1 + x + t | g)", "y ~ 1 + (x || g)", "y ~ x + x + (1 | g)",
+            # patsy's own path: factors, interactions, transformations, booleans
+            "y ~ x * t + (1 | g)", "y ~ c + np.log(t + 1) + (1 | g)", "y ~ flag + (x | g)"]
+
+
+def _patsy_only(monkeypatch):
+    monkeypatch.setattr(design_module, "_plain_fixed_part", lambda prep: None)
+    monkeypatch.setattr(design_module, "_plain_columns", lambda frame, codes: False)
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_plain_columns_give_patsys_design(formula, monkeypatch):
+    data = _data()
+    fast = build_design(prepare(formula, data))
+    with monkeypatch.context() as m:
+        _patsy_only(m)
+        slow = build_design(prepare(formula, data))
+    assert (fast.design_info is None) == (FORMULAS.index(formula) < PLAIN)
+    np.testing.assert_array_equal(fast.endog, slow.endog)
+    pd.testing.assert_frame_equal(fast.exog, slow.exog)
+    for a, b in zip(fast.blocks, slow.blocks, strict=True):
+        assert a.terms == b.terms
+        np.testing.assert_array_equal(a.z, b.z)
+    assert fast.statsmodels_call == slow.statsmodels_call
+
+
+def test_a_plain_fit_builds_patsys_description_when_asked(monkeypatch):
+    """Without patsy at the fit, predictions, anova and means read the DesignInfo built on
+    first use: the same answers as a fit that went through patsy."""
+    data = _data()
+    formula = "y ~ x + t + (t | g)"
+    fast = mk.fit_lmm(formula, data)
+    assert fast.state.design.design_info is None
+    with monkeypatch.context() as m:
+        _patsy_only(m)
+        slow = mk.fit_lmm(formula, data)
+    assert slow.state.design.design_info is not None
+    new = data.iloc[:7].assign(x=np.linspace(-1, 1, 7))
+    pd.testing.assert_series_equal(fast.predict(new), slow.predict(new))
+    pd.testing.assert_frame_equal(fast.anova(), slow.anova())
+    pd.testing.assert_frame_equal(fast.fixed_effects, slow.fixed_effects)
+    assert fast.loglik == slow.loglik
