@@ -179,6 +179,53 @@ def test_import_is_light():
     assert out.stdout.strip() == "[]"
 
 
+def test_a_fit_in_a_fresh_process_imports_only_what_a_fit_needs():
+    """The first fit loads neither statsmodels nor scipy.stats (0.4 s of a cold start):
+    the tables that need them load them."""
+    import subprocess
+    import sys
+
+    code = ("import sys, warnings, mixedkit as mk; warnings.simplefilter('ignore'); "
+            "fit = mk.fit_lmm('Reaction ~ Days + (Days | Subject)', mk.load_dataset('sleepstudy')); "
+            "print([m for m in ('statsmodels', 'scipy.stats', 'matplotlib') if m in sys.modules]); "
+            "fit.fixed_effects; print('scipy.stats' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "True"]
+
+
+class _Quadratic:
+    """-loglik/n = (theta - opt)' H (theta - opt) / 2, counting gradient calls."""
+
+    def __init__(self, opt, hess, n=100_000):
+        self.opt, self.hess, self.n, self.calls = np.asarray(opt), np.asarray(hess), n, 0
+
+    def grad(self, theta):
+        self.calls += 1
+        return self.hess @ (np.asarray(theta) - self.opt)
+
+
+def test_convergence_check_reads_lbfgsbs_curvature_before_finite_differences():
+    """A large sample's deviance gradient exceeds 2e-3 at a Newton step of 1e-6: L-BFGS-B's
+    inverse Hessian says so without evaluations; a poor approximation is overruled by the
+    finite-difference Hessian (lme4's check)."""
+    from types import SimpleNamespace
+
+    design = SimpleNamespace(theta_diagonal=np.array([0, 1]))
+    hess = np.array([[2.0, 0.3], [0.3, 1.0]])
+    theta = np.array([0.5, 0.7])
+    obj = _Quadratic(theta - 1e-6, hess)  # deviance gradient about 0.5, step 1e-6
+    obj.curvature = (theta.copy(), np.linalg.inv(hess))
+    assert estimation._converged(obj, theta, design, 0.0)[0]
+    assert obj.calls == 1  # the gradient at theta only
+    obj = _Quadratic(theta - 1e-6, hess)
+    obj.curvature = (theta.copy(), np.eye(2) * 1e4)  # a wildly wrong approximation
+    assert estimation._converged(obj, theta, design, 0.0)[0]
+    assert obj.calls > 1  # decided by finite differences
+    obj = _Quadratic(theta - 1e-2, hess)  # a real step of 1e-2: not converged either way
+    obj.curvature = (theta.copy(), np.linalg.inv(hess))
+    assert not estimation._converged(obj, theta, design, 0.0)[0]
+
+
 # REML: scaling a fixed-effect column by 1e4 shifts log|X'V^-1 X| and so the REML
 # log-likelihood by -log(1e4); the ML log-likelihood is unchanged.
 @pytest.mark.parametrize("reml,lme4_loglik", [(True, -2217.047459 - np.log(1e4)),

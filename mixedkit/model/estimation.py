@@ -223,7 +223,15 @@ def _converged(obj, theta, design, lower) -> tuple[bool, float]:
     if gmax < GRAD_TOL:
         return True, gmax
     # Large samples give large gradients for tiny relative errors; scale by the
-    # curvature as lme4 does (finite-difference Hessian of the deviance).
+    # curvature as lme4 does (finite-difference Hessian of the deviance). L-BFGS-B's own
+    # inverse-Hessian approximation at this point answers first, without evaluations,
+    # when it puts the Newton step far inside the tolerance (InstEval: 1e-7 against 2e-3,
+    # saving 2 of 18 evaluations); otherwise the finite differences decide.
+    curvature = getattr(obj, "curvature", None)
+    if curvature is not None and np.array_equal(curvature[0], theta):
+        step = np.asarray(curvature[1] @ (g / (2 * obj.n)))  # the same step on -loglik/n
+        if np.all(np.isfinite(step)) and np.max(np.abs(step)) < GRAD_TOL / 10:
+            return True, gmax
     k = len(theta)
     h = np.empty((k, k))
     for j in range(k):
@@ -246,6 +254,7 @@ def _lbfgsb(obj, theta0, design, lower):
                    gtol=min(LBFGSB_OPTIONS["gtol"], 1e-3 / obj.n))
     res = optimize.minimize(obj, theta0, jac=obj.grad, method="L-BFGS-B",
                             bounds=theta_bounds(design, lower), options=options)
+    obj.curvature = (np.array(res.x), res.hess_inv)  # for the convergence check
     return res.x, str(res.message)
 
 
