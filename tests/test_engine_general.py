@@ -259,3 +259,26 @@ def test_a_large_crossed_component_equals_the_dense_reference():
         assert ll == pytest.approx(ref[0], rel=1e-10)
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(engine.solve(theta, True).beta, ref[1], rtol=1e-8)
+
+
+def test_solve_reuses_the_optimisers_last_evaluation_only_at_its_point():
+    """``solve`` takes the state of the last ``loglik_and_gradient`` when theta and the
+    method are the same (the optimum), evaluates otherwise, and keeps nothing after."""
+    rng = np.random.default_rng(5)
+    x, y, factors, n_theta = _design("crossed 2x2 and 3x3", rng)
+    engine = Engine(x, y, factors, n_theta)
+    theta = rng.uniform(0.2, 1.5, n_theta)
+    fresh = Engine(x, y, factors, n_theta).solve(theta, True)
+    engine.loglik_and_gradient(theta, True)
+    reused = engine.solve(theta, True)
+    assert engine._last is None
+    np.testing.assert_array_equal(reused.beta, fresh.beta)
+    for a, b in zip(reused.b_cov, fresh.b_cov):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    engine.loglik_and_gradient(theta, True)
+    ml = engine.solve(theta, False)  # another method: evaluated anew
+    assert ml.sigma2 == pytest.approx(Engine(x, y, factors, n_theta).solve(theta, False).sigma2,
+                                      rel=1e-12)
+    engine.loglik_and_gradient(theta, True)
+    other = engine.with_response(y + 1.0)  # a copy for another response starts clean
+    assert other._last is None

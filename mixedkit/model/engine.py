@@ -284,6 +284,8 @@ class Engine:
     group is the same step with a block R^(1/2) per group whose parameters join theta.
     """
 
+    _last = None  # (theta, reml, loglik, state) of the last loglik_and_gradient
+
     def __init__(self, x: np.ndarray, y: np.ndarray, factors: list[RandomFactor],
                  n_theta: int, memory_limit: float | None = None,
                  weights: np.ndarray | None = None):
@@ -311,6 +313,7 @@ class Engine:
         """The same random-effects structure with another fixed design and response
         (profiles of fixed effects: a column moved into an offset)."""
         new = copy.copy(self)
+        new._last = None
         new._x = self.weighted(np.asarray(x, float))
         new.n, new.p = new._x.shape
         new._set_response(self.weighted(np.asarray(y, float)))
@@ -319,6 +322,7 @@ class Engine:
     def with_response(self, y: np.ndarray) -> Engine:
         """The same model for another response (the random-effects structure is shared)."""
         new = copy.copy(self)
+        new._last = None
         new._set_response(self.weighted(np.asarray(y, float)))
         return new
 
@@ -472,12 +476,27 @@ class Engine:
             idx = first[:, None] + np.arange(c)
             m = self.pair_m[idx]
             self._runs.append((idx, self.comp.flat(m[:, :, None], m[:, None, :])))
-        # A level's block B_l' A_l^-1 B_l is symmetric: where S keeps only its lower
-        # triangle, the entry above the diagonal (equal to the one below) is added to a
-        # bin past the end of S and discarded.
-        self._run_pos = np.concatenate([
-            np.where(self.comp.upper(self.pair_m[idx][:, :, None], self.pair_m[idx][:, None, :]),
-                     self.comp.total, pos).ravel() for idx, pos in self._runs])
+        # B' A^-1 B is assembled from its triples (level l, pair i, pair j), each adding
+        # b_i' A_l^-1 b_j = b_i . w_j to one entry of S: gathered and summed in one pass,
+        # into the distinct entries they reach (compact bins: InstEval's 1.3 million
+        # triples reach 129,000 of S's 1.3 million entries), then added to S. A level's
+        # block is symmetric, so where S keeps only its lower triangle the triples above
+        # the diagonal are left out. 25 -> 9 ms an evaluation on InstEval against a
+        # batched product per run of levels and a scatter into the whole of S.
+        tri_i, tri_j, tri_pos = [], [], []
+        for idx, pos in self._runs:
+            m = self.pair_m[idx]
+            keep = ~self.comp.upper(m[:, :, None], m[:, None, :])
+            shape = pos.shape
+            tri_i.append(np.broadcast_to(idx[:, :, None], shape)[keep])
+            tri_j.append(np.broadcast_to(idx[:, None, :], shape)[keep])
+            tri_pos.append(pos[keep])
+        self._tri_i, self._tri_j = np.concatenate(tri_i), np.concatenate(tri_j)
+        tri_pos = np.concatenate(tri_pos)
+        reached = np.zeros(self.comp.total, dtype=bool)
+        reached[tri_pos] = True  # np.unique, without sorting a million positions
+        self._tri_pos = np.flatnonzero(reached)
+        self._tri_bin = (np.cumsum(reached) - 1)[tri_pos]
         # Crossed factors (one dense component): B' A^-1 B as one dense product when its
         # flops are few against the scattered pair products (a lexical-decision design,
         # 600 items x 45 subjects with slopes: 9.7e6 BLAS flops instead of 1.2e6 scattered
@@ -485,7 +504,7 @@ class Engine:
         dense_flops = float(self.L * self.q) * self.Q2 * self.Q2
         single = len(members) == 1 and len(members[0]) == 1  # one component holds all of S
         self._dense_order = members[0][0] if single else None
-        self._dense_schur = (single and dense_flops <= 30.0 * len(self._run_pos)
+        self._dense_schur = (single and dense_flops <= 30.0 * n_triples
                              and self.L * self.q * self.Q2 * 8 <= 2e8)
         # each block of Z_2'Z_2 with the positions of its entries in the flat stack
         self._cblocks = [(j1, j2, vals, self.comp.flat(rows[:, :, None], cols[:, None, :]))
@@ -509,8 +528,15 @@ class Engine:
         return self._evaluate(np.asarray(theta, float), reml, gradient=False)[0]
 
     def loglik_and_gradient(self, theta: np.ndarray, reml: bool) -> tuple[float, np.ndarray]:
-        """The log-likelihood and statsmodels' ``MixedLM.score(theta, profile_fe=True)``."""
-        ll, grad, _ = self._evaluate(np.asarray(theta, float), reml, gradient=True)
+        """The log-likelihood and statsmodels' ``MixedLM.score(theta, profile_fe=True)``.
+
+        The evaluation's intermediate results are kept until the next call or
+        :meth:`solve`: the optimiser's last point is usually the optimum, which
+        :meth:`solve` then need not evaluate again.
+        """
+        theta = np.asarray(theta, float)
+        ll, grad, st = self._evaluate(theta, reml, gradient=True)
+        self._last = (theta.tobytes(), bool(reml), ll, st)
         return ll, grad
 
     def profile(self, theta: np.ndarray, reml: bool) -> tuple[float, float, np.ndarray]:
@@ -526,7 +552,11 @@ class Engine:
     def solve(self, theta: np.ndarray, reml: bool) -> Solution:
         """Fixed effects, residual variance, conditional modes and variances at theta."""
         theta = np.asarray(theta, float)
-        ll, _, st = self._evaluate(theta, reml, gradient=False)
+        last, self._last = self._last, None  # not kept alive with the fit
+        if last is not None and last[:2] == (theta.tobytes(), bool(reml)):
+            ll, st = last[2], last[3]
+        else:
+            ll, _, st = self._evaluate(theta, reml, gradient=False)
         return self._solution(theta, reml, ll, st)
 
     def group_pieces(self, theta: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
@@ -588,13 +618,12 @@ class Engine:
                 flat -= (bd.reshape(-1, self.Q2).T @ wd)[np.ix_(order, order)].ravel()
                 st.update(wd=wd)
             else:
-                bw = np.empty(len(self._run_pos))
-                at = 0
-                for idx, pos in self._runs:  # B_l' A_l^-1 B_l, level by level (batched)
-                    bw[at:at + pos.size] = (b[idx] @ np.swapaxes(w[idx], 1, 2)).ravel()
-                    at += pos.size
-                flat -= np.bincount(self._run_pos, weights=bw,
-                                    minlength=self.comp.total + 1)[:self.comp.total]
+                if self.q == 1:  # b_i . w_j for every triple
+                    bw = np.take(b.ravel(), self._tri_i) * np.take(w.ravel(), self._tri_j)
+                else:
+                    bw = np.einsum("tk,tk->t", b[self._tri_i], w[self._tri_j])
+                flat[self._tri_pos] -= np.bincount(self._tri_bin, weights=bw,
+                                                   minlength=len(self._tri_pos))
             sinv_flat, logdet_s = self._factor_components(flat)
             logdet += logdet_s
             r2 = self._lambda2_times(lams, self.ztxy_2, transpose=True)
