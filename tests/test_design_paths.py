@@ -66,3 +66,27 @@ def test_a_plain_fit_builds_patsys_description_when_asked(monkeypatch):
     pd.testing.assert_frame_equal(fast.anova(), slow.anova())
     pd.testing.assert_frame_equal(fast.fixed_effects, slow.fixed_effects)
     assert fast.loglik == slow.loglik
+
+
+def test_text_factors_in_newdata_and_type3_tests_are_coded_as_patsy_codes_them(monkeypatch):
+    """New rows' text factors become Categoricals of the fitted levels before patsy
+    (``coded_like``), and type III tests read level indicators off the codes: the same
+    numbers as patsy's value-by-value coding of the text."""
+    from mixedkit.model.design import coded_like
+
+    data = _data()
+    fit = mk.fit_lmm("y ~ c * x + t + (1 | g)", data)
+    new = data.iloc[[3, 1, 4, 1, 5]].assign(x=[0.1, -1.0, 2.0, 0.0, 1.5])
+    frame = coded_like(fit.state.design_info, new.rename(columns=fit.state.prep.names.safe))
+    assert isinstance(frame["c"].dtype, pd.CategoricalDtype)
+    assert list(frame["c"].cat.categories) == ["a", "b"]
+    fast_pred, fast_anova = fit.predict(new), fit.anova(type=3)
+    with monkeypatch.context() as m:
+        m.setattr("mixedkit.inference.predictions.coded_like", lambda info, frame: frame)
+        m.setattr(type(fit.state), "patsy_frame", property(lambda self: self.prep.frame))
+        slow = mk.fit_lmm("y ~ c * x + t + (1 | g)", data)
+        pd.testing.assert_series_equal(fast_pred, slow.predict(new))
+        pd.testing.assert_frame_equal(fast_anova, slow.anova(type=3))
+    unseen = new.assign(c=["a", "b", "z", "a", "b"])  # patsy's (and mixedkit's) own message
+    with pytest.raises(mk.DataError, match=r"values the model was not fitted with: \['z'\]"):
+        fit.predict(unseen)

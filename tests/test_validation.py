@@ -453,7 +453,7 @@ def test_a_slope_constant_within_groups_fits_and_is_said():
 def test_text_columns_give_the_model_of_their_categorical_and_object_forms():
     """Text columns reach patsy as Categoricals (its fast path) with the sorted levels patsy
     gives text: the same columns, names, reference level and estimates as object text."""
-    from mixedkit.model.design import _patsy_frame
+    from mixedkit.model.design import patsy_frame
     from mixedkit.model.validation import prepare
 
     rng = np.random.default_rng(5)
@@ -470,12 +470,12 @@ def test_text_columns_give_the_model_of_their_categorical_and_object_forms():
         assert as_text.loglik == other.loglik
     assert list(as_text.fixed_effects["term"][:4]) == ["Intercept", "c[T.a]", "c[T.b]", "c[T.c]"]
     prep = as_text.state.prep
-    frame = _patsy_frame(prep)
+    frame = patsy_frame(prep)
     assert isinstance(frame[prep.names.safe["c"]].dtype, pd.CategoricalDtype)
     assert not isinstance(frame[prep.names.safe["g"]].dtype, pd.CategoricalDtype)  # never read
     mixed = d.assign(c=np.where(np.arange(n) % 3, d["c"], 1).astype(object))
     prep = prepare("y ~ c + x + (1 | g)", mixed)
-    assert _patsy_frame(prep) is prep.frame  # mixed types keep patsy's own ordering
+    assert patsy_frame(prep) is prep.frame  # mixed types keep patsy's own ordering
 
 
 def test_text_levels_sort_as_python_sorts_them():

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import patsy
 
 from ..errors import FormulaError
@@ -120,10 +121,18 @@ def _type2(x: np.ndarray, terms: list[FixedTerm]) -> dict[str, np.ndarray]:
 # ------------------------------------------------------------------------ type III
 def _factor_columns(state: FitState, info) -> dict:
     """Every factor evaluated on the fitted rows: level indicators, or numeric values."""
-    frame = state.prep.frame
+    frame = state.patsy_frame  # text factors as Categoricals: coded without per-row Python
     out = {}
     for factor, finfo in info.factor_infos.items():
-        if finfo.type == "categorical":
+        column = frame[factor.code] if factor.code in frame.columns else None
+        if finfo.type == "categorical" and column is not None and \
+                isinstance(column.dtype, pd.CategoricalDtype) and \
+                list(column.cat.categories) == list(finfo.categories):
+            # the indicators from the codes (patsy's C() would code 375,000 rows in 0.3 s)
+            codes = column.cat.codes.to_numpy()
+            m = np.zeros((len(codes), len(finfo.categories)))
+            m[np.arange(len(codes)), codes] = 1.0
+        elif finfo.type == "categorical":
             m = patsy.dmatrix(f"0 + C({factor.code}, Treatment)", frame,
                               eval_env=formula_env(None), NA_action="raise")
             if m.shape[1] != len(finfo.categories):

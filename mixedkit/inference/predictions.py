@@ -17,6 +17,7 @@ import patsy
 from scipy import stats
 
 from ..errors import DataError, DataWarning, InputTypeError
+from ..model.design import coded_like
 from ..model.levels import level_key
 from ..model.state import FitState
 from ..model.validation import is_real_number
@@ -92,26 +93,29 @@ def _as_fitted(new: pd.Series, fitted: pd.Series, name: str, is_group: bool) -> 
             pd.api.types.is_numeric_dtype(new.dtype) and not pd.api.types.is_bool_dtype(new.dtype):
         new = pd.Series(new.to_numpy(dtype=float, na_value=np.nan), index=new.index)
     if numeric_fit:
-        values = new.to_numpy(dtype=object)
-        present = [v for v in values if not pd.isna(v)]
-        if pd.api.types.is_bool_dtype(new.dtype) or any(isinstance(v, (bool, np.bool_))
-                                                        for v in present):
-            raise DataError(f"newdata column {name!r} is boolean, but the model was fitted with "
-                            f"{name!r} numeric; convert it: newdata[{name!r}].astype(int)")
-        text = [v for v in present if not is_real_number(v)]
-        if text and is_group:
-            parsed = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
-            if parsed.notna().sum() < len(present):  # unknown groups, reported as such
-                return pd.Series(values, index=new.index, dtype=object)
-            values, text = parsed.to_numpy(dtype=object), []  # "308" is group 308
-        if text:
-            raise DataError(
-                f"newdata column {name!r} holds {_kind(text)} (values like "
-                f"{[str(v) for v in text[:3]]}), but the model was fitted with {name!r} "
-                f"numeric; convert it: newdata[{name!r}] = pd.to_numeric(newdata[{name!r}], "
-                "errors='coerce')")
-        num = pd.Series(pd.to_numeric(pd.Series(values, dtype=object)).to_numpy(dtype=float),
-                        index=new.index)
+        if new.dtype.kind in "iuf":  # numbers already: nothing to check value by value
+            num = pd.Series(new.to_numpy(dtype=float), index=new.index)
+        else:
+            values = new.to_numpy(dtype=object)
+            present = [v for v in values if not pd.isna(v)]
+            if pd.api.types.is_bool_dtype(new.dtype) or any(isinstance(v, (bool, np.bool_))
+                                                            for v in present):
+                raise DataError(f"newdata column {name!r} is boolean, but the model was fitted with "
+                                f"{name!r} numeric; convert it: newdata[{name!r}].astype(int)")
+            text = [v for v in present if not is_real_number(v)]
+            if text and is_group:
+                parsed = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+                if parsed.notna().sum() < len(present):  # unknown groups, reported as such
+                    return pd.Series(values, index=new.index, dtype=object)
+                values, text = parsed.to_numpy(dtype=object), []  # "308" is group 308
+            if text:
+                raise DataError(
+                    f"newdata column {name!r} holds {_kind(text)} (values like "
+                    f"{[str(v) for v in text[:3]]}), but the model was fitted with {name!r} "
+                    f"numeric; convert it: newdata[{name!r}] = pd.to_numeric(newdata[{name!r}], "
+                    "errors='coerce')")
+            num = pd.Series(pd.to_numeric(pd.Series(values, dtype=object)).to_numpy(dtype=float),
+                            index=new.index)
         if not is_group and np.isinf(num.to_numpy()).any():
             rows = list(new.index[np.isinf(num.to_numpy())][:5])
             raise DataError(f"newdata column {name!r} has infinite values (rows {rows}); "
@@ -165,7 +169,9 @@ def _show(value):
 
 def _fixed_design(state: FitState, frame: pd.DataFrame) -> np.ndarray:
     try:
-        (x,) = patsy.build_design_matrices([state.design_info], frame, return_type="dataframe")
+        (x,) = patsy.build_design_matrices([state.design_info],
+                                           coded_like(state.design_info, frame),
+                                           return_type="dataframe")
     except Exception as err:  # noqa: BLE001 - patsy's errors, translated
         raise DataError(f"newdata cannot be used with this model: "
                         f"{state.prep.names.restore(str(err).splitlines()[0])}") from None

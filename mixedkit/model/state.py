@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import patsy
 
-from .design import Design, formula_env
+from .design import Design, formula_env, patsy_frame
 from .engine import Solution, scaled_inverse
 from .estimation import Estimate, estimate
 from .levels import level_key
@@ -102,7 +102,7 @@ class FitState:
     # -------------------------------------------------- patsy's descriptions
     # patsy's DesignInfo objects cannot be pickled: a state sent to a worker process
     # leaves them behind (``__getstate__``) and rebuilds them from the fitted rows.
-    _UNPICKLED = ("design_info", "random_design_infos", "level_codes")
+    _UNPICKLED = ("design_info", "random_design_infos", "level_codes", "patsy_frame")
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k not in self._UNPICKLED}
@@ -114,6 +114,12 @@ class FitState:
             return self.design.design_info
         return patsy.dmatrices(self.prep.parsed.fixed_formula, self.prep.frame,
                                eval_env=formula_env(None), return_type="dataframe")[1].design_info
+
+    @cached_property
+    def patsy_frame(self) -> pd.DataFrame:
+        """The fitted rows as patsy reads them fast: text factors as Categoricals of their
+        sorted levels (see :func:`~mixedkit.model.design.patsy_frame`)."""
+        return patsy_frame(self.prep)
 
     @cached_property
     def random_design_infos(self) -> dict:
