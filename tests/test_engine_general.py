@@ -111,6 +111,13 @@ def _design(kind, rng):
         f3, k = _factor("g3", g3, np.column_stack([np.ones(n), x1, x1**2]), k,
                         correlated=False)
         factors = [f1, f2, f3]
+    elif kind == "three crossed intercepts":  # every factor one column: scalar triples
+        n = 160
+        g1, g2, g3 = rng.integers(0, 14, n), rng.integers(0, 9, n), rng.integers(0, 6, n)
+        f1, k = _factor("g1", g1, np.ones((n, 1)), 0)
+        f2, k = _factor("g2", g2, np.ones((n, 1)), k)
+        f3, k = _factor("g3", g3, np.ones((n, 1)), k)
+        factors = [f1, f2, f3]
     elif kind == "two terms on one factor, crossed":
         n = 100
         g, h = rng.integers(0, 12, n), rng.integers(0, 5, n)
@@ -136,7 +143,7 @@ def _design(kind, rng):
 
 
 KINDS = ["crossed 2x2 and 3x3", "nested slopes", "partially crossed",
-         "three crossed, mixed widths", "two terms on one factor, crossed", "structural zeros"]
+         "three crossed, mixed widths", "three crossed intercepts", "two terms on one factor, crossed", "structural zeros"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -209,7 +216,7 @@ def test_prior_weights_equal_the_dense_reference(kind, reml):
 
 
 @pytest.mark.parametrize("kind", ["crossed 2x2 and 3x3", "three crossed, mixed widths",
-                                  "structural zeros"])
+                                  "three crossed intercepts", "structural zeros"])
 def test_dense_and_scattered_schur_updates_agree(kind, storage):
     """Crossed factors may take the dense product for B' A^-1 B (``_dense_schur``); it must
     equal the scattered pair products (and both the dense reference)."""

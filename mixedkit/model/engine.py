@@ -493,6 +493,19 @@ class Engine:
             tri_pos.append(pos[keep])
         self._tri_i, self._tri_j = np.concatenate(tri_i), np.concatenate(tri_j)
         tri_pos = np.concatenate(tri_pos)
+        # Every factor with one column (crossed or nested intercepts, the commonest
+        # case): b_i . w_j = z_i z_j lambda_P^2 lambda_f(i) lambda_f(j) / a_l, so each
+        # triple keeps the fixed product z_i z_j and its level (a gather from L numbers
+        # per evaluation instead of two from the pairs: InstEval 8.7 -> 1.9 ms).
+        self._tri_v = self._tri_l = self._tri_ff = None
+        if self.q == 1 and all(self.factors[i].q == 1 for i in self.secondary):
+            z = self.ztz_p2[:, 0]
+            self._tri_v = z[self._tri_i] * z[self._tri_j]
+            self._tri_l = self.pair_l[self._tri_i]
+            if len(self.secondary) > 1:  # which two secondary factors a triple joins
+                fac = np.searchsorted(self.sec_offsets, self.pair_m, side="right") - 1
+                self._tri_ff = fac[self._tri_i] * len(self.secondary) + fac[self._tri_j]
+            self._tri_i = self._tri_j = None
         reached = np.zeros(self.comp.total, dtype=bool)
         reached[tri_pos] = True  # np.unique, without sorting a million positions
         self._tri_pos = np.flatnonzero(reached)
@@ -618,7 +631,12 @@ class Engine:
                 flat -= (bd.reshape(-1, self.Q2).T @ wd)[np.ix_(order, order)].ravel()
                 st.update(wd=wd)
             else:
-                if self.q == 1:  # b_i . w_j for every triple
+                if self._tri_v is not None:  # every factor with one column
+                    bw = self._tri_v * (lam[0, 0] ** 2 * ainv[:, 0, 0])[self._tri_l]
+                    lam2 = np.array([lam_j[0, 0] for lam_j in lams])
+                    bw *= np.outer(lam2, lam2).ravel()[self._tri_ff] \
+                        if self._tri_ff is not None else lam2[0] ** 2
+                elif self.q == 1:  # b_i . w_j for every triple
                     bw = np.take(b.ravel(), self._tri_i) * np.take(w.ravel(), self._tri_j)
                 else:
                     bw = np.einsum("tk,tk->t", b[self._tri_i], w[self._tri_j])
