@@ -723,17 +723,21 @@ def cold_commands(csv: Path, peers_python: Path) -> dict[str, list[str]]:
     }
 
 
-def time_cold_starts(commands: dict[str, list[str]], runs: int) -> dict[str, Timing]:
+def time_cold_starts(commands: dict[str, list[str]], runs: int, cwd: Path) -> dict[str, Timing]:
     """Wall time of each command, ``runs`` fresh processes each, the tools taking turns.
 
     Each command runs once untimed first, with bytecode writing allowed (an environment's
     ``PYTHONDONTWRITEBYTECODE`` is dropped for these processes): a ``pip install`` compiles
     every module, so a user's first fit never compiles mixedkit's source, while an editable
     checkout under ``PYTHONDONTWRITEBYTECODE=1`` would compile it in every process (0.1 s).
+    The processes run in ``cwd`` (the work directory), not in the checkout: ``python -c``
+    puts the current directory first on ``sys.path``, where the checkout's ``mixedkit``
+    would shadow the one under test (``PYTHONPATH``, as compare_trees.py sets it).
     """
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     for cmd in commands.values():
-        subprocess.run(cmd, check=False, capture_output=True, timeout=COLD_TIMEOUT, env=env)
+        subprocess.run(cmd, check=False, capture_output=True, timeout=COLD_TIMEOUT, env=env,
+                       cwd=cwd)
     timings = {tool: Timing("ok") for tool in commands}
     for _ in range(runs):
         for tool, cmd in commands.items():
@@ -743,7 +747,7 @@ def time_cold_starts(commands: dict[str, list[str]], runs: int) -> dict[str, Tim
             t0 = time.perf_counter()
             try:
                 proc = subprocess.run(cmd, check=False, capture_output=True, text=True,
-                                      timeout=COLD_TIMEOUT, env=env)
+                                      timeout=COLD_TIMEOUT, env=env, cwd=cwd)
             except subprocess.TimeoutExpired:
                 timings[tool] = Timing("error", notes=[f"no exit within {COLD_TIMEOUT:g} s"])
                 continue
@@ -901,7 +905,7 @@ def cold_start_row(methods: dict[str, str], workdir: Path, peers_python: Path,
     commands = {tool: cmd for tool, cmd in cold_commands(csv, peers_python).items()
                 if timings[tool] is None}
     try:
-        timings.update(time_cold_starts(commands, runs))
+        timings.update(time_cold_starts(commands, runs, workdir))
     finally:
         csv.unlink()
     return result_row("cold_start", "fresh process: import, read_csv, fit " + SLEEPSTUDY, 180,
