@@ -65,27 +65,28 @@ def _controller():
 def blas_threads():
     """One BLAS thread for every evaluation, whatever the size of its dense blocks.
 
-    The rule, measured with ``benchmarks/bench_threads.py`` (2 cores, OpenBLAS; a *busy
-    neighbour* is another process multiplying 1500 x 1500 matrices with numpy's default
-    two threads, as a second notebook kernel would):
+    The rule, measured with ``benchmarks/bench_threads.py`` on the final engine of issue 19
+    (2 cores, OpenBLAS; a *busy neighbour* is another process multiplying 1500 x 1500
+    matrices with numpy's default two threads, as a second notebook kernel would):
 
     ================================  ========  =========  ========  =========
-    (seconds)                         idle, 1   idle, 2    busy, 1   busy, 2
+    (seconds, medians)                idle, 1   idle, 2    busy, 1   busy, 2
     ================================  ========  =========  ========  =========
-    factor + inverse, 64 x 64         0.0009    0.0010     0.0010    0.116
-    factor + inverse, 1128 x 1128     0.062     0.051      0.088     0.190
-    factor + inverse, 2048 x 2048     0.43      0.35       0.69      1.01
-    sleepstudy fit (2 x 2 blocks)     0.0078    0.0073     0.012     0.032
-    InstEval fit (one 1128 block)     2.66      3.49       4.51      28.5
+    factor + inverse, 64 x 64         0.0011    0.0011     0.0011    0.0012
+    factor + inverse, 256 x 256       0.0029    0.0027     0.0077    0.0085
+    factor + inverse, 1128 x 1128     0.064     0.050      0.093     0.225
+    factor + inverse, 2048 x 2048     0.43      0.35       0.59      3.42
+    sleepstudy fit (2 x 2 blocks)     0.0056    0.0053     0.0058    0.056
+    InstEval fit (one 1128 block)     1.37      1.08       2.12      3.25
     ================================  ========  =========  ========  =========
 
-    Two threads gain at most 20 % on a lone large factorisation of an idle machine, and
-    lose 30 % on a whole InstEval fit even there (an evaluation is also many small
-    products, each waking the second thread); beside a busy neighbour they spin, waiting
-    for a core the other process holds: 2-120x slower. One thread degrades only with its
-    share of the cores (InstEval 1.7x beside the neighbour; 1.5x is the fair share of 2
-    cores among 3 busy threads). Never more threads than the caller set either: a
-    bootstrap worker limited to one stays at one.
+    A second thread gains about 20 % on large factorisations of an idle machine (InstEval
+    1.37 -> 1.08 s), and costs 1.5-10x beside a busy neighbour, where it spins waiting for
+    a core the other process holds (an earlier engine, with many small products per
+    evaluation, took 26 s there against 4.7 s). One thread degrades only with its share of
+    the cores: InstEval 1.55x idle beside the neighbour (1.5x is the fair share of 2 cores
+    among 3 busy threads). Never more threads than the caller set either: a bootstrap
+    worker limited to one stays at one.
     """
     return _controller().limit(limits=1, user_api="blas")
 
