@@ -228,6 +228,7 @@ import statsmodels
 import statsmodels.formula.api as smf
 from peers import (
     DEFAULT_PEERS_PYTHON,
+    PEAK_MB_SOURCE,
     Timing,
     Worker,
     WorkerRunner,
@@ -655,15 +656,7 @@ _MEMORY_CHILD = """
 import json, resource, sys, time, warnings
 import pandas as pd
 import mixedkit as mk
-
-def peak_mb():
-    try:
-        with open("/proc/self/status") as status:
-            kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-        return kib * 1024 / 1e6
-    except (OSError, StopIteration):
-        scale = 1 if sys.platform == "darwin" else 1024
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 1e6
+""" + PEAK_MB_SOURCE + """
 
 fit_lmm = mk.fit_lmm
 data = pd.read_pickle(sys.argv[1])

@@ -198,10 +198,10 @@ class WorkerRunner:
 # comma-separated columns to make pandas Categoricals after reading (so a tool gets
 # the dtypes the benchmark gave mixedkit in-process). Warms up on sleepstudy, reads
 # the CSV, replies one JSON line to each "fit" line.
-PY_WORKER = r"""
-import gc, json, resource, sys, time, warnings
-import pandas as pd
-
+# A child process's peak resident set size in MB: VmHWM on Linux (getrusage's ru_maxrss
+# keeps the parent's peak across fork + exec), ru_maxrss elsewhere (KiB; bytes on macOS).
+# Source text for the child programs here and in bench_engine.py.
+PEAK_MB_SOURCE = r"""
 def peak_mb():
     try:
         with open("/proc/self/status") as status:
@@ -210,6 +210,12 @@ def peak_mb():
     except (OSError, StopIteration):
         scale = 1 if sys.platform == "darwin" else 1024
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 1e6
+"""
+
+PY_WORKER = r"""
+import gc, json, resource, sys, time, warnings
+import pandas as pd
+""" + PEAK_MB_SOURCE + r"""
 
 def reply(obj):
     sys.stdout.write(json.dumps(obj) + "\n")
