@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import patsy
 import pytest
 
 import mixedkit as mk
@@ -90,3 +91,30 @@ def test_text_factors_in_newdata_and_type3_tests_are_coded_as_patsy_codes_them(m
     unseen = new.assign(c=["a", "b", "z", "a", "b"])  # patsy's (and mixedkit's) own message
     with pytest.raises(mk.DataError, match=r"values the model was not fitted with: \['z'\]"):
         fit.predict(unseen)
+
+
+@pytest.mark.parametrize("formula", ["y ~ C(t) + x + (1 | g)", "y ~ C(flag) * x + (1 | g)",
+                                     "y ~ C(c) + C(t, Sum) + (1 | g)", "y ~ x + C(t) + (t | g)"])
+def test_columns_declared_with_c_are_coded_as_patsy_codes_them(formula, monkeypatch):
+    """Numeric and boolean columns used only as C(col) reach patsy as Categoricals of their
+    sorted values, and C() of a Categorical is the Categorical: the same columns, names,
+    estimates, predictions on new rows with a subset of the levels, and type III tests as
+    patsy's own C(), value by value."""
+    data = _data()
+    fast = mk.fit_lmm(formula, data)
+    new = data.iloc[[2, 5, 7]].assign(x=[0.3, -0.2, 1.1])  # some levels of t only
+    with monkeypatch.context() as m:
+        m.setattr(design_module, "_categorical_c", patsy.builtins.C)
+        m.setattr(design_module, "patsy_frame", lambda prep: prep.frame)
+        m.setattr("mixedkit.model.state.patsy_frame", lambda prep: prep.frame)
+        m.setattr("mixedkit.inference.predictions.coded_like", lambda info, frame: frame)
+        slow = mk.fit_lmm(formula, data)
+        pd.testing.assert_frame_equal(fast.state.design.exog, slow.state.design.exog)
+        pd.testing.assert_frame_equal(fast.fixed_effects, slow.fixed_effects)
+        pd.testing.assert_series_equal(fast.predict(new), slow.predict(new))
+        pd.testing.assert_frame_equal(fast.anova(type=3), slow.anova(type=3))
+    if formula.startswith("y ~ C(t)"):  # t only inside C(): a Categorical for patsy
+        assert isinstance(design_module.patsy_frame(fast.state.prep)["t"].dtype,
+                          pd.CategoricalDtype)
+    if formula.endswith("(t | g)"):  # t also a numeric slope: left as it is
+        assert design_module.patsy_frame(fast.state.prep)["t"].dtype.kind == "i"

@@ -25,7 +25,7 @@ import pandas as pd
 import patsy
 
 from ..errors import FormulaError
-from ..model.design import formula_env
+from ..model.design import factor_column, formula_env
 from ..model.state import FitState
 
 __all__ = ["FixedTerm", "contrast_matrices", "fixed_terms"]
@@ -124,7 +124,8 @@ def _factor_columns(state: FitState, info) -> dict:
     frame = state.patsy_frame  # text factors as Categoricals: coded without per-row Python
     out = {}
     for factor, finfo in info.factor_infos.items():
-        column = frame[factor.code] if factor.code in frame.columns else None
+        col = factor_column(factor.code)  # x, or the x of C(x)
+        column = frame[col] if col in frame.columns else None
         if finfo.type == "categorical" and column is not None and \
                 isinstance(column.dtype, pd.CategoricalDtype) and \
                 list(column.cat.categories) == list(finfo.categories):

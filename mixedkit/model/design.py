@@ -33,7 +33,8 @@ from .engine import Engine, EngineTooLargeError, RandomFactor, physical_memory
 from .formula import RandomTerm
 from .validation import PreparedData
 
-__all__ = ["CovBlock", "Design", "build_design", "coded_like", "formula_env", "patsy_frame"]
+__all__ = ["CovBlock", "Design", "build_design", "coded_like", "factor_column", "formula_env",
+           "patsy_frame"]
 
 # Rough cost model of statsmodels' dense Woodbury solver, calibrated on InstEval
 # (73,421 rows, 4,100 random columns in one group: about 16 GB, a minute per evaluation).
@@ -281,10 +282,26 @@ class Design:
         return sum(b.n_theta for b in self.blocks)
 
 
+def _categorical_c(data, contrast=None, levels=None):
+    """patsy's ``C()``, except that a pandas Categorical given alone is returned as it is.
+
+    patsy codes a Categorical from its codes, but one wrapped by ``C()`` value by value (it
+    unboxes ``C()`` only after its Categorical check: 0.3 s for 375,000 rows). A bare
+    Categorical is what ``C()`` of it means: its categories as the levels, treatment
+    contrasts, and the term keeps its name (``C(x)[T.1]``).
+    """
+    if contrast is None and levels is None and \
+            isinstance(getattr(data, "dtype", None), pd.CategoricalDtype):
+        return data
+    return patsy.builtins.C(data, contrast, levels)
+
+
 def formula_env(env):
+    """The environment formulas are evaluated in: the caller's, with numpy as ``np`` and
+    :func:`_categorical_c` as ``C`` (unless the caller's namespace has its own ``C``)."""
     if env is None:
         env = patsy.EvalEnvironment.capture(0)
-    return env.with_outer_namespace({"np": np})
+    return env.with_outer_namespace({"np": np, "C": _categorical_c})
 
 
 def _patsy_error(err, prep: PreparedData, what: str) -> FormulaError:
@@ -598,8 +615,14 @@ def patsy_frame(prep: PreparedData) -> pd.DataFrame:
     """
     frame = prep.frame
     out = None
-    for col in prep.predictor_columns():
+    for col, declared in prep.predictor_columns().items():
         s = frame[col]
+        if declared and s.dtype.kind in "biuf":  # used only as C(col): its sorted values
+            if out is None:
+                out = frame.copy(deep=False)
+            codes, labels = prep.levels((col,))
+            out[col] = pd.Categorical.from_codes(codes, categories=pd.Index(labels))
+            continue
         if not (s.dtype == object or isinstance(s.dtype, pd.StringDtype)):
             continue
         if pd.api.types.infer_dtype(s, skipna=False) != "string":
@@ -613,6 +636,21 @@ def patsy_frame(prep: PreparedData) -> pd.DataFrame:
     return frame if out is None else out
 
 
+def factor_column(code: str) -> str:
+    """The column a factor's code reads: ``"x"`` for ``x`` and for ``C(x)`` (no contrast
+    or levels given); the code itself otherwise."""
+    m = re.fullmatch(r"C\(\s*([\w.]+)\s*\)", code)
+    return m.group(1) if m else code
+
+
+def _only_categorical_uses(info, col: str) -> bool:
+    """Whether every factor of ``info`` that reads column ``col`` reads it as a factor
+    (``col`` itself, categorical, or ``C(col)``): then it can be given as a Categorical."""
+    pattern = re.compile(rf"(?<![\w.]){re.escape(col)}(?![\w.])")
+    return all(factor_column(f.code) == col and fi.type == "categorical"
+               for f, fi in info.factor_infos.items() if pattern.search(f.code))
+
+
 def coded_like(info, frame: pd.DataFrame) -> pd.DataFrame:
     """New rows as patsy should code them for the fitted ``info`` (a DesignInfo): each text
     column that is one of its categorical factors as a Categorical of the fitted levels.
@@ -623,15 +661,19 @@ def coded_like(info, frame: pd.DataFrame) -> pd.DataFrame:
     """
     out = None
     for factor, finfo in info.factor_infos.items():
-        col = factor.code
-        if finfo.type != "categorical" or col not in frame.columns:
+        col = factor_column(factor.code)
+        if finfo.type != "categorical" or col not in frame.columns or \
+                not _only_categorical_uses(info, col):
             continue
         s = frame[col]
-        if not (s.dtype == object or isinstance(s.dtype, pd.StringDtype)) or \
-                pd.api.types.infer_dtype(s, skipna=False) != "string":
-            continue
         categories = list(finfo.categories)
-        if not all(isinstance(c, str) for c in categories):
+        if col == factor.code:  # a text column read as a factor
+            if not (s.dtype == object or isinstance(s.dtype, pd.StringDtype)) or \
+                    pd.api.types.infer_dtype(s, skipna=False) != "string" or \
+                    not all(isinstance(c, str) for c in categories):
+                continue
+        elif not (s.dtype.kind in "biuf" or pd.api.types.infer_dtype(s, skipna=False) ==
+                  "string"):  # C(col): numbers, booleans or text
             continue
         coded = pd.Categorical(s.to_numpy(dtype=object), categories=categories)
         if (coded.codes < 0).any():
