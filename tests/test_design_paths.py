@@ -66,7 +66,7 @@ def test_a_plain_fit_builds_patsys_description_when_asked(monkeypatch):
     pd.testing.assert_series_equal(fast.predict(new), slow.predict(new))
     pd.testing.assert_frame_equal(fast.anova(), slow.anova())
     pd.testing.assert_frame_equal(fast.fixed_effects, slow.fixed_effects)
-    assert fast.loglik == slow.loglik
+    assert fast.loglik == pytest.approx(slow.loglik, rel=1e-12)  # patsy 0.5: last digit
 
 
 def test_text_factors_in_newdata_and_type3_tests_are_coded_as_patsy_codes_them(monkeypatch):
