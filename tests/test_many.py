@@ -68,8 +68,10 @@ def test_every_table_equals_separate_fits(data, many):
 
 def test_a_constant_response_is_a_failure_not_an_exception(data):
     bad = data.assign(flat=1.0, words="a")
-    many = mk.fit_many("~ time + (1 | subject)", bad, responses=["gene1", "flat", "words"],
-                       n_jobs=1, progress=False)
+    with pytest.warns(mk.FitWarning, match=r"^fit_many: 2 of 3 fits failed \(see \.failures\); "
+                      r"the commonest error: DataError: response 'flat' is constant"):
+        many = mk.fit_many("~ time + (1 | subject)", bad, responses=["gene1", "flat", "words"],
+                           n_jobs=1, progress=False)
     assert many.models["response"].tolist() == ["gene1"]
     failures = many.failures.set_index("response")
     assert failures.loc["flat", "error"] == "DataError"
@@ -169,3 +171,27 @@ def test_messages(data, call, error, match):
 def test_fit_key_is_checked(many):
     with pytest.raises(mk.InputValueError, match=r"one value per key column \['response'\]"):
         many.fit("gene1", "north")
+
+
+def test_a_mistake_every_fit_shares_raises_before_any_fit(data, monkeypatch):
+    """A misspelt grouping column or a formula that does not parse is the same mistake for
+    every response: it raises at once, as fit_lmm raises it, and nothing is fitted."""
+    from mixedkit.scale import many as many_module
+
+    monkeypatch.setattr(many_module, "run_tasks", lambda *a, **k: pytest.fail("fits ran"))
+    genes = ["gene0", "gene1"]
+    with pytest.raises(mk.ColumnNotFoundError, match=r"'subjct'.*did you mean 'subject'"):
+        mk.fit_many("~ time + (1 | subjct)", data, responses=genes, progress=False)
+    with pytest.raises(mk.FormulaError, match=r"unbalanced|parenthes"):
+        mk.fit_many("~ time + (1 | subject", data, responses=genes, progress=False)
+    with pytest.raises(mk.ColumnNotFoundError, match=r"'tmie'"):
+        mk.fit_many("gene0 ~ tmie + (1 | subject)", data, by="site", progress=False)
+
+
+def test_a_run_where_every_fit_failed_is_an_error(data):
+    flat = data.assign(a=1.0, b=2.0)
+    with pytest.raises(mk.FitError, match=r"^fit_many: all 2 fits failed; the commonest error: "
+                       r"DataError: response '(a|b)' is constant .*\(1 of them\)\. Fit one of "
+                       r"them with fit_lmm"):
+        mk.fit_many("~ time + (1 | subject)", flat, responses=["a", "b"], n_jobs=1,
+                    progress=False)

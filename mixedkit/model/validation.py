@@ -39,8 +39,8 @@ from .formula import (
 )
 from .levels import factor_levels
 
-__all__ = ["MIN_GROUPS", "PreparedData", "is_real_number", "parses_as_number", "prepare",
-           "warn_dropped"]
+__all__ = ["MIN_GROUPS", "PreparedData", "check_model", "is_real_number", "parses_as_number",
+           "prepare", "warn_dropped"]
 
 MIN_GROUPS = 5  # below this, variance components are poorly estimated (warning)
 # A predictor stored as text whose values are numbers is refused when it has more distinct
@@ -598,6 +598,15 @@ def _check_grouping(prep: PreparedData, data: pd.DataFrame) -> None:
                     "Single-row groups add little information about the group variance.",
                 )
             )
+
+
+def check_model(formula, data, *, groups=None, re_formula=None, vc_formula=None) -> None:
+    """The checks of :func:`prepare` that depend only on the formula and the column names:
+    a formula that does not parse, a column that is not in ``data``, random effects given
+    two ways. Raises what :func:`prepare` would; for mistakes shared by many fits (those of
+    :func:`~mixedkit.fit_many`), which must stop the run before the first fit."""
+    _check_frame(data)
+    _parse(formula, data, groups, re_formula, vc_formula)
 
 
 def prepare(

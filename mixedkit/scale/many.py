@@ -18,8 +18,17 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
-from ..errors import ColumnNotFoundError, InputTypeError, InputValueError, MixedkitError
+from ..errors import (
+    ColumnNotFoundError,
+    FitError,
+    FitWarning,
+    InputTypeError,
+    InputValueError,
+    MixedkitError,
+)
 from ..fitting import FIT_OPTIONS, check_unknown_arguments, fit_lmm, fit_without_warnings
+from ..model.safe_formula import check_model_formulas
+from ..model.validation import check_model
 from ..parallel import run_tasks
 
 __all__ = ["P_ADJUST_METHODS", "ManyFits", "fit_many"]
@@ -195,9 +204,40 @@ def fit_many(formula: str, data: pd.DataFrame, *, responses=None, by=None, execu
         keys = list(rows)
     job = _Job(data, rhs, lhs, by_cols, rows, dict(fit_options))
     items = list(itertools.product(responses if responses is not None else [lhs], keys))
+    _check_shared(job, items[0][0])
     results = run_tasks(_fit_chunk, (job,), items, executor=executor, n_jobs=n_jobs,
                         progress=progress, label="fit_many", unit="fits")
-    return ManyFits(items, results, by_cols, responses is not None, p_adjust, job)
+    many = ManyFits(items, results, by_cols, responses is not None, p_adjust, job)
+    _check_failures(many, len(items))
+    return many
+
+
+def _check_shared(job: _Job, response: str) -> None:
+    """Mistakes every fit would make (a formula that does not parse, a column that is not
+    in the data, unsafe formula text) raise here, before the first fit, as fit_lmm raises
+    them: not as one failure per response."""
+    options = job.options
+    formula = f"{response} {job.rhs}"
+    if options.get("safe_formula"):
+        check_model_formulas(formula, job.data, options.get("re_formula"),
+                             options.get("vc_formula"))
+    check_model(formula, job.data, groups=options.get("groups"),
+                re_formula=options.get("re_formula"), vc_formula=options.get("vc_formula"))
+
+
+def _check_failures(many: ManyFits, n_items: int) -> None:
+    """A run where every fit failed is an error, not an empty result; some failures warn."""
+    failures = many.failures
+    if failures.empty:
+        return
+    counts = (failures["error"] + ": " + failures["message"]).value_counts()
+    commonest = f"{counts.index[0]} ({counts.iloc[0]} of them)" if len(counts) > 1 else \
+        counts.index[0]
+    if len(failures) == n_items:
+        raise FitError(f"fit_many: all {n_items} fits failed; the commonest error: "
+                       f"{commonest}. Fit one of them with fit_lmm to see it in full")
+    warnings.warn(f"fit_many: {len(failures)} of {n_items} fits failed (see .failures); the "
+                  f"commonest error: {commonest}", FitWarning, stacklevel=3)
 
 
 class ManyFits:
