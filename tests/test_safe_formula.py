@@ -197,8 +197,24 @@ INJECTIONS = [
     ("y ~ (x + 1 | g) + I(`a`.__class__)", r"attribute access '`a`\.__class__'"),
     ("y ~ x + (I(__import__('os').getpid()) | g)", r"the call __import__\('os'\)\.getpid"),
     ("y ~ log(x) + (1 | g)", r"the call log\(\.\.\.\)"),
-    ("y ~ x + (1 | g", r"an unbalanced '\('"),
+    ("y ~ x + (1 | g", r"unbalanced '\('"),
 ]
+
+
+@pytest.mark.parametrize("formula,message", [
+    ("y ~ x + (1 | g", (r"^formula: unbalanced '\(' or '\[' in 'y ~ x \+ \(1 \| g'; close every "
+                       r"parenthesis$")),
+    ("y ~ x + 1 | g)", (r"^formula: unbalanced '\)' in 'y ~ x \+ 1 \| g\)'; open every parenthesis "
+                       r"you close$")),
+    ("y ~ C(x] + (1 | g)", (r"^formula: 'C\(x\]' is not a valid term \(closing parenthesis '\]' "
+                           r"does not match opening parenthesis '\('\) in .*; correct its syntax$")),
+])
+def test_a_syntax_error_is_said_as_one_without_the_allow_list(formula, message):
+    """A formula that does not parse is a syntax error, not an unsafe formula: the checked
+    path says it as the unchecked one does, without the allow-list or --trusted-formula."""
+    with pytest.raises(mk.FormulaError, match=message) as info:
+        mk.check_formula(formula)
+    assert ALLOWED not in str(info.value) and "trusted" not in str(info.value)
 
 
 @pytest.mark.parametrize("formula,message", INJECTIONS)
