@@ -53,7 +53,7 @@ def fit_lmm(
     formula: str,
     data: pd.DataFrame,
     *,
-    groups: str | None = None,
+    groups: str | pd.Series | np.ndarray | None = None,
     re_formula: str | None = None,
     vc_formula: dict[str, str] | None = None,
     weights: str | np.ndarray | pd.Series | None = None,
@@ -78,8 +78,11 @@ def fit_lmm(
     data : DataFrame
         Long format: one row per observation. Never modified. A pandas Categorical
         keeps its category order (the first category is the reference level).
-    groups : str, optional
-        Grouping column, statsmodels style (random intercept unless ``re_formula``).
+    groups : str, Series or array, optional
+        Grouping column, statsmodels style (random intercept unless ``re_formula``): its
+        name, or one label per row as statsmodels takes it (``groups=data["Subject"]``; a
+        Series is aligned on the index and named in the tables by its name, an array is
+        in row order and named ``groups``).
     re_formula : str, optional
         statsmodels-style random-effects formula for ``groups``, e.g. ``"~Days"``.
     vc_formula : dict, optional
@@ -166,7 +169,7 @@ def fit_lmm(
 
 
 def fit_without_warnings(formula: str, data: pd.DataFrame, *, env=None,
-                         crosscheck: bool = True, groups: str | None = None,
+                         crosscheck: bool = True, groups=None,
                          re_formula: str | None = None, vc_formula: dict | None = None,
                          weights=None, reml: bool = True, missing: str = "drop", conf_level: float = 0.95,
                          df_method: str = "satterthwaite", engine: str = "mixedkit",

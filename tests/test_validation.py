@@ -182,6 +182,16 @@ BAD = [
     ("column named Intercept", with_col(Intercept=lambda d: d["time"] * 2.0),
      "y ~ Intercept + (1 | subject)", {},
      mk.FormulaError, r"column 'Intercept' has the name every table gives the intercept"),
+    ("groups array of the wrong length", base, "y ~ time", {"groups": np.arange(7)},
+     mk.InputValueError, (r"groups has 7 values but data has 40 rows; give one group label per "
+                         r"row \(or the name of the groups column\)")),
+    ("groups Series on another index", base, "y ~ time",
+     {"groups": pd.Series(np.repeat(np.arange(10), 4), index=np.arange(100, 140))},
+     mk.InputValueError, r"groups: the Series' index does not match the data's index"),
+    ("groups Series differing from its column", base, "y ~ time",
+     {"groups": pd.Series(np.repeat(np.arange(10), 4), name="subject")},
+     mk.InputValueError, (r"groups: the Series 'subject' differs from data's column 'subject'; "
+                         r"rename the Series")),
     ("transformation outside its domain", with_col(x=lambda d: d["time"] - 1.0),
      "y ~ np.log(x) + (1 | subject)", {},
      mk.DataError, (r"fixed effects: column 'np\.log\(x\)' has 20 non-finite values \(NaN or "
@@ -491,3 +501,22 @@ def test_text_levels_sort_as_python_sorts_them():
             want_codes, want_labels = pd.factorize(frame["g"].astype(object), sort=True)
             np.testing.assert_array_equal(codes, want_codes)
             assert list(labels) == list(want_labels)
+
+
+def test_groups_as_statsmodels_takes_them():
+    """groups=data["subject"] (statsmodels' idiom), a renamed Series, a shuffled Series and an
+    array give the model of groups="subject", named in the tables by the Series' name."""
+    d = base()
+    ref = mk.fit_lmm("y ~ time", d, groups="subject", re_formula="~time")
+    shuffled = d["subject"].sample(frac=1, random_state=3)
+    for groups, label in [(d["subject"], "subject"), (shuffled, "subject"),
+                          (d["subject"].rename("person"), "person"),
+                          (d["subject"].to_numpy(), "groups")]:
+        before = d.copy()
+        fit = mk.fit_lmm("y ~ time", d, groups=groups, re_formula="~time")
+        pd.testing.assert_frame_equal(d, before)  # the caller's data is not modified
+        assert fit.loglik == pytest.approx(ref.loglik, rel=1e-12)
+        assert fit.variance_components["group"].iloc[0] == label
+        assert fit.n_groups == {label: 10}
+    report = mk.check_data("y ~ time", d, groups=d["subject"])
+    assert report.verdict != "error"

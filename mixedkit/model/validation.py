@@ -39,8 +39,8 @@ from .formula import (
 )
 from .levels import factor_levels
 
-__all__ = ["MIN_GROUPS", "PreparedData", "check_model", "is_real_number", "parses_as_number",
-           "prepare", "warn_dropped"]
+__all__ = ["MIN_GROUPS", "PreparedData", "check_model", "groups_column", "is_real_number",
+           "parses_as_number", "prepare", "warn_dropped"]
 
 MIN_GROUPS = 5  # below this, variance components are poorly estimated (warning)
 # A predictor stored as text whose values are numbers is refused when it has more distinct
@@ -235,6 +235,35 @@ def _missing(data, used, names, missing, report, extra=None):
     return sub.iloc[~bad], counts, sub.index[bad]
 
 
+def _per_row(value, data: pd.DataFrame, argument: str, what: str) -> pd.Series:
+    """``argument=`` given as one value per row of ``data``: a Series aligned on the data's
+    index (the same labels in any order, or a superset of them, as for a subset of the
+    rows), or a 1-d array or list in row order; named by the Series' name or ``argument``."""
+    if isinstance(value, pd.Series):
+        if not value.index.equals(data.index):
+            if value.index.is_unique and data.index.isin(value.index).all():
+                value = value.reindex(data.index)
+            else:
+                raise InputValueError(
+                    f"{argument}: the Series' index does not match the data's index; pass "
+                    f"{argument}=column_name, or a Series indexed like data "
+                    f"({argument}.reindex(data.index))")
+        return value.rename(argument if value.name is None else str(value.name))
+    try:
+        values = np.asarray(value)
+    except Exception:  # noqa: BLE001 - anything that is not array-like
+        values = None
+    if values is None or values.ndim != 1:
+        raise InputTypeError(
+            f"{argument} must be a column name or one value per row of data (a Series or "
+            f"1-d array); got {type(value).__name__}")
+    if len(values) != len(data):
+        raise InputValueError(
+            f"{argument} has {len(values)} values but data has {len(data)} rows; give one "
+            f"{what} per row (or the name of the {argument} column)")
+    return pd.Series(values, index=data.index, name=argument)
+
+
 def _weights_series(weights, data: pd.DataFrame) -> pd.Series:
     """``weights=`` as a Series on the data's index: a column name, or one value per row
     (a Series is aligned on the index)."""
@@ -244,29 +273,27 @@ def _weights_series(weights, data: pd.DataFrame) -> pd.Series:
             raise ColumnNotFoundError(
                 f"weights={weights!r} is not a column of data; {did_you_mean(weights, cols)}")
         return data[data.columns[cols.index(weights)]].rename(weights)
-    if isinstance(weights, pd.Series):
-        if not weights.index.equals(data.index):
-            if weights.index.sort_values().equals(data.index.sort_values()):
-                weights = weights.reindex(data.index)
-            else:
-                raise InputValueError(
-                    "weights: the Series' index does not match the data's index; pass "
-                    "weights=column_name, or a Series indexed like data (weights.reindex"
-                    "(data.index))")
-        return weights.rename("weights" if weights.name is None else str(weights.name))
-    try:
-        values = np.asarray(weights)
-    except Exception:  # noqa: BLE001 - anything that is not array-like
-        values = None
-    if values is None or values.ndim != 1:
-        raise InputTypeError(
-            "weights must be a column name or one value per row of data (a Series or "
-            f"1-d array); got {type(weights).__name__}")
-    if len(values) != len(data):
+    return _per_row(weights, data, "weights", "weight")
+
+
+def groups_column(data, groups) -> tuple[pd.DataFrame, str | None]:
+    """statsmodels' ``groups=`` idiom: a column name, or one label per row (a Series, as
+    ``groups=data["Subject"]``, aligned on the index; an array in row order). Returns the
+    data (a copy with the labels as a column when they are not one of its columns: the
+    caller's data is never modified) and the column's name."""
+    if groups is None or isinstance(groups, str) or not isinstance(data, pd.DataFrame):
+        return data, groups
+    labels = _per_row(groups, data, "groups", "group label")
+    name = str(labels.name)
+    cols = [str(c) for c in data.columns]
+    if name in cols:
+        own = data[data.columns[cols.index(name)]]
+        if own.equals(labels) or (own.astype(str) == labels.astype(str)).all():
+            return data, name  # the data's own column, given as a Series
         raise InputValueError(
-            f"weights has {len(values)} values but data has {len(data)} rows; give one "
-            "weight per row (or the name of the weights column)")
-    return pd.Series(values, index=data.index, name="weights")
+            f"groups: the Series {name!r} differs from data's column {name!r}; rename the "
+            f"Series (groups=labels.rename('cluster')) or pass groups={name!r}")
+    return data.assign(**{name: labels.to_numpy()}), name
 
 
 def _checked_weights(w: pd.Series) -> np.ndarray | None:
@@ -606,6 +633,7 @@ def check_model(formula, data, *, groups=None, re_formula=None, vc_formula=None)
     two ways. Raises what :func:`prepare` would; for mistakes shared by many fits (those of
     :func:`~mixedkit.fit_many`), which must stop the run before the first fit."""
     _check_frame(data)
+    data, groups = groups_column(data, groups)
     _parse(formula, data, groups, re_formula, vc_formula)
 
 
@@ -626,6 +654,7 @@ def prepare(
     ``warn_dropped``, announced by one :class:`~mixedkit.DataWarning`.
     """
     _check_frame(data)
+    data, groups = groups_column(data, groups)
     if missing not in ("drop", "raise"):
         raise InputTypeError(f"missing must be 'drop' or 'raise'; got {missing!r}")
     parsed, names, random, used = _parse(formula, data, groups, re_formula, vc_formula)
