@@ -507,13 +507,13 @@ def test_groups_as_statsmodels_takes_them():
     """groups=data["subject"] (statsmodels' idiom), a renamed Series, a shuffled Series and an
     array give the model of groups="subject", named in the tables by the Series' name."""
     d = base()
-    ref = mk.fit_lmm("y ~ time", d, groups="subject", re_formula="~time")
+    ref = mk.fit_lmm("y ~ time", d, groups="subject")
     shuffled = d["subject"].sample(frac=1, random_state=3)
     for groups, label in [(d["subject"], "subject"), (shuffled, "subject"),
                           (d["subject"].rename("person"), "person"),
                           (d["subject"].to_numpy(), "groups")]:
         before = d.copy()
-        fit = mk.fit_lmm("y ~ time", d, groups=groups, re_formula="~time")
+        fit = mk.fit_lmm("y ~ time", d, groups=groups)
         pd.testing.assert_frame_equal(d, before)  # the caller's data is not modified
         assert fit.loglik == pytest.approx(ref.loglik, rel=1e-12)
         assert fit.variance_components["group"].iloc[0] == label
