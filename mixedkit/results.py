@@ -571,6 +571,9 @@ class LmmFit:
                 self._singular_fix(zero)))
         else:
             rep.add(Finding("singular", "ok", "not singular (every theta above 1e-4)."))
+        interpolates = self._interpolation()
+        if interpolates is not None:
+            rep.add(interpolates)
         for f in list(self.state.prep.report.findings) + list(design.findings):
             rep.add(f)
         if self._options.note:
@@ -583,6 +586,24 @@ class LmmFit:
                 f"({len(uniq)} distinct, e.g. {uniq[0][:80]!r}); judged by the checks above.",
                 ""))
         return rep
+
+    def _interpolation(self) -> Finding | None:
+        """An error finding when the residual variance is 0 to rounding: the random effects
+        reproduce every observation, and tests, intervals and residual checks mean nothing."""
+        y = self.state.design.endog
+        spread = float(np.var(y))
+        if not spread or self.scale > 1e-10 * spread:
+            return None
+        groups = ", ".join(f"{g!r}" for g in self.n_groups)
+        return Finding(
+            "residual variance", "error",
+            f"the model interpolates the data: the residual variance is {self.scale:.2g}, "
+            f"{self.scale / spread:.1g} of the response's variance ({spread:.4g}).",
+            "With no variation left for the residuals, standard errors, tests, intervals "
+            "and the residual checks are meaningless.",
+            f"Check the response: it varies between levels of {groups} but not within "
+            "them (e.g. one value per group, or variation in one group only). Analyse one "
+            "value per group, or fit fewer random effects.")
 
     def _convergence_problem(self) -> Finding:
         """The best optimum failed the gradient check: say whether other attempts agree

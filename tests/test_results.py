@@ -193,6 +193,23 @@ def test_a_fit_in_a_fresh_process_imports_only_what_a_fit_needs():
     assert out.stdout.split("\n")[:2] == ["[]", "True"]
 
 
+def test_a_model_that_interpolates_the_data_says_so(ss):
+    """A response that varies between subjects but not within them: the random intercepts
+    reproduce every row, the residual variance is 0 to rounding, and fit.health says the
+    model interpolates the data (it said "converged, not singular")."""
+    d = ss.assign(y=np.where(ss["Subject"] == ss["Subject"].iloc[0], 120.0, 100.0))
+    with pytest.warns(mk.FitWarning, match=r"^the model interpolates the data: the residual "
+                      r"variance is [0-9.e-]+, [0-9.e-]+ of the response's variance \(20\.99\)"):
+        fit = mk.fit_lmm("y ~ Days + (1 | Subject)", d)
+    finding = fit.health["residual variance"]
+    assert finding.severity == "error" and fit.health.verdict == "error"
+    assert "varies between levels of 'Subject' but not within them" in finding.fix
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an ordinary fit has no such finding
+        assert "residual variance" not in {f.check for f in mk.fit_lmm(
+            "Reaction ~ Days + (Days | Subject)", ss).health.findings}
+
+
 class _Quadratic:
     """-loglik/n = (theta - opt)' H (theta - opt) / 2, counting gradient calls."""
 
