@@ -22,15 +22,16 @@ from .errors import InputValueError, MixedkitError, MixedkitWarning
 
 __all__ = ["main"]
 
-_FIT_EXAMPLE = 'example:\n  mixedkit fit sleep.csv "Reaction ~ Days + (Days | Subject)" --plot diag.png'
-_CHECK_EXAMPLE = 'example:\n  mixedkit check sleep.csv "Reaction ~ Days + (1 | Subject)"'
-_COMPARE_EXAMPLE = ('example:\n  mixedkit compare sleep.csv "Reaction ~ Days + (1 | Subject)" '
+_FIT_EXAMPLE = ('example:\n  mixedkit fit sleepstudy "Reaction ~ Days + (Days | Subject)" '
+                '--plot diag.png')
+_CHECK_EXAMPLE = 'example:\n  mixedkit check sleepstudy "Reaction ~ Days + (1 | Subject)"'
+_COMPARE_EXAMPLE = ('example:\n  mixedkit compare sleepstudy "Reaction ~ Days + (1 | Subject)" '
                     '"Reaction ~ Days + (Days | Subject)"')
-_ANOVA_EXAMPLE = ('example:\n  mixedkit anova ergostool.csv "effort ~ Type + (1 | Subject)" '
+_ANOVA_EXAMPLE = ('example:\n  mixedkit anova ergostool "effort ~ Type + (1 | Subject)" '
                   '--df-method kenward-roger')
-_MEANS_EXAMPLE = ('example:\n  mixedkit means ergostool.csv "effort ~ Type + (1 | Subject)" Type '
+_MEANS_EXAMPLE = ('example:\n  mixedkit means ergostool "effort ~ Type + (1 | Subject)" Type '
                   '--contrasts')
-_POWER_EXAMPLE = ('example:\n  mixedkit power sleep.csv "Reaction ~ Days + (Days | Subject)" Days '
+_POWER_EXAMPLE = ('example:\n  mixedkit power sleepstudy "Reaction ~ Days + (Days | Subject)" Days '
                   '--effect 5 --n-groups 10,20,40 --sims 500 --plot power.png\n\n'
                   'Without --seed a fresh seed is drawn and printed in the header: pass it as\n'
                   '--seed to repeat the run exactly (any --jobs gives the same table).')
@@ -48,7 +49,12 @@ def _read(path: str):
 
     p = Path(path)
     if not p.exists():
-        raise _UsageError(f"data file {path!r} does not exist")
+        from .datasets import DATASETS, load_dataset
+
+        if path.lower() in DATASETS:  # a bundled data set by name: "sleepstudy"
+            return load_dataset(path)
+        raise _UsageError(f"data file {path!r} does not exist (nor is it one of the bundled "
+                          f"data sets: {', '.join(DATASETS)})")
     if p.suffix.lower() in (".parquet", ".pq"):
         try:
             import pyarrow  # noqa: F401
@@ -113,24 +119,26 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     f = sub.add_parser("fit", help="fit a model and print its summary", epilog=_FIT_EXAMPLE,
                        formatter_class=fmt)
-    f.add_argument("data", help="data file in long format (CSV, or Parquet with pyarrow)")
+    f.add_argument("data", help="data file in long format (CSV, or Parquet with pyarrow), or "
+                   "a bundled data set (sleepstudy, dietox, dyestuff, penicillin, pastes, "
+                   "ergostool, oats)")
     f.add_argument("formula", help='lme4-style formula, e.g. "y ~ x + (1 | group)"')
     f.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
     f.add_argument("--plot", metavar="PNG", help="also write the diagnostics figure here")
     f.add_argument("--json", action="store_true", help="print JSON instead of the summary")
     c = sub.add_parser("check", help="run the data checks only", epilog=_CHECK_EXAMPLE,
                        formatter_class=fmt)
-    c.add_argument("data", help="data file (CSV or Parquet)")
+    c.add_argument("data", help="data file (CSV or Parquet) or a bundled data set")
     c.add_argument("formula", help="lme4-style formula")
     c.add_argument("--json", action="store_true", help="print JSON instead of text")
     m = sub.add_parser("compare", help="compare two or more models on one data set",
                        epilog=_COMPARE_EXAMPLE, formatter_class=fmt)
-    m.add_argument("data", help="data file (CSV or Parquet)")
+    m.add_argument("data", help="data file (CSV or Parquet) or a bundled data set")
     m.add_argument("formulas", nargs="+", metavar="FORMULA", help="two or more formulas")
     m.add_argument("--json", action="store_true", help="print JSON instead of text")
     a = sub.add_parser("anova", help="F tests of the fixed-effect terms (lmerTest's anova)",
                        epilog=_ANOVA_EXAMPLE, formatter_class=fmt)
-    a.add_argument("data", help="data file (CSV or Parquet)")
+    a.add_argument("data", help="data file (CSV or Parquet) or a bundled data set")
     a.add_argument("formula", help="lme4-style formula")
     a.add_argument("--type", choices=[str(t) for t in ANOVA_TYPES], default="3",
                    help="3: each term adjusted for all others (default); 2: for the terms "
@@ -141,7 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     n = sub.add_parser("means", help="estimated marginal means of a factor (emmeans), "
                                      "optionally with their pairwise contrasts",
                        epilog=_MEANS_EXAMPLE, formatter_class=fmt)
-    n.add_argument("data", help="data file (CSV or Parquet)")
+    n.add_argument("data", help="data file (CSV or Parquet) or a bundled data set")
     n.add_argument("formula", help="lme4-style formula")
     n.add_argument("term", metavar="TERM",
                    help="factor of the fixed part whose level means are wanted (A:B for the "
@@ -159,7 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     w = sub.add_parser("power", help="power of the test of a term by simulation from a pilot "
                                      "fit (simr's powerSim / powerCurve)",
                        epilog=_POWER_EXAMPLE, formatter_class=fmt)
-    w.add_argument("data", help="pilot data file (CSV or Parquet)")
+    w.add_argument("data", help="pilot data file (CSV or Parquet) or a bundled data set")
     w.add_argument("formula", help="lme4-style formula of the pilot model")
     w.add_argument("term", metavar="TERM",
                    help="fixed-effect term to test, as anova names it (Days, C(arm) or arm), "

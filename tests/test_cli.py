@@ -382,7 +382,7 @@ def test_power_help_shows_the_example(capsys):
         main(["power", "--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    assert "mixedkit power sleep.csv" in out and "--n-groups 10,20,40 --sims 500" in out
+    assert "mixedkit power sleepstudy" in out and "--n-groups 10,20,40 --sims 500" in out
     assert "--seed to repeat the run exactly" in out
     main_help = subprocess.run([*_script(), "--help"], capture_output=True, text=True,
                                timeout=300, check=False).stdout

@@ -311,6 +311,22 @@ def test_unknown_dataset():
         mk.load_dataset("sleepstudies")
 
 
+def test_every_bundled_data_set_loads_with_its_source_and_rs_name():
+    """The data sets the docs use are bundled (R's spelling works: ergoStool, Oats), each with
+    its source; ergoStool is nlme's (36 ratings, effort 12 for subject 1 on T1)."""
+    from mixedkit.datasets import DATASETS, SOURCES
+
+    assert set(SOURCES) == set(DATASETS)
+    for name in DATASETS:
+        assert len(mk.load_dataset(name)) > 0 and SOURCES[name]
+    ergo = mk.load_dataset("ergoStool")
+    assert ergo.shape == (36, 3) and ergo["Subject"].nunique() == 9
+    assert ergo.iloc[0].tolist() == [12, "T1", "1"]
+    oats = mk.load_dataset("Oats")
+    assert oats.shape == (72, 4) and sorted(oats["Variety"].unique()) == [
+        "Golden Rain", "Marvellous", "Victory"]
+
+
 def test_mixed_type_grouping_column_warns():
     d = base().astype({"subject": object})
     d.loc[d.index % 2 == 0, "subject"] = d.loc[d.index % 2 == 0, "subject"].str[1:].astype(int)

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..errors import DataError, did_you_mean
 
-__all__ = ["DATASETS", "load_dataset"]
+__all__ = ["DATASETS", "SOURCES", "load_dataset"]
 
 DATASETS = {
     "sleepstudy": "Reaction time (ms) of 18 subjects over 10 days of sleep deprivation "
@@ -21,12 +21,30 @@ DATASETS = {
     "(lme4's Penicillin). diameter ~ 1 + (1 | plate) + (1 | sample).",
     "pastes": "Paste strength, 3 casks nested in each of 10 batches (lme4's Pastes). "
     "strength ~ 1 + (1 | batch/cask).",
+    "ergostool": "Effort (Borg scale) to arise from 4 stool types (T1-T4), each rated once by 9 "
+    "subjects (nlme's ergoStool; Pinheiro & Bates 2000). effort ~ Type + (1 | Subject).",
+    "oats": "Yield of 3 oat varieties at 4 nitrogen levels in 6 blocks, a split plot "
+    "(nlme's Oats; Yates 1935). yield ~ Variety * factor(nitro) + (1 | Block/Variety).",
+}
+
+# Where each data set comes from. All are R data sets distributed under the GPL (>= 2) with
+# their packages; the numbers themselves are published experimental data.
+SOURCES = {
+    "sleepstudy": "R package lme4 (Belenky et al. 2003, J. Sleep Res. 12:1-12)",
+    "dietox": "statsmodels' datasets (Lauridsen et al. 1999), also R package geepack",
+    "dyestuff": "R package lme4 (Davies & Goldsmith 1972)",
+    "penicillin": "R package lme4 (Davies & Goldsmith 1972)",
+    "pastes": "R package lme4 (Davies & Goldsmith 1972)",
+    "ergostool": "R package nlme (Pinheiro & Bates 2000, Mixed-Effects Models in S and "
+                 "S-PLUS, Springer)",
+    "oats": "R package nlme (Yates 1935, J. R. Stat. Soc. Suppl. 2:181-247)",
 }
 
 # Grouping codes that R stores as factors; read them as text so they are never
 # mistaken for numbers in a formula.
 _AS_TEXT = {"sleepstudy": ["Subject"], "dietox": [], "dyestuff": ["Batch"],
-            "penicillin": ["plate", "sample"], "pastes": ["batch", "cask", "sample"]}
+            "penicillin": ["plate", "sample"], "pastes": ["batch", "cask", "sample"],
+            "ergostool": ["Subject", "Type"], "oats": ["Block", "Variety"]}
 
 
 def load_dataset(name: str) -> pd.DataFrame:
@@ -36,12 +54,16 @@ def load_dataset(name: str) -> pd.DataFrame:
     ----------
     name : str
         One of ``"sleepstudy"``, ``"dietox"``, ``"dyestuff"``, ``"penicillin"``,
-        ``"pastes"`` (see ``mixedkit.datasets.DATASETS`` for descriptions).
+        ``"pastes"``, ``"ergostool"``, ``"oats"`` (see ``mixedkit.datasets.DATASETS`` for
+        descriptions and ``SOURCES`` for where each comes from); R's spelling works too
+        (``"ergoStool"``, ``"Oats"``).
 
     Returns
     -------
     DataFrame
     """
+    if isinstance(name, str) and name.lower() in DATASETS:
+        name = name.lower()
     if name not in DATASETS:
         raise DataError(f"load_dataset: unknown data set {name!r}; "
                         f"{did_you_mean(name, list(DATASETS)).replace('columns', 'data sets')}")
