@@ -63,7 +63,17 @@ def _read(path: str):
                               "(or save the data as CSV)") from None
         return pd.read_parquet(p)
     try:
-        return pd.read_csv(p)
+        data = pd.read_csv(p)
+        if data.shape[1] == 1 and ";" in str(data.columns[0]):
+            # a semicolon-separated file (as spreadsheets write CSV where the decimal mark is
+            # a comma) reads as one column: read it as it was written
+            data, decimal = pd.read_csv(p, sep=";"), "."
+            if any(data[c].astype(str).str.fullmatch(r"-?\d+,\d+").all()
+                   for c in data.columns if not pd.api.types.is_numeric_dtype(data[c])):
+                data, decimal = pd.read_csv(p, sep=";", decimal=","), ","
+            print(f"mixedkit: note: {path!r} is separated by ';' (decimal mark {decimal!r}); "
+                  "read as such", file=sys.stderr)
+        return data
     except (OSError, ValueError, UnicodeDecodeError) as err:
         raise _UsageError(f"data file {path!r} could not be read as CSV: {err}") from None
 
@@ -534,8 +544,7 @@ def _run(args) -> int:
                               "findings": _records(report.to_frame())}, indent=1))
         else:
             print(report)
-        if report.verdict == "error":
-            print(f"mixedkit: error: {report.problems[0].what}", file=sys.stderr)
+        if report.verdict == "error":  # said once, in the report above (exit code 2)
             return 2
     elif args.command == "anova":
         _anova_command(args)

@@ -100,4 +100,4 @@ def did_you_mean(name: str, candidates) -> str:
         return f"did you mean {close[0]!r}?"
     shown = ", ".join(repr(str(c)) for c in list(candidates)[:12])
     more = ", ..." if len(candidates) > 12 else ""
-    return f"available columns: {shown}{more}"
+    return f"available columns: {shown}{more}."

@@ -91,7 +91,8 @@ def test_check_and_compare(csv, capsys):
     assert "data checks: ok" in capsys.readouterr().out
     assert main(["check", str(csv), "Reaction ~ Dayz + (1 | Subject)"]) == 2
     captured = capsys.readouterr()
-    assert "data checks: error" in captured.out and "did you mean 'Days'" in captured.err
+    assert "data checks: error" in captured.out and "did you mean 'Days'" in captured.out
+    assert captured.err == ""  # said once, in the report
     assert main(["compare", str(csv), "Reaction ~ Days + (1 | Subject)",
                  "Reaction ~ Days + (Days | Subject)", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -387,3 +388,33 @@ def test_power_help_shows_the_example(capsys):
     main_help = subprocess.run([*_script(), "--help"], capture_output=True, text=True,
                                timeout=300, check=False).stdout
     assert "power" in main_help
+
+
+def test_check_says_its_error_once(csv):
+    """The report on stdout has the error; stderr does not repeat it (exit code 2)."""
+    out = subprocess.run([*_script(), "check", str(csv), "Reaction ~ Days + (1 | Subjct)"],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 2 and out.stderr == ""
+    assert out.stdout.count("did you mean 'Subject'?") == 1
+
+
+def test_a_semicolon_separated_file_is_read_as_written(tmp_path):
+    """Spreadsheets write 'CSV' with ';' where the decimal mark is ','; it read as one column."""
+    rows = ["Subject;Days;Reaction"] + [f"{s};{d};{200 + 10 * s + 3 * d + (s * d) % 5},{d}"
+                                        for s in range(1, 7) for d in range(4)]
+    path = tmp_path / "semi.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = subprocess.run([*_script(), "fit", str(path), "Reaction ~ Days + (1 | Subject)"],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "is separated by ';' (decimal mark ',')" in out.stderr
+    assert "Linear mixed model fit by REML" in out.stdout
+
+
+def test_the_list_of_columns_ends_its_sentence(csv):
+    """'available columns: ...' is a sentence of its own (it ran into 'Check the spelling')."""
+    out = subprocess.run([*_script(), "fit", str(csv), "Reaction ~ Days + (1 | zzz)"],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert "column 'zzz' is not in data; available columns: " in out.stderr
+    assert "'Subject'. Check the spelling" in out.stderr or "'Days'. Check the spelling" in \
+        out.stderr or "'Reaction'. Check the spelling" in out.stderr  # the CSV's last column
