@@ -484,7 +484,7 @@ def test_text_columns_give_the_model_of_their_categorical_and_object_forms():
 
     rng = np.random.default_rng(5)
     n = 120
-    d = pd.DataFrame({"g": rng.choice(["g10", "g2", "g1", "G3"], n),
+    d = pd.DataFrame({"g": rng.choice(["g10", "g2", "g1", "G3", "g7", "G0"], n),
                       "c": rng.choice(["b", "a", "c", "B"], n), "x": rng.normal(size=n)})
     d["y"] = d["x"] + (d["c"] == "a") + rng.normal(size=n)
     as_text = mk.fit_lmm("y ~ c + x + (1 | g)", d)
@@ -536,3 +536,31 @@ def test_groups_as_statsmodels_takes_them():
         assert fit.n_groups == {label: 10}
     report = mk.check_data("y ~ time", d, groups=d["subject"])
     assert report.verdict != "error"
+
+
+def _sleep_wide(prefix: str) -> pd.DataFrame:
+    d = mk.load_dataset("sleepstudy")
+    wide = d.pivot(index="Subject", columns="Days", values="Reaction")
+    wide.columns = [f"{prefix}{c}" for c in wide.columns]
+    return wide.reset_index()
+
+
+@pytest.mark.parametrize("prefix,formula,value,time", [
+    ("day", "Reaction ~ Days + (1 | Subject)", "value", "day"),  # names no existing column
+    ("day", "day0 ~ 1 + (1 | Subject)", "value", "day"),  # one row per subject
+    ("score_t", "score ~ 1 + (1 | Subject)", "score", "time"),  # the stem as the response
+])
+def test_wide_data_get_a_reshaping_that_runs(prefix, formula, value, time):
+    """Wide data are recognised whatever the formula names, and the suggested reshaping runs
+    as printed: the measured value named as it is, the time as a number."""
+    wide = _sleep_wide(prefix)
+    with pytest.raises(mk.MixedkitError, match=r"data look wide") as info:
+        mk.fit_lmm(formula, wide)
+    code = "\n".join(line.strip() for line in str(info.value).splitlines()[1:])
+    scope = {"data": wide}
+    exec(code, scope)  # noqa: S102 - the two lines the message prints
+    long = scope["long"]
+    assert long.shape == (180, 3) and long[time].dtype.kind == "i"
+    fit = mk.fit_lmm(f"{value} ~ {time} + (1 | Subject)", long)
+    assert fit.loglik == pytest.approx(
+        mk.fit_lmm("Reaction ~ Days + (1 | Subject)", mk.load_dataset("sleepstudy")).loglik)

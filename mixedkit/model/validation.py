@@ -125,13 +125,24 @@ def _wide_families(columns) -> dict[str, list[str]]:
     return {key[0]: cols for key, cols in fams.items() if len(cols) >= 2}
 
 
+# Column stems that name the time, not the measure (``day0 ... day9``).
+_TIME_STEMS = {"t", "time", "wave", "visit", "day", "days", "week", "weeks", "month", "year",
+               "session", "trial", "v", "occasion", "period"}
+
+
 def _melt_hint(data: pd.DataFrame, stem: str, cols: list[str]) -> str:
+    """The reshaping to long format, with the time as a number (not 'day0' ... 'day9')."""
     ids = [str(c) for c in data.columns if str(c) not in cols]
+    if stem.lower().rstrip("_.") in _TIME_STEMS:  # day0 ... day9: the columns are times
+        what, time, value = f"one measure on each {stem}", stem, "value"
+    else:  # score_t1 ... score_t4: the columns are one measure at several times
+        what, time, value = f"repeated measures of {stem!r}", "time", stem
     return (
-        f"data look wide: columns {', '.join(cols)} look like repeated measures of {stem!r}. "
+        f"data look wide: columns {', '.join(cols)} look like {what}. "
         "A mixed model needs long format (one row per measurement). Reshape first:\n"
         f"    long = data.melt(id_vars={ids!r}, value_vars={cols!r}, "
-        f"var_name='time', value_name={stem!r})"
+        f"var_name={time!r}, value_name={value!r})\n"
+        f"    long[{time!r}] = long[{time!r}].str.extract(r'(\\d+)$', expand=False).astype(int)"
     )
 
 
@@ -164,7 +175,15 @@ def _parse(formula, data, groups, re_formula, vc_formula):
                     f"formula: response {resp!r} is not a column, but "
                     + _melt_hint(data, resp, fams[resp])
                 )
-    parsed, names = parse_formula(formula, cols)
+    try:
+        parsed, names = parse_formula(formula, cols)
+    except ColumnNotFoundError as err:
+        fams = _wide_families(cols)
+        if not fams:
+            raise
+        stem, family = max(fams.items(), key=lambda kv: len(kv[1]))
+        raise ColumnNotFoundError(f"{err} Perhaps the {_melt_hint(data, stem, family)}") \
+            from None
     random = list(parsed.random)
     used = list(parsed.columns)
     if groups is not None or re_formula is not None or vc_formula is not None:
