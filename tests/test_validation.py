@@ -486,7 +486,8 @@ def test_text_columns_give_the_model_of_their_categorical_and_object_forms():
     n = 120
     d = pd.DataFrame({"g": rng.choice(["g10", "g2", "g1", "G3", "g7", "G0"], n),
                       "c": rng.choice(["b", "a", "c", "B"], n), "x": rng.normal(size=n)})
-    d["y"] = d["x"] + (d["c"] == "a") + rng.normal(size=n)
+    group_effect = dict(zip(["g10", "g2", "g1", "G3", "g7", "G0"], [1.0, -1.0, 0.5, 0.0, 2.0, -2.0]))
+    d["y"] = d["x"] + (d["c"] == "a") + d["g"].map(group_effect) + rng.normal(size=n)
     as_text = mk.fit_lmm("y ~ c + x + (1 | g)", d)
     as_object = mk.fit_lmm("y ~ c + x + (1 | g)", d.astype({"c": object, "g": object}))
     as_cat = mk.fit_lmm("y ~ c + x + (1 | g)",
