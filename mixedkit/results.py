@@ -571,9 +571,9 @@ class LmmFit:
                 self._singular_fix(zero)))
         else:
             rep.add(Finding("singular", "ok", "not singular (every theta above 1e-4)."))
-        interpolates = self._interpolation()
-        if interpolates is not None:
-            rep.add(interpolates)
+        for finding in (self._interpolation(), self._response_kind()):
+            if finding is not None:
+                rep.add(finding)
         for f in list(self.state.prep.report.findings) + list(design.findings):
             rep.add(f)
         if self._options.note:
@@ -604,6 +604,35 @@ class LmmFit:
             f"Check the response: it varies between levels of {groups} but not within "
             "them (e.g. one value per group, or variation in one group only). Analyse one "
             "value per group, or fit fewer random effects.")
+
+    def _response_kind(self) -> Finding | None:
+        """A response with two values, or of small counts: a linear mixed model fits it, but
+        it is not the model such data usually get (a generalized one)."""
+        y = self.state.design.endog
+        values = np.unique(y)
+        name = self.state.prep.user(self.state.prep.parsed.response)
+        if len(values) == 2:
+            return Finding(
+                "response type", "warning",
+                f"the response {name!r} has two values ({values[0]:g} and {values[1]:g}): "
+                "this linear model of it is a linear probability model.",
+                "Its fitted values can leave the range of a probability and its residuals "
+                "cannot be normal, so tests and intervals are approximate at best.",
+                "A binary outcome usually gets a generalized linear mixed model: lme4's "
+                "glmer(..., family = binomial), or statsmodels' BinomialBayesMixedGLM. mixedkit "
+                "fits linear mixed models only.")
+        if values[0] >= 0 and np.all(values == np.round(values)) and values[-1] <= 50 and \
+                float(np.mean(y)) < 10:
+            return Finding(
+                "response type", "note",
+                f"the response {name!r} looks like counts (non-negative whole numbers, mean "
+                f"{float(np.mean(y)):.3g}).",
+                "Small counts are skewed and their variance grows with their mean, which a "
+                "linear mixed model does not describe.",
+                "Counts usually get a Poisson (or negative binomial) mixed model: lme4's "
+                "glmer(..., family = poisson), or statsmodels' PoissonBayesMixedGLM. mixedkit "
+                "fits linear mixed models only; for large counts this linear model is often fine.")
+        return None
 
     def _convergence_problem(self) -> Finding:
         """The best optimum failed the gradient check: say whether other attempts agree

@@ -210,6 +210,27 @@ def test_a_model_that_interpolates_the_data_says_so(ss):
             "Reaction ~ Days + (Days | Subject)", ss).health.findings}
 
 
+def test_a_binary_or_count_response_is_named_with_the_usual_model(ss):
+    """A 0/1 response fits as a linear probability model, with a warning that names
+    glmer/BinomialBayesMixedGLM; small counts get a note naming the Poisson model; a
+    continuous response neither."""
+    d = ss.assign(acc=(ss["Reaction"] > 280).astype(int),
+                  count=(ss["Reaction"] // 60 - 2).astype(int))
+    with pytest.warns(mk.FitWarning, match=r"the response 'acc' has two values \(0 and 1\): "
+                      r"this linear model of it is a linear probability model"):
+        fit = mk.fit_lmm("acc ~ Days + (1 | Subject)", d)
+    assert "glmer(..., family = binomial)" in fit.health["response type"].fix
+    assert "BinomialBayesMixedGLM" in fit.health["response type"].fix
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a note: no warning
+        counts = mk.fit_lmm("count ~ Days + (1 | Subject)", d)
+        continuous = mk.fit_lmm("Reaction ~ Days + (1 | Subject)", d)
+    finding = counts.health["response type"]
+    assert finding.severity == "note" and "looks like counts" in finding.what
+    assert "PoissonBayesMixedGLM" in finding.fix
+    assert "response type" not in {f.check for f in continuous.health.findings}
+
+
 class _Quadratic:
     """-loglik/n = (theta - opt)' H (theta - opt) / 2, counting gradient calls."""
 
