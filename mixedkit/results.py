@@ -609,20 +609,19 @@ class LmmFit:
         """A response with two values, or of small counts: a linear mixed model fits it, but
         it is not the model such data usually get (a generalized one)."""
         y = self.state.design.endog
-        values = np.unique(y)
+        low, high = float(y.min()), float(y.max())  # passes over y, no sort: every fit runs this
         name = self.state.prep.user(self.state.prep.parsed.response)
-        if len(values) == 2:
+        if np.all((y == low) | (y == high)):  # two values (one is refused as constant)
             return Finding(
                 "response type", "warning",
-                f"the response {name!r} has two values ({values[0]:g} and {values[1]:g}): "
+                f"the response {name!r} has two values ({low:g} and {high:g}): "
                 "this linear model of it is a linear probability model.",
                 "Its fitted values can leave the range of a probability and its residuals "
                 "cannot be normal, so tests and intervals are approximate at best.",
                 "A binary outcome usually gets a generalized linear mixed model: lme4's "
                 "glmer(..., family = binomial), or statsmodels' BinomialBayesMixedGLM. mixedkit "
                 "fits linear mixed models only.")
-        if values[0] >= 0 and np.all(values == np.round(values)) and values[-1] <= 50 and \
-                float(np.mean(y)) < 10:
+        if low >= 0 and high <= 50 and float(np.mean(y)) < 10 and np.all(y == np.round(y)):
             return Finding(
                 "response type", "note",
                 f"the response {name!r} looks like counts (non-negative whole numbers, mean "

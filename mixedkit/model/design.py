@@ -618,21 +618,17 @@ def patsy_frame(prep: PreparedData) -> pd.DataFrame:
     for col, declared in prep.predictor_columns().items():
         s = frame[col]
         if declared and s.dtype.kind in "biuf":  # used only as C(col): its sorted values
-            if out is None:
-                out = frame.copy(deep=False)
-            codes, labels = prep.levels((col,))
-            out[col] = pd.Categorical.from_codes(codes, categories=pd.Index(labels))
+            dtype = None
+        elif (s.dtype == object or isinstance(s.dtype, pd.StringDtype)) and \
+                pd.api.types.infer_dtype(s, skipna=False) == "string" and _patsy_reads(s.dtype):
+            dtype = object  # text (mixed types keep patsy's own ordering; an old patsy that
+            # cannot read pandas' string dtype gives its error, as elsewhere)
+        else:
             continue
-        if not (s.dtype == object or isinstance(s.dtype, pd.StringDtype)):
-            continue
-        if pd.api.types.infer_dtype(s, skipna=False) != "string":
-            continue  # mixed types: patsy's own ordering
-        if not _patsy_reads(s.dtype):
-            continue  # an old patsy cannot read this dtype at all: its error, as elsewhere
         if out is None:
             out = frame.copy(deep=False)
         codes, labels = prep.levels((col,))
-        out[col] = pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object))
+        out[col] = pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=dtype))
     return frame if out is None else out
 
 
