@@ -526,7 +526,8 @@ def _run(args) -> int:
         fit = fit_lmm(formula, load_dataset("sleepstudy"))
         print(fit.summary())
         _save_plot(fit, args.plot)
-        print(f"\ndiagnostics figure written to {args.plot}")
+        print(f"\ndiagnostics figure written to {Path(args.plot).resolve()} "
+              "(choose another file with --plot PATH)")
     elif args.command == "fit":
         fit = fit_lmm(args.formula, _read(args.data), reml=not args.ml,
                       safe_formula=not args.trusted_formula, weights=args.weights)

@@ -119,7 +119,10 @@ def summary_text(fit) -> str:
     lines = [
         (f"Linear mixed model fit by {fit.method} (mixedkit {__version__}: "
          f"{_likelihood_source(fit)}, {fit.engine} engine)"),
-        f"Formula: {fit.formula}",
+        f"Formula: {fit.formula}" + (f"; {fit.state.prep.keywords}" if fit.state.prep.keywords
+                                      else ""),
+        # statsmodels-style arguments: the same model as lme4 writes it
+        *([f"lme4:    {fit.lme4_formula}"] if fit.state.prep.keywords else []),
         *([f"Weights: {fit.state.prep.weights_name}"] if fit.state.design.weights is not None
           else []),
         f"Data:    {_data_line(fit)}",
@@ -147,6 +150,55 @@ def summary_text(fit) -> str:
         lines.append(f"  ({len(quiet)} more checks passed or are notes: fit.health)")
     lines += ["", "statsmodels equivalent:", f"  {_statsmodels_line(fit)}"]
     return "\n".join(lines)
+
+
+STATSMODELS_LINE_COLUMNS = ["statsmodels", "estimate", "table", "group", "term", "column",
+                            "note"]
+
+
+def statsmodels_lines(fit) -> pd.DataFrame:
+    """Each line of statsmodels' ``summary()`` for ``fit.statsmodels_call``, and the cell of
+    mixedkit's tables that holds the same number (see :meth:`LmmFit.statsmodels_lines`)."""
+    design = fit.state.design
+    design.require_statsmodels("fit.statsmodels_lines()")
+    vc = fit.variance_components.set_index(["group", "term"])
+    se = "Std.Err. differs (statsmodels: the joint information of every parameter; " \
+        "mixedkit: (X'V^-1 X)^-1, as lme4's vcov)"
+    test = "z and P>|z| are normal tests without df" if fit.df_method != "normal" else \
+        "z and P>|z| are the same normal tests"
+    rows = [[term, est, "fixed_effects", "", term, "estimate", f"Coef.; {se}; {test}."]
+            for term, est in zip(fit.fixed_effects["term"], fit.fixed_effects["estimate"])]
+    not_for_inference = ("its Std.Err. is not for tests or intervals (a variance is bounded "
+                         "at 0 and skewed): use fit.confint()")
+
+    def variance(label, group, term):
+        rows.append([f"{label} Var", vc.loc[(group, term), "variance"], "variance_components",
+                     group, term, "variance",
+                     (f"variance of the random {term!r} across {group!r}; std_dev is its "
+                      f"square root; {not_for_inference}.")])
+
+    block = design.re_block
+    if block is not None:
+        # statsmodels names the random intercept after the groups column ("Group" when
+        # groups is not one column)
+        label = block.group if len(block.term.factor) == 1 else "Group"
+        names = [label if t == "Intercept" else t for t in block.terms]
+        for i, ti in enumerate(block.terms):
+            for j, tj in enumerate(block.terms[:i]):
+                term = f"corr({tj}, {ti})"
+                rows.append([f"{names[j]} x {names[i]} Cov", vc.loc[(block.group, term),
+                                                                    "covariance"],
+                             "variance_components", block.group, term, "covariance",
+                             ("covariance of the two random effects; corr, in the same row, "
+                              "is it divided by both std_devs.")])
+            variance(names[i], block.group, ti)
+    for key, b in zip(design.vc_names, design.vc_blocks):
+        variance(key, b.group, b.terms[0])
+    rows.append(["Scale", fit.scale, "variance_components", "Residual", "", "variance",
+                 "the residual variance (sigma^2); std_dev is the residual SD."])
+    rows.append(["Log-Likelihood", fit.loglik, "fit", "", "", "loglik",
+                 f"the same {fit.method} log-likelihood at the same optimum."])
+    return pd.DataFrame(rows, columns=STATSMODELS_LINE_COLUMNS)
 
 
 def _likelihood_source(fit) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .arguments import InferenceOptions, check_choice, check_reml
-from .display import AnovaTable, summary_html, summary_text
+from .display import AnovaTable, statsmodels_lines, summary_html, summary_text
 from .errors import FitWarning
 from .findings import Finding, Report
 from .model.estimation import (
@@ -35,7 +35,7 @@ __all__ = ["FIXED_COLUMNS", "VARIANCE_COLUMNS", "LmmFit"]
 
 FIXED_COLUMNS = ["term", "estimate", "std_error", "statistic", "df", "p_value", "conf_low",
                  "conf_high"]
-VARIANCE_COLUMNS = ["group", "term", "variance", "std_dev", "corr"]
+VARIANCE_COLUMNS = ["group", "term", "variance", "std_dev", "covariance", "corr"]
 
 
 class LmmFit:
@@ -129,6 +129,19 @@ class LmmFit:
         """``"REML"`` or ``"ML"``: how the model was fitted."""
         return "REML" if self.state.reml else "ML"
 
+    @property
+    def lme4_formula(self) -> str:
+        """The model in lme4's syntax, random part included, with the data's column names.
+
+        ``fit_lmm("Reaction ~ Days", data, groups="Subject", re_formula="~Days")`` gives
+        ``"Reaction ~ Days + (Days | Subject)"``, ready for ``lmer``. Each random term is
+        written on its own: ``(1 | a/b)`` appears as ``(1 | a) + (1 | a:b)`` and ``(x || g)``
+        as ``(1 | g) + (0 + x | g)``, which lme4 reads as the same model.
+        """
+        prep = self.state.prep
+        fixed = prep.names.restore(prep.parsed.fixed_formula)
+        return " + ".join([fixed, *(t.lme4(prep.names) for t in prep.random)])
+
     def _fixed_inference(self, df_method: str | None = None) -> FixedInference:
         """The fit's inference on fixed effects for ``df_method`` (checked; None: the
         fit's), computed once per method."""
@@ -169,6 +182,38 @@ class LmmFit:
         return statsmodels_results(self.state.design.user_model(),
                                    user_theta(self.state.design, self.state.theta), self.reml,
                                    self.converged)
+
+    def statsmodels_lines(self) -> pd.DataFrame:
+        """Where each line of statsmodels' ``summary()`` is in mixedkit's tables.
+
+        For the model in :attr:`statsmodels_call`: ``"Subject Var"`` is the ``variance`` of
+        the ``Subject``/``Intercept`` row of :attr:`variance_components`, ``"Subject x Days
+        Cov"`` the ``covariance`` of its ``corr(Intercept, Days)`` row, ``"Days Var"`` the
+        ``variance`` of ``Days``, ``"Scale"`` the residual variance, each fixed effect's
+        ``Coef.`` its ``estimate`` in :attr:`fixed_effects`. statsmodels writes ``"Group"``
+        for the random intercept when ``groups=`` is an array rather than a column name.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``statsmodels`` (the summary's label), ``estimate`` (the number it
+            shows, at this fit's optimum), ``table``, ``group``, ``term``, ``column`` (the
+            cell holding it: ``table`` ``"fit"`` means an attribute of the fit) and
+            ``note`` (what differs: standard errors, tests).
+
+        Raises
+        ------
+        StatsmodelsLimitError
+            The model is beyond statsmodels' ``MixedLM`` (there is no summary to map).
+
+        Examples
+        --------
+        >>> import mixedkit as mk
+        >>> fit = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", mk.load_dataset("sleepstudy"))
+        >>> fit.statsmodels_lines()["statsmodels"].tolist()
+        ['Intercept', 'Days', 'Subject Var', 'Subject x Days Cov', 'Days Var', 'Scale', 'Log-Likelihood']
+        """
+        return statsmodels_lines(self)
 
     @property
     def attempts(self) -> pd.DataFrame:
@@ -212,11 +257,13 @@ class LmmFit:
     def variance_components(self) -> pd.DataFrame:
         """The random-effect variances, correlations and the residual variance.
 
-        Columns ``group, term, variance, std_dev, corr``: one row per random-effect
-        variance (``corr`` empty), one row per correlation (``term`` is
-        ``"corr(a, b)"``, ``variance`` the covariance, ``corr`` the correlation) and a
-        last ``Residual`` row. Validated against lme4's ``VarCorr``
-        (tests/test_lme4_reference.py).
+        Columns ``group, term, variance, std_dev, covariance, corr``, each meaning one
+        thing: one row per random effect (its ``variance`` and ``std_dev``), one row per
+        pair of correlated effects (``term`` is ``"corr(a, b)"``: their ``covariance`` and
+        ``corr``, the correlation) and a last ``Residual`` row (the residual variance,
+        statsmodels' "Scale"). Cells that do not apply are NaN. Validated against lme4's
+        ``VarCorr`` (tests/test_lme4_reference.py); :meth:`statsmodels_lines` says which
+        cell holds each line of statsmodels' summary.
         """
         design = self.state.design
         chols = block_factors(design, user_theta(design, self.state.theta))
@@ -225,13 +272,13 @@ class LmmFit:
             cov = self.scale * chol @ chol.T
             sd = np.sqrt(np.diag(cov))
             for name, var, s in zip(block.terms, np.diag(cov), sd):
-                rows.append([block.group, name, var, s, np.nan])
+                rows.append([block.group, name, var, s, np.nan, np.nan])
             for i in range(len(block.terms)):
                 for j in range(i):
                     corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else np.nan
                     rows.append([block.group, f"corr({block.terms[j]}, {block.terms[i]})",
-                                 cov[i, j], np.nan, corr])
-        rows.append(["Residual", "", self.scale, math.sqrt(self.scale), np.nan])
+                                 np.nan, np.nan, cov[i, j], corr])
+        rows.append(["Residual", "", self.scale, math.sqrt(self.scale), np.nan, np.nan])
         return pd.DataFrame(rows, columns=VARIANCE_COLUMNS)
 
     # ------------------------------------------- random effects and predictions

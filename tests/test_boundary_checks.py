@@ -63,3 +63,35 @@ def test_interior_optima_get_no_extra_attempts(sleepstudy):
     assert list(fit.attempts["start"]) == ["lme4 start"]
     assert not [f for f in fit.health.findings if f.check == "boundary check"]
     assert np.isfinite(fit.loglik)
+
+
+def _near_boundary_data() -> pd.DataFrame:
+    """The design where a load-dependent boundary check once left an optimum 4e-5 lower:
+    y ~ x + (x | g), 10 groups of 10, a small intercept SD (tests/test_near_boundary.py's
+    simulate(15, 10, 10, "small intercept SD"))."""
+    rng = np.random.default_rng(15)
+    g = np.repeat(np.arange(10), 10)
+    x = rng.uniform(0, 4, 100)
+    sd = (rng.uniform(0.05, 0.2), 0.5)
+    b = rng.multivariate_normal([0, 0], np.diag(np.square(sd)), 10)
+    y = 1 + 0.5 * x + b[g, 0] + b[g, 1] * x + rng.normal(size=100)
+    return pd.DataFrame({"y": y, "x": x, "g": [f"s{i}" for i in g]})
+
+
+def test_the_fit_does_not_depend_on_the_machines_load(monkeypatch):
+    """Budgets (the boundary's Nelder-Mead check, the fallback's evaluations, when restarts
+    stop) come from a model of the design's cost, not the clock: with every evaluation
+    looking 100 times slower, the same attempts run and the same optimum is reported."""
+    from mixedkit.model import estimation
+
+    data = _near_boundary_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mk.MixedkitWarning)
+        idle = mk.fit_lmm("y ~ x + (x | g)", data)
+        clock = iter(np.arange(0.0, 1e7, 1.0))  # one second between two readings
+        monkeypatch.setattr(estimation.time, "perf_counter", lambda: float(next(clock)))
+        busy = mk.fit_lmm("y ~ x + (x | g)", data)
+    assert list(busy.attempts["start"]) == list(idle.attempts["start"])
+    assert "boundary check" in list(idle.attempts["start"])
+    assert busy.loglik == idle.loglik
+    np.testing.assert_array_equal(busy.state.theta, idle.state.theta)

@@ -72,8 +72,15 @@ def test_demo_prints_summary_and_writes_png(tmp_path, capsys):
     png = tmp_path / "demo.png"
     assert main(["demo", "--plot", str(png)]) == 0
     out = capsys.readouterr().out
-    assert "Linear mixed model fit by REML" in out and f"written to {png}" in out
+    assert "Linear mixed model fit by REML" in out
+    assert f"diagnostics figure written to {png.resolve()} (choose another file with --plot PATH)" in out
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_demo_says_where_its_default_figure_goes(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo"]) == 0
+    assert f"written to {tmp_path.resolve() / 'mixedkit-demo.png'}" in capsys.readouterr().out
 
 
 def test_fit_json_has_the_tables(csv, capsys):

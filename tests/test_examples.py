@@ -8,6 +8,7 @@ write land there), each in a new process, and must succeed. They name bundled da
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -66,3 +67,25 @@ def test_a_command_line_example_runs_as_written(example, tmp_path):
     out = _run(shlex.split(example)[1:], tmp_path)
     assert out.returncode == 0, f"{example}\n{out.stderr[-2000:]}"
     assert out.stdout.strip()
+
+
+def _readme_python() -> str:
+    """The README's Python blocks in order, as one script (the dask block needs a cluster)."""
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"),
+                        re.DOTALL)
+    return "\n".join(b for b in blocks if "scheduler-address" not in b)
+
+
+def test_the_readme_python_blocks_were_found():
+    script = _readme_python()
+    assert script.count("mk.fit_lmm(") >= 5 and "mk.fit_many(" in script
+
+
+@pytest.mark.slow
+def test_the_readme_python_examples_run_as_written(tmp_path):
+    """One fresh process runs every Python block of the README, top to bottom, as a reader
+    pasting them into a session would (each block may use names of the blocks above)."""
+    out = subprocess.run([sys.executable, "-c", _readme_python()], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=900, check=False,
+                         env={**os.environ, "MPLBACKEND": "Agg"})
+    assert out.returncode == 0, out.stderr[-3000:]

@@ -32,7 +32,7 @@ def test_table_columns_are_the_documented_vocabulary(fit):
     assert list(fit.fixed_effects.columns) == FIXED_COLUMNS == [
         "term", "estimate", "std_error", "statistic", "df", "p_value", "conf_low", "conf_high"]
     assert list(fit.variance_components.columns) == VARIANCE_COLUMNS == [
-        "group", "term", "variance", "std_dev", "corr"]
+        "group", "term", "variance", "std_dev", "covariance", "corr"]
     assert fit.fixed_effects.attrs == {"conf_level": 0.95, "df_method": "satterthwaite"}
     vc = fit.variance_components
     assert list(vc["term"]) == ["Intercept", "Days", "corr(Intercept, Days)", ""]

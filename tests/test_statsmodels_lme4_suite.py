@@ -55,7 +55,7 @@ def _cov_re(fit, terms: list[str]) -> np.ndarray:
         elif row.term.startswith("corr("):
             a, b = row.term[len("corr("):-1].split(", ")
             i, j = terms.index(a), terms.index(b)
-            cov[i, j] = cov[j, i] = row.variance  # the covariance (see variance_components)
+            cov[i, j] = cov[j, i] = row.covariance
     return cov
 
 

@@ -268,15 +268,31 @@ def _nelder_mead(obj, theta0, design, lower, maxfev: int | None = None):
     return x, f"Nelder-Mead: {res.message}; polished by L-BFGS-B: {msg}"
 
 
-# Seconds the fallback Nelder-Mead may take (estimated from the attempts before it).
+# Seconds the fallback Nelder-Mead may take (estimated as in _seconds_per_evaluation).
 _NELDER_MEAD_BUDGET = 10.0
 
+# Python's share of one engine evaluation (measured on small designs, idle machine).
+_EVALUATION_OVERHEAD = 2.5e-4
 
-def _budgeted_nelder_mead(attempts: list, n_theta: int):
-    """Nelder-Mead with at most 400 evaluations a parameter, fewer when the attempts so far
-    say that would exceed ``_NELDER_MEAD_BUDGET`` seconds (at least 50 a parameter)."""
-    evals = sum(a.n_evals for a in attempts)
-    per_eval = sum(a.seconds for a in attempts) / max(evals, 1)
+
+def _seconds_per_evaluation(obj, attempts: list) -> float:
+    """The cost of one evaluation that the budgets below are computed from.
+
+    On mixedkit's engine a model of the design (``Engine.seconds_per_evaluation`` plus
+    Python's share), not the clock: the same data must give the same fit on an idle and on
+    a busy machine (a sleepstudy-sized check took 0.41 s of its 0.5 s budget idle and was
+    skipped beside another process, leaving an optimum 4e-5 lower). statsmodels' objective
+    (``engine="statsmodels"``, the reference path) is timed: the attempts so far.
+    """
+    if isinstance(obj, EngineObjective):
+        return _EVALUATION_OVERHEAD + obj.engine.seconds_per_evaluation()
+    return sum(a.seconds for a in attempts) / max(sum(a.n_evals for a in attempts), 1)
+
+
+def _budgeted_nelder_mead(obj, attempts: list, n_theta: int):
+    """Nelder-Mead with at most 400 evaluations a parameter, fewer when that is expected to
+    exceed ``_NELDER_MEAD_BUDGET`` seconds (at least 50 a parameter)."""
+    per_eval = _seconds_per_evaluation(obj, attempts)
     maxfev = int(min(400 * n_theta, max(50 * n_theta, _NELDER_MEAD_BUDGET / max(per_eval,
                                                                                  1e-9))))
     return lambda obj, theta0, design, lower: _nelder_mead(obj, theta0, design, lower,
@@ -386,14 +402,15 @@ def _on_boundary(theta: np.ndarray, design, tol: float = SINGULAR_TOL) -> bool:
 NEAR_BOUNDARY = 1e-2
 
 
-# On models whose attempts so far took longer than this (seconds), the boundary restarts
-# stop once two attempts agree on the best log-likelihood within _CONFIRM_TOL.
+# On models whose attempts so far are expected to have taken longer than this (seconds,
+# _seconds_per_evaluation), the boundary restarts stop once two attempts agree on the best
+# log-likelihood within _CONFIRM_TOL.
 _CONFIRMED_AFTER_SECONDS = 2.0
 _CONFIRM_TOL = 1e-3
 
 # A derivative-free check of a boundary optimum runs when it is expected to cost at most
-# this many seconds (Nelder-Mead takes up to 400 evaluations a parameter; the fit's own
-# attempts measure an evaluation's cost).
+# this many seconds (Nelder-Mead takes up to 400 evaluations a parameter; an evaluation's
+# cost as in _seconds_per_evaluation).
 _CHECK_BUDGET_SECONDS = 0.5
 
 
@@ -435,7 +452,8 @@ def _boundary_checks(obj, best: _Best, attempts: list, design, lower,
         mirrored = first_theta.copy()
         mirrored[near], mirrored[off] = 1.0, -first_theta[off]
         restarts.append(("mirrored restart", mirrored))
-    expensive = sum(a.seconds for a in attempts) > _CONFIRMED_AFTER_SECONDS
+    per_eval = _seconds_per_evaluation(obj, attempts)
+    expensive = sum(a.n_evals for a in attempts) * per_eval > _CONFIRMED_AFTER_SECONDS
     for label, restart in restarts:
         result = _attempt(obj, "L-BFGS-B", label, _lbfgsb, restart, design, lower)
         best.consider(result, attempts)
@@ -446,8 +464,6 @@ def _boundary_checks(obj, best: _Best, attempts: list, design, lower,
         if expensive and best.ll - result[1] < _CONFIRM_TOL and agreeing >= 2:
             break
     checked = ["interior restarts"]
-    evals = sum(a.n_evals for a in attempts)
-    per_eval = sum(a.seconds for a in attempts) / max(evals, 1)
     if derivative_free and per_eval * 400 * design.n_theta <= _CHECK_BUDGET_SECONDS:
         inside = best.theta.copy()
         inside[diag] = np.maximum(inside[diag], lower + 0.1)
@@ -523,7 +539,7 @@ def estimate(design, reml: bool, start: np.ndarray | None = None,
             if run is _nelder_mead:
                 if best.theta is not None and _on_boundary(best.theta, design, NEAR_BOUNDARY):
                     break  # the boundary checks below re-examine it (and cost less)
-                run = _budgeted_nelder_mead(attempts, design.n_theta)
+                run = _budgeted_nelder_mead(obj, attempts, design.n_theta)
             best.consider(_attempt(obj, name, label, run, theta0, design, lower), attempts)
             if best.converged:
                 break

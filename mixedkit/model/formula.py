@@ -124,6 +124,13 @@ class RandomTerm:
         parts = ["1" if self.intercept else "0", *self.exprs]
         return " + ".join(parts)
 
+    def lme4(self, names: NameMap) -> str:
+        """The term in lme4's syntax with the user's column names: ``(Days | Subject)``,
+        ``(0 + x | g)``, ``(1 | a:b)``."""
+        exprs = [names.restore(e) for e in self.exprs]
+        lhs = (" + ".join(exprs) if exprs else "1") if self.intercept else " + ".join(["0", *exprs])
+        return f"({lhs} | {':'.join(names.restore(f) for f in self.factor)})"
+
 
 @dataclass(frozen=True)
 class ParsedFormula:

@@ -89,6 +89,8 @@ class PreparedData:
     report: Report = field(default_factory=lambda: Report("data checks"))
     weights: np.ndarray | None = None  # prior weights of the rows used (None: all 1)
     weights_name: str | None = None  # the column (or "weights" for an array)
+    # statsmodels-style arguments as given ("groups='Subject', re_formula='~Days'"), or ""
+    keywords: str = ""
     # each factor's level codes and labels, computed on first use (by this class only):
     # sorting 125,000 text ids takes 60 ms, and the checks, the design and patsy's coding
     # all need them
@@ -688,6 +690,8 @@ def prepare(
     frame = sub.copy()
     frame.columns = [names.safe[c] for c in used]
     prep = PreparedData(frame, parsed, names, random, len(data), counts, dropped_index, report)
+    given = (("groups", groups), ("re_formula", re_formula), ("vc_formula", vc_formula))
+    prep.keywords = ", ".join(f"{k}={v!r}" for k, v in given if v is not None)
     if w is not None:
         prep.weights = _checked_weights(w.loc[frame.index] if len(dropped_index) else w)
         prep.weights_name = str(w.name)

@@ -57,7 +57,7 @@ class _Job:
 _TABLES = {
     "fixed_effects": ["term", "estimate", "std_error", "statistic", "df", "p_value", "conf_low",
                       "conf_high"],
-    "variance_components": ["group", "term", "variance", "std_dev", "corr"],
+    "variance_components": ["group", "term", "variance", "std_dev", "covariance", "corr"],
     "icc": ["group", "kind", "estimate", "conf_low", "conf_high"],
 }
 
@@ -258,7 +258,7 @@ class ManyFits:
         statistic, df, p_value, conf_low, conf_high``), and ``p_adjusted`` with
         ``p_adjust``.
     variance_components : DataFrame
-        The keys, then ``group, term, variance, std_dev, corr``.
+        The keys, then ``group, term, variance, std_dev, covariance, corr``.
     failures : DataFrame
         One row per model that could not be fitted: the keys, ``error`` (the
         exception's type) and ``message``.
