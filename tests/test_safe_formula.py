@@ -165,6 +165,8 @@ INJECTIONS = [
     ("y ~ x[0] + (1 | g)", r"a subscript \(indexing\) 'x\[0\]'"),
     ("y ~ I(x[::2]) + (1 | g)", r"a subscript"),
     ("y ~ I(f'{x}') + (1 | g)", r"the prefixed string f'\{x\}'.*f-strings"),
+    # Python 3.12+ tokenizes f-strings piece by piece: the same message, the whole string
+    ('y ~ I(f"{f\'{x}\'}!") + (1 | g)', r"the prefixed string f\"\{f'\{x\}'\}!\".*f-strings"),
     ("y ~ I((a := x)) + (1 | g)", r"an assignment expression \(:=\) 'a := x'"),
     ("y ~ C(*x) + (1 | g)", r"\* unpacking in C\(\.\.\.\)"),
     ("y ~ C(x, **opts) + (1 | g)", r"\*\* unpacking in C\(\.\.\.\)"),

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import io
+import itertools
 import keyword
 import re
 import tokenize
@@ -220,7 +221,8 @@ class _Checker:
         """Python's tokens of ``text`` (as patsy reads it), and whether a bracket is open."""
         tokens = []
         try:
-            for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            stream = tokenize.generate_tokens(io.StringIO(text).readline)
+            for tok in stream:
                 if tok.type == tokenize.ENDMARKER:
                     break
                 if tok.type in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
@@ -231,6 +233,10 @@ class _Checker:
                 if tok.type == tokenize.STRING:
                     self.check_string(tok.string)
                 elif tok.type not in (tokenize.NAME, tokenize.NUMBER, tokenize.OP):
+                    if tokenize.tok_name.get(tok.type, "") == "FSTRING_START":
+                        # Python 3.12+ splits an f-string into tokens: refuse it whole,
+                        # named as the string token of earlier Pythons names it
+                        self.check_string(_whole_fstring(text, tok, stream))
                     if tokenize.tok_name.get(tok.type, "").startswith("FSTRING"):
                         raise self.refuse("an f-string")
                     raise self.refuse(f"the character {self.restore(tok.string)!r}",
@@ -596,3 +602,18 @@ def check_translated(prep) -> None:
             _Checker(text, None, "formula").run()
         except FormulaError as err:
             raise FormulaError(prep.names.restore(str(err))) from None
+
+
+def _whole_fstring(text: str, start, stream) -> str:
+    """The f-string that begins at the ``FSTRING_START`` token ``start`` (Python 3.12+),
+    read to its matching ``FSTRING_END`` from the token ``stream``."""
+    depth = 1
+    for tok in stream:
+        name = tokenize.tok_name.get(tok.type, "")
+        depth += {"FSTRING_START": 1, "FSTRING_END": -1}.get(name, 0)
+        if depth == 0:
+            lines = text.splitlines(keepends=True)
+            offsets = [0, *itertools.accumulate(len(line) for line in lines)]
+            return text[offsets[start.start[0] - 1] + start.start[1]:
+                        offsets[tok.end[0] - 1] + tok.end[1]]
+    return start.string
