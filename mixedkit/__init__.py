@@ -25,6 +25,8 @@ from .errors import (
     MixedkitError,
     MixedkitWarning,
     StatsmodelsLimitError,
+    WorkerLostError,
+    WorkerWarning,
 )
 
 __all__ = [
@@ -41,6 +43,8 @@ __all__ = [
     "MixedkitError",
     "MixedkitWarning",
     "StatsmodelsLimitError",
+    "WorkerLostError",
+    "WorkerWarning",
     "__version__",
     "check_assumptions",
     "check_data",

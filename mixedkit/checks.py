@@ -7,8 +7,6 @@ sits on top of validation and design, so the report holds exactly what
 
 from __future__ import annotations
 
-import pandas as pd
-
 from .errors import MixedkitError
 from .findings import Finding, Report
 from .model.design import build_design
@@ -32,7 +30,9 @@ def check_data(formula, data=None, *, groups=None, re_formula=None, vc_formula=N
         lme4-style formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
         ``check_data(data, formula)`` is accepted too.
     data : DataFrame
-        Long-format data (one row per observation). Never modified.
+        Long-format data (one row per observation). Never modified. pandas; a polars
+        DataFrame, a pyarrow Table or any frame with the dataframe interchange protocol
+        is converted once, as :func:`~mixedkit.fit_lmm` converts it.
     groups, re_formula, vc_formula, weights, missing
         As in :func:`~mixedkit.fit_lmm`.
 
@@ -44,7 +44,7 @@ def check_data(formula, data=None, *, groups=None, re_formula=None, vc_formula=N
         ``check, severity, what, why, fix``. An error finding carries the message
         fit_lmm would raise.
     """
-    if isinstance(formula, pd.DataFrame) and isinstance(data, str):
+    if not isinstance(formula, str) and isinstance(data, str):  # check_data(data, formula)
         formula, data = data, formula
     report = Report("data checks")
     try:

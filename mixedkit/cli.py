@@ -32,7 +32,9 @@ _ANOVA_EXAMPLE = ('example:\n  mixedkit anova ergostool "effort ~ Type + (1 | Su
 _MEANS_EXAMPLE = ('example:\n  mixedkit means ergostool "effort ~ Type + (1 | Subject)" Type '
                   '--contrasts')
 _POWER_EXAMPLE = ('example:\n  mixedkit power sleepstudy "Reaction ~ Days + (Days | Subject)" Days '
-                  '--effect 5 --n-groups 10,20,40 --sims 500 --plot power.png\n\n'
+                  '--effect 5 --n-groups 10,20,40 --sims 500 --plot power.png\n'
+                  '  mixedkit power sleepstudy "Reaction ~ Days + (Days | Subject)" Days '
+                  '--effect 5 --target 0.8 --sims 200\n\n'
                   'Without --seed a fresh seed is drawn and printed in the header: pass it as\n'
                   '--seed to repeat the run exactly (any --jobs gives the same table).')
 _DEMO_EXAMPLE = "example:\n  mixedkit demo --plot demo.png"
@@ -206,6 +208,10 @@ def _parser() -> argparse.ArgumentParser:
                         "as --test; default: satterthwaite)")
     w.add_argument("--alpha", metavar="A", default="0.05",
                    help="significance level (default: %(default)s)")
+    w.add_argument("--target", metavar="P",
+                   help="find the smallest number of groups (or rows per group, when only "
+                        "--n-per-group lists sizes) whose power reaches P, e.g. 0.8: read "
+                        "from the listed sizes, or searched for from the pilot's size")
     w.add_argument("--seed", metavar="S",
                    help="integer seed of the simulation (default: a fresh one, printed in the "
                         "header)")
@@ -216,7 +222,7 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--plot", metavar="PNG", help="also write the power curve figure here")
     w.add_argument("--json", action="store_true", help="print JSON instead of text")
     w.add_argument("--quiet", action="store_true",
-                   help="no progress line on stderr (shown for runs longer than two seconds)")
+                   help="no progress bar on stderr (shown for runs longer than two seconds)")
     for command in (f, c, m, a, n, w):
         command.add_argument(
             "--weights", metavar="COLUMN",
@@ -428,6 +434,15 @@ def _power_settings(args) -> dict:
     if not 0 < alpha < 1:
         raise _UsageError(f"--alpha takes a number between 0 and 1 such as 0.05; got "
                           f"{args.alpha!r}")
+    target = None
+    if args.target is not None:
+        try:
+            target = float(args.target)
+        except ValueError:
+            target = math.nan
+        if not 0 < target < 1:
+            raise _UsageError(f"--target takes a power between 0 and 1 such as 0.8; got "
+                              f"{args.target!r}")
     if args.seed is None:
         seed = secrets.randbelow(10**6)
     else:
@@ -446,7 +461,7 @@ def _power_settings(args) -> dict:
                         if args.n_per_group is not None else None),
         "along": args.along,
         "n_sims": _whole_numbers(args.sims, "--sims", many=False)[0],
-        "test": test, "alpha": alpha, "seed": seed,
+        "test": test, "alpha": alpha, "target": target, "seed": seed,
         "n_jobs": (_whole_numbers(args.jobs, "--jobs", many=False)[0]
                    if args.jobs is not None else None),
         "progress": not args.quiet,
@@ -475,9 +490,11 @@ def _power_command(args) -> None:
             "formula": fit.formula, "term": attrs["term"], "test": attrs["test"],
             "alpha": attrs["alpha"], "conf_level": attrs["conf_level"], "along": along,
             "seed": settings["seed"], "method": fit.method, "table": _records(table),
-            "warnings": notes}), indent=1))
+            "target": attrs.get("target"), "warnings": notes}), indent=1))
     else:
         _print_power(table, fit, along, settings["seed"])
+        if "target" in attrs:
+            print(_target_sentence(attrs["target"], along))
     if args.plot:
         import matplotlib
 
@@ -486,6 +503,17 @@ def _power_command(args) -> None:
 
         _write_figure(plot_power(table).figure, args.plot)
         print(f"power figure written to {args.plot}", file=sys.stderr)
+
+
+def _target_sentence(found: dict, along: str) -> str:
+    """power_lmm's ``.attrs["target"]`` in words."""
+    what = f"groups of {along}" if found["size"] == "n_groups" else f"rows per group of {along}"
+    if found["smallest"] is None:
+        return f"No size simulated reaches power {found['power']:g}."
+    high = found["conf_high"] if found["conf_high"] is not None else "more"
+    return (f"Smallest number of {what} with power >= {found['power']:g}: "
+            f"{found['smallest']} (within the Monte Carlo error: {found['conf_low']} to {high}; "
+            "more --sims narrow it).")
 
 
 def _print_power(table, fit, along: str, seed: int) -> None:

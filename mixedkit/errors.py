@@ -23,6 +23,8 @@ __all__ = [
     "MixedkitError",
     "MixedkitWarning",
     "StatsmodelsLimitError",
+    "WorkerLostError",
+    "WorkerWarning",
     "closest_names",
     "did_you_mean",
 ]
@@ -71,6 +73,12 @@ class FitError(MixedkitError, RuntimeError):
     """No estimation attempt produced a valid likelihood."""
 
 
+class WorkerLostError(MixedkitError, RuntimeError):
+    """Worker processes of a parallel run (bootstrap, power simulation, ``fit_many``) kept
+    dying, on mixedkit's process pool and on the fresh pools it started to finish the work,
+    or a process pool passed as ``executor=`` broke (mixedkit cannot replace it)."""
+
+
 class MixedkitWarning(UserWarning):
     """Base class of every warning issued by mixedkit."""
 
@@ -81,6 +89,11 @@ class DataWarning(MixedkitWarning):
 
 class FitWarning(MixedkitWarning):
     """The fit finished but its health report has a problem (see ``fit.health``)."""
+
+
+class WorkerWarning(MixedkitWarning):
+    """A worker process of a parallel run died (out of memory, a crash) and mixedkit re-ran
+    its unfinished work on a fresh pool; the results are the same as without the loss."""
 
 
 # Suggestions for the messages: the name a user likely meant.

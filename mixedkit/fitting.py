@@ -12,6 +12,7 @@ from .arguments import InferenceOptions, check_choice, check_reml
 from .errors import InputTypeError
 from .model.design import build_design
 from .model.estimation import ENGINES, estimate
+from .model.frames import as_pandas
 from .model.safe_formula import check_model_formulas, check_translated
 from .model.state import FitState
 from .model.validation import prepare, warn_dropped
@@ -76,8 +77,11 @@ def fit_lmm(
         terms on one factor. Names that are not Python identifiers go in backticks.
         Without random terms, give ``groups=`` (statsmodels style).
     data : DataFrame
-        Long format: one row per observation. Never modified. A pandas Categorical
-        keeps its category order (the first category is the reference level).
+        Long format: one row per observation. Never modified. pandas; a polars
+        DataFrame, a pyarrow Table or any frame with the dataframe interchange protocol
+        is converted once (every result is pandas). A pandas Categorical, a polars Enum
+        or an Arrow dictionary keeps its category order (the first category is the
+        reference level); a polars Categorical's levels are sorted, as text's are.
     groups : str, Series or array, optional
         Grouping column, statsmodels style (random intercept unless ``re_formula``): its
         name, or one label per row as statsmodels takes it (``groups=data["Subject"]``; a
@@ -181,8 +185,10 @@ def fit_without_warnings(formula: str, data: pd.DataFrame, *, env=None,
     ``crosscheck=False`` leaves out the statsmodels log-likelihood at the optimum that
     ``fit.attempts.attrs`` otherwise evaluates on first access (it costs a second patsy
     design): for :func:`~mixedkit.fit_many`, where every other number is the same as fit_lmm's.
-    ``env`` is the patsy environment formulas are evaluated in.
+    ``env`` is the patsy environment formulas are evaluated in. ``data`` from polars or
+    pyarrow is converted here, once (:func:`~mixedkit.model.frames.as_pandas`).
     """
+    data = as_pandas(data, "data")
     if safe_formula:
         check_model_formulas(formula, data, re_formula, vc_formula)
     reml = check_reml(reml)

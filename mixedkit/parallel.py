@@ -14,9 +14,18 @@ response) goes through :func:`run_tasks`:
 - **Chunks.**  Items are dealt round-robin into at most ``8 x workers`` chunks (at
   least one item each), so the per-task overhead (a pickle, a round trip) is paid a
   few dozen times however many items there are, and a curve whose later points are
-  slower still spreads evenly.
+  slower still spreads evenly. In this process (``n_jobs=1``) a chunk costs nothing:
+  one per item (up to 1000), so the progress bar moves with each.
 - **Reproducible.**  Items carry their own seeds (:func:`spawn_seeds`): results do not
   depend on the executor, the number of workers or the chunking.
+- **Lost workers.**  When a process of mixedkit's own pool dies (the out-of-memory
+  killer, a crash in a BLAS library), the finished chunks are kept and the unfinished
+  ones re-run on a fresh pool (at most ``MAX_FRESH_POOLS`` times), with a
+  ``WorkerWarning``; the results are those of an undisturbed run.
+  A pool that keeps breaking, or a broken pool the user passed, raises
+  ``WorkerLostError``. (dask replaces lost workers itself.)
+- **Progress.**  A ``tqdm.auto`` bar on stderr (a widget in Jupyter where ipywidgets is
+  installed), shown once a run has taken ``PROGRESS_DELAY`` seconds.
 """
 
 from __future__ import annotations
@@ -24,19 +33,34 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import signal
 import sys
-import time
+import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+from tqdm import TqdmWarning
 
 from .arguments import check_positive_int
-from .errors import InputTypeError
+from .errors import InputTypeError, WorkerLostError, WorkerWarning
 
-__all__ = ["check_n_jobs", "run_tasks", "spawn_seeds"]
+with warnings.catch_warnings():
+    # In a Jupyter kernel without ipywidgets, tqdm.auto warns "IProgress not found" and
+    # falls back to the text bar, which renders there too: no need to tell every user.
+    warnings.simplefilter("ignore", TqdmWarning)
+    from tqdm.auto import tqdm
 
+__all__ = ["MAX_FRESH_POOLS", "PROGRESS_DELAY", "check_n_jobs", "run_tasks", "spawn_seeds"]
+
+#: Seconds a run must take before its progress bar appears (short runs stay silent).
+PROGRESS_DELAY = 2.0
+#: Fresh process pools mixedkit starts, per run, to replace one whose worker died.
+MAX_FRESH_POOLS = 2
+
+_MAX_CHUNKS_HERE = 1000  # in this process a chunk costs nothing: the bar moves per item
 _SHARED: dict[str, object] = {}  # a worker's copy of each run's shared data
 _RUN_IDS = itertools.count()
 
@@ -83,14 +107,29 @@ def run_tasks(task: Callable, shared: tuple, items: Sequence, *, executor=None,
         Workers of the default pool (default: ``os.cpu_count()``; 1 runs in this
         process). With a given executor, only used to size the chunks.
     progress : bool
-        Report progress on stderr once the run has taken more than two seconds.
+        A progress bar on stderr (``tqdm.auto``: a widget in Jupyter), shown once the run
+        has taken ``PROGRESS_DELAY`` seconds; False shows none.
     label, unit : str
-        Words of the progress line (``"power simulation: 120/500 fits ..."``).
+        Words of the progress bar (``"power simulation:  24%| ... | 120/500 [...fits/s]"``)
+        and of the messages.
 
     Returns
     -------
     list
         ``result[i]`` belongs to ``items[i]``.
+
+    Raises
+    ------
+    WorkerLostError
+        Worker processes of mixedkit's own pool died on the first pool and on
+        ``MAX_FRESH_POOLS`` fresh ones, or a process pool given as ``executor``
+        broke (mixedkit cannot replace a pool it did not create).
+
+    Warns
+    -----
+    WorkerWarning
+        A worker process of mixedkit's own pool died and the unfinished chunks were
+        re-run on a fresh pool; the results are the same as without the loss.
     """
     n_jobs = check_n_jobs(n_jobs)
     items = list(items)
@@ -98,43 +137,188 @@ def run_tasks(task: Callable, shared: tuple, items: Sequence, *, executor=None,
         return []
     executor = _as_executor(executor)
     workers = _workers(executor, n_jobs)
-    n_chunks = min(len(items), 8 * workers) if workers > 1 else min(len(items), 8)
-    chunks = [items[i::n_chunks] for i in range(n_chunks)]
-    own = executor is None
-    key = f"{os.getpid()}-{next(_RUN_IDS)}"
-    if own:
-        executor = ProcessPoolExecutor(max_workers=min(workers, len(items)), initializer=_start_worker,
-                                       initargs=(key, shared)) \
-            if workers > 1 and len(items) > 1 else _SerialExecutor()
-    start, done, results = time.perf_counter(), 0, [None] * n_chunks
-    futures: dict = {}
-    try:
-        submit, payload = _submitter(executor, own, key, shared)
-        futures = {submit(_run_chunk, task, payload, chunk): i for i, chunk in enumerate(chunks)}
-        for future in as_completed(futures):
-            i = futures[future]
-            results[i] = future.result()
-            done += len(chunks[i])
-            elapsed = time.perf_counter() - start
-            if progress and elapsed > 2:
-                print(f"\r{label}: {done}/{len(items)} {unit}, {elapsed:.0f} s",
-                      end="" if done < len(items) else "\n", file=sys.stderr, flush=True)
-    except BaseException:  # a failed chunk or Ctrl-C: do not wait for the rest
-        for future in futures:
-            future.cancel()
-        raise
-    finally:
-        if own:
-            executor.shutdown(wait=True, cancel_futures=True)
+    here = executor is None and (workers == 1 or len(items) == 1)
+    n_chunks = min(len(items), _MAX_CHUNKS_HERE if here else 8 * workers)
+    run = _Run(task, shared, [items[i::n_chunks] for i in range(n_chunks)], label, unit)
+    with tqdm(total=len(items), desc=label, unit=unit, delay=PROGRESS_DELAY, miniters=1,
+              disable=not progress, file=sys.stderr) as run.bar:
+        if executor is not None:
+            run.on_given_executor(executor)
+        elif here:
+            run.here()
+        else:
+            run.on_own_pools(workers)
+    if run.losses:  # after the bar has closed, so that the two do not interleave
+        warnings.warn(run.recovered(), WorkerWarning, stacklevel=_user_stacklevel())
     # Undo the round-robin dealing so result i belongs to item i.
     out = [None] * len(items)
-    for i, part in enumerate(results):
-        if len(part) != len(chunks[i]):
+    for i, part in enumerate(run.results):
+        if len(part) != len(run.chunks[i]):
             raise RuntimeError(f"{label}: a task returned {len(part)} results for "
-                               f"{len(chunks[i])} items")
+                               f"{len(run.chunks[i])} items")
         for j, value in enumerate(part):
             out[i + j * n_chunks] = value
     return out
+
+
+class _Run:
+    """One call of :func:`run_tasks`: its chunks, their results so far, its progress bar."""
+
+    def __init__(self, task, shared, chunks, label, unit):
+        self.task, self.shared, self.chunks = task, shared, chunks
+        self.label, self.unit = label, unit
+        self.results: list = [None] * len(chunks)
+        self.todo = set(range(len(chunks)))  # chunks without a result yet
+        self.key = f"{os.getpid()}-{next(_RUN_IDS)}"
+        self.bar = None
+        self.losses: list = []  # (why the worker died, chunks re-run, items re-run) per pool
+
+    def _keep(self, i: int, result) -> None:
+        self.results[i] = result
+        self.todo.discard(i)
+        self.bar.update(len(self.chunks[i]))
+
+    def _items_in(self, chunks) -> int:
+        return sum(len(self.chunks[i]) for i in chunks)
+
+    def here(self) -> None:
+        """One chunk after the other in this process (the bar moves after each)."""
+        for i in range(len(self.chunks)):
+            self._keep(i, _run_chunk(self.task, self.shared, self.chunks[i]))
+
+    def on_given_executor(self, executor) -> None:
+        submit, payload = _submitter(executor, self.shared)
+        try:
+            self._collect(submit, payload)
+        except BrokenProcessPool as err:
+            raise WorkerLostError(
+                f"{self.label}: the process pool passed as executor= broke: a worker process "
+                f"died ({_death_cause(getattr(executor, '_processes', None))}), and mixedkit "
+                f"cannot replace a pool it did not create; {self._finished()} had finished. "
+                "Leave executor= unset (mixedkit's own pool re-runs the unfinished work on a "
+                "fresh pool), use fewer worker processes (they need less memory), or run on a "
+                "dask cluster (executor=client), which replaces lost workers") from err
+
+    def on_own_pools(self, workers: int) -> None:
+        """mixedkit's process pool; a fresh one for the unfinished chunks when it breaks."""
+        losses = self.losses
+        while True:
+            pool = ProcessPoolExecutor(max_workers=min(workers, len(self.todo)),
+                                       initializer=_start_worker,
+                                       initargs=(self.key, self.shared))
+            processes = getattr(pool, "_processes", None)  # read back only to say why
+            try:
+                self._collect(pool.submit, _SharedKey(self.key))
+                break
+            except BrokenProcessPool as err:
+                broken = err
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+            losses.append((_death_cause(processes), len(self.todo), self._items_in(self.todo)))
+            if len(losses) > MAX_FRESH_POOLS:
+                raise WorkerLostError(self._gave_up(workers)) from broken
+            self.bar.set_postfix_str(f"a worker died: re-running {_n(len(self.todo), 'chunk')}",
+                                     refresh=False)
+        if losses:
+            self.bar.set_postfix_str("", refresh=False)
+
+    def _collect(self, submit, payload) -> None:
+        """Submit the unfinished chunks; keep each result as it arrives.
+
+        When the pool breaks, every chunk that had finished keeps its result (some may
+        not have been reached by ``as_completed`` yet) before the error goes up.
+        """
+        futures: dict = {}
+        try:
+            for i in sorted(self.todo):
+                futures[submit(_run_chunk, self.task, payload, self.chunks[i])] = i
+            for future in as_completed(futures):
+                self._keep(futures[future], future.result())
+        except BrokenProcessPool:
+            for future, i in futures.items():
+                if i in self.todo and future.done() and not future.cancelled() \
+                        and future.exception() is None:
+                    self._keep(i, future.result())
+            raise
+        except BaseException:  # a failed chunk or Ctrl-C: do not wait for the rest
+            for future in futures:
+                future.cancel()
+            raise
+
+    def _finished(self) -> str:
+        n_items = self._items_in(range(len(self.chunks)))
+        return f"{n_items - self._items_in(self.todo)} of {n_items} {self.unit}"
+
+    def recovered(self) -> str:
+        """The warning's text once the unfinished work of broken pools has been re-run."""
+        n_items = self._items_in(range(len(self.chunks)))
+        causes = "; ".join(dict.fromkeys(cause for cause, _, _ in self.losses))
+        reruns = [f"{_n(c, 'unfinished chunk')} ({i} of {n_items} {self.unit})"
+                  for _, c, i in self.losses]
+        if len(self.losses) == 1:
+            what = (f"a worker process died ({causes}); the {reruns[0]} "
+                    f"{'was' if self.losses[0][1] == 1 else 'were'} re-run on a fresh pool")
+        else:
+            what = (f"worker processes died {len(self.losses)} times ({causes}); each time the "
+                    f"unfinished chunks were re-run on a fresh pool ({', then '.join(reruns)})")
+        return (f"{self.label}: {what}. The results are the same as without the loss (each "
+                "task carries its own seed). If it recurs, use fewer workers (n_jobs=), which "
+                "need less memory")
+
+    def _gave_up(self, workers: int) -> str:
+        causes = "; ".join(dict.fromkeys(cause for cause, _, _ in self.losses))
+        fewer = max(1, workers // 2)
+        jobs = f"n_jobs={fewer}; n_jobs=1 runs in this process" if fewer > 1 else \
+            "n_jobs=1 runs in this process"
+        return (f"{self.label}: worker processes died {len(self.losses)} times ({causes}), on "
+                f"mixedkit's pool and on the {_n(MAX_FRESH_POOLS, 'fresh pool')} started to "
+                f"finish the work; {self._finished()} had finished. Use fewer worker processes "
+                f"({jobs}), which need less memory; make each fit smaller (fewer groups or "
+                "rows per data set); or run on a dask cluster (executor=client), which "
+                "replaces lost workers")
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+_CRASH_SIGNALS = {"SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT"}
+
+
+def _death_cause(processes) -> str:
+    """Why a pool's worker died, read from the processes' exit codes where they tell.
+
+    A broken pool stops its other workers with SIGTERM, so that code says nothing.
+    """
+    generic = "killed by the system, e.g. out of memory, or crashed"
+    try:
+        codes = [p.exitcode for p in list(processes.values())]
+    except Exception:  # noqa: BLE001 - private to concurrent.futures; only for the message
+        return generic
+    for code in codes:
+        if code is None or code == 0 or code == -getattr(signal, "SIGTERM", 15):
+            continue
+        if code > 0:
+            return f"exited with code {code}"
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        if name == "SIGKILL":
+            return "killed by SIGKILL, as the system's out-of-memory killer does"
+        if name in _CRASH_SIGNALS:
+            return f"crashed with {name}, e.g. in a BLAS library"
+        return f"killed by {name}"
+    return generic
+
+
+def _user_stacklevel() -> int:
+    """The stack level of the first caller outside mixedkit (for warnings)."""
+    package = __name__.rpartition(".")[0]
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(package + "."):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 # ------------------------------------------------------------------ executors
@@ -175,10 +359,9 @@ def _workers(executor, n_jobs: int | None) -> int:
     return int(getattr(executor, "_max_workers", None) or os.cpu_count() or 1)
 
 
-def _submitter(executor, own: bool, key: str, shared: tuple):
-    """How to submit a chunk, and what stands for ``shared`` in each submission."""
-    if own and isinstance(executor, ProcessPoolExecutor):
-        return executor.submit, _SharedKey(key)  # the initializer put it on every worker
+def _submitter(executor, shared: tuple):
+    """How to submit a chunk to a given executor, and what stands for ``shared`` in each
+    submission (mixedkit's own pool gets it through its initializer instead)."""
     client = _dask_client(executor)
     if client is not None:
         scattered = client.scatter(list(shared), broadcast=True, hash=False)
@@ -232,14 +415,3 @@ def _on_dask_worker() -> bool:
         return True
     except (ImportError, ValueError):
         return False
-
-
-class _SerialExecutor(Executor):
-    """Runs tasks immediately (one core, or a single item)."""
-    def submit(self, fn, /, *args, **kwargs):
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as err:  # noqa: BLE001 - delivered through the future
-            future.set_exception(err)
-        return future

@@ -186,11 +186,11 @@ class LmmFit:
     def statsmodels_lines(self) -> pd.DataFrame:
         """Where each line of statsmodels' ``summary()`` is in mixedkit's tables.
 
-        For the model in :attr:`statsmodels_call`: ``"Subject Var"`` is the ``variance`` of
-        the ``Subject``/``Intercept`` row of :attr:`variance_components`, ``"Subject x Days
+        For the model in ``statsmodels_call``: ``"Subject Var"`` is the ``variance`` of
+        the ``Subject``/``Intercept`` row of ``variance_components``, ``"Subject x Days
         Cov"`` the ``covariance`` of its ``corr(Intercept, Days)`` row, ``"Days Var"`` the
         ``variance`` of ``Days``, ``"Scale"`` the residual variance, each fixed effect's
-        ``Coef.`` its ``estimate`` in :attr:`fixed_effects`. statsmodels writes ``"Group"``
+        ``Coef.`` its ``estimate`` in ``fixed_effects``. statsmodels writes ``"Group"``
         for the random intercept when ``groups=`` is an array rather than a column name.
 
         Returns
@@ -262,7 +262,7 @@ class LmmFit:
         pair of correlated effects (``term`` is ``"corr(a, b)"``: their ``covariance`` and
         ``corr``, the correlation) and a last ``Residual`` row (the residual variance,
         statsmodels' "Scale"). Cells that do not apply are NaN. Validated against lme4's
-        ``VarCorr`` (tests/test_lme4_reference.py); :meth:`statsmodels_lines` says which
+        ``VarCorr`` (tests/test_lme4_reference.py); :meth:`~mixedkit.LmmFit.statsmodels_lines` says which
         cell holds each line of statsmodels' summary.
         """
         design = self.state.design
@@ -338,7 +338,9 @@ class LmmFit:
         ----------
         newdata : DataFrame, optional
             Must have every column the model uses except the response (population-level
-            predictions need only the fixed part's columns).
+            predictions need only the fixed part's columns). pandas; a polars DataFrame, a
+            pyarrow Table or any frame with the dataframe interchange protocol is converted
+            once.
         include_random : bool, default True
             Conditional predictions (with each row's group's random effects);
             ``False`` gives population-level predictions (X beta).
@@ -390,7 +392,8 @@ class LmmFit:
         n_jobs : int, optional
             Workers of the default pool (default: all cores; 1: this process).
         progress : bool, default True
-            Progress on stderr for long bootstrap runs.
+            A progress bar (tqdm; a widget in Jupyter) on stderr for bootstrap runs longer
+            than two seconds; False shows none.
 
         Returns
         -------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -306,6 +307,19 @@ def test_power_table_has_the_requested_sizes(csv, capsys):
         assert r[7:9] == ["20", "0"]
 
 
+def test_power_target_prints_the_smallest_size(csv, capsys):
+    assert main(_power(csv, "--effect", "5", "--n-groups", "6,10,14,18", "--target", "0.5",
+                       "--seed", "1")) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert re.fullmatch(r"Smallest number of groups of Subject with power >= 0.5: \d+ \(within "
+                        r"the Monte Carlo error: \d+ to (\d+|more); more --sims narrow it\)\.",
+                        last), last
+    assert main(_power(csv, "--effect", "5", "--n-groups", "6,10", "--target", "0.5",
+                       "--seed", "1", "--json")) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data["target"]) == {"power", "size", "smallest", "conf_low", "conf_high"}
+
+
 def test_power_curve_over_effects_and_rows_per_group_as_json(csv, capsys):
     assert main(_power(csv, "--effect=-2,8", "--n-per-group", "5,20", "--test", "lrt",
                        "--alpha", "0.1", "--seed", "4", "--json")) == 0
@@ -357,6 +371,8 @@ def test_power_without_seed_prints_one_that_repeats_the_run(csv, capsys):
                              "2,5,10; got 'big' in '5,big'")),
     (["--sims", "1e3"], "--sims takes a whole number above 0; got '1e3'"),
     (["--alpha", "5"], "--alpha takes a number between 0 and 1"),
+    (["--target", "80"], "--target takes a power between 0 and 1 such as 0.8; got '80'"),
+    (["--n-groups", "2,6"], "n_groups=2: 2 levels of 'Subject' cannot estimate the variance"),
     (["--seed", "x"], "--seed takes a whole number"),
     (["--test", "lrt", "--df-method", "normal"], "--test lrt and --df-method normal disagree"),
     (["--test", "kenward-roger", "--ml"], "needs a REML pilot fit: drop --ml"),

@@ -159,7 +159,7 @@ def test_fit_options_reach_every_fit(data):
     (lambda d: mk.fit_many("time + (1 | subject)", d, responses=["gene1"]),
      mk.InputTypeError, r"formula must be a model formula"),
     (lambda d: mk.fit_many("~ time + (1 | subject)", d.to_numpy(), responses=["gene1"]),
-     mk.InputTypeError, r"data must be a pandas DataFrame; got ndarray"),
+     mk.InputTypeError, r"data must be a pandas DataFrame in long format; got ndarray"),
     (lambda d: mk.fit_many("~ time + (1 | subject)", d, responses=["gene1"], n_jobs=0),
      mk.InputValueError, r"n_jobs must be a positive integer or None; got 0"),
 ])

@@ -5,10 +5,15 @@ MIXEDKIT_LOWEST_VERSIONS=1 there) the versions installed really are at those bou
 bound that no wheel for the running Python satisfies (say numpy>=1.21 on Python 3.11,
 where numpy's first wheels are 1.23.2) would otherwise let the run test newer versions
 than the bound promises.
+
+Bounds set by a feature, not only by the first wheel: tqdm>=4.66.3 for the progress bar
+(``delay=`` came in 4.58 and in notebooks in 4.60, ipywidgets 8 display in 4.64.1, no
+Python 3.12 DeprecationWarning from the bar in 4.66.2, CVE-2024-34062 fixed in 4.66.3).
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 from importlib import metadata
 from pathlib import Path
@@ -52,3 +57,14 @@ def test_installed_versions_are_the_lower_bounds():
     assert not wrong, (
         f"the lowest-versions run did not get the lower bounds: {wrong}; raise the bound "
         "to the first release installable on this Python")
+
+
+def test_the_progress_bar_has_what_mixedkit_uses():
+    """run_tasks' bar: tqdm.auto with delay= (at the bound in the lowest-versions run)."""
+    from tqdm.auto import tqdm
+    from tqdm.std import tqdm as text_bar  # tqdm.auto's classes pass their arguments on
+
+    assert issubclass(tqdm, text_bar)
+    params = inspect.signature(text_bar.__init__).parameters
+    assert {"delay", "disable", "miniters", "file", "unit", "desc", "total"} <= set(params)
+    assert callable(getattr(tqdm, "set_postfix_str", None))

@@ -1,8 +1,10 @@
-"""run_tasks: order, chunking, shared data once per worker, executors and messages."""
+"""run_tasks: order, chunking, shared data once per worker, executors, progress, messages."""
 
 from __future__ import annotations
 
 import os
+import re
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
@@ -24,6 +26,12 @@ def seeded_draws(scale, seeds):
 def fails_on_seven(items):
     if 7 in items:
         raise ZeroDivisionError("item 7")
+    return list(items)
+
+
+def interrupted_on_seven(items):
+    if 7 in items:
+        raise KeyboardInterrupt("item 7")  # Ctrl-C
     return list(items)
 
 
@@ -102,14 +110,57 @@ def test_an_error_in_a_task_reaches_the_caller(n_jobs):
         run_tasks(fails_on_seven, (), list(range(10)), n_jobs=n_jobs, progress=False)
 
 
-def test_progress_is_reported_on_long_runs(capsys, monkeypatch):
+def slow_items(items):
+    time.sleep(0.04 * len(items))
+    return list(items)
+
+
+def test_a_run_longer_than_the_delay_shows_a_progress_bar(capsys, monkeypatch):
     from mixedkit import parallel
 
-    clock = iter(np.arange(0, 1000, 1.5))
-    monkeypatch.setattr(parallel.time, "perf_counter", lambda: next(clock))
-    run_tasks(where_and_what, (None,), list(range(20)), n_jobs=1, label="power simulation")
+    monkeypatch.setattr(parallel, "PROGRESS_DELAY", 0.2)  # the run takes about 0.4 s
+    run_tasks(slow_items, (), list(range(10)), n_jobs=1, label="power simulation")
     err = capsys.readouterr().err
-    assert "power simulation: 20/20 fits" in err
+    assert re.search(r"power simulation: 100%\|.*\| 10/10 \[.*fits/s\]", err), err
+    # the bar appeared during the run (not at 0: 0.2 s in) and moved before the end
+    counts = [int(n) for n in re.findall(r"(\d+)/10 ", err)]
+    assert counts[0] > 0 and any(n < 10 for n in counts) and counts[-1] == 10
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_progress_counts_every_item_once(capsys, monkeypatch, n_jobs):
+    from mixedkit import parallel
+
+    monkeypatch.setattr(parallel, "PROGRESS_DELAY", 0)
+    run_tasks(where_and_what, (None,), list(range(37)), n_jobs=n_jobs, label="fit_many")
+    counts = [int(n) for n in re.findall(r"(\d+)/37 ", capsys.readouterr().err)]
+    assert counts[0] == 0 and counts[-1] == 37 and counts == sorted(counts)
+
+
+def test_short_runs_and_progress_false_show_nothing(capsys, monkeypatch):
+    from mixedkit import parallel
+
+    run_tasks(where_and_what, (None,), list(range(20)), n_jobs=1)  # under the 2 s delay
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(parallel, "PROGRESS_DELAY", 0)
+    for n_jobs in (1, 2):
+        run_tasks(slow_items, (), list(range(4)), n_jobs=n_jobs, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("error, task", [(ZeroDivisionError, fails_on_seven),
+                                         (KeyboardInterrupt, interrupted_on_seven)])
+def test_the_progress_bar_is_closed_when_a_run_stops(capsys, monkeypatch, error, task):
+    from tqdm.auto import tqdm
+
+    from mixedkit import parallel
+
+    monkeypatch.setattr(parallel, "PROGRESS_DELAY", 0)
+    before = len(tqdm._instances)
+    with pytest.raises(error, match="item 7"):
+        run_tasks(task, (), list(range(10)), n_jobs=1)
+    assert len(tqdm._instances) == before
+    assert capsys.readouterr().err.endswith("\n")  # the bar's line was finished
 
 
 @pytest.mark.parametrize("kwargs, error, match", [

@@ -200,10 +200,10 @@ def test_effect_list_gives_a_curve_over_effects(sleep_fit):
 
 
 def test_both_sizes_give_a_grid(sleep_fit):
-    table = mk.power_lmm(sleep_fit, "Days", n_groups=[4, 6], n_per_group=[3, 5], n_sims=4,
+    table = mk.power_lmm(sleep_fit, "Days", n_groups=[5, 6], n_per_group=[3, 5], n_sims=4,
                          seed=1, n_jobs=1, progress=False)
-    assert list(zip(table.n_groups, table.n_per_group)) == [(4, 3), (4, 5), (6, 3), (6, 5)]
-    assert table["n_obs"].tolist() == [12, 20, 18, 30]
+    assert list(zip(table.n_groups, table.n_per_group)) == [(5, 3), (5, 5), (6, 3), (6, 5)]
+    assert table["n_obs"].tolist() == [15, 25, 18, 30]
 
 
 # --------------------------------------------------------------- extension
@@ -292,7 +292,7 @@ def test_too_few_groups_for_every_level(crt):
 
 # ---------------------------------------------------------------- plot, CI
 def test_plot_power(sleep_fit):
-    table = mk.power_lmm(sleep_fit, "Days", effect=5, n_groups=[4, 8], n_sims=8, seed=1,
+    table = mk.power_lmm(sleep_fit, "Days", effect=5, n_groups=[5, 8], n_sims=8, seed=1,
                          n_jobs=1, progress=False)
     ax = mk.plot_power(table)
     assert ax.get_xlabel() == "groups (Subject)" and ax.get_ylabel() == "power"
@@ -300,7 +300,7 @@ def test_plot_power(sleep_fit):
     mk.plot_power(table.assign(power=table.power / 2), label="half", ax=ax)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["half"]
     plt.close(ax.figure)
-    grid = mk.power_lmm(sleep_fit, "Days", n_groups=[4, 6], n_per_group=[3, 5], n_sims=4,
+    grid = mk.power_lmm(sleep_fit, "Days", n_groups=[5, 6], n_per_group=[3, 5], n_sims=4,
                         seed=1, n_jobs=1, progress=False)
     ax = mk.plot_power(grid, x="n_per_group")
     assert ax.get_xlabel() == "rows per group" and len(ax.get_legend().get_texts()) == 2
@@ -381,3 +381,108 @@ def test_a_simulate_lmm_frame_gives_its_true_parameters():
     assert pilot.sigma2 == 4.0
     # lme4's relative Cholesky factor: tau / sigma, no correlation, slope SD / sigma
     np.testing.assert_allclose(user_theta(pilot.state.design, pilot.theta), [0.5, 0.0, 0.15])
+
+
+# ------------------------------------------------------------- too few groups
+def test_two_groups_are_refused_before_any_simulation(crt):
+    _, fit = crt
+    with pytest.raises(mk.InputValueError, match=(
+            r"^n_groups=2: 2 levels of 'group' cannot estimate the variance between them, and "
+            r"an effect that varies between them has no degrees of freedom; simulate at least "
+            r"3 groups \(5 or more for a usable variance estimate\)$")):
+        mk.power_lmm(fit, "treatment", n_groups=[2, 10], n_sims=2, progress=False)
+
+
+def test_three_or_four_groups_are_warned_about_once(sleep_fit):
+    with pytest.warns(mk.DataWarning, match=(
+            r"^n_groups=3 and 4: with fewer than 5 levels of 'Subject' each simulated fit "
+            r"estimates their variance from that few groups \(often as 0: singular\) and the "
+            r"test has few df; read these powers as rough and plan for 5 or more$")) as record:
+        mk.power_lmm(sleep_fit, "Days", effect=5, n_groups=[3, 4, 6], n_sims=4, seed=1,
+                     n_jobs=1, progress=False)
+    assert len([w for w in record if issubclass(w.category, mk.MixedkitWarning)]) == 1
+
+
+# --------------------------------------------------------------------- target
+def test_target_is_read_from_a_list_of_sizes(sleep_fit):
+    table = mk.power_lmm(sleep_fit, "Days", effect=5, n_groups=[6, 10, 14, 18, 22], n_sims=60,
+                         seed=2, n_jobs=1, progress=False, target=0.8)
+    found = table.attrs["target"]
+    power = dict(zip(table["n_groups"], table["power"]))
+    assert found["smallest"] == min(n for n, p in power.items() if p >= 0.8)
+    high = dict(zip(table["n_groups"], table["conf_high"]))
+    low = dict(zip(table["n_groups"], table["conf_low"]))
+    assert found["conf_low"] == min(n for n, h in high.items() if h >= 0.8)
+    assert found["conf_high"] == min((n for n, lo in low.items() if lo >= 0.8), default=None)
+    assert found["power"] == 0.8 and found["size"] == "n_groups"
+
+
+def test_target_search_brackets_the_smallest_size(sleep_fit):
+    """Without a list, the sizes are searched: the answer reaches the target and the size
+    below it (simulated on the way) does not; the same for each limit of its interval."""
+    table = mk.power_lmm(sleep_fit, "Days", effect=5, n_sims=80, seed=3, n_jobs=1,
+                         progress=False, target=0.8)
+    found = table.attrs["target"]
+    by = table.set_index("n_groups")
+    assert list(table["n_groups"]) == sorted(table["n_groups"])  # every size simulated
+    for key, column in (("smallest", "power"), ("conf_low", "conf_high"),
+                        ("conf_high", "conf_low")):
+        n = found[key]
+        assert by.loc[n, column] >= 0.8, key
+        assert by.loc[n - 1, column] < 0.8, key
+    assert found["conf_low"] <= found["smallest"] <= found["conf_high"]
+    again = mk.power_lmm(sleep_fit, "Days", effect=5, n_sims=80, seed=3, n_jobs=1,
+                         progress=False, target=0.8)
+    pd.testing.assert_frame_equal(table, again)
+    assert again.attrs["target"] == found
+
+
+def test_target_over_rows_per_group(sleep_fit):
+    table = mk.power_lmm(sleep_fit, "Days", effect=8, n_groups=10, n_per_group=[3, 5, 7, 10],
+                         n_sims=40, seed=1, n_jobs=1, progress=False, target=0.8)
+    assert table.attrs["target"]["size"] == "n_per_group"
+    assert list(table["n_per_group"]) == [3, 5, 7, 10]
+
+
+def test_a_target_out_of_reach_is_said(sleep_fit):
+    with pytest.warns(mk.FitWarning, match=r"^power stays below the target 0.9 up to "
+                                            r"n_groups=8: the effect may be too small"):
+        table = mk.power_lmm(sleep_fit, "Days", effect=1, n_groups=[6, 8], n_sims=20, seed=1,
+                             n_jobs=1, progress=False, target=0.9)
+    assert table.attrs["target"]["smallest"] is None
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"target": 80}, r"target must be a power in \(0, 1\) such as 0.8; got 80"),
+    ({"target": 0.8, "effect": [2, 5]}, r"target= finds the smallest size for one effect"),
+    ({"target": 0.8, "n_groups": [6, 8], "n_per_group": [3, 5]},
+     r"target= searches over one size: give a list for n_groups or for n_per_group, not both"),
+])
+def test_bad_targets_are_named(sleep_fit, kwargs, match):
+    with pytest.raises(mk.InputValueError, match=match):
+        mk.power_lmm(sleep_fit, "Days", progress=False, n_sims=2, **kwargs)
+
+
+@pytest.mark.slow
+def test_target_matches_the_exact_smallest_size(crt):
+    """Balanced cluster trial: the exact power (noncentral t, 2G - 2 df) over even sizes;
+    the exact smallest size reaching 0.8 lies within the simulated answer's interval."""
+    _, fit = crt
+    sizes = list(range(8, 41, 4))
+    table = mk.power_lmm(fit, "treatment", effect=0.8, n_groups=sizes, n_sims=1000, seed=5,
+                         progress=False, target=0.8)
+    exact = min(n for n in sizes if exact_power(fit, n, 10, effect=0.8) >= 0.8)
+    found = table.attrs["target"]
+    assert found["conf_low"] <= exact <= found["conf_high"], (found, exact)
+
+
+def test_plot_power_marks_the_target_answer(sleep_fit):
+    table = mk.power_lmm(sleep_fit, "Days", effect=5, n_groups=[6, 10, 14, 18], n_sims=40,
+                         seed=1, n_jobs=1, progress=False, target=0.7)
+    ax = mk.plot_power(table)
+    found = table.attrs["target"]
+    assert any(line.get_linestyle() == ":" and line.get_xdata()[0] == found["smallest"]
+               for line in ax.get_lines())
+    assert any(line.get_linestyle() == "--" and line.get_ydata()[0] == 0.7
+               for line in ax.get_lines())
+    plt.close("all")

@@ -71,6 +71,9 @@ BAD = [
     # (id, data factory, formula, kwargs, exception, message fragment)
     ("not a DataFrame", lambda: base().to_dict(), "y ~ time + (1 | subject)", {},
      mk.InputTypeError, r"data must be a pandas DataFrame in long format; got dict"),
+    ("polars LazyFrame", lambda: pytest.importorskip("polars").from_pandas(base()).lazy(),
+     "y ~ time + (1 | subject)", {},
+     mk.InputTypeError, r"data is a polars LazyFrame, .* data\.collect\(\)"),
     ("empty data", lambda: base().iloc[:0], "y ~ time + (1 | subject)", {},
      mk.DataError, r"data is empty \(shape \(0, 4\)\)"),
     ("formula not a string", base, 42, {},

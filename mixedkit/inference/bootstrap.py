@@ -126,7 +126,8 @@ def run_bootstrap(replicate, args: tuple, n_boot: int, *, seed=None,
         Workers of the default pool (default: ``os.cpu_count()``; 1 runs in this
         process).
     progress : bool
-        Report progress on stderr when the run takes more than two seconds.
+        A progress bar (tqdm; a widget in Jupyter) on stderr for runs longer than two
+        seconds; False shows none.
 
     Returns
     -------

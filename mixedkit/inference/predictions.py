@@ -18,6 +18,7 @@ from scipy import stats
 
 from ..errors import DataError, DataWarning, InputTypeError
 from ..model.design import coded_like
+from ..model.frames import as_pandas
 from ..model.levels import level_key
 from ..model.state import FitState
 from ..model.validation import is_real_number
@@ -50,11 +51,16 @@ def random_effects(state: FitState, conf_level: float = 0.95) -> pd.DataFrame:
     return table
 
 
+def _as_frame(newdata) -> pd.DataFrame | None:
+    """``newdata`` as a pandas DataFrame, converted once (a polars DataFrame, a pyarrow
+    Table, ...: see :func:`~mixedkit.model.frames.as_pandas`); None stays None."""
+    return None if newdata is None else as_pandas(newdata, "newdata", long_format=False)
+
+
 def _newdata_frame(state: FitState, newdata: pd.DataFrame, fixed_only: bool = False) -> pd.DataFrame:
-    """The columns of ``newdata`` the model uses, safe names, each as the model was fitted
-    with it (``newdata`` itself is not modified)."""
-    if not isinstance(newdata, pd.DataFrame):
-        raise InputTypeError(f"newdata must be a pandas DataFrame; got {type(newdata).__name__}")
+    """The columns of ``newdata`` (a pandas DataFrame: see :func:`_as_frame`) the model
+    uses, safe names, each as the model was fitted with it (``newdata`` itself is not
+    modified)."""
     prep = state.prep
     if fixed_only:  # population level: the grouping columns are not needed
         needed = [prep.user(c) for c in fixed_columns(state)]
@@ -181,6 +187,7 @@ def _fixed_design(state: FitState, frame: pd.DataFrame) -> np.ndarray:
 def predict(state: FitState, newdata: pd.DataFrame | None = None, *, include_random: bool = True,
             allow_new_groups: bool = False) -> pd.Series:
     """Predictions; see :meth:`LmmFit.predict`."""
+    newdata = _as_frame(newdata)
     if newdata is None:
         base = state.fixed_part
         if include_random:
@@ -205,6 +212,7 @@ def population_interval(state: FitState, newdata, include_random: bool, interval
         raise InputTypeError("interval='confidence' is for population-level predictions (the "
                              "mean response at given predictor values); pass "
                              "include_random=False")
+    newdata = _as_frame(newdata)
     if newdata is None:
         x, index = state.design.exog.to_numpy(float), state.prep.frame.index
     else:

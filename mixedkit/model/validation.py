@@ -37,6 +37,7 @@ from .formula import (
     parse_formula,
     terms_from_keywords,
 )
+from .frames import as_pandas
 from .levels import factor_levels
 
 __all__ = ["MIN_GROUPS", "PreparedData", "check_model", "groups_column", "is_real_number",
@@ -148,17 +149,16 @@ def _melt_hint(data: pd.DataFrame, stem: str, cols: list[str]) -> str:
     )
 
 
-def _check_frame(data) -> None:
-    if not isinstance(data, pd.DataFrame):
-        raise InputTypeError(
-            f"data must be a pandas DataFrame in long format; got {type(data).__name__}. "
-            "Convert with pd.DataFrame(...) or read it with pd.read_csv(...)."
-        )
+def _check_frame(data) -> pd.DataFrame:
+    """``data`` as a pandas DataFrame (a polars or pyarrow frame converted: see
+    :func:`~mixedkit.model.frames.as_pandas`), not empty, its column names unique."""
+    data = as_pandas(data, "data")
     if data.shape[0] == 0 or data.shape[1] == 0:
         raise DataError(f"data is empty (shape {data.shape}); pass the rows to fit")
     if data.columns.duplicated().any():
         dup = sorted(set(map(str, data.columns[data.columns.duplicated()])))
         raise DataError(f"data has duplicated column names {dup}; rename them to be unique")
+    return data
 
 
 def _response_name(formula: str) -> str:
@@ -259,7 +259,8 @@ def _missing(data, used, names, missing, report, extra=None):
 def _per_row(value, data: pd.DataFrame, argument: str, what: str) -> pd.Series:
     """``argument=`` given as one value per row of ``data``: a Series aligned on the data's
     index (the same labels in any order, or a superset of them, as for a subset of the
-    rows), or a 1-d array or list in row order; named by the Series' name or ``argument``."""
+    rows), or a 1-d array or list in row order (a polars Series too); named by the Series'
+    name or ``argument``."""
     if isinstance(value, pd.Series):
         if not value.index.equals(data.index):
             if value.index.is_unique and data.index.isin(value.index).all():
@@ -282,7 +283,11 @@ def _per_row(value, data: pd.DataFrame, argument: str, what: str) -> pd.Series:
         raise InputValueError(
             f"{argument} has {len(values)} values but data has {len(data)} rows; give one "
             f"{what} per row (or the name of the {argument} column)")
-    return pd.Series(values, index=data.index, name=argument)
+    # a polars Series (groups=data["Subject"] with polars data) is named like a pandas one
+    name = getattr(value, "name", None) if type(value).__module__.startswith("polars.") \
+        else None
+    return pd.Series(values, index=data.index,
+                     name=name if isinstance(name, str) and name else argument)
 
 
 def _weights_series(weights, data: pd.DataFrame) -> pd.Series:
@@ -653,7 +658,7 @@ def check_model(formula, data, *, groups=None, re_formula=None, vc_formula=None)
     a formula that does not parse, a column that is not in ``data``, random effects given
     two ways. Raises what :func:`prepare` would; for mistakes shared by many fits (those of
     :func:`~mixedkit.fit_many`), which must stop the run before the first fit."""
-    _check_frame(data)
+    data = _check_frame(data)
     data, groups = groups_column(data, groups)
     _parse(formula, data, groups, re_formula, vc_formula)
 
@@ -674,7 +679,7 @@ def prepare(
     Rows dropped for missing values are recorded (a note in the report) and, with
     ``warn_dropped``, announced by one :class:`~mixedkit.DataWarning`.
     """
-    _check_frame(data)
+    data = _check_frame(data)
     data, groups = groups_column(data, groups)
     if missing not in ("drop", "raise"):
         raise InputTypeError(f"missing must be 'drop' or 'raise'; got {missing!r}")

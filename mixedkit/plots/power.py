@@ -29,7 +29,10 @@ def plot_power(table: pd.DataFrame, *, x: str | None = None, target: float | Non
         The horizontal axis (default: the column that varies; when two vary, the other
         one draws one line per value).
     target : float or None, default 0.8
-        A dashed line at the power one aims for (None: no line).
+        A dashed line at the power one aims for (None: no line). A table made with
+        ``power_lmm(..., target=)`` draws it at its own target and shows its answer: a
+        dotted line at the smallest size reaching the target, the sizes within the Monte
+        Carlo error shaded.
     label : str, optional
         Legend label of this curve (to draw several tables on one ``ax``).
     ax : matplotlib Axes, optional
@@ -64,8 +67,16 @@ def plot_power(table: pd.DataFrame, *, x: str | None = None, target: float | Non
                                          for c, v in zip(lines, np.atleast_1d(key))]
         text = ", ".join(([label] if label else []) + parts) or None
         ax.errorbar(part[x], part["power"], yerr=err, marker="o", capsize=3, label=text)
+    found = table.attrs.get("target")
+    if target is not None and found is not None:
+        target = found["power"]
     if target is not None:
         ax.axhline(target, color="0.5", linestyle="--", linewidth=1)
+    if found is not None and found.get("smallest") is not None and found["size"] == x:
+        # power_lmm(target=...): the answer, and the sizes within its Monte Carlo error
+        high = found["conf_high"] if found["conf_high"] is not None else found["smallest"]
+        ax.axvspan(found["conf_low"], high, color="0.85", zorder=0)
+        ax.axvline(found["smallest"], color="0.3", linestyle=":", linewidth=1.2)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel(names[x])
     ax.set_ylabel("power")

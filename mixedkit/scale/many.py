@@ -27,6 +27,7 @@ from ..errors import (
     MixedkitError,
 )
 from ..fitting import FIT_OPTIONS, check_unknown_arguments, fit_lmm, fit_without_warnings
+from ..model.frames import as_pandas
 from ..model.safe_formula import check_model_formulas
 from ..model.validation import check_model
 from ..parallel import run_tasks
@@ -135,7 +136,9 @@ def fit_many(formula: str, data: pd.DataFrame, *, responses=None, by=None, execu
         With ``responses``: the right-hand side, ``"~ time + (1 | subject)"``. With
         ``by`` alone: the whole formula, ``"y ~ time + (1 | subject)"``.
     data : DataFrame
-        Long format; never modified.
+        Long format; never modified. pandas; a polars DataFrame, a pyarrow Table or any
+        frame with the dataframe interchange protocol is converted once (every result is
+        pandas).
     responses : list of str, optional
         Response columns: one model each (rows missing a response are dropped for that
         response only).
@@ -148,7 +151,8 @@ def fit_many(formula: str, data: pd.DataFrame, *, responses=None, by=None, execu
     n_jobs : int, optional
         Workers of the default pool (default: every core; 1: this process).
     progress : bool, default True
-        Progress on stderr for runs longer than two seconds.
+        A progress bar (tqdm; a widget in Jupyter) on stderr for runs longer than two
+        seconds; False shows none.
     p_adjust : str, optional
         Multiple-testing adjustment of the fixed effects' p-values across responses (and
         subsets), within each term: one of ``P_ADJUST_METHODS``, statsmodels'
@@ -176,8 +180,7 @@ def fit_many(formula: str, data: pd.DataFrame, *, responses=None, by=None, execu
     3      Slow    11.514
     """
 
-    if not isinstance(data, pd.DataFrame):
-        raise InputTypeError(f"data must be a pandas DataFrame; got {type(data).__name__}")
+    data = as_pandas(data, "data")  # once: every fit gets the pandas frame
     lhs, rhs = _split_formula(formula)
     unknown = {k: v for k, v in fit_options.items() if k not in FIT_OPTIONS}
     check_unknown_arguments(unknown, caller="fit_many()")

@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from ..arguments import check_df_method, check_positive_int
-from ..errors import InputTypeError, InputValueError
+from ..errors import DataWarning, FitWarning, InputTypeError, InputValueError
 from ..fitting import fit_lmm
 from ..inference.bootstrap import REFIT_ERRORS, draw_response
 from ..inference.df_methods import fixed_inference
@@ -35,7 +35,7 @@ from ..model.design import Design
 from ..model.estimation import SINGULAR_TOL, Estimate, estimate, std_theta
 from ..model.extend import extend_design, grouping_columns
 from ..model.state import FitState
-from ..model.validation import PreparedData
+from ..model.validation import MIN_GROUPS, PreparedData
 from ..parallel import run_tasks, spawn_seeds
 from ..results import LmmFit
 
@@ -263,8 +263,9 @@ def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[f
 # ------------------------------------------------------------------- public
 def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
               along: str | None = None, n_sims: int = 1000, test: str | None = None,
-              alpha: float = 0.05, conf_level: float = 0.95, seed=None, executor=None,
-              n_jobs: int | None = None, progress: bool = True) -> pd.DataFrame:
+              alpha: float = 0.05, conf_level: float = 0.95, target: float | None = None,
+              seed=None, executor=None, n_jobs: int | None = None,
+              progress: bool = True) -> pd.DataFrame:
     """Power of the test of a fixed-effect term, by simulation from a pilot model.
 
     Parameters
@@ -300,6 +301,12 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
         Significance level.
     conf_level : float, default 0.95
         Level of the exact binomial interval of each power.
+    target : float, optional
+        A power to reach (e.g. 0.8): find the smallest number of groups (or, when only
+        ``n_per_group`` is a list, of rows per group) whose simulated power reaches it. With
+        a list of sizes, the answer is read from those; with one size or none, it is
+        searched for (doubling or halving from the pilot's size, then bisection; every
+        size simulated is a row of the table). The answer is in ``.attrs["target"]``.
     seed : int, SeedSequence, Generator or None
         Root of the random streams: the same seed gives the same table on every
         executor and number of workers.
@@ -308,7 +315,8 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
     n_jobs : int, optional
         Workers of the default pool (default: every core; 1: this process).
     progress : bool, default True
-        Progress on stderr for runs longer than two seconds.
+        A progress bar (tqdm; a widget in Jupyter) on stderr for runs longer than two
+        seconds; False shows none.
 
     Returns
     -------
@@ -318,7 +326,12 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
         ``power``, ``conf_low``, ``conf_high``, ``n_sims``, ``n_failed``,
         ``n_singular``. ``.attrs`` holds ``term``, ``test``, ``alpha``, ``along``,
         ``conf_level``, ``seed`` (an integer seed, else None), ``coefficients`` (the
-        term's) and ``effects`` (per row, the coefficients simulated, by name).
+        term's) and ``effects`` (per row, the coefficients simulated, by name). With
+        ``target=``, ``.attrs["target"]`` is a dict: ``power`` (the target), ``size``
+        (``"n_groups"`` or ``"n_per_group"``), ``smallest`` (the smallest size whose power
+        reaches the target; None if none of those simulated does), and ``conf_low`` /
+        ``conf_high``: the smallest sizes whose interval's upper / lower limit reaches it
+        (the sizes the Monte Carlo error cannot tell from the answer lie between them).
 
         Every point of the curve uses the same random streams (common random numbers,
         see :func:`~mixedkit.inference.bootstrap.draw_response`): neighbouring points differ by the
@@ -328,7 +341,8 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
     Raises
     ------
     InputTypeError, InputValueError
-        Bad arguments, with the argument named and what would work.
+        Bad arguments, with the argument named and what would work; a design with fewer
+        than 3 groups of ``along`` (one with 3 or 4 gets a :class:`~mixedkit.DataWarning`).
 
     Notes
     -----
@@ -362,43 +376,233 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
     names = list(state.design.exog.columns)
     effects = _effects(effect, label, columns, names)
     group_sizes, row_sizes = _sizes(n_groups, "n_groups"), _sizes(n_per_group, "n_per_group")
+    searched = _check_target(target, effects, group_sizes, row_sizes)
     if along is None and group_sizes == [None] and row_sizes == [None]:
         along = grouping_columns(state.prep)[0]
 
-    scenarios, rows, effects_used, designs = [], [], [], {}
-    for n_g, n_r, values in itertools.product(group_sizes, row_sizes, effects):
-        beta = pilot.beta.copy()
-        if values is not None:
-            beta[columns] = values
-        if (n_g, n_r) not in designs:  # one design per size, shared by every effect
-            designs[n_g, n_r] = extend_design(state, pilot.theta, along=along, n_groups=n_g,
-                                              n_per_group=n_r)
-        ext = designs[n_g, n_r]
-        scenarios.append(_scenario(pilot, ext, label, columns, fixed_l, beta, test))
-        effects_used.append({names[i]: float(beta[i]) for i in columns})
-        along_used = ext.along
-        rows.append([ext.n_groups, ext.n_per_group, len(ext.design.endog),
-                     float(beta[columns][0]) if len(columns) == 1 else np.nan])
-
-    seeds = spawn_seeds(seed, n_sims)  # the same streams for every point of the curve
-    items = [(i, s) for i in range(len(scenarios)) for s in seeds]
-    results = run_tasks(_power_chunk, (scenarios,), items, executor=executor, n_jobs=n_jobs,
-                        progress=progress, label="power simulation")
-    table = []
-    for i, row in enumerate(rows):
-        mine = results[i * n_sims:(i + 1) * n_sims]
-        p = np.array([r[0] for r in mine])
-        ok = np.isfinite(p)
-        hits = int(np.sum(p[ok] < alpha))
-        low, high = clopper_pearson(hits, int(ok.sum()), conf_level)
-        power = hits / ok.sum() if ok.any() else np.nan
-        table.append(row + [power, low, high, n_sims, int((~ok).sum()),
-                            int(sum(r[1] for r in mine))])
-    out = pd.DataFrame(table, columns=POWER_COLUMNS)
-    errors = [r[2] for r in results if r[2]]
-    is_int = isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
-    out.attrs.update(term=label, test=test, alpha=float(alpha), along=along_used,
-                     conf_level=float(conf_level), seed=int(seed) if is_int else None,
-                     coefficients=[names[i] for i in columns], effects=effects_used,
-                     source=pilot.source, first_error=errors[0] if errors else None)
+    curve = _Curve(pilot, label, columns, fixed_l, test, along, names, seed, n_sims,
+                   {"executor": executor, "n_jobs": n_jobs, "progress": progress}, alpha,
+                   conf_level)
+    if searched is None:
+        points = list(itertools.product(group_sizes, row_sizes, effects))
+        curve.check_sizes(points)
+        curve.evaluate(points)
+        found = None
+    else:
+        found = _search_target(curve, float(target), searched, group_sizes, row_sizes,
+                               effects[0])
+    out = curve.table(sort_by=None if searched is None else searched)
+    if found is not None:
+        out.attrs["target"] = found
     return out
+
+
+def _check_target(target, effects, group_sizes, row_sizes) -> str | None:
+    """The size ``target=`` searches over ("n_groups" or "n_per_group"), or None."""
+    if target is None:
+        return None
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or \
+            not 0 < target < 1:
+        raise InputValueError(f"target must be a power in (0, 1) such as 0.8; got {target!r}")
+    if len(effects) > 1:
+        raise InputValueError(
+            "target= finds the smallest size for one effect; got a list of effects: call "
+            "power_lmm once per effect")
+    if len(group_sizes) > 1 and len(row_sizes) > 1:
+        raise InputValueError(
+            "target= searches over one size: give a list for n_groups or for n_per_group, "
+            "not both")
+    return "n_per_group" if len(row_sizes) > 1 else "n_groups"
+
+
+# How far the search for a target goes: this many times the starting size.
+_TARGET_LIMIT = 64
+
+
+def _search_target(curve: _Curve, target: float, size: str, group_sizes, row_sizes,
+                   values) -> dict:
+    """The smallest size reaching ``target`` and the interval around it (see power_lmm).
+
+    Power on common random numbers is nearly monotone in the size, so each threshold is
+    found by bisection between a size below it and one above (doubling or halving from
+    the start to bracket it); with a list of sizes, only those are used.
+    """
+    def point(n):
+        return (n, row_sizes[0], values) if size == "n_groups" else (group_sizes[0], n, values)
+
+    given = group_sizes if size == "n_groups" else row_sizes
+    curve.check_sizes([point(n) for n in given])
+    if len(given) > 1:
+        curve.evaluate([point(n) for n in given])
+        sizes = sorted(given)
+        first = {k: next((n for n in sizes if curve.power(point(n))[k] >= target), None)
+                 for k in range(3)}
+    else:
+        start = given[0] if given[0] is not None else _pilot_size(curve, size)
+        lowest = 3 if size == "n_groups" else 1
+        first = {k: _smallest(lambda n, k=k: curve.power(point(n))[k] >= target, start,
+                              lowest, _TARGET_LIMIT * start, curve, point)
+                 for k in (0, 2, 1)}
+    if first[0] is not None:
+        curve.check_sizes([point(first[0])])  # an answer below MIN_GROUPS groups: warned
+    else:
+        limit = max(given) if len(given) > 1 else _TARGET_LIMIT * _pilot_size(curve, size)
+        warnings.warn(FitWarning(
+            f"power stays below the target {target:g} up to {size}={limit}: the effect may be "
+            "too small to detect with this design; try a larger effect, more rows per "
+            "group, or a list of larger sizes"), stacklevel=3)
+    return {"power": target, "size": size, "smallest": first[0], "conf_low": first[2],
+            "conf_high": first[1]}
+
+
+def _pilot_size(curve: _Curve, size: str) -> int:
+    ext = curve.design(None, None)
+    return int(ext.n_groups) if size == "n_groups" else max(1, round(ext.n_per_group))
+
+
+def _smallest(reaches, start: int, lowest: int, highest: int, curve: _Curve, point):
+    """The smallest size in [lowest, highest] where ``reaches`` holds (None if it does not
+    at ``highest``), assuming it holds from some size on."""
+    hi = lo = None
+    n = start
+    if reaches(n):
+        hi = n
+        while hi > lowest:  # halve until it fails, or the lowest size reaches it
+            n = max(lowest, hi // 2)
+            if not reaches(n):
+                lo = n
+                break
+            hi = n
+        if lo is None:
+            return hi
+    else:
+        lo = n
+        while hi is None:  # double until it holds
+            n = min(highest, lo * 2)
+            if reaches(n):
+                hi = n
+            elif n >= highest:
+                return None
+            else:
+                lo = n
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if reaches(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+class _Curve:
+    """The points of a power curve simulated so far, each from the same random streams."""
+
+    def __init__(self, pilot, label, columns, fixed_l, test, along, names, seed, n_sims, run,
+                 alpha, conf_level):
+        self.pilot, self.label, self.columns, self.fixed_l = pilot, label, columns, fixed_l
+        self.test, self.along, self.names, self.seed = test, along, names, seed
+        self.seeds = spawn_seeds(seed, n_sims)  # the same streams for every point
+        self.run, self.alpha, self.conf_level = run, alpha, conf_level
+        self.designs: dict = {}
+        self.rows: dict = {}  # (n_groups, n_per_group, effect key) -> (row, effects used)
+        self.errors: list[str] = []
+        self.along_used = along
+
+    def design(self, n_g, n_r):
+        """The extended design of one size (shared by every effect)."""
+        if (n_g, n_r) not in self.designs:
+            self.designs[n_g, n_r] = extend_design(self.pilot.state, self.pilot.theta,
+                                                   along=self.along, n_groups=n_g,
+                                                   n_per_group=n_r)
+        return self.designs[n_g, n_r]
+
+    def check_sizes(self, points) -> None:
+        """Refuse designs with fewer than 3 groups of ``along``; warn below MIN_GROUPS."""
+        few = {}
+        for n_g, n_r, _ in points:
+            ext = self.design(n_g, n_r)
+            if ext.n_groups < 3:
+                raise InputValueError(
+                    f"n_groups={ext.n_groups}: {ext.n_groups} levels of {ext.along!r} cannot "
+                    f"estimate the variance between them, and an effect that varies between "
+                    f"them has no degrees of freedom; simulate at least 3 groups (5 or more "
+                    f"for a usable variance estimate)")
+            if ext.n_groups < MIN_GROUPS:
+                few[ext.n_groups] = ext.along
+        if few:
+            sizes = " and ".join(str(n) for n in sorted(few))
+            warnings.warn(DataWarning(
+                f"n_groups={sizes}: with fewer than {MIN_GROUPS} levels of "
+                f"{next(iter(few.values()))!r} each simulated fit estimates their variance "
+                "from that few groups (often as 0: singular) and the test has few df; read "
+                f"these powers as rough and plan for {MIN_GROUPS} or more"), stacklevel=4)
+
+    def evaluate(self, points) -> None:
+        """Simulate every point not simulated yet, in one run over the executor."""
+        unique: dict = {}
+        for p in points:
+            unique.setdefault(self._key(p), p)
+        points = [p for key, p in unique.items() if key not in self.rows]
+        if not points:
+            return
+        scenarios, meta = [], []
+        for n_g, n_r, values in points:
+            beta = self.pilot.beta.copy()
+            if values is not None:
+                beta[self.columns] = values
+            ext = self.design(n_g, n_r)
+            scenarios.append(_scenario(self.pilot, ext, self.label, self.columns, self.fixed_l,
+                                       beta, self.test))
+            self.along_used = ext.along
+            meta.append(([ext.n_groups, ext.n_per_group, len(ext.design.endog),
+                          float(beta[self.columns][0]) if len(self.columns) == 1 else np.nan],
+                         {self.names[i]: float(beta[i]) for i in self.columns}))
+        n_sims = len(self.seeds)
+        items = [(i, s) for i in range(len(scenarios)) for s in self.seeds]
+        results = run_tasks(_power_chunk, (scenarios,), items, label="power simulation",
+                            **self.run)
+        for i, (point, (row, used)) in enumerate(zip(points, meta)):
+            mine = results[i * n_sims:(i + 1) * n_sims]
+            p = np.array([r[0] for r in mine])
+            ok = np.isfinite(p)
+            hits = int(np.sum(p[ok] < self.alpha))
+            low, high = clopper_pearson(hits, int(ok.sum()), self.conf_level)
+            power = hits / ok.sum() if ok.any() else np.nan
+            self.rows[self._key(point)] = (row + [power, low, high, n_sims, int((~ok).sum()),
+                                                  int(sum(r[1] for r in mine))], used)
+            errors = [r[2] for r in mine if r[2]]
+            self.errors += errors[:1]
+            if not ok.any():
+                warnings.warn(FitWarning(
+                    f"power at n_groups={row[0]}, n_per_group={row[1]:g} is NaN: every "
+                    f"simulated fit or test failed (first: {errors[0] if errors else '?'})"),
+                    stacklevel=4)
+
+    def power(self, point) -> tuple[float, float, float]:
+        """(power, conf_low, conf_high) of one point, simulated if needed."""
+        self.evaluate([point])
+        row = self.rows[self._key(point)][0]
+        return row[4], row[5], row[6]
+
+    @staticmethod
+    def _key(point):
+        n_g, n_r, values = point
+        return n_g, n_r, None if values is None else tuple(np.atleast_1d(values).tolist())
+
+    def table(self, sort_by: str | None) -> pd.DataFrame:
+        rows = list(self.rows.values())
+        out = pd.DataFrame([r for r, _ in rows], columns=POWER_COLUMNS)
+        effects_used = [u for _, u in rows]
+        if sort_by is not None:
+            order = np.argsort(out[sort_by].to_numpy(), kind="stable")
+            out = out.iloc[order].reset_index(drop=True)
+            effects_used = [effects_used[i] for i in order]
+        seed = self.seed
+        is_int = isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
+        out.attrs.update(term=self.label, test=self.test, alpha=float(self.alpha),
+                         along=self.along_used, conf_level=float(self.conf_level),
+                         seed=int(seed) if is_int else None,
+                         coefficients=[self.names[i] for i in self.columns],
+                         effects=effects_used, source=self.pilot.source,
+                         first_error=self.errors[0] if self.errors else None)
+        return out

@@ -97,7 +97,7 @@ one
 #   this is `powerSim(fit, fixed("Days", "sa"), nsim = 200)`.
 # * `n_sims=200` data sets keep this notebook quick (the default is 1000); `seed=1`
 #   makes the result reproducible; `n_jobs=2` runs the refits in two processes;
-#   `progress=False` turns off the progress line.
+#   `progress=False` turns off the progress bar.
 #
 # The columns:
 #
