@@ -179,9 +179,10 @@ def test_a_mistake_every_fit_shares_raises_before_any_fit(data, monkeypatch):
     from mixedkit.scale import many as many_module
 
     monkeypatch.setattr(many_module, "run_tasks", lambda *a, **k: pytest.fail("fits ran"))
-    genes = ["gene0", "gene1"]
-    with pytest.raises(mk.ColumnNotFoundError, match=r"'subjct'.*did you mean 'subject'"):
+    genes = [c for c in data.columns if c.startswith("gene")]
+    with pytest.raises(mk.ColumnNotFoundError, match=r"'subjct'.*did you mean 'subject'") as err:
         mk.fit_many("~ time + (1 | subjct)", data, responses=genes, progress=False)
+    assert "wide" not in str(err.value)  # response columns gene0, gene1, ... are not wide data
     with pytest.raises(mk.FormulaError, match=r"unbalanced|parenthes"):
         mk.fit_many("~ time + (1 | subject", data, responses=genes, progress=False)
     with pytest.raises(mk.ColumnNotFoundError, match=r"'tmie'"):

@@ -207,7 +207,7 @@ def fit_many(formula: str, data: pd.DataFrame, *, responses=None, by=None, execu
         keys = list(rows)
     job = _Job(data, rhs, lhs, by_cols, rows, dict(fit_options))
     items = list(itertools.product(responses if responses is not None else [lhs], keys))
-    _check_shared(job, items[0][0])
+    _check_shared(job, items[0][0], [] if responses is None else responses[1:])
     results = run_tasks(_fit_chunk, (job,), items, executor=executor, n_jobs=n_jobs,
                         progress=progress, label="fit_many", unit="fits")
     many = ManyFits(items, results, by_cols, responses is not None, p_adjust, job)
@@ -215,16 +215,18 @@ def fit_many(formula: str, data: pd.DataFrame, *, responses=None, by=None, execu
     return many
 
 
-def _check_shared(job: _Job, response: str) -> None:
+def _check_shared(job: _Job, response: str, others: list) -> None:
     """Mistakes every fit would make (a formula that does not parse, a column that is not
     in the data, unsafe formula text) raise here, before the first fit, as fit_lmm raises
-    them: not as one failure per response."""
+    them: not as one failure per response. The other responses are left out of the data
+    checked: many response columns are not wide data (no hint to melt them)."""
     options = job.options
     formula = f"{response} {job.rhs}"
+    data = job.data.drop(columns=others) if others else job.data
     if options.get("safe_formula"):
-        check_model_formulas(formula, job.data, options.get("re_formula"),
+        check_model_formulas(formula, data, options.get("re_formula"),
                              options.get("vc_formula"))
-    check_model(formula, job.data, groups=options.get("groups"),
+    check_model(formula, data, groups=options.get("groups"),
                 re_formula=options.get("re_formula"), vc_formula=options.get("vc_formula"))
 
 
