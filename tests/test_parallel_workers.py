@@ -94,7 +94,10 @@ def test_a_lost_worker_is_replaced_and_finished_chunks_are_kept(tmp_path):
     assert (tmp_path / "killed").exists()
     assert out == [i * i for i in items]
     # only the unfinished chunks were run again: the items of the others ran once
-    n_rerun = int(re.match(RECOVERED, str(record[0].message)).group(2))
+    # (Python 3.12+ adds DeprecationWarnings about fork() in a threaded process)
+    recovered = [w for w in record if issubclass(w.category, WorkerWarning)]
+    assert len(recovered) == 1
+    n_rerun = int(re.match(RECOVERED, str(recovered[0].message)).group(2))
     runs = [len((tmp_path / f"ran-{i}").read_text()) for i in items]
     assert 0 < n_rerun < 40 and min(runs) == 1
     assert sum(n == 1 for n in runs) >= 40 - n_rerun

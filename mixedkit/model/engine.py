@@ -336,6 +336,13 @@ class Engine:
     # ------------------------------------------------------------------ set-up
     def _set_response(self, y: np.ndarray) -> None:
         x = self._x
+        # The penalised residual sum of squares never goes below this: on data the model
+        # interpolates it is 0 up to rounding (+-1e-30, or exactly 0 with another numpy),
+        # and its log would make the likelihood infinite or NaN. At the floor the fit is
+        # returned with a residual variance ~1e-31 of the response's, which fit.health
+        # reports as an error ("the model interpolates the data").
+        self._r2_floor = len(y) * (np.finfo(float).eps ** 2) * max(float(np.var(y)),
+                                                                  np.finfo(float).tiny)
         # y replaced by its OLS residual: the likelihood is unchanged, the quadratic
         # forms lose their cancellation; the OLS coefficients are added back to beta.
         if self.p:
@@ -664,7 +671,7 @@ class Engine:
             _, logdet_x = np.linalg.slogdet(txx)
         else:
             beta_c, logdet_x = np.zeros(0), 0.0
-        r2_pen = float(t[p, p] - t[:p, p] @ beta_c)
+        r2_pen = max(float(t[p, p] - t[:p, p] @ beta_c), self._r2_floor)
         m = n - p if reml else n
         dev = logdet + m * (1 + _LOG_2PI + np.log(r2_pen / m))
         if reml:
