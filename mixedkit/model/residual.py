@@ -42,7 +42,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 
-__all__ = ["STRUCTURES", "GlsFit", "ResidualLikelihood", "ResidualStructure", "fit_gls"]
+__all__ = ["STRUCTURES", "GlsFit", "ResidualLikelihood", "ResidualStructure", "fit_gls",
+           "information", "satterthwaite_df"]
 
 STRUCTURES = ("us", "cs", "csh", "ar1", "ar1h", "toep", "toeph", "ad", "adh", "sp_exp")
 _HETEROGENEOUS = {"csh", "ar1h", "toeph", "adh"}
@@ -369,6 +370,26 @@ class ResidualLikelihood:
         value = self.evaluate(params, reml)["loglik"]
         return float(value) if np.isfinite(value) else -np.inf
 
+    def loglik_full(self, theta: np.ndarray, reml: bool) -> float:
+        """The (REML) log-likelihood with sigma^2 not profiled out: ``theta`` is
+        ``(log sigma^2, *params)``; its Hessian is the information Satterthwaite's df need."""
+        log_s2, params = float(theta[0]), np.asarray(theta[1:], float)
+        m, logdet = self._cross_and_logdet(params)
+        p = self.p
+        xtx, xty = m[:p, :p], m[:p, p]
+        beta_c = np.linalg.solve(xtx, xty) if p else np.zeros(0)
+        rss = float(m[p, p] - xty @ beta_c)
+        dof = self.n - p if reml else self.n
+        dev = dof * (_LOG_2PI + log_s2) + logdet + rss / math.exp(log_s2)
+        if reml:
+            dev += float(np.linalg.slogdet(xtx)[1])
+        return -dev / 2.0
+
+    def vcov_beta(self, theta: np.ndarray) -> np.ndarray:
+        """sigma^2 (X' S^-1 X)^-1 at ``theta = (log sigma^2, *params)``."""
+        m, _ = self._cross_and_logdet(np.asarray(theta[1:], float))
+        return math.exp(float(theta[0])) * np.linalg.inv(m[:self.p, :self.p])
+
 
 @dataclass
 class GlsFit:
@@ -387,6 +408,58 @@ class GlsFit:
     def covariance(self, group: int = 0) -> np.ndarray:
         """The residual covariance sigma^2 S over the visits of one group."""
         return self.sigma2 * self.structure.matrices(self.params)[group]
+
+    @property
+    def theta(self) -> np.ndarray:
+        """``(log sigma^2, *params)``: every covariance parameter, none profiled."""
+        return np.concatenate([[math.log(self.sigma2)], self.params])
+
+
+def information(lik: ResidualLikelihood, fit: GlsFit) -> np.ndarray:
+    """The observed information of the covariance parameters ``fit.theta``: minus the
+    Hessian of the (REML) log-likelihood, by central differences (the likelihood is smooth
+    and an evaluation cheap; a step of 1e-4 keeps rounding and truncation near 1e-8)."""
+    theta = fit.theta
+    k = len(theta)
+    h = 1e-4 * np.maximum(1.0, np.abs(theta))
+
+    def f(t):
+        return lik.loglik_full(t, fit.reml)
+
+    hess = np.empty((k, k))
+    f0 = f(theta)
+    for i in range(k):
+        ei = np.zeros(k)
+        ei[i] = h[i]
+        hess[i, i] = (f(theta + ei) - 2 * f0 + f(theta - ei)) / h[i] ** 2
+        for j in range(i):
+            ej = np.zeros(k)
+            ej[j] = h[j]
+            hess[i, j] = hess[j, i] = (f(theta + ei + ej) - f(theta + ei - ej)
+                                       - f(theta - ei + ej) + f(theta - ei - ej)) \
+                / (4 * h[i] * h[j])
+    return -hess
+
+
+def satterthwaite_df(lik: ResidualLikelihood, fit: GlsFit, contrasts: np.ndarray,
+                     info: np.ndarray | None = None) -> np.ndarray:
+    """Satterthwaite's df of each row c of ``contrasts``: 2 v^2 / (g' A g), where
+    v = c' Phi c, g its gradient in the covariance parameters and A the inverse of their
+    observed information (SAS PROC MIXED's DDFM=SATTERTHWAITE, mmrm's, lmerTest's)."""
+    contrasts = np.atleast_2d(np.asarray(contrasts, float))
+    info = information(lik, fit) if info is None else info
+    cov_theta = np.linalg.inv(info)
+    theta = fit.theta
+    k = len(theta)
+    h = 1e-4 * np.maximum(1.0, np.abs(theta))
+    grads = np.empty((k,) + (len(contrasts),))
+    for i in range(k):
+        e = np.zeros(k)
+        e[i] = h[i]
+        up, down = lik.vcov_beta(theta + e), lik.vcov_beta(theta - e)
+        grads[i] = np.einsum("ri,ij,rj->r", contrasts, (up - down) / (2 * h[i]), contrasts)
+    v = np.einsum("ri,ij,rj->r", contrasts, fit.vcov, contrasts)
+    return 2 * v ** 2 / np.einsum("kr,kl,lr->r", grads, cov_theta, grads)
 
 
 def fit_gls(lik: ResidualLikelihood, reml: bool = True,
