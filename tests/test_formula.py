@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -156,3 +157,23 @@ def test_product_expansion_follows_r_terms(expr, expanded):
     from mixedkit.model.formula import _expand_product
 
     assert _expand_product(expr) == expanded
+
+
+@pytest.mark.parametrize("term, kind, subject", [
+    ("us(visit | id)", "us", "id"), ("ar1(visit | arm/id)", "ar1", "id"),
+    ("sp_exp(time | id)", "sp_exp", "id"), ("toeph(visit|id)", "toeph", "id"),
+])
+def test_a_residual_structure_term_is_named_not_misread(term, kind, subject):
+    """mmrm's syntax is recognised (it used to read as "'|' outside parentheses") and the
+    message says what fit_lmm does with it today, also through the safe-formula check."""
+    d = pd.DataFrame({"y": [1.0, 2, 3, 4], "visit": ["a", "b", "a", "b"], "id": [1, 1, 2, 2],
+                      "arm": ["p", "p", "t", "t"], "time": [0.0, 1, 0, 1]})
+    message = (rf"^formula: '{re.escape(term)}' is a residual covariance structure \({kind}, in "
+               rf"mmrm's syntax\), which fit_lmm does not fit yet .* a random intercept, "
+               rf"\(1 \| {subject}\), gives compound symmetry")
+    for safe in (False, True):
+        with pytest.raises(mk.FormulaError, match=message):
+            mk.fit_lmm(f"y ~ 1 + {term}", d, safe_formula=safe)
+    # code inside such a term is still refused by the safe check
+    with pytest.raises(mk.FormulaError, match=r"the call us\(\.\.\.\) is not allowed"):
+        mk.check_formula("y ~ 1 + us(visit | __import__('os'))")

@@ -348,6 +348,23 @@ def _check_response_not_on_rhs(lhs: str, rhs: str, names: NameMap) -> None:
         )
 
 
+# mmrm's residual covariance structures: us(visit | subject), ar1(visit | arm/subject), ...
+_RESIDUAL_TERM = re.compile(r"^(us|cs|csh|ar1|ar1h|toep|toeph|ad|adh|sp_exp)\s*\((.*\|.*)\)$",
+                            re.DOTALL)
+
+
+def _residual_structure_error(term: str) -> FormulaError:
+    kind, inner = _RESIDUAL_TERM.match(term).groups()
+    subject = inner.split("|", 1)[1].split("/")[-1].strip()
+    return FormulaError(
+        f"formula: {term!r} is a residual covariance structure ({kind}, in mmrm's syntax), "
+        "which fit_lmm does not fit yet (mixedkit.model.residual evaluates it; fit_lmm will "
+        f"take it in a coming release). Meanwhile a random intercept, (1 | {subject}), gives "
+        "compound symmetry with a non-negative correlation (cs); nlme's gls or R's mmrm fit "
+        "the other structures"
+    )
+
+
 def parse_formula(formula, columns) -> tuple[ParsedFormula, NameMap]:
     """Parse an lme4-style formula against the columns of the data.
 
@@ -390,6 +407,8 @@ def parse_formula(formula, columns) -> tuple[ParsedFormula, NameMap]:
     for term in _split_terms(rhs):
         if _is_random(term):
             random.extend(_parse_random(term, names))
+        elif _RESIDUAL_TERM.match(term.strip()):
+            raise _residual_structure_error(names.restore(term.strip()))
         elif "|" in term:
             raise FormulaError(
                 f"formula: {names.restore(term)!r} uses '|' outside parentheses; write random "

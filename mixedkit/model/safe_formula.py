@@ -90,6 +90,10 @@ _FIX = ("if the formula is your own, skip the check: fit_lmm(..., safe_formula=F
         "or --trusted-formula on the command line.")
 
 # patsy's formula operators, and lme4's bar (`||` is read as two bars).
+# mmrm's residual structure terms, names only: us(visit | subject), ar1(visit | arm/subject)
+_STRUCTURE_TERM = re.compile(
+    r"(us|cs|csh|ar1|ar1h|toep|toeph|ad|adh|sp_exp)\s*\(\s*[A-Za-z_]\w*\s*\|\s*"
+    r"(?:[A-Za-z_]\w*\s*/\s*)?[A-Za-z_]\w*\s*\)")
 _OPERATORS = frozenset({"~", "+", "-", "*", "/", ":", "**", "|"})
 _ARITHMETIC = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 _COMPARISONS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
@@ -303,6 +307,8 @@ class _Checker:
                 raise self.refuse(f"the invisible or control character {ch!r}")
         for start, end in self.expressions(text):
             self.source = text[start:end]
+            if _STRUCTURE_TERM.fullmatch(self.source.strip()):
+                continue  # us(visit | subject): names only; the parser says what becomes of it
             try:
                 self.term(self.parse())
             except RecursionError:
