@@ -7,16 +7,16 @@ is ``sigma^2 S``, where ``S = D C D``: ``C`` a correlation matrix of the structu
 the relative standard deviations of the visits (1 for the homogeneous structures; the
 first visit's is 1 and sigma^2 is profiled out, as nlme's ``varIdent`` does):
 
-========  =====================================================  ====================
-kind      correlation between visits i < j                      parameters
-========  =====================================================  ====================
-us        unstructured: S = L L', L lower triangular             T (T + 1) / 2 - 1
-cs, csh   rho (the same for every pair)                          1 (+ T - 1)
-ar1, ar1h rho^(j - i)                                            1 (+ T - 1)
-toep(h)   r_(j - i), any positive definite Toeplitz              T - 1 (+ T - 1)
-ad, adh   rho_i rho_(i+1) ... rho_(j-1) (ante-dependence)        T - 1 (+ T - 1)
-sp_exp    rho^|t_j - t_i| for times t (continuous)               1
-========  =====================================================  ====================
+==========  ===================================================  ==================
+kind        correlation between visits i < j                     parameters
+==========  ===================================================  ==================
+us          unstructured: ``S = L L'``, ``L`` lower triangular   ``T (T + 1)/2 - 1``
+cs, csh     ``rho`` (the same for every pair)                    1 (+ ``T - 1``)
+ar1, ar1h   ``rho^(j - i)``                                      1 (+ ``T - 1``)
+toep(h)     ``r_(j - i)``, any positive definite Toeplitz        ``T - 1`` (+ ``T - 1``)
+ad, adh     ``rho_i ... rho_(j-1)`` (ante-dependence)            ``T - 1`` (+ ``T - 1``)
+sp_exp      ``rho^abs(t_j - t_i)`` for times t (continuous)      1
+==========  ===================================================  ==================
 
 Every parameter is unconstrained: SD ratios as logs, ``rho`` of ar1/ad through tanh, cs's
 ``rho`` mapped into (-1/(T - 1), 1), Toeplitz correlations through their partial
