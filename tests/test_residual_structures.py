@@ -219,3 +219,32 @@ def test_satterthwaite_df_match_sas_construction(trial):
         assert rows[k - 1] @ fit.beta == pytest.approx(want["estimate"], abs=1e-4)
         assert np.sqrt(rows[k - 1] @ fit.vcov @ rows[k - 1]) == pytest.approx(want["se"],
                                                                               rel=5e-5)
+
+
+# ------------------------------------------------------------- empirical covariance
+# SAS PROC MIXED with EMPIRICAL, FEV1 ~ ARMCD + <structure>(AVISIT | USUBJID), REML, as mmrm's
+# tests/testthat/test-empirical.R records it (lines 43-64 and after): the sandwich
+# covariance of (Intercept, ARMCDTRT).
+SAS_EMPIRICAL = {
+    "ar1": (0.27666930670945, -0.27666930670945, 0.68196697308307),
+    "ar1h": (0.19106397930347, -0.19106397930347, 0.46203608554929),
+    "cs": (0.26910953746582, -0.26910953746582, 0.6297163326325),
+    "csh": (0.19635239056617, -0.19635239056617, 0.46038132267959),
+    "toep": (0.30022945455349, -0.30022945455349, 0.76371849328831),
+    "toeph": (0.18350201218893, -0.18350201218893, 0.46360435395588),
+    "adh": (0.17350223093416, -0.17350223093416, 0.41552647969341),
+}
+
+
+@pytest.mark.parametrize("kind", list(SAS_EMPIRICAL))
+def test_the_empirical_covariance_matches_sas(fev, kind):
+    fit, x = _fev_fit(fev, "C(ARMCD)", kind, True)
+    st = fit.structure
+    lik = ResidualLikelihood(x.to_numpy(), fev["FEV1"].to_numpy(),
+                             pd.factorize(fev["USUBJID"])[0], fev["AVISIT"].cat.codes.to_numpy(),
+                             None, None, st)
+    got = lik.empirical_vcov(fit)
+    a, b, c = SAS_EMPIRICAL[kind]
+    np.testing.assert_allclose(got, [[a, b], [b, c]], rtol=1e-4)
+    # the model-based covariance is another matrix: the sandwich is not a copy of it
+    assert not np.allclose(got, fit.vcov, rtol=1e-2)

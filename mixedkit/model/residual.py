@@ -236,6 +236,7 @@ class _Pattern:
     visits: np.ndarray  # indices into the T visits
     count: int
     cross: np.ndarray  # (k, k, p + 1, p + 1): sum over subjects of A[a]' A[b], A = [X, y]
+    rows: np.ndarray  # (count, k, p + 1): each subject's A (for the empirical covariance)
 
 
 @dataclass
@@ -307,7 +308,7 @@ class ResidualLikelihood:
             rows = np.asarray(firsts)[:, None] + np.arange(k)
             stack = a[rows]  # (m, k, p + 1)
             cross = np.einsum("mai,mbj->abij", stack, stack, optimize=True)
-            self.patterns.append(_Pattern(g, visit[rows[0]], len(firsts), cross))
+            self.patterns.append(_Pattern(g, visit[rows[0]], len(firsts), cross, stack))
 
     def _build_batches(self, a, group, time, starts, sizes):
         for k in np.unique(sizes):
@@ -384,6 +385,33 @@ class ResidualLikelihood:
         if reml:
             dev += float(np.linalg.slogdet(xtx)[1])
         return -dev / 2.0
+
+    def empirical_vcov(self, fit: GlsFit) -> np.ndarray:
+        """The sandwich (empirical, "robust") covariance of beta at the optimum:
+        B (sum_i u_i u_i') B with u_i = X_i' V_i^-1 r_i per subject and B the model-based
+        covariance (SAS's EMPIRICAL option, mmrm's ``vcov = "Empirical"``)."""
+        p = self.p
+        beta_c = fit.beta - self.beta_ols  # the coordinates of the residualised response
+        meat = np.zeros((p, p))
+        st = self.structure
+        if st.kind != "sp_exp":
+            mats = st.matrices(fit.params)
+            for pat in self.patterns:
+                sinv = np.linalg.inv(mats[pat.group][np.ix_(pat.visits, pat.visits)])
+                x, y = pat.rows[:, :, :p], pat.rows[:, :, p]
+                r = y - x @ beta_c
+                u = np.einsum("mai,ab,mb->mi", x, sinv, r) / fit.sigma2
+                meat += u.T @ u
+        else:
+            rhos = np.asarray(st.sp_exp_rho(fit.params))
+            scales = np.asarray(st.sp_exp_scale(fit.params))
+            for b in self.batches:
+                s = scales[b.group][:, None, None] * rhos[b.group][:, None, None] ** b.dist
+                x, y = b.a[:, :, :p], b.a[:, :, p]
+                w = np.linalg.solve(s, (y - x @ beta_c)[:, :, None])[:, :, 0]
+                u = np.einsum("mai,ma->mi", x, w) / fit.sigma2
+                meat += u.T @ u
+        return fit.vcov @ meat @ fit.vcov
 
     def vcov_beta(self, theta: np.ndarray) -> np.ndarray:
         """sigma^2 (X' S^-1 X)^-1 at ``theta = (log sigma^2, *params)``."""
