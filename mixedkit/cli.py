@@ -427,22 +427,9 @@ def _power_settings(args) -> dict:
         except InputValueError:  # the rule's words for the command line
             raise _UsageError("the Kenward-Roger test needs a REML pilot fit: drop --ml, or "
                               "use --test satterthwaite or lrt") from None
-    try:
-        alpha = float(args.alpha)
-    except ValueError:
-        alpha = math.nan
-    if not 0 < alpha < 1:
-        raise _UsageError(f"--alpha takes a number between 0 and 1 such as 0.05; got "
-                          f"{args.alpha!r}")
-    target = None
-    if args.target is not None:
-        try:
-            target = float(args.target)
-        except ValueError:
-            target = math.nan
-        if not 0 < target < 1:
-            raise _UsageError(f"--target takes a power between 0 and 1 such as 0.8; got "
-                              f"{args.target!r}")
+    alpha = _open_unit(args.alpha, "--alpha takes a number between 0 and 1 such as 0.05")
+    target = None if args.target is None else \
+        _open_unit(args.target, "--target takes a power between 0 and 1 such as 0.8")
     if args.seed is None:
         seed = secrets.randbelow(10**6)
     else:
@@ -466,6 +453,17 @@ def _power_settings(args) -> dict:
                    if args.jobs is not None else None),
         "progress": not args.quiet,
     }
+
+
+def _open_unit(text: str, what: str) -> float:
+    """An option's number in (0, 1), or a usage error that says ``what`` it takes."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < 1:
+        raise _UsageError(f"{what}; got {text!r}")
+    return value
 
 
 def _power_command(args) -> None:
