@@ -25,6 +25,7 @@ from scipy import stats
 from .display import comparison_html, comparison_text, format_p, reml_ml_text
 from .errors import DataError, InputTypeError, InputValueError
 from .inference.bootstrap import refit_to, run_bootstrap, simulate
+from .repeated import RepeatedMeasuresFit
 from .results import LmmFit
 
 __all__ = [
@@ -50,6 +51,7 @@ class _Entry:
     fixed: tuple[str, ...]
     exog: np.ndarray
     random: frozenset  # variance parameters: (group, term) and (group, corr pair)
+    structure: tuple | None = None  # a residual structure: (kind, within, subject, by)
 
     @property
     def is_lmm(self) -> bool:
@@ -58,6 +60,13 @@ class _Entry:
 
 def _entry(obj, position: int) -> _Entry:
 
+    if isinstance(obj, RepeatedMeasuresFit):
+        design = obj.state.design
+        term = design.term
+        return _Entry(obj.formula, obj, design.response, design.endog,
+                      obj.state.prep.frame.index, tuple(design.exog.columns),
+                      design.exog.to_numpy(), frozenset(),
+                      (term.kind, term.within, term.subject, term.by))
     if isinstance(obj, LmmFit):
         vc = obj.variance_components
         random = frozenset((g, t) for g, t in zip(vc["group"], vc["term"]) if g != "Residual")
@@ -110,7 +119,34 @@ def _span_contains(big: np.ndarray, small: np.ndarray) -> bool:
     return bool(np.allclose(resid, 0, atol=1e-8 * max(1.0, float(np.abs(small).max()))))
 
 
+# Residual structures nested in others (a special case of them); independent residuals (an
+# OLS fit) are a special case of every structure.
+_STRUCTURE_CONTAINS = {
+    "cs": {"csh", "toep", "toeph", "us"}, "csh": {"us"}, "ar1": {"ar1h", "toep", "toeph",
+                                                                "ad", "adh", "us"},
+    "ar1h": {"toeph", "adh", "us"}, "toep": {"toeph", "us"}, "toeph": {"us"},
+    "ad": {"adh", "us"}, "adh": {"us"}, "us": set(), "sp_exp": set(),
+}
+
+
+def _structure_nested(small: tuple | None, big: tuple | None) -> bool:
+    if big is None:
+        return small is None
+    if small is None:
+        return True
+    kind, within, subject, by = small
+    kind_big, within_big, subject_big, by_big = big
+    if (within, subject) != (within_big, subject_big) or by not in (None, by_big):
+        return False
+    return kind == kind_big and by != by_big or kind_big in _STRUCTURE_CONTAINS[kind]
+
+
 def _nested(small: _Entry, big: _Entry) -> bool:
+    if small.structure is not None or big.structure is not None:
+        if small.is_lmm and small.structure is None:  # random effects vs a structure
+            return False
+        return (_structure_nested(small.structure, big.structure)
+                and _span_contains(big.exog, small.exog))
     return small.random <= big.random and _span_contains(big.exog, small.exog)
 
 
@@ -306,9 +342,27 @@ def compare_models(*fits, method: str | None = None, n_boot: int = 0, seed=None,
         if n_boot:
             rows[j][10] = _bootstrap_lrt(small, big, chisq, reml, n_boot, seed, executor,
                                          n_jobs, progress, notes)
+    structured = [e for e in entries if e.structure is not None]
+    if same_fixed and len(structured) > 1:
+        notes.append(_structure_note(structured, rows, entries))
     table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     table["df_diff"] = table["df_diff"].astype("Int64")
     return ModelComparison(table, notes, [e.fit for e in entries])
+
+
+def _structure_note(structured: list[_Entry], rows: list, entries: list[_Entry]) -> str:
+    """Which residual structure to prefer, as the MMRM literature chooses one."""
+    aic = {e.label: rows[entries.index(e)][4] for e in structured}
+    ranked = sorted(aic, key=aic.get)
+    gap = aic[ranked[1]] - aic[ranked[0]]
+    return (f"Residual structures with the same fixed effects, compared on REML fits: "
+            f"{ranked[0]!r} has the lowest AIC ({gap:.1f} below {ranked[1]!r}). Prefer "
+            "the lowest AIC (a difference under 2 is no evidence either way; BIC, with "
+            "log(rows), favours fewer parameters); a likelihood-ratio test applies only "
+            "where one structure is a special case of the other. Unstructured (us) "
+            "assumes nothing and is the usual pre-specified primary analysis when it "
+            "converges; choosing the structure from the data before testing the treatment "
+            "should be pre-specified.")
 
 
 def _p_text(p: float) -> str:

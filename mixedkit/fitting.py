@@ -9,21 +9,25 @@ import pandas as pd
 import patsy
 
 from .arguments import InferenceOptions, check_choice, check_reml
-from .errors import InputTypeError
+from .errors import InputTypeError, InputValueError, StatsmodelsLimitError
 from .model.design import build_design
 from .model.estimation import ENGINES, estimate
 from .model.frames import as_pandas
 from .model.safe_formula import check_model_formulas, check_translated
+from .model.repeated import build_repeated_design, fit_repeated
 from .model.state import FitState
 from .model.validation import prepare, warn_dropped
+from .repeated import RepeatedMeasuresFit
 from .results import LmmFit
+
+VCOV_TYPES = ("model", "empirical")
 
 __all__ = ["FIT_OPTIONS", "check_unknown_arguments", "fit_lmm", "fit_without_warnings"]
 
 
 # fit_lmm's keyword options (fit_many passes them on)
 FIT_OPTIONS = ("groups", "re_formula", "vc_formula", "weights", "reml", "missing",
-               "conf_level", "df_method", "engine", "safe_formula")
+               "conf_level", "df_method", "engine", "safe_formula", "vcov")
 
 # R and statsmodels habits: the argument a user meant
 _ALIASES = {"REML": "reml", "method": "reml", "group": "groups", "df": "df_method",
@@ -64,8 +68,9 @@ def fit_lmm(
     df_method: str = "satterthwaite",
     engine: str = "mixedkit",
     safe_formula: bool = False,
+    vcov: str = "model",
     **unknown,
-) -> LmmFit:
+) -> LmmFit | RepeatedMeasuresFit:
     """Fit a linear mixed model and check the fit.
 
     Parameters
@@ -123,11 +128,18 @@ def fit_lmm(
         holds more than column names, numbers, arithmetic and the allowed transforms
         (``C``, ``I``, ``np.log``, ... see :func:`~mixedkit.check_formula`). patsy
         evaluates formula terms as Python, so an unchecked formula can run any code.
+    vcov : {"model", "empirical"}, default "model"
+        The covariance of the fixed effects of a model with a residual structure: model-
+        based, or the empirical (sandwich, "robust") one, SAS's EMPIRICAL and mmrm's
+        ``vcov = "Empirical"`` (with the model-based Satterthwaite df). Only with a
+        residual structure term.
 
     Returns
     -------
-    LmmFit
-        See :class:`~mixedkit.results.LmmFit` for every attribute and table.
+    LmmFit or RepeatedMeasuresFit
+        See :class:`~mixedkit.results.LmmFit` for every attribute and table; a formula
+        with a residual structure term (``us(visit | subject)``, ``ar1``, ``cs``, ...; see
+        Notes) gives a :class:`~mixedkit.repeated.RepeatedMeasuresFit`.
 
     Raises
     ------
@@ -153,6 +165,18 @@ def fit_lmm(
     and ML): estimates, standard errors, variance components, log-likelihood,
     AIC/BIC and singularity (``tests/test_lme4_reference.py``).
 
+    **Residual structures (MMRM).** A term in mmrm's syntax puts a covariance structure on
+    the residuals within a subject instead of random effects: ``us(visit | subject)``
+    (unstructured), ``cs``/``csh`` (compound symmetry, homogeneous/heterogeneous
+    variances), ``ar1``/``ar1h``, ``toep``/``toeph`` (Toeplitz), ``ad``/``adh`` (ante-
+    dependence), ``sp_exp(time | subject)`` (exponential in a continuous time), and
+    ``us(visit | arm / subject)`` for a structure per arm. ``visit`` is a factor whose
+    level order is the time order (a Categorical's order; text in natural order, V2
+    before V10); a missing visit is an absent row. The likelihood is exact (REML or ML);
+    validated against nlme's ``gls`` and SAS PROC MIXED through mmrm's published numbers,
+    Kenward–Roger included (``tests/test_repeated_fit.py``). Random terms cannot be
+    combined with a structure yet.
+
     Examples
     --------
     >>> import mixedkit as mk
@@ -165,7 +189,7 @@ def fit_lmm(
         formula, data, env=patsy.EvalEnvironment.capture(1), groups=groups,
         re_formula=re_formula, vc_formula=vc_formula, weights=weights, reml=reml,
         missing=missing, conf_level=conf_level, df_method=df_method, engine=engine,
-        safe_formula=safe_formula)
+        safe_formula=safe_formula, vcov=vcov)
     if fit.dropped:
         warn_dropped(fit.state.prep.n_input, fit.n_obs, fit.dropped, stacklevel=3)
     fit._warn()
@@ -177,7 +201,8 @@ def fit_without_warnings(formula: str, data: pd.DataFrame, *, env=None,
                          re_formula: str | None = None, vc_formula: dict | None = None,
                          weights=None, reml: bool = True, missing: str = "drop", conf_level: float = 0.95,
                          df_method: str = "satterthwaite", engine: str = "mixedkit",
-                         safe_formula: bool = False) -> LmmFit:
+                         safe_formula: bool = False,
+                         vcov: str = "model") -> LmmFit | RepeatedMeasuresFit:
     """:func:`fit_lmm` without its warnings: the :class:`~mixedkit.DataWarning` for
     dropped rows (``fit.dropped`` has them) and the closing :class:`~mixedkit.FitWarning`
     (``fit.health`` has its findings).
@@ -194,10 +219,24 @@ def fit_without_warnings(formula: str, data: pd.DataFrame, *, env=None,
     reml = check_reml(reml)
     options = InferenceOptions.checked(conf_level, df_method, reml=reml)  # before the fit
     check_choice(engine, ENGINES, "engine")
+    check_choice(vcov, VCOV_TYPES, "vcov")
     prep = prepare(formula, data, groups=groups, re_formula=re_formula,
                    vc_formula=vc_formula, missing=missing, warn_dropped=False, weights=weights)
     if safe_formula:
         check_translated(prep)  # the texts patsy will evaluate, as mixedkit wrote them
+    if prep.parsed.residual is not None:
+        if engine != "mixedkit":
+            raise StatsmodelsLimitError(
+                f"engine={engine!r}: statsmodels' MixedLM cannot evaluate the residual "
+                f"structure {prep.parsed.residual.source} (its residuals are independent "
+                "with one variance); use engine='mixedkit' (the default)")
+        design = build_repeated_design(prep, env)
+        return RepeatedMeasuresFit(fit_repeated(prep, design, reml), options, vcov)
+    if vcov != "model":
+        raise InputValueError(
+            f"vcov={vcov!r} is for models with a residual structure term such as "
+            "us(visit | subject); for random-effect models the empirical covariance is not "
+            "implemented: remove vcov=")
     design = build_design(prep, env)
     est = estimate(design, reml, engine=engine, crosscheck=crosscheck)
     return LmmFit(FitState.at_optimum(prep, design, est, reml), options)

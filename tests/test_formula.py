@@ -159,21 +159,20 @@ def test_product_expansion_follows_r_terms(expr, expanded):
     assert _expand_product(expr) == expanded
 
 
-@pytest.mark.parametrize("term, kind, subject", [
-    ("us(visit | id)", "us", "id"), ("ar1(visit | arm/id)", "ar1", "id"),
-    ("sp_exp(time | id)", "sp_exp", "id"), ("toeph(visit|id)", "toeph", "id"),
+@pytest.mark.parametrize("term, kind, within, subject, by", [
+    ("us(visit | id)", "us", "visit", "id", None), ("ar1(visit | arm/id)", "ar1", "visit", "id", "arm"),
+    ("sp_exp(time | id)", "sp_exp", "time", "id", None), ("toeph(visit|id)", "toeph", "visit", "id", None),
 ])
-def test_a_residual_structure_term_is_named_not_misread(term, kind, subject):
-    """mmrm's syntax is recognised (it used to read as "'|' outside parentheses") and the
-    message says what fit_lmm does with it today, also through the safe-formula check."""
-    d = pd.DataFrame({"y": [1.0, 2, 3, 4], "visit": ["a", "b", "a", "b"], "id": [1, 1, 2, 2],
-                      "arm": ["p", "p", "t", "t"], "time": [0.0, 1, 0, 1]})
-    message = (rf"^formula: '{re.escape(term)}' is a residual covariance structure \({kind}, in "
-               rf"mmrm's syntax\), which fit_lmm does not fit yet .* a random intercept, "
-               rf"\(1 \| {subject}\), gives compound symmetry")
-    for safe in (False, True):
-        with pytest.raises(mk.FormulaError, match=message):
-            mk.fit_lmm(f"y ~ 1 + {term}", d, safe_formula=safe)
-    # code inside such a term is still refused by the safe check
+def test_a_residual_structure_term_is_parsed(term, kind, within, subject, by):
+    """mmrm's syntax is a term of its own (it used to read as "'|' outside parentheses"),
+    also through the safe-formula check, which still refuses code inside it."""
+    from mixedkit.model.formula import parse_formula
+
+    parsed, names = parse_formula(f"y ~ x + {term}", ["y", "x", "visit", "id", "arm", "time"])
+    assert parsed.fixed_rhs == "x" and parsed.random == ()
+    r = parsed.residual
+    user = [None if v is None else names.restore(v) for v in (r.within, r.subject, r.by)]
+    assert (r.kind, *user, r.source) == (kind, within, subject, by, term)
+    mk.check_formula(f"y ~ x + {term}")
     with pytest.raises(mk.FormulaError, match=r"the call us\(\.\.\.\) is not allowed"):
         mk.check_formula("y ~ 1 + us(visit | __import__('os'))")

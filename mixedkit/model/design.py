@@ -680,23 +680,16 @@ def coded_like(info, frame: pd.DataFrame) -> pd.DataFrame:
     return frame if out is None else out
 
 
-def build_design(prep: PreparedData, eval_env=None) -> Design:
-    """Build matrices and the statsmodels translation for checked data.
+def fixed_design(prep: PreparedData, env, pframe: pd.DataFrame | None = None):
+    """The response and the fixed-effects matrix of checked data, checked: finite, of full
+    rank, the scaling noted.
 
-    Raises
-    ------
-    FormulaError
-        A term statsmodels cannot express, or an expression patsy cannot evaluate.
-    DataError
-        A random slope that does not vary within any group; a rank-deficient
-        fixed-effects design.
-    DesignTooLargeError
-        The random-effects design would not fit in memory.
+    Returns
+    -------
+    endog : ndarray, exog : DataFrame (the user's names), design_info : patsy DesignInfo or
+    None (built later for a plain design), findings : list of Finding
     """
-
-    env = formula_env(eval_env)
-    frame = prep.frame
-    pframe = patsy_frame(prep)
+    pframe = patsy_frame(prep) if pframe is None else pframe
     plain = _plain_fixed_part(prep)
     if plain is not None:  # patsy's DesignInfo is then built when first asked for
         y, x = plain
@@ -726,6 +719,27 @@ def build_design(prep: PreparedData, eval_env=None) -> Design:
     _check_rank(exog)
     findings: list[Finding] = []
     _check_scaling(exog, findings)
+    return endog, exog, design_info, findings
+
+
+def build_design(prep: PreparedData, eval_env=None) -> Design:
+    """Build matrices and the statsmodels translation for checked data.
+
+    Raises
+    ------
+    FormulaError
+        A term statsmodels cannot express, or an expression patsy cannot evaluate.
+    DataError
+        A random slope that does not vary within any group; a rank-deficient
+        fixed-effects design.
+    DesignTooLargeError
+        The random-effects design would not fit in memory.
+    """
+
+    env = formula_env(eval_env)
+    frame = prep.frame
+    pframe = patsy_frame(prep)
+    endog, exog, design_info, findings = fixed_design(prep, env, pframe)
 
     gf = _choose_grouping(prep)
     terms = list(prep.random)

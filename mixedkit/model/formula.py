@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ColumnNotFoundError, FormulaError, InputTypeError, did_you_mean
 
-__all__ = ["NameMap", "ParsedFormula", "RandomTerm", "parse_formula"]
+__all__ = ["NameMap", "ParsedFormula", "RandomTerm", "ResidualTerm", "parse_formula"]
 
 TOKEN = re.compile(
     r"""
@@ -133,6 +133,34 @@ class RandomTerm:
 
 
 @dataclass(frozen=True)
+class ResidualTerm:
+    """A residual covariance structure within subjects, in mmrm's syntax:
+    ``us(visit | subject)``, ``ar1(visit | arm / subject)``, ``sp_exp(time | subject)``.
+
+    Attributes
+    ----------
+    kind : str
+        One of :data:`~mixedkit.model.residual.STRUCTURES`.
+    within : str
+        Safe name of the visit factor (its level order is the time order) or, for
+        ``sp_exp``, of the numeric time.
+    subject : str
+        Safe name of the subject column: rows of one subject are correlated.
+    by : str or None
+        Safe name of the column whose levels get a structure each (``arm`` in
+        ``us(visit | arm / subject)``); constant within a subject.
+    source : str
+        The term as the user wrote it.
+    """
+
+    kind: str
+    within: str
+    subject: str
+    by: str | None
+    source: str
+
+
+@dataclass(frozen=True)
 class ParsedFormula:
     """A formula split into response, fixed part and random terms (safe names)."""
 
@@ -141,6 +169,7 @@ class ParsedFormula:
     fixed_rhs: str
     random: tuple[RandomTerm, ...]
     columns: tuple[str, ...]  # user column names the formula uses, in order of use
+    residual: ResidualTerm | None = None  # a residual structure term, if any
 
     @property
     def fixed_formula(self) -> str:
@@ -353,16 +382,25 @@ _RESIDUAL_TERM = re.compile(r"^(us|cs|csh|ar1|ar1h|toep|toeph|ad|adh|sp_exp)\s*\
                             re.DOTALL)
 
 
-def _residual_structure_error(term: str) -> FormulaError:
+def _parse_residual(term: str, names: NameMap) -> ResidualTerm:
+    """``kind(within | subject)`` or ``kind(within | by / subject)``, checked."""
+    source = names.restore(term)
     kind, inner = _RESIDUAL_TERM.match(term).groups()
-    subject = inner.split("|", 1)[1].split("/")[-1].strip()
-    return FormulaError(
-        f"formula: {term!r} is a residual covariance structure ({kind}, in mmrm's syntax), "
-        "which fit_lmm does not fit yet (mixedkit.model.residual evaluates it; fit_lmm will "
-        f"take it in a coming release). Meanwhile a random intercept, (1 | {subject}), gives "
-        "compound symmetry with a non-negative correlation (cs); nlme's gls or R's mmrm fit "
-        "the other structures"
-    )
+    what = "time" if kind == "sp_exp" else "visit"
+    pieces = _split_top(inner, "|")
+    chain = [p.strip() for p in _split_top(pieces[1], "/")] if len(pieces) == 2 else []
+    within = pieces[0].strip() if len(pieces) == 2 else ""
+    name = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+    if (len(pieces) != 2 or not name.fullmatch(within) or len(chain) not in (1, 2)
+            or not all(name.fullmatch(c) for c in chain)):
+        raise FormulaError(
+            f"formula: residual structure {source} must look like {kind}({what} | subject) "
+            f"or {kind}({what} | group / subject): one {what} column left of '|', the "
+            "subject column (and a grouping column such as the arm, for a structure per "
+            "group) right of it"
+        )
+    return ResidualTerm(kind, within, chain[-1], chain[0] if len(chain) == 2 else None,
+                        source)
 
 
 def parse_formula(formula, columns) -> tuple[ParsedFormula, NameMap]:
@@ -403,12 +441,12 @@ def parse_formula(formula, columns) -> tuple[ParsedFormula, NameMap]:
         )
     lhs, rhs = _split_top(text, "~")
     _check_response_not_on_rhs(lhs.strip(), rhs, names)
-    fixed, random = [], []
+    fixed, random, residual = [], [], []
     for term in _split_terms(rhs):
         if _is_random(term):
             random.extend(_parse_random(term, names))
         elif _RESIDUAL_TERM.match(term.strip()):
-            raise _residual_structure_error(names.restore(term.strip()))
+            residual.append(_parse_residual(term.strip(), names))
         elif "|" in term:
             raise FormulaError(
                 f"formula: {names.restore(term)!r} uses '|' outside parentheses; write random "
@@ -416,6 +454,13 @@ def parse_formula(formula, columns) -> tuple[ParsedFormula, NameMap]:
             )
         else:
             fixed.append(term)
+    if len(residual) > 1:
+        raise FormulaError(
+            f"formula: {residual[0].source} and {residual[1].source} are two residual "
+            "structures; a model has one residual covariance (for a structure per group, "
+            f"write {residual[0].kind}({names.restore(residual[0].within)} | group / "
+            f"{names.restore(residual[0].subject)}))"
+        )
     fixed_rhs = _join_terms(fixed) if fixed else "1"
     parsed = ParsedFormula(
         text=formula,
@@ -423,6 +468,7 @@ def parse_formula(formula, columns) -> tuple[ParsedFormula, NameMap]:
         fixed_rhs=fixed_rhs,
         random=tuple(random),
         columns=tuple(used),
+        residual=residual[0] if residual else None,
     )
     return parsed, names
 

@@ -214,10 +214,22 @@ def _parse(formula, data, groups, re_formula, vc_formula):
 
         random, extra = terms_from_keywords(groups, re_formula, vc_formula, names, cols, categorical)
         used += [c for c in extra if c not in used]
-    if not random:
+    residual = parsed.residual
+    if residual is not None and random:
+        raise FormulaError(
+            f"formula: {residual.source} with the random term "
+            f"{random[0].source}: fit_lmm fits a "
+            "residual structure alone (the MMRM) or random effects alone, not both in one "
+            "model yet. A random intercept for the subject is compound symmetry: write "
+            f"cs({names.restore(residual.within)} | {names.restore(residual.subject)}) "
+            "instead of (1 | subject); for random effects of another factor (a site) beside "
+            "the structure, nlme's lme(..., correlation=) fits them meanwhile"
+        )
+    if not random and residual is None:
         raise FormulaError(
             f"formula {formula!r} has no random-effects term; add one such as "
-            "'+ (1 | group)', or pass groups='group'"
+            "'+ (1 | group)', or pass groups='group', or a residual structure such as "
+            "'+ us(visit | subject)'"
         )
     return parsed, names, tuple(random), used
 
@@ -653,6 +665,58 @@ def _check_grouping(prep: PreparedData, data: pd.DataFrame) -> None:
             )
 
 
+def _check_residual(prep: PreparedData) -> None:
+    """A residual structure's columns: a subject column that repeats, each visit at most
+    once per subject (a numeric time for sp_exp), a structure group constant within a
+    subject."""
+    term, frame = prep.parsed.residual, prep.frame
+    subject = prep.user(term.subject)
+    codes = prep.codes((term.subject,))
+    n_subjects = int(codes.max()) + 1
+    if n_subjects < 2:
+        raise DataError(
+            f"residual structure {term.source}: the subject column {subject!r} has a single "
+            "level in the rows used; the structure is estimated from many subjects. Check "
+            "the column"
+        )
+    within = prep.user(term.within)
+    if term.kind == "sp_exp":
+        values = frame[term.within]
+        if not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
+            raise InputTypeError(
+                f"residual structure {term.source}: sp_exp needs the time as numbers; column "
+                f"{within!r} holds {values.dtype} values (e.g. {values.iloc[0]!r}). Convert it, "
+                f"data[{within!r}] = pd.to_numeric(data[{within!r}]), or use a visit "
+                f"structure such as ar1({within} | {subject})"
+            )
+        if not np.isfinite(values.to_numpy(float)).all():
+            raise DataError(f"residual structure {term.source}: column {within!r} has "
+                            "non-finite times; remove those rows or fix the values")
+    visit = prep.codes((term.within,)) if term.kind != "sp_exp" else \
+        pd.factorize(frame[term.within])[0]
+    pairs = pd.DataFrame({"s": codes, "v": visit})
+    repeated = pairs.duplicated().to_numpy()
+    if repeated.any():
+        pos = int(np.flatnonzero(repeated)[0])
+        row, first = frame.index[pos], frame.iloc[pos]
+        raise DataError(
+            f"residual structure {term.source}: {int(repeated.sum())} rows repeat a "
+            f"{'time' if term.kind == 'sp_exp' else 'visit'} of their subject (e.g. row "
+            f"{row!r}: {subject}={first[term.subject]!r}, {within}={first[term.within]!r}); "
+            "a subject has one row per visit. Average the repeats, or check that "
+            f"{subject!r} identifies subjects and {within!r} visits"
+        )
+    if term.by is not None:
+        by = prep.codes((term.by,))
+        varies = pd.Series(by).groupby(codes).nunique().to_numpy() > 1
+        if varies.any():
+            raise DataError(
+                f"residual structure {term.source}: {prep.user(term.by)!r} changes within "
+                f"{int(varies.sum())} subjects; the structure group (e.g. the arm) must be "
+                f"constant within each subject of {subject!r}"
+            )
+
+
 def check_model(formula, data, *, groups=None, re_formula=None, vc_formula=None) -> None:
     """The checks of :func:`prepare` that depend only on the formula and the column names:
     a formula that does not parse, a column that is not in ``data``, random effects given
@@ -701,6 +765,15 @@ def prepare(
         prep.weights = _checked_weights(w.loc[frame.index] if len(dropped_index) else w)
         prep.weights_name = str(w.name)
     _check_types(prep)
+    if parsed.residual is not None:
+        if prep.weights is not None:
+            raise InputValueError(
+                f"weights={prep.weights_name!r} with the residual structure "
+                f"{parsed.residual.source}: prior weights are not combined with a residual "
+                "structure yet; a heterogeneous structure (csh, ar1h, toeph, adh, us) gives "
+                "each visit its own variance"
+            )
+        _check_residual(prep)
     _check_grouping(prep, data)
     _check_random_effects_count(prep)
     if counts and warn_dropped:

@@ -1,0 +1,506 @@
+"""The fitted-model object of a model with a residual structure (the MMRM), returned by
+:func:`~mixedkit.fit_lmm` for formulas such as ``"chg ~ arm * visit + base +
+us(visit | subject)"``."""
+
+from __future__ import annotations
+
+import html
+import math
+import warnings
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from ._version import __version__
+from .arguments import InferenceOptions, check_reml, df_heading
+from .display import (
+    _CSS,
+    AnovaTable,
+    _anova_display,
+    _anova_html,
+    _criteria,
+    _data_line,
+    _fixed_display,
+    _health_html,
+    _html_table,
+    _stat,
+    format_number,
+)
+from .errors import FitWarning, StatsmodelsLimitError
+from .findings import Finding, Report
+from .model.repeated import STRUCTURE_NAMES, RepeatedState, fit_repeated
+
+__all__ = ["RESIDUAL_COVARIANCE_COLUMNS", "RepeatedMeasuresFit"]
+
+RESIDUAL_COVARIANCE_COLUMNS = ["group", "visit", "with_visit", "covariance", "corr"]
+_BOUNDARY_CORR = 0.999  # a correlation this close to +/-1 is on the structure's boundary
+
+
+class RepeatedMeasuresFit:
+    """A fitted linear model with a residual covariance structure within subjects.
+
+    Built by :func:`~mixedkit.fit_lmm` when the formula has a structure term in mmrm's
+    syntax (``us(visit | subject)``, ``cs``, ``csh``, ``ar1``, ``ar1h``, ``toep``,
+    ``toeph``, ``ad``, ``adh``, ``sp_exp(time | subject)``; ``us(visit | arm / subject)``
+    for a structure per arm). It has the tables and methods of
+    :class:`~mixedkit.results.LmmFit` that mean something without random effects
+    (``fixed_effects``, ``variance_components``, ``anova``, ``marginal_means``,
+    ``contrasts``, ``predict``, ``residuals``, ``health``, ``refit``, ``compare_models``)
+    and :attr:`residual_covariance`.
+
+    Attributes
+    ----------
+    formula, method, reml, conf_level, df_method, n_obs, n_dropped, dropped, n_groups,
+    converged, loglik, scale, state, statsmodels_call
+        As :class:`~mixedkit.results.LmmFit` (``n_groups`` counts the subjects; ``scale``
+        is sigma^2, the residual variance of the first visit of the first structure
+        group; ``state`` a :class:`~mixedkit.model.repeated.RepeatedState`).
+    structure : str
+        The structure's name in mmrm's syntax (``"us"``, ``"ar1"``, ...).
+    vcov_type : {"model", "empirical"}
+        The covariance of the fixed effects every table uses: model-based or the
+        empirical (sandwich) one (``fit_lmm(..., vcov="empirical")``).
+    singular : bool
+        Always False (no random effects); a structure on its boundary is a health
+        finding.
+    """
+
+    engine = "mixedkit"
+    singular = False
+
+    def __init__(self, state: RepeatedState, options: InferenceOptions | None = None,
+                 vcov: str = "model"):
+        self.state = state
+        prep, design, gls = state.prep, state.design, state.gls
+        self._requested = InferenceOptions() if options is None else options
+        self._options = self._requested.for_fit(gls.reml)
+        self._inference: dict = {}
+        self.vcov_type = vcov
+        self.conf_level = self._options.conf_level
+        self.df_method = self._options.df_method
+        self.formula = prep.parsed.text
+        self.structure = design.term.kind
+        self.loglik = float(gls.loglik)
+        self.converged = bool(gls.converged)
+        self.n_obs = len(design.endog)
+        self.n_groups = dict(design.n_groups)
+        self.n_dropped = int(prep.n_input - self.n_obs)
+        self.dropped = dict(prep.dropped)
+        self.statsmodels_call = design.statsmodels_call
+        self.scale = float(gls.sigma2)
+        self.theta = np.zeros(0)
+        self._core_health = self._health()
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def reml(self) -> bool:
+        return self.state.reml
+
+    @property
+    def method(self) -> str:
+        return "REML" if self.reml else "ML"
+
+    @property
+    def n_params(self) -> int:
+        """Parameters counted by AIC/BIC: fixed effects, the structure's parameters and
+        sigma^2 (as SAS and mmrm count them for the REML criteria too)."""
+        return int(self.state.design.exog.shape[1] + self.state.design.structure.n_params + 1)
+
+    @property
+    def aic(self) -> float:
+        """-2 loglik + 2 n_params (from the REML criterion for a REML fit, as lme4)."""
+        return -2 * self.loglik + 2 * self.n_params
+
+    @property
+    def bic(self) -> float:
+        """-2 loglik + log(n_obs) n_params (``n_obs`` rows, as lme4; SAS and mmrm use the
+        number of subjects)."""
+        return -2 * self.loglik + math.log(self.n_obs) * self.n_params
+
+    @property
+    def lme4_formula(self) -> None:
+        """None: lme4 has no residual structures (its issues #224 and #698)."""
+        return None
+
+    @property
+    def statsmodels_result(self):
+        self.state.design.require_statsmodels("fit.statsmodels_result")
+
+    def statsmodels_lines(self):
+        self.state.design.require_statsmodels("fit.statsmodels_lines()")
+
+    def _not_here(self, what: str, why: str):
+        raise StatsmodelsLimitError(f"{what} is not available for a model with a residual "
+                                    f"structure and no random effects: {why}")
+
+    def ranef(self, **_):
+        self._not_here("fit.ranef()", "there are no random effects; the subject's "
+                       "correlation is in fit.residual_covariance")
+
+    def icc(self, **_):
+        self._not_here("fit.icc()", "there is no random-effect variance to divide; "
+                       "fit.residual_covariance holds the correlations between visits")
+
+    def r2(self, **_):
+        self._not_here("fit.r2()", "Nakagawa's R² divides random-effect variances")
+
+    def confint(self, *args, **_):
+        self._not_here("fit.confint()", "profile intervals of structure parameters are "
+                       "not implemented; fit.fixed_effects has the intervals of the fixed "
+                       "effects")
+
+    # ------------------------------------------------------------------ tables
+    def _fixed_inference(self, df_method: str | None = None):
+        method = self._options.resolve(df_method=df_method, reml=self.reml).df_method
+        if method not in self._inference:
+            from .inference.repeated import repeated_inference
+            self._inference[method] = repeated_inference(self.state, method, self.vcov_type)
+        return self._inference[method]
+
+    def _level(self, conf_level: float | None) -> float:
+        return self._options.resolve(conf_level=conf_level, reml=self.reml).conf_level
+
+    @cached_property
+    def vcov_fixed(self) -> pd.DataFrame:
+        """The covariance of the fixed effects the tables use (model-based, Kenward–
+        Roger's adjusted one for ``df_method="kenward-roger"``, or the sandwich)."""
+        names = list(self.state.design.exog.columns)
+        return pd.DataFrame(self._fixed_inference().vcov, index=names, columns=names)
+
+    @cached_property
+    def fixed_effects(self) -> pd.DataFrame:
+        """``term, estimate, std_error, statistic, df, p_value, conf_low, conf_high``
+        (``.attrs``: ``df_method``, ``conf_level``, ``vcov``)."""
+        from .inference.df_methods import t_table
+        beta = self.state.beta
+        columns = t_table(self._fixed_inference(), np.eye(len(beta)), beta, self.conf_level)
+        table = pd.DataFrame({"term": list(self.state.design.exog.columns), **columns})
+        table = table[["term", "estimate", "std_error", "statistic", "df", "p_value",
+                       "conf_low", "conf_high"]]
+        table.attrs.update(df_method=self.df_method, conf_level=self.conf_level,
+                           vcov=self.vcov_type)
+        return table
+
+    def _group_names(self) -> list[str]:
+        design = self.state.design
+        if design.term.by is None:
+            return ["Residual"]
+        return [f"Residual: {g}" for g in design.group_labels]
+
+    def _labels(self) -> list:
+        d = self.state.design
+        if d.term.kind == "sp_exp":
+            return [f"t={format_number(float(t), 4)}" for t in self.state.sp_exp_times]
+        return [str(v) for v in d.visit_labels]
+
+    @cached_property
+    def residual_covariance(self) -> pd.DataFrame:
+        """The estimated residual covariance within a subject, visit by visit.
+
+        Returns
+        -------
+        DataFrame
+            One row per pair of visits (each visit with itself and with every later
+            visit), per structure group: ``group`` ("Residual", or "Residual: <level>"
+            with a structure per group), ``visit``, ``with_visit``, ``covariance`` and
+            ``corr``. ``sp_exp``: the times are the distinct times (at most 12). The
+            matrix view: ``table.pivot(index="visit", columns="with_visit",
+            values="corr")``. ``.attrs``: ``structure`` and ``visits`` (the visits in
+            the order the structure reads them: the time order).
+
+        Notes
+        -----
+        Validated against nlme's ``getVarCov`` on ``gls`` fits and SAS PROC MIXED's R
+        matrices through mmrm's published listings (tests/test_repeated_fit.py).
+        """
+        rows = []
+        labels = self._labels()
+        for g, name in enumerate(self._group_names()):
+            cov = self.state.covariance(g)
+            sd = np.sqrt(np.diag(cov))
+            corr = cov / np.outer(sd, sd)
+            for i in range(len(labels)):
+                for j in range(i, len(labels)):
+                    rows.append([name, labels[i], labels[j], cov[i, j], corr[i, j]])
+        table = pd.DataFrame(rows, columns=RESIDUAL_COVARIANCE_COLUMNS)
+        table.attrs.update(structure=self.structure, visits=labels)
+        return table
+
+    @cached_property
+    def variance_components(self) -> pd.DataFrame:
+        """The residual structure as variances and correlations, in the columns of
+        :attr:`LmmFit.variance_components <mixedkit.results.LmmFit.variance_components>`
+        (``group, term, variance, std_dev, covariance, corr``): one variance row per visit
+        (one row for a homogeneous structure), then the structure's correlation
+        parameters (``corr(V1, V2)`` for us/ad, ``corr(lag k)`` for ar1/toep,
+        ``corr(any two visits)`` for cs, ``corr(1 time unit)`` for sp_exp)."""
+        kind = self.structure
+        homogeneous = kind in ("cs", "ar1", "toep", "ad", "sp_exp")
+        labels = self._labels()
+        rows = []
+        for g, name in enumerate(self._group_names()):
+            cov = self.state.covariance(g)
+            sd = np.sqrt(np.diag(cov))
+            corr = cov / np.outer(sd, sd)
+            if homogeneous:
+                rows.append([name, "", cov[0, 0], sd[0], np.nan, np.nan])
+            else:
+                rows += [[name, v, cov[i, i], sd[i], np.nan, np.nan]
+                         for i, v in enumerate(labels)]
+            if kind == "sp_exp":
+                rho = self.state.design.structure.sp_exp_rho(self.state.gls.params)[g]
+                rows.append([name, "corr(1 time unit)", np.nan, np.nan, cov[0, 0] * rho, rho])
+            for term, (i, j) in self._correlation_pairs(len(labels)):
+                rows.append([name, term(labels), np.nan, np.nan, cov[i, j], corr[i, j]])
+        return pd.DataFrame(rows, columns=["group", "term", "variance", "std_dev",
+                                           "covariance", "corr"])
+
+    def _correlation_pairs(self, t: int) -> list:
+        kind = self.structure
+        if kind == "sp_exp" or t < 2:
+            return []
+        if kind in ("cs", "csh"):
+            return [(lambda _: "corr(any two visits)", (0, 1))]
+        if kind in ("ar1", "ar1h", "toep", "toeph"):
+            lags = range(1, 2 if kind in ("ar1", "ar1h") else t)
+            return [(lambda _, k=k: f"corr(lag {k})", (0, k)) for k in lags]
+        if kind in ("ad", "adh"):
+            return [(lambda v, i=i: f"corr({v[i]}, {v[i + 1]})", (i, i + 1))
+                    for i in range(t - 1)]
+        return [(lambda v, i=i, j=j: f"corr({v[i]}, {v[j]})", (i, j))
+                for i in range(t) for j in range(i + 1, t)]
+
+    # ---------------------------------------------------------- predictions
+    def fitted(self, kind: str = "conditional") -> pd.Series:
+        """X beta for each row used (the fit has no random effects: conditional and
+        marginal fitted values are the same)."""
+        return pd.Series(self.state.fixed_part, index=self.state.prep.frame.index,
+                         name="fitted")
+
+    def residuals(self, kind: str = "response") -> pd.Series:
+        """Residuals of the rows used.
+
+        Parameters
+        ----------
+        kind : {"response", "normalized"}
+            y - X beta, or the normalised residuals (nlme's ``type = "normalized"``):
+            each subject's residuals multiplied by the inverse Cholesky factor of its
+            residual covariance, independent standard normal when the model holds.
+            ``"pearson"`` divides by each visit's SD only. Plots and assumption checks
+            of a structured model should use the normalised ones.
+        """
+        r = self.state.design.endog - self.state.fixed_part
+        if kind == "normalized":
+            r = self.state.whitened_residuals()
+        elif kind == "pearson":
+            r = r / self._row_sd()
+        elif kind not in ("response", "conditional", "marginal"):
+            raise ValueError(f"kind must be 'response', 'pearson' or 'normalized'; got {kind!r}")
+        return pd.Series(r, index=self.state.prep.frame.index, name="residual")
+
+    def _row_sd(self) -> np.ndarray:
+        d, st = self.state.design, self.state
+        if d.term.kind == "sp_exp":
+            scale = np.asarray(d.structure.sp_exp_scale(st.gls.params))[d.structure_group]
+            return np.sqrt(st.sigma2 * scale)
+        sds = np.array([np.sqrt(np.diag(st.covariance(g))) for g in range(len(d.group_labels))])
+        return sds[d.structure_group, d.visit_codes]
+
+    def predict(self, newdata: pd.DataFrame | None = None, *, interval: str | None = None,
+                df_method: str | None = None,
+                conf_level: float | None = None) -> pd.Series | pd.DataFrame:
+        """X beta for ``newdata`` (default: the fitted rows; the subject and visit columns
+        are not needed). ``interval="confidence"``: a table ``estimate, std_error, df,
+        conf_low, conf_high`` of the mean response, as :meth:`LmmFit.predict
+        <mixedkit.results.LmmFit.predict>` with ``include_random=False``."""
+        from .inference import predictions
+        if interval is None:
+            return predictions.predict(self.state, newdata, include_random=False)
+        return predictions.population_interval(
+            self.state, newdata, False, interval, self._fixed_inference(df_method),
+            self._level(conf_level))
+
+    # ------------------------------------------------------------ inference
+    def anova(self, type=3, df_method: str | None = None) -> pd.DataFrame:
+        """F tests of the fixed-effect terms, as :meth:`LmmFit.anova
+        <mixedkit.results.LmmFit.anova>` (Type III by default), with this fit's covariance
+        of beta and df."""
+        from .inference import anova
+        table = anova.anova_table(self.state, type, self._fixed_inference(df_method))
+        shown = AnovaTable(table)
+        shown.attrs = dict(table.attrs)
+        return shown
+
+    def marginal_means(self, spec=None, *, by=None, at: dict | None = None,
+                       df_method: str | None = None,
+                       conf_level: float | None = None) -> pd.DataFrame:
+        """Estimated marginal means, as :meth:`LmmFit.marginal_means
+        <mixedkit.results.LmmFit.marginal_means>` (the MMRM's arm-by-visit means:
+        ``fit.marginal_means("arm", by="visit")``)."""
+        from .inference import means
+        return means.marginal_means(self.state, spec, by=by, at=at,
+                                    inference=self._fixed_inference(df_method),
+                                    conf_level=self._level(conf_level))
+
+    def contrasts(self, spec, *, method="pairwise", adjust: str = "tukey", by=None,
+                  df_method: str | None = None, conf_level: float | None = None) -> pd.DataFrame:
+        """Contrasts of marginal means, as :meth:`LmmFit.contrasts
+        <mixedkit.results.LmmFit.contrasts>` (the treatment effect at each visit:
+        ``fit.contrasts("arm", by="visit", adjust="none")``)."""
+        from .inference import means
+        return means.contrasts(self.state, spec, method=method, adjust=adjust, by=by,
+                               inference=self._fixed_inference(df_method),
+                               conf_level=self._level(conf_level))
+
+    # ------------------------------------------------------------------ health
+    def _health(self) -> Report:
+        rep = Report("model health")
+        gls = self.state.gls
+        if self.converged:
+            rep.add(Finding("convergence", "ok",
+                            f"converged ({gls.n_evals} likelihood evaluations)."))
+        else:
+            rep.add(Finding(
+                "convergence", "error",
+                f"the optimiser stopped without converging ({gls.message}).",
+                "The estimates may not be the maximum of the likelihood.",
+                "Try a structure with fewer parameters (ar1, cs, toep) and compare them "
+                "with compare_models."))
+        rep.add(self._boundary())
+        for f in list(self.state.prep.report.findings) + list(self.state.design.findings):
+            rep.add(f)
+        if self._options.note:
+            rep.add(Finding("df method", "note", self._options.note + "."))
+        return rep
+
+    def _boundary(self) -> Finding:
+        """A correlation of +/-1 between visits, or a covariance matrix that is singular
+        to rounding: the structure is on its boundary."""
+        worst, where = 0.0, ""
+        labels = self._labels()
+        for g, name in enumerate(self._group_names()):
+            cov = self.state.covariance(g)
+            sd = np.sqrt(np.diag(cov))
+            corr = cov / np.outer(sd, sd)
+            off = np.abs(corr - np.eye(len(corr)))
+            if off.size and off.max() > worst:
+                i, j = np.unravel_index(np.argmax(off), off.shape)
+                worst = float(off.max())
+                where = f"{labels[min(i, j)]} and {labels[max(i, j)]}" + \
+                    ("" if name == "Residual" else f" ({name})")
+        if worst > _BOUNDARY_CORR:
+            return Finding(
+                "structure boundary", "warning",
+                f"the {STRUCTURE_NAMES[self.structure]} structure is on its boundary: the "
+                f"residuals at {where} have a correlation of {worst:.4f}.",
+                "A correlation of +/-1 leaves the structure's parameters and the df of the "
+                "tests poorly determined.",
+                "Check for duplicated visits or a visit coded twice; otherwise compare a "
+                "simpler structure with compare_models.")
+        return Finding("structure boundary", "ok",
+                       f"no correlation at +/-1 (largest |corr| {worst:.3f}).")
+
+    @property
+    def health(self) -> Report:
+        """Convergence, the structure's boundary, data and design findings, worst first."""
+        return self._core_health
+
+    def _warn(self, stacklevel: int = 3) -> None:
+        problems = self._core_health.problems
+        if problems:
+            text = "; ".join(f.what.rstrip(".") for f in problems)
+            warnings.warn(f"{text}. See fit.health for what to do.", FitWarning,
+                          stacklevel=stacklevel)
+
+    # ------------------------------------------------------------------- refit
+    def refit(self, *, reml: bool | None = None,
+              conf_level: float | None = None) -> RepeatedMeasuresFit:
+        """The same model refitted (``reml=False`` for ML), from this fit's parameters."""
+        reml = self.reml if reml is None else check_reml(reml)
+        options = self._requested.resolve(conf_level=conf_level, reml=reml)
+        st = self.state
+        new = RepeatedMeasuresFit(fit_repeated(st.prep, st.design, reml, start=st.gls.params),
+                                  options, self.vcov_type)
+        new._warn()
+        return new
+
+    # ----------------------------------------------------------------- display
+    def _matrix(self) -> pd.DataFrame:
+        """The first group's covariance (lower triangle and diagonal) and correlations
+        (upper triangle), for the summary."""
+        labels = self._labels()
+        out = []
+        for g, name in enumerate(self._group_names()):
+            cov = self.state.covariance(g)
+            sd = np.sqrt(np.diag(cov))
+            corr = cov / np.outer(sd, sd)
+            for i, v in enumerate(labels):
+                cells = [format_number(cov[i, j], 4) if j <= i else f"{corr[i, j]:.3f}"
+                         for j in range(len(labels))]
+                out.append([name if i == 0 else "", v, *cells])
+        return pd.DataFrame(out, columns=["group", "visit", *labels])
+
+    def _title(self) -> str:
+        grouped = "" if self.state.design.term.by is None else \
+            f", one per level of {self.state.prep.user(self.state.design.term.by)!r}"
+        name = STRUCTURE_NAMES[self.structure]
+        article = "an" if name[0] in "aeiou" else "a"
+        return (f"Linear model with {article} {name} residual structure"
+                f"{grouped} ({self.structure}), fit by {self.method}")
+
+    def summary(self) -> str:
+        """Plain-text summary: model, data, criteria, the residual covariance, fixed
+        effects, F tests, health."""
+        vc = "sandwich (empirical) " if self.vcov_type == "empirical" else ""
+        lines = [
+            f"{self._title()} (mixedkit {__version__})",
+            f"Formula: {self.formula}",
+            f"Data:    {_data_line(self)}",
+            "  ".join(f"{k}: {v}" for k, v in _criteria(self)),
+            "",
+            "Residual covariance within a subject (lower: covariance, upper: correlation):",
+            self._matrix().to_string(index=False),
+            "",
+            f"Fixed effects ({vc}{df_heading(self.df_method)} inference):",
+            _fixed_display(self).to_string(index=False),
+            "",
+        ]
+        anova = _anova_display(self)
+        if anova is not None:
+            lines += [anova.attrs["heading"] + ":", anova.to_string(index=False), ""]
+        lines.append(f"Health: {self.health.verdict}")
+        lines += ["  " + f.line() for f in self.health if f.severity in ("error", "warning")
+                  or f.check in ("convergence", "structure boundary")]
+        lines += ["", f"statsmodels equivalent:\n  none: {self.state.design.statsmodels_reason}"]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        labels = ["group", "visit", *self._labels()]
+        fe_labels = {"std_error": "std. error", "p_value": "p-value",
+                     "statistic": "z" if self.df_method == "normal" else "t"}
+        vc = "sandwich, " if self.vcov_type == "empirical" else ""
+        groups = ", ".join(f"{g} {n}" for g, n in self.n_groups.items())
+        return (
+            f'{_CSS}<div class="mk-card">'
+            f'<div class="mk-head"><span class="mk-title">{esc(self._title())}</span>'
+            f'<span class="mk-muted">mixedkit {esc(__version__)}</span></div>'
+            f'<code class="mk-formula">{esc(self.formula)}</code>'
+            f'<div class="mk-stats">{_stat("Rows", str(self.n_obs))}'
+            f'{_stat("Subjects", groups)}</div>'
+            f'<div class="mk-stats">{"".join(_stat(k, v) for k, v in _criteria(self))}</div>'
+            f'<div class="mk-sec">Residual covariance <span>(lower: covariance, upper: '
+            f"correlation)</span></div>"
+            f'{_html_table(self._matrix(), ("group", "visit"), dict(zip(labels, labels)), "group")}'
+            f'<div class="mk-sec">Fixed effects '
+            f"<span>({esc(vc + df_heading(self.df_method))} inference)</span></div>"
+            f'{_html_table(_fixed_display(self), ("term",), fe_labels)}'
+            f"{_anova_html(self)}"
+            f"{_health_html(self)}"
+            f'<div class="mk-foot">statsmodels: none: '
+            f"{esc(self.state.design.statsmodels_reason)}</div></div>"
+        )
