@@ -10,6 +10,7 @@ from __future__ import annotations
 from .errors import MixedkitError
 from .findings import Finding, Report
 from .model.design import build_design
+from .model.repeated import build_repeated_design
 from .model.validation import prepare
 
 __all__ = ["check_data"]
@@ -51,17 +52,17 @@ def check_data(formula, data=None, *, groups=None, re_formula=None, vc_formula=N
         prep = prepare(formula, data, groups=groups, re_formula=re_formula, warn_dropped=False,
                        vc_formula=vc_formula, missing=missing, weights=weights)
         report.findings.extend(prep.report.findings)
-        design = build_design(prep)
+        residual = prep.parsed.residual
+        design = build_design(prep) if residual is None else build_repeated_design(prep)
         report.findings.extend(design.findings)  # scaling, design size: as fit.health shows
     except MixedkitError as err:
         report.add(Finding("input", "error", f"{type(err).__name__}: {err}"))
         return report
-    report.add(
-        Finding(
-            "data",
-            "ok",
-            f"{len(prep.frame)} rows, response {prep.user(prep.parsed.response)!r}, "
-            f"random terms {', '.join(dict.fromkeys(t.source for t in prep.random))}.",
-        )
-    )
+    what = (f"random terms {', '.join(dict.fromkeys(t.source for t in prep.random))}"
+            if residual is None else
+            f"residual structure {residual.source} ({design.likelihood.n_subjects} subjects, "
+            f"{len(design.likelihood.patterns) or len(design.likelihood.batches)} visit "
+            "patterns)")
+    report.add(Finding("data", "ok", f"{len(prep.frame)} rows, response "
+                       f"{prep.user(prep.parsed.response)!r}, {what}."))
     return report

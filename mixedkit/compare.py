@@ -360,9 +360,9 @@ def _structure_note(structured: list[_Entry], rows: list, entries: list[_Entry])
             "the lowest AIC (a difference under 2 is no evidence either way; BIC, with "
             "log(rows), favours fewer parameters); a likelihood-ratio test applies only "
             "where one structure is a special case of the other. Unstructured (us) "
-            "assumes nothing and is the usual pre-specified primary analysis when it "
-            "converges; choosing the structure from the data before testing the treatment "
-            "should be pre-specified.")
+            "assumes nothing about the visits and is the usual pre-specified primary "
+            "analysis of a trial when it converges; a structure chosen by these numbers is "
+            "a sensitivity analysis unless that rule was itself pre-specified.")
 
 
 def _p_text(p: float) -> str:

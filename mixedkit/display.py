@@ -12,8 +12,10 @@ from .arguments import df_heading
 from .errors import MixedkitError
 from .inference.hypotheses import fixed_terms
 from .inference.variance import icc_values, r2_values, variance_parts
+from .model.repeated import STRUCTURE_NAMES
 
-__all__ = ["AnovaTable", "format_number", "format_p", "summary_html", "summary_text"]
+__all__ = ["AnovaTable", "format_number", "format_p", "repeated_summary_html",
+           "repeated_summary_text", "summary_html", "summary_text"]
 
 
 class AnovaTable(pd.DataFrame):
@@ -411,3 +413,87 @@ def reml_ml_text(comp) -> str:
     lines = ["REML and ML fits of " + comp.reml_fit.formula, t.to_string(index=False), ""]
     lines += [f"- {note}" for note in comp.notes]
     return "\n".join(lines)
+
+
+# ------------------------------------------------- models with a residual structure
+def _structure_title(fit) -> str:
+    name = STRUCTURE_NAMES[fit.structure]
+    article = "an" if name[0].lower() in "aeiou" else "a"
+    term = fit.state.design.term
+    grouped = "" if term.by is None else f", one per level of {fit.state.prep.user(term.by)!r}"
+    return (f"Linear model with {article} {name} residual structure{grouped} "
+            f"({fit.structure}), fit by {fit.method}")
+
+
+def _covariance_display(fit) -> pd.DataFrame:
+    """Each structure group's covariance (lower triangle and diagonal) and correlations
+    (upper triangle), visits in time order."""
+    table = fit.residual_covariance
+    labels = table.attrs["visits"]
+    out = []
+    for group, part in table.groupby("group", sort=False):
+        cov = part.pivot(index="visit", columns="with_visit", values="covariance") \
+            .reindex(index=labels, columns=labels).to_numpy()
+        corr = part.pivot(index="visit", columns="with_visit", values="corr") \
+            .reindex(index=labels, columns=labels).to_numpy()
+        for i, v in enumerate(labels):
+            cells = [format_number(cov[j, i], 4) if j <= i else f"{corr[i, j]:.3f}"
+                     for j in range(len(labels))]
+            out.append([group if i == 0 else "", v, *cells])
+    return pd.DataFrame(out, columns=["group", "visit", *labels])
+
+
+def repeated_summary_text(fit) -> str:
+    """The text summary of a :class:`~mixedkit.repeated.RepeatedMeasuresFit`."""
+    vc = "sandwich (empirical) " if fit.vcov_type == "empirical" else ""
+    lines = [
+        f"{_structure_title(fit)} (mixedkit {__version__})",
+        f"Formula: {fit.formula}",
+        f"Data:    {_data_line(fit)}",
+        "  ".join(f"{k}: {v}" for k, v in _criteria(fit)),
+        "",
+        "Residual covariance within a subject (lower: covariance, upper: correlation):",
+        _covariance_display(fit).to_string(index=False),
+        "",
+        f"Fixed effects ({vc}{df_heading(fit.df_method)} inference):",
+        _fixed_display(fit).to_string(index=False),
+        "",
+    ]
+    anova = _anova_display(fit)
+    if anova is not None:
+        lines += [anova.attrs["heading"] + ":", anova.to_string(index=False), ""]
+    lines.append(f"Health: {fit.health.verdict}")
+    lines += ["  " + f.line() for f in fit.health if f.severity in ("error", "warning")
+              or f.check in ("convergence", "structure boundary")]
+    lines += ["", "statsmodels equivalent:", f"  none: {fit.state.design.statsmodels_reason}"]
+    return "\n".join(lines)
+
+
+def repeated_summary_html(fit) -> str:
+    """The notebook card of a :class:`~mixedkit.repeated.RepeatedMeasuresFit`."""
+    esc = html.escape
+    matrix = _covariance_display(fit)
+    fe_labels = {"std_error": "std. error", "p_value": "p-value",
+                 "statistic": "z" if fit.df_method == "normal" else "t"}
+    vc = "sandwich, " if fit.vcov_type == "empirical" else ""
+    subjects = ", ".join(f"{g} {n}" for g, n in fit.n_groups.items())
+    dropped = f" ({fit.n_dropped} dropped for missing values)" if fit.n_dropped else ""
+    return (
+        f'{_CSS}<div class="mk-card">'
+        f'<div class="mk-head"><span class="mk-title">{esc(_structure_title(fit))}</span>'
+        f'<span class="mk-muted">mixedkit {esc(__version__)}</span></div>'
+        f'<code class="mk-formula">{esc(fit.formula)}</code>'
+        f'<div class="mk-stats">{_stat("Rows", f"{fit.n_obs}{dropped}")}'
+        f'{_stat("Subjects", subjects)}</div>'
+        f'<div class="mk-stats">{"".join(_stat(k, v) for k, v in _criteria(fit))}</div>'
+        f'<div class="mk-sec">Residual covariance <span>(lower: covariance, upper: '
+        f"correlation)</span></div>"
+        f'{_html_table(matrix, ("group", "visit"), {}, "group")}'
+        f'<div class="mk-sec">Fixed effects '
+        f"<span>({esc(vc + df_heading(fit.df_method))} inference)</span></div>"
+        f'{_html_table(_fixed_display(fit), ("term",), fe_labels)}'
+        f"{_anova_html(fit)}"
+        f"{_health_html(fit)}"
+        f'<div class="mk-foot">statsmodels: none: '
+        f"{esc(fit.state.design.statsmodels_reason)}</div></div>"
+    )

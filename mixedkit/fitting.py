@@ -13,8 +13,8 @@ from .errors import InputTypeError, InputValueError, StatsmodelsLimitError
 from .model.design import build_design
 from .model.estimation import ENGINES, estimate
 from .model.frames import as_pandas
-from .model.safe_formula import check_model_formulas, check_translated
 from .model.repeated import build_repeated_design, fit_repeated
+from .model.safe_formula import check_model_formulas, check_translated
 from .model.state import FitState
 from .model.validation import prepare, warn_dropped
 from .repeated import RepeatedMeasuresFit

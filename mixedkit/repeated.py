@@ -4,7 +4,6 @@ us(visit | subject)"``."""
 
 from __future__ import annotations
 
-import html
 import math
 import warnings
 from functools import cached_property
@@ -12,21 +11,8 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from ._version import __version__
-from .arguments import InferenceOptions, check_reml, df_heading
-from .display import (
-    _CSS,
-    AnovaTable,
-    _anova_display,
-    _anova_html,
-    _criteria,
-    _data_line,
-    _fixed_display,
-    _health_html,
-    _html_table,
-    _stat,
-    format_number,
-)
+from .arguments import InferenceOptions, check_reml
+from .display import AnovaTable, format_number, repeated_summary_html, repeated_summary_text
 from .errors import FitWarning, StatsmodelsLimitError
 from .findings import Finding, Report
 from .model.repeated import STRUCTURE_NAMES, RepeatedState, fit_repeated
@@ -95,10 +81,12 @@ class RepeatedMeasuresFit:
     # ------------------------------------------------------------------ basics
     @property
     def reml(self) -> bool:
+        """True for a REML fit."""
         return self.state.reml
 
     @property
     def method(self) -> str:
+        """``"REML"`` or ``"ML"``."""
         return "REML" if self.reml else "ML"
 
     @property
@@ -125,9 +113,12 @@ class RepeatedMeasuresFit:
 
     @property
     def statsmodels_result(self):
+        """Not available: statsmodels' MixedLM cannot express a residual structure (raises
+        :class:`~mixedkit.StatsmodelsLimitError` saying so)."""
         self.state.design.require_statsmodels("fit.statsmodels_result")
 
     def statsmodels_lines(self):
+        """Not available, as :attr:`statsmodels_result`."""
         self.state.design.require_statsmodels("fit.statsmodels_lines()")
 
     def _not_here(self, what: str, why: str):
@@ -135,17 +126,24 @@ class RepeatedMeasuresFit:
                                     f"structure and no random effects: {why}")
 
     def ranef(self, **_):
+        """Not available: the model has no random effects (raises, saying where the
+        within-subject correlation is)."""
         self._not_here("fit.ranef()", "there are no random effects; the subject's "
                        "correlation is in fit.residual_covariance")
 
     def icc(self, **_):
+        """Not available: no random-effect variance (raises; see
+        :attr:`residual_covariance`)."""
         self._not_here("fit.icc()", "there is no random-effect variance to divide; "
                        "fit.residual_covariance holds the correlations between visits")
 
     def r2(self, **_):
+        """Not available: Nakagawa's R² needs random effects (raises)."""
         self._not_here("fit.r2()", "Nakagawa's R² divides random-effect variances")
 
     def confint(self, *args, **_):
+        """Not available yet for structure parameters (raises); the fixed effects'
+        intervals are in :attr:`fixed_effects`."""
         self._not_here("fit.confint()", "profile intervals of structure parameters are "
                        "not implemented; fit.fixed_effects has the intervals of the fixed "
                        "effects")
@@ -426,81 +424,13 @@ class RepeatedMeasuresFit:
         return new
 
     # ----------------------------------------------------------------- display
-    def _matrix(self) -> pd.DataFrame:
-        """The first group's covariance (lower triangle and diagonal) and correlations
-        (upper triangle), for the summary."""
-        labels = self._labels()
-        out = []
-        for g, name in enumerate(self._group_names()):
-            cov = self.state.covariance(g)
-            sd = np.sqrt(np.diag(cov))
-            corr = cov / np.outer(sd, sd)
-            for i, v in enumerate(labels):
-                cells = [format_number(cov[i, j], 4) if j <= i else f"{corr[i, j]:.3f}"
-                         for j in range(len(labels))]
-                out.append([name if i == 0 else "", v, *cells])
-        return pd.DataFrame(out, columns=["group", "visit", *labels])
-
-    def _title(self) -> str:
-        grouped = "" if self.state.design.term.by is None else \
-            f", one per level of {self.state.prep.user(self.state.design.term.by)!r}"
-        name = STRUCTURE_NAMES[self.structure]
-        article = "an" if name[0] in "aeiou" else "a"
-        return (f"Linear model with {article} {name} residual structure"
-                f"{grouped} ({self.structure}), fit by {self.method}")
-
     def summary(self) -> str:
         """Plain-text summary: model, data, criteria, the residual covariance, fixed
         effects, F tests, health."""
-        vc = "sandwich (empirical) " if self.vcov_type == "empirical" else ""
-        lines = [
-            f"{self._title()} (mixedkit {__version__})",
-            f"Formula: {self.formula}",
-            f"Data:    {_data_line(self)}",
-            "  ".join(f"{k}: {v}" for k, v in _criteria(self)),
-            "",
-            "Residual covariance within a subject (lower: covariance, upper: correlation):",
-            self._matrix().to_string(index=False),
-            "",
-            f"Fixed effects ({vc}{df_heading(self.df_method)} inference):",
-            _fixed_display(self).to_string(index=False),
-            "",
-        ]
-        anova = _anova_display(self)
-        if anova is not None:
-            lines += [anova.attrs["heading"] + ":", anova.to_string(index=False), ""]
-        lines.append(f"Health: {self.health.verdict}")
-        lines += ["  " + f.line() for f in self.health if f.severity in ("error", "warning")
-                  or f.check in ("convergence", "structure boundary")]
-        lines += ["", f"statsmodels equivalent:\n  none: {self.state.design.statsmodels_reason}"]
-        return "\n".join(lines)
+        return repeated_summary_text(self)
 
     def __repr__(self) -> str:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        esc = html.escape
-        labels = ["group", "visit", *self._labels()]
-        fe_labels = {"std_error": "std. error", "p_value": "p-value",
-                     "statistic": "z" if self.df_method == "normal" else "t"}
-        vc = "sandwich, " if self.vcov_type == "empirical" else ""
-        groups = ", ".join(f"{g} {n}" for g, n in self.n_groups.items())
-        return (
-            f'{_CSS}<div class="mk-card">'
-            f'<div class="mk-head"><span class="mk-title">{esc(self._title())}</span>'
-            f'<span class="mk-muted">mixedkit {esc(__version__)}</span></div>'
-            f'<code class="mk-formula">{esc(self.formula)}</code>'
-            f'<div class="mk-stats">{_stat("Rows", str(self.n_obs))}'
-            f'{_stat("Subjects", groups)}</div>'
-            f'<div class="mk-stats">{"".join(_stat(k, v) for k, v in _criteria(self))}</div>'
-            f'<div class="mk-sec">Residual covariance <span>(lower: covariance, upper: '
-            f"correlation)</span></div>"
-            f'{_html_table(self._matrix(), ("group", "visit"), dict(zip(labels, labels)), "group")}'
-            f'<div class="mk-sec">Fixed effects '
-            f"<span>({esc(vc + df_heading(self.df_method))} inference)</span></div>"
-            f'{_html_table(_fixed_display(self), ("term",), fe_labels)}'
-            f"{_anova_html(self)}"
-            f"{_health_html(self)}"
-            f'<div class="mk-foot">statsmodels: none: '
-            f"{esc(self.state.design.statsmodels_reason)}</div></div>"
-        )
+        return repeated_summary_html(self)

@@ -30,7 +30,7 @@ RANKS = {
     "_version": 0, "errors": 0, "arguments": 0, "findings": 0, "parallel": 0,
     "model": 1, "datasets": 1,
     "inference": 2,
-    "fitting": 3, "results": 3, "display": 3, "compare": 3, "checks": 3,
+    "fitting": 3, "results": 3, "repeated": 3, "display": 3, "compare": 3, "checks": 3,
     "plots": 4, "scale": 4,
     "cli": 5, "__main__": 5,
     "__init__": 6, "_moved": 6,

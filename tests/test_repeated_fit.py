@@ -239,7 +239,7 @@ def test_normalized_residuals_whiten_the_structure():
     fit = mk.fit_lmm("y ~ visit + ar1(visit | id)", d)
     raw = fit.residuals().to_numpy().reshape(n, t)
     norm = fit.residuals("normalized").to_numpy().reshape(n, t)
-    lag1 = lambda r: np.corrcoef(r[:, :-1].ravel(), r[:, 1:].ravel())[0, 1]  # noqa: E731
+    lag1 = lambda r: np.corrcoef(r[:, :-1].ravel(), r[:, 1:].ravel())[0, 1]
     assert lag1(raw) == pytest.approx(0.7, abs=0.05)
     assert abs(lag1(norm)) < 0.05
     assert norm.var() == pytest.approx(1.0, abs=0.08)
@@ -304,8 +304,8 @@ def test_compare_models_across_structures(trial):
 # ------------------------------------------------------------------- refusals
 @pytest.mark.parametrize("formula, data_change, error, message", [
     ("y ~ arm + (1 | site) + us(visit | id)", None, mk.FormulaError,
-     r"us\(visit \| id\) with the random term \(1 \| site\): fit_lmm fits a residual "
-     r"structure alone"),
+     (r"us\(visit \| id\) with the random term \(1 \| site\): fit_lmm fits a residual "
+      r"structure alone")),
     ("y ~ arm + us(visit | id) + ar1(visit | id)", None, mk.FormulaError,
      "are two residual structures"),
     ("y ~ arm + us(visit + time | id)", None, mk.FormulaError,
@@ -363,3 +363,33 @@ def test_the_fit_prints_refits_and_pickles(trial):
     pred = fit.predict(trial.head(3), interval="confidence")
     assert list(pred.columns) == ["estimate", "std_error", "df", "conf_low", "conf_high"]
     np.testing.assert_allclose(pred["estimate"], fit.fitted().head(3), rtol=1e-12)
+
+
+def test_plot_diagnostics_draws_the_normalised_residuals(trial):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fit = mk.fit_lmm("y ~ base + arm * visit + us(visit | id)", trial)
+    fig = mk.plot_diagnostics(fit)
+    assert len(fig.axes) == 3
+    points = fig.axes[0].collections[0].get_offsets()
+    np.testing.assert_allclose(np.asarray(points)[:, 1], fit.residuals("normalized"),
+                               rtol=1e-12)
+    assert fig.axes[0].get_ylabel() == "Normalised residual"
+    plt.close(fig)
+
+
+def test_check_data_and_the_bundled_trial():
+    """check_data reads a structure term (subjects and visit patterns); mmrm's fev_data is
+    bundled and gives the SAS fit of sas_log_reml.txt as loaded (R's level order is the
+    sorted one)."""
+    fev = mk.load_dataset("fev_data")
+    report = mk.check_data(fev, "FEV1 ~ ARMCD * AVISIT + us(AVISIT | USUBJID)")
+    assert report.ok
+    assert any("residual structure us(AVISIT | USUBJID) (197 subjects" in f.what
+               for f in report)
+    fit = _quiet_fit("FEV1 ~ RACE + SEX + ARMCD * AVISIT + us(AVISIT | USUBJID)", fev)
+    assert -2 * fit.loglik == pytest.approx(SAS_FULL["minus2loglik_iter"]["value"], abs=2e-5)
+    bad = mk.check_data(fev, "FEV1 ~ ARMCD + sp_exp(AVISIT | USUBJID)")
+    assert bad.verdict == "error" and "sp_exp needs the time as numbers" in str(bad)

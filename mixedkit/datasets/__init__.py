@@ -25,10 +25,14 @@ DATASETS = {
     "subjects (nlme's ergoStool; Pinheiro & Bates 2000). effort ~ Type + (1 | Subject).",
     "oats": "Yield of 3 oat varieties at 4 nitrogen levels in 6 blocks, a split plot "
     "(nlme's Oats; Yates 1935). yield ~ Variety * factor(nitro) + (1 | Block/Variety).",
+    "fev_data": "Simulated two-arm trial (mmrm's fev_data): FEV1 of 200 patients at 4 visits "
+    "(VIS1-VIS4), 263 visits missing. FEV1 ~ RACE + SEX + ARMCD * AVISIT + "
+    "us(AVISIT | USUBJID), the MMRM.",
 }
 
-# Where each data set comes from. All are R data sets distributed under the GPL (>= 2) with
-# their packages; the numbers themselves are published experimental data.
+# Where each data set comes from. All but fev_data are R data sets distributed under the GPL
+# (>= 2) with their packages, the numbers themselves published experimental data; fev_data
+# is simulated, from the R package mmrm (Apache License 2.0).
 SOURCES = {
     "sleepstudy": "R package lme4 (Belenky et al. 2003, J. Sleep Res. 12:1-12)",
     "dietox": "statsmodels' datasets (Lauridsen et al. 1999), also R package geepack",
@@ -38,13 +42,15 @@ SOURCES = {
     "ergostool": "R package nlme (Pinheiro & Bates 2000, Mixed-Effects Models in S and "
                  "S-PLUS, Springer)",
     "oats": "R package nlme (Yates 1935, J. R. Stat. Soc. Suppl. 2:181-247)",
+    "fev_data": "R package mmrm 0.3.18 (openpharma; Apache License 2.0), simulated data",
 }
 
 # Grouping codes that R stores as factors; read them as text so they are never
 # mistaken for numbers in a formula.
 _AS_TEXT = {"sleepstudy": ["Subject"], "dietox": [], "dyestuff": ["Batch"],
             "penicillin": ["plate", "sample"], "pastes": ["batch", "cask", "sample"],
-            "ergostool": ["Subject", "Type"], "oats": ["Block", "Variety"]}
+            "ergostool": ["Subject", "Type"], "oats": ["Block", "Variety"],
+            "fev_data": ["USUBJID", "AVISIT", "ARMCD", "RACE", "SEX"]}
 
 
 def load_dataset(name: str) -> pd.DataFrame:
@@ -54,7 +60,7 @@ def load_dataset(name: str) -> pd.DataFrame:
     ----------
     name : str
         One of ``"sleepstudy"``, ``"dietox"``, ``"dyestuff"``, ``"penicillin"``,
-        ``"pastes"``, ``"ergostool"``, ``"oats"`` (see ``mixedkit.datasets.DATASETS`` for
+        ``"pastes"``, ``"ergostool"``, ``"oats"``, ``"fev_data"`` (see ``mixedkit.datasets.DATASETS`` for
         descriptions and ``SOURCES`` for where each comes from); R's spelling works too
         (``"ergoStool"``, ``"Oats"``).
 

@@ -213,6 +213,8 @@ def diagnostics_data(fit, *, x: str | None = None, max_groups: int = _MAX_TRAJEC
         ``"trajectories"``: ``level, x, observed, fitted, population``.
     """
     fitted = fit.fitted("conditional")
+    if hasattr(fit, "residual_covariance"):
+        return _structured_data(fit, fitted)
     resid = fit.residuals("conditional")
     pearson = fit.residuals("pearson")
     res = pd.DataFrame({"fitted": fitted, "residual": resid, "pearson": pearson,
@@ -235,6 +237,26 @@ def diagnostics_data(fit, *, x: str | None = None, max_groups: int = _MAX_TRAJEC
         pd.DataFrame(columns=["group", "term", "theoretical", "sample", "band_low", "band_high"]),
         "shrinkage": _shrinkage(fit),
         "trajectories": _trajectories(fit, x, max_groups, seed),
+    }
+
+
+def _structured_data(fit, fitted: pd.Series) -> dict[str, pd.DataFrame]:
+    """A residual-structure fit's panels: every residual column holds the normalised
+    residuals (whitened by the estimated structure, independent standard normal when the
+    model holds; the response residuals of one subject are correlated and of unequal
+    variance, so their plots would show the structure, not a misfit). No random effects."""
+    norm = fit.residuals("normalized")
+    res = pd.DataFrame({"fitted": fitted, "residual": norm, "pearson": norm,
+                        "sqrt_abs_pearson": np.sqrt(np.abs(norm))})
+    empty = pd.DataFrame(columns=["group", "term", "theoretical", "sample", "band_low",
+                                  "band_high"])
+    return {
+        "residuals": res,
+        "residual_smooth": _lowess(res["fitted"].to_numpy(), res["residual"].to_numpy()),
+        "scale_smooth": _lowess(res["fitted"].to_numpy(), res["sqrt_abs_pearson"].to_numpy()),
+        "qq": qq_points(norm.to_numpy()),
+        "ranef": pd.DataFrame(), "ranef_qq": empty, "shrinkage": pd.DataFrame(),
+        "trajectories": pd.DataFrame(),
     }
 
 

@@ -391,7 +391,9 @@ def plot_diagnostics(fit, *, figsize=None, density=None):
 
     Panels: residuals vs fitted, normal QQ of the standardised residuals,
     scale-location, then one normal QQ panel per random term (grouping factor and
-    term) with 3 or more levels.
+    term) with 3 or more levels. For a fit with a residual structure
+    (:class:`~mixedkit.repeated.RepeatedMeasuresFit`) the three residual panels show the
+    normalised residuals (whitened by the structure, as nlme's ``type = "normalized"``).
 
     Parameters
     ----------
@@ -416,6 +418,9 @@ def plot_diagnostics(fit, *, figsize=None, density=None):
     _draw_qq(d["qq"], axes[1], title="Normal QQ plot of residuals",
              ylabel="Standardised residuals")
     _draw_scale_location(d, axes[2], density)
+    if hasattr(fit, "residual_covariance"):
+        axes[0].set_ylabel("Normalised residual")
+        axes[1].set_ylabel("Normalised residuals")
     for ax, (group, term) in zip(axes[3:], pairs):
         _draw_ranef_qq(d, ax, group=group, term=term)
     fig.suptitle(f"Model diagnostics: {fit.formula}", fontsize="large")
