@@ -230,6 +230,12 @@ def fit_without_warnings(formula: str, data: pd.DataFrame, *, env=None,
                 f"engine={engine!r}: statsmodels' MixedLM cannot evaluate the residual "
                 f"structure {prep.parsed.residual.source} (its residuals are independent "
                 "with one variance); use engine='mixedkit' (the default)")
+        if vcov == "empirical" and options.df_method == "kenward-roger":
+            raise InputValueError(
+                "df_method='kenward-roger' with vcov='empirical': Kenward-Roger adjusts the "
+                "model-based covariance, so it has no sandwich form; use "
+                "df_method='satterthwaite' with the sandwich, or vcov='model' with "
+                "Kenward-Roger")
         design = build_repeated_design(prep, env)
         return RepeatedMeasuresFit(fit_repeated(prep, design, reml), options, vcov)
     if vcov != "model":

@@ -41,7 +41,7 @@ class RepeatedMeasuresFit:
     converged, loglik, scale, state, statsmodels_call
         As :class:`~mixedkit.results.LmmFit` (``n_groups`` counts the subjects; ``scale``
         is sigma^2, the residual variance of the first visit of the first structure
-        group; ``state`` a :class:`~mixedkit.model.repeated.RepeatedState`).
+        group; ``state`` a ``RepeatedState``).
     structure : str
         The structure's name in mmrm's syntax (``"us"``, ``"ar1"``, ...).
     vcov_type : {"model", "empirical"}
@@ -222,6 +222,8 @@ class RepeatedMeasuresFit:
                 for j in range(i, len(labels)):
                     rows.append([name, labels[i], labels[j], cov[i, j], corr[i, j]])
         table = pd.DataFrame(rows, columns=RESIDUAL_COVARIANCE_COLUMNS)
+        for col in ("visit", "with_visit"):  # time order, also in a pivot
+            table[col] = pd.Categorical(table[col], categories=labels, ordered=True)
         table.attrs.update(structure=self.structure, visits=labels)
         return table
 

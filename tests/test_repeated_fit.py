@@ -393,3 +393,28 @@ def test_check_data_and_the_bundled_trial():
     assert -2 * fit.loglik == pytest.approx(SAS_FULL["minus2loglik_iter"]["value"], abs=2e-5)
     bad = mk.check_data(fev, "FEV1 ~ ARMCD + sp_exp(AVISIT | USUBJID)")
     assert bad.verdict == "error" and "sp_exp needs the time as numbers" in str(bad)
+
+
+def test_sandwich_with_kenward_roger_is_refused(trial):
+    """Kenward-Roger adjusts the model-based covariance; combined with vcov='empirical' it
+    used to give KR's SEs labelled as the sandwich."""
+    message = "df_method='kenward-roger' with vcov='empirical': Kenward-Roger adjusts"
+    with pytest.raises(mk.InputValueError, match=message):
+        mk.fit_lmm("y ~ arm * visit + us(visit | id)", trial, vcov="empirical",
+                   df_method="kenward-roger")
+    fit = mk.fit_lmm("y ~ arm * visit + us(visit | id)", trial, vcov="empirical")
+    with pytest.raises(mk.InputValueError, match=message):
+        fit.contrasts("arm", by="visit", df_method="kenward-roger")
+
+
+def test_text_visits_out_of_sorted_order_get_a_note():
+    rng = np.random.default_rng(2)
+    n = 40
+    d = pd.DataFrame({"id": np.repeat(np.arange(n), 3), "visit": np.tile(["W2", "W4", "W12"], n),
+                      "y": rng.normal(size=3 * n)})
+    fit = mk.fit_lmm("y ~ visit + ar1(visit | id)", d)
+    note = next(f for f in fit.health if f.check == "visit order")
+    assert "time order (W2, W4, W12, ...), but the fixed effects" in note.what
+    assert "sorted order (W12, W2, W4, ...;" in note.what
+    pivot = fit.residual_covariance.pivot(index="visit", columns="with_visit", values="corr")
+    assert list(pivot.index) == ["W2", "W4", "W12"]

@@ -5,7 +5,7 @@ covariance.
 Each returns a :class:`~mixedkit.inference.df_methods.FixedInference`, so the
 fixed-effects table, ``anova``, marginal means and contrasts are computed as for every
 other fit.  The covariance parameters are ``theta = (log sigma^2, *params)``
-(:class:`~mixedkit.model.residual.GlsFit`); V_i = sigma^2 S_i(params) per subject.
+(``GlsFit``); V_i = sigma^2 S_i(params) per subject.
 
 **Satterthwaite** (SAS's DDFM=SATTERTHWAITE, mmrm's, lmerTest's construction): the
 Jacobian of C = sigma^2 (X'V^-1 X)^-1 in theta by central differences and the inverse of
@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from ..errors import InputValueError
 from ..model.repeated import RepeatedState
 from ..model.residual import information
 from .df_methods import FixedInference
@@ -51,6 +52,12 @@ def repeated_inference(state: RepeatedState, df_method: str,
     """The :class:`FixedInference` of a residual-structure fit for ``df_method``
     ("satterthwaite", "kenward-roger" or "normal") and ``vcov`` ("model" or "empirical")."""
     lik, fit = state.design.likelihood, state.gls
+    if vcov == "empirical" and df_method == "kenward-roger":
+        raise InputValueError(
+            "df_method='kenward-roger' with vcov='empirical': Kenward-Roger adjusts the "
+            "model-based covariance, so it has no sandwich form (mmrm and SAS do not combine "
+            "them either); use df_method='satterthwaite' with the sandwich, or the "
+            "model-based covariance (vcov='model') with Kenward-Roger")
     if df_method == "normal":
         cov = lik.empirical_vcov(fit) if vcov == "empirical" else fit.vcov
         return FixedInference(df_method, cov, lambda l: np.inf, _wald(cov))

@@ -2,11 +2,11 @@
 at the optimum.
 
 ``fit_lmm("chg ~ arm * visit + base + us(visit | subject)", data)`` comes here when the
-formula has a residual structure term (:class:`~mixedkit.model.formula.ResidualTerm`):
+formula has a residual structure term (``ResidualTerm``):
 :func:`build_repeated_design` codes the fixed part as every fit does
-(:func:`~mixedkit.model.design.fixed_design`) and the structure's rows for
-:class:`~mixedkit.model.residual.ResidualLikelihood`; :func:`fit_repeated` maximises it
-(:func:`~mixedkit.model.residual.fit_gls`) and returns a :class:`RepeatedState`, which
+(``fixed_design()``) and the structure's rows for
+``ResidualLikelihood``; :func:`fit_repeated` maximises it
+(``fit_gls()``) and returns a :class:`RepeatedState`, which
 carries what the inference modules read from a :class:`~mixedkit.model.state.FitState`
 (``prep``, ``design.exog``, ``design_info``, ``patsy_frame``, ``beta``, ``sigma2``), so
 ``anova``, marginal means and contrasts run unchanged on it.
@@ -123,6 +123,18 @@ def build_repeated_design(prep: PreparedData, eval_env=None) -> RepeatedDesign:
         rank[order] = np.arange(len(order))
         visit, visit_labels, n_visits, time = rank[codes], [labels[i] for i in order], \
             len(labels), None
+        if not np.array_equal(order, np.arange(len(order))) and \
+                term.within in prep.predictor_columns():
+            user = prep.user(term.within)
+            findings.append(Finding(
+                "visit order", "note",
+                f"the visits of {user!r} are text: the structure reads them in time order "
+                f"({', '.join(map(str, visit_labels[:4]))}, ...), but the fixed effects, "
+                f"means and contrasts code {user!r} in sorted order "
+                f"({', '.join(map(str, labels[:4]))}, ...; the first is the reference).",
+                "Tables list the visits out of time order.",
+                f"Make the column a Categorical in time order before fitting: "
+                f"data[{user!r}] = pd.Categorical(data[{user!r}], categories=[...])."))
     structure = ResidualStructure(term.kind, n_visits, len(group_labels))
     lik = ResidualLikelihood(exog.to_numpy(float), endog, subject, visit, time, group,
                              structure)

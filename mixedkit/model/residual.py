@@ -490,43 +490,6 @@ def satterthwaite_df(lik: ResidualLikelihood, fit: GlsFit, contrasts: np.ndarray
     return 2 * v ** 2 / np.einsum("kr,kl,lr->r", grads, cov_theta, grads)
 
 
-_POLISH_MAX_PARAMS = 40  # a Hessian costs about 2 k^2 evaluations
-
-
-def _newton_polish(objective, gradient, theta: np.ndarray, steps: int = 4) -> np.ndarray:
-    """Newton steps on the finite-difference Hessian from L-BFGS-B's optimum, each kept
-    only if it lowers the objective: L-BFGS-B stops where the gradient is small, which on
-    a flat REML surface leaves the fifth digit of a standard error or a df open (the
-    unstructured fit of mmrm's fev_data: 3e-4 of SAS's Kenward-Roger df before, 1e-6
-    after)."""
-    k = len(theta)
-    if k > _POLISH_MAX_PARAMS:
-        return theta
-    best = objective(theta)
-    for _ in range(steps):
-        g = gradient(theta)
-        h = 1e-4 * np.maximum(1.0, np.abs(theta))
-        hess = np.empty((k, k))
-        for i in range(k):
-            e = np.zeros(k)
-            e[i] = h[i]
-            hess[i] = (gradient(theta + e) - gradient(theta - e)) / (2 * h[i])
-        hess = (hess + hess.T) / 2
-        try:
-            np.linalg.cholesky(hess)
-            step = np.linalg.solve(hess, g)
-        except np.linalg.LinAlgError:
-            return theta
-        new = theta - step
-        value = objective(new)
-        if not value < best:
-            return theta
-        theta, best = new, value
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    return theta
-
-
 def fit_gls(lik: ResidualLikelihood, reml: bool = True,
             start: np.ndarray | None = None) -> GlsFit:
     """Maximise the (REML) log-likelihood over the structure's parameters.
@@ -558,7 +521,6 @@ def fit_gls(lik: ResidualLikelihood, reml: bool = True,
         res = optimize.minimize(objective, x0, jac=gradient, method="L-BFGS-B",
                                 options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-7})
         theta, message = res.x, str(res.message)
-        theta = _newton_polish(objective, gradient, theta)
         grad = gradient(theta)
         converged = bool(np.max(np.abs(grad)) < 1e-3)
     else:
