@@ -3,10 +3,10 @@ at the optimum.
 
 ``fit_lmm("chg ~ arm * visit + base + us(visit | subject)", data)`` comes here when the
 formula has a residual structure term (``ResidualTerm``):
-:func:`build_repeated_design` codes the fixed part as every fit does
+``build_repeated_design()`` codes the fixed part as every fit does
 (``fixed_design()``) and the structure's rows for
-``ResidualLikelihood``; :func:`fit_repeated` maximises it
-(``fit_gls()``) and returns a :class:`RepeatedState`, which
+``ResidualLikelihood``; ``fit_repeated()`` maximises it
+(``fit_gls()``) and returns a ``RepeatedState``, which
 carries what the inference modules read from a :class:`~mixedkit.model.state.FitState`
 (``prep``, ``design.exog``, ``design_info``, ``patsy_frame``, ``beta``, ``sigma2``), so
 ``anova``, marginal means and contrasts run unchanged on it.
