@@ -17,9 +17,23 @@ from dataclasses import dataclass
 
 from .errors import InputTypeError, InputValueError
 
-__all__ = ["ADJUSTMENTS", "ANOVA_TYPES", "DF_LABELS", "DF_METHODS", "InferenceOptions",
-           "check_anova_type", "check_choice", "check_conf_level",
-           "check_df_method", "check_positive_int", "check_reml", "df_caption", "df_heading"]
+__all__ = [
+    "ADJUSTMENTS",
+    "ANOVA_TYPES",
+    "DF_LABELS",
+    "DF_METHODS",
+    "VCOV_TYPES",
+    "InferenceOptions",
+    "check_anova_type",
+    "check_choice",
+    "check_conf_level",
+    "check_df_method",
+    "check_positive_int",
+    "check_reml",
+    "check_vcov",
+    "df_caption",
+    "df_heading",
+]
 
 DF_METHODS = ("satterthwaite", "kenward-roger", "normal")
 ADJUSTMENTS = ("tukey", "sidak", "bonferroni", "holm", "none")  # of contrasts
@@ -85,6 +99,22 @@ def check_reml(reml) -> bool:
                                   and type(reml).__name__ in ("bool", "bool_")):
         return bool(reml)
     raise InputTypeError(f"reml must be True (REML, lme4's default) or False (ML); got {reml!r}")
+
+
+VCOV_TYPES = ("model", "empirical")  # the covariance of beta of a residual-structure fit
+
+
+def check_vcov(vcov, df_method: str) -> str:
+    """``vcov`` checked: "model" or "empirical" (the sandwich), which Kenward-Roger (an
+    adjustment of the model-based covariance) does not combine with."""
+    check_choice(vcov, VCOV_TYPES, "vcov")
+    if vcov == "empirical" and df_method == "kenward-roger":
+        raise InputValueError(
+            "df_method='kenward-roger' with vcov='empirical': Kenward-Roger adjusts the "
+            "model-based covariance, so it has no sandwich form (mmrm and SAS do not combine "
+            "them either); use df_method='satterthwaite' with the sandwich, or the "
+            "model-based covariance (vcov='model') with Kenward-Roger")
+    return vcov
 
 
 def df_heading(df_method: str) -> str:

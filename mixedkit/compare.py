@@ -138,7 +138,7 @@ def _structure_nested(small: tuple | None, big: tuple | None) -> bool:
     kind_big, within_big, subject_big, by_big = big
     if (within, subject) != (within_big, subject_big) or by not in (None, by_big):
         return False
-    return kind == kind_big and by != by_big or kind_big in _STRUCTURE_CONTAINS[kind]
+    return (kind == kind_big and by != by_big) or kind_big in _STRUCTURE_CONTAINS[kind]
 
 
 def _nested(small: _Entry, big: _Entry) -> bool:
@@ -382,6 +382,11 @@ def _bootstrap_lrt(small, big, chisq, reml, n_boot, seed, executor, n_jobs, prog
         notes.append("No bootstrap p-value against the model without random effects "
                      "(simulate from the mixed model's null instead).")
         return np.nan
+    if small.structure is not None or big.structure is not None:
+        notes.append(f"No bootstrap p-value for {big.label!r}: the parametric bootstrap "
+                     "simulates random effects; models with a residual structure are not "
+                     "simulated yet.")
+        return np.nan
     draws = run_bootstrap(_lrt_replicate, (small.fit.state, big.fit.state, reml), n_boot, seed=seed,
                           executor=executor, n_jobs=n_jobs, progress=progress,
                           label="LRT bootstrap")
@@ -440,6 +445,11 @@ def reml_vs_ml(fit) -> RemlMlComparison:
     Both fits are validated against lme4 separately (tests/test_lme4_reference.py).
     """
 
+    if isinstance(fit, RepeatedMeasuresFit):
+        raise InputTypeError(
+            "reml_vs_ml compares the variance components of a random-effects fit; this fit "
+            "has a residual structure instead: compare fit.residual_covariance with "
+            "fit.refit(reml=False).residual_covariance")
     if not isinstance(fit, LmmFit):
         raise InputTypeError(f"reml_vs_ml needs a fit from mk.fit_lmm; got {type(fit).__name__}")
     reml_fit = fit if fit.reml else fit.refit(reml=True)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import patsy
 
-from .arguments import InferenceOptions, check_choice, check_reml
+from .arguments import VCOV_TYPES, InferenceOptions, check_choice, check_reml, check_vcov
 from .errors import InputTypeError, InputValueError, StatsmodelsLimitError
 from .model.design import build_design
 from .model.estimation import ENGINES, estimate
@@ -19,8 +19,6 @@ from .model.state import FitState
 from .model.validation import prepare, warn_dropped
 from .repeated import RepeatedMeasuresFit
 from .results import LmmFit
-
-VCOV_TYPES = ("model", "empirical")
 
 __all__ = ["FIT_OPTIONS", "check_unknown_arguments", "fit_lmm", "fit_without_warnings"]
 
@@ -219,7 +217,7 @@ def fit_without_warnings(formula: str, data: pd.DataFrame, *, env=None,
     reml = check_reml(reml)
     options = InferenceOptions.checked(conf_level, df_method, reml=reml)  # before the fit
     check_choice(engine, ENGINES, "engine")
-    check_choice(vcov, VCOV_TYPES, "vcov")
+    check_choice(vcov, VCOV_TYPES, "vcov")  # (with the df method: below, for structures)
     prep = prepare(formula, data, groups=groups, re_formula=re_formula,
                    vc_formula=vc_formula, missing=missing, warn_dropped=False, weights=weights)
     if safe_formula:
@@ -230,12 +228,7 @@ def fit_without_warnings(formula: str, data: pd.DataFrame, *, env=None,
                 f"engine={engine!r}: statsmodels' MixedLM cannot evaluate the residual "
                 f"structure {prep.parsed.residual.source} (its residuals are independent "
                 "with one variance); use engine='mixedkit' (the default)")
-        if vcov == "empirical" and options.df_method == "kenward-roger":
-            raise InputValueError(
-                "df_method='kenward-roger' with vcov='empirical': Kenward-Roger adjusts the "
-                "model-based covariance, so it has no sandwich form; use "
-                "df_method='satterthwaite' with the sandwich, or vcov='model' with "
-                "Kenward-Roger")
+        check_vcov(vcov, options.df_method)
         design = build_repeated_design(prep, env)
         return RepeatedMeasuresFit(fit_repeated(prep, design, reml), options, vcov)
     if vcov != "model":

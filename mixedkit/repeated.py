@@ -4,18 +4,17 @@ us(visit | subject)"``."""
 
 from __future__ import annotations
 
-import math
-import warnings
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from .arguments import InferenceOptions, check_reml
-from .display import AnovaTable, format_number, repeated_summary_html, repeated_summary_text
-from .errors import FitWarning, StatsmodelsLimitError
+from .display import format_number, repeated_summary_html, repeated_summary_text
+from .errors import StatsmodelsLimitError
 from .findings import Finding, Report
 from .model.repeated import STRUCTURE_NAMES, RepeatedState, fit_repeated
+from .results import LmmFit
 
 __all__ = ["RESIDUAL_COVARIANCE_COLUMNS", "RepeatedMeasuresFit"]
 
@@ -75,36 +74,25 @@ class RepeatedMeasuresFit:
         self.dropped = dict(prep.dropped)
         self.statsmodels_call = design.statsmodels_call
         self.scale = float(gls.sigma2)
-        self.theta = np.zeros(0)
         self._core_health = self._health()
 
     # ------------------------------------------------------------------ basics
-    @property
-    def reml(self) -> bool:
-        """True for a REML fit."""
-        return self.state.reml
-
-    @property
-    def method(self) -> str:
-        """``"REML"`` or ``"ML"``."""
-        return "REML" if self.reml else "ML"
-
     @property
     def n_params(self) -> int:
         """Parameters counted by AIC/BIC: fixed effects, the structure's parameters and
         sigma^2 (as SAS and mmrm count them for the REML criteria too)."""
         return int(self.state.design.exog.shape[1] + self.state.design.structure.n_params + 1)
 
-    @property
-    def aic(self) -> float:
-        """-2 loglik + 2 n_params (from the REML criterion for a REML fit, as lme4)."""
-        return -2 * self.loglik + 2 * self.n_params
-
-    @property
-    def bic(self) -> float:
-        """-2 loglik + log(n_obs) n_params (``n_obs`` rows, as lme4; SAS and mmrm use the
-        number of subjects)."""
-        return -2 * self.loglik + math.log(self.n_obs) * self.n_params
+    # the same method, criteria, level resolution, tests and warning as LmmFit's
+    reml = LmmFit.reml
+    method = LmmFit.method
+    aic = LmmFit.aic
+    bic = LmmFit.bic
+    _level = LmmFit._level
+    anova = LmmFit.anova
+    marginal_means = LmmFit.marginal_means
+    contrasts = LmmFit.contrasts
+    _warn = LmmFit._warn
 
     @property
     def lme4_formula(self) -> None:
@@ -156,9 +144,6 @@ class RepeatedMeasuresFit:
             self._inference[method] = repeated_inference(self.state, method, self.vcov_type)
         return self._inference[method]
 
-    def _level(self, conf_level: float | None) -> float:
-        return self._options.resolve(conf_level=conf_level, reml=self.reml).conf_level
-
     @cached_property
     def vcov_fixed(self) -> pd.DataFrame:
         """The covariance of the fixed effects the tables use (model-based, Kenward–
@@ -185,6 +170,16 @@ class RepeatedMeasuresFit:
         if design.term.by is None:
             return ["Residual"]
         return [f"Residual: {g}" for g in design.group_labels]
+
+    @cached_property
+    def _matrices(self) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+        """Per structure group: its name, covariance over the visits, SDs, correlations."""
+        out = []
+        for g, name in enumerate(self._group_names()):
+            cov = self.state.covariance(g)
+            sd = np.sqrt(np.diag(cov))
+            out.append((name, cov, sd, cov / np.outer(sd, sd)))
+        return out
 
     def _labels(self) -> list:
         d = self.state.design
@@ -214,10 +209,7 @@ class RepeatedMeasuresFit:
         """
         rows = []
         labels = self._labels()
-        for g, name in enumerate(self._group_names()):
-            cov = self.state.covariance(g)
-            sd = np.sqrt(np.diag(cov))
-            corr = cov / np.outer(sd, sd)
+        for name, cov, _, corr in self._matrices:
             for i in range(len(labels)):
                 for j in range(i, len(labels)):
                     rows.append([name, labels[i], labels[j], cov[i, j], corr[i, j]])
@@ -239,10 +231,7 @@ class RepeatedMeasuresFit:
         homogeneous = kind in ("cs", "ar1", "toep", "ad", "sp_exp")
         labels = self._labels()
         rows = []
-        for g, name in enumerate(self._group_names()):
-            cov = self.state.covariance(g)
-            sd = np.sqrt(np.diag(cov))
-            corr = cov / np.outer(sd, sd)
+        for g, (name, cov, sd, corr) in enumerate(self._matrices):
             if homogeneous:
                 rows.append([name, "", cov[0, 0], sd[0], np.nan, np.nan])
             else:
@@ -321,38 +310,6 @@ class RepeatedMeasuresFit:
             self.state, newdata, False, interval, self._fixed_inference(df_method),
             self._level(conf_level))
 
-    # ------------------------------------------------------------ inference
-    def anova(self, type=3, df_method: str | None = None) -> pd.DataFrame:
-        """F tests of the fixed-effect terms, as :meth:`LmmFit.anova
-        <mixedkit.results.LmmFit.anova>` (Type III by default), with this fit's covariance
-        of beta and df."""
-        from .inference import anova
-        table = anova.anova_table(self.state, type, self._fixed_inference(df_method))
-        shown = AnovaTable(table)
-        shown.attrs = dict(table.attrs)
-        return shown
-
-    def marginal_means(self, spec=None, *, by=None, at: dict | None = None,
-                       df_method: str | None = None,
-                       conf_level: float | None = None) -> pd.DataFrame:
-        """Estimated marginal means, as :meth:`LmmFit.marginal_means
-        <mixedkit.results.LmmFit.marginal_means>` (the MMRM's arm-by-visit means:
-        ``fit.marginal_means("arm", by="visit")``)."""
-        from .inference import means
-        return means.marginal_means(self.state, spec, by=by, at=at,
-                                    inference=self._fixed_inference(df_method),
-                                    conf_level=self._level(conf_level))
-
-    def contrasts(self, spec, *, method="pairwise", adjust: str = "tukey", by=None,
-                  df_method: str | None = None, conf_level: float | None = None) -> pd.DataFrame:
-        """Contrasts of marginal means, as :meth:`LmmFit.contrasts
-        <mixedkit.results.LmmFit.contrasts>` (the treatment effect at each visit:
-        ``fit.contrasts("arm", by="visit", adjust="none")``)."""
-        from .inference import means
-        return means.contrasts(self.state, spec, method=method, adjust=adjust, by=by,
-                               inference=self._fixed_inference(df_method),
-                               conf_level=self._level(conf_level))
-
     # ------------------------------------------------------------------ health
     def _health(self) -> Report:
         rep = Report("model health")
@@ -379,10 +336,7 @@ class RepeatedMeasuresFit:
         to rounding: the structure is on its boundary."""
         worst, where = 0.0, ""
         labels = self._labels()
-        for g, name in enumerate(self._group_names()):
-            cov = self.state.covariance(g)
-            sd = np.sqrt(np.diag(cov))
-            corr = cov / np.outer(sd, sd)
+        for name, _, _, corr in self._matrices:
             off = np.abs(corr - np.eye(len(corr)))
             if off.size and off.max() > worst:
                 i, j = np.unravel_index(np.argmax(off), off.shape)
@@ -405,13 +359,6 @@ class RepeatedMeasuresFit:
     def health(self) -> Report:
         """Convergence, the structure's boundary, data and design findings, worst first."""
         return self._core_health
-
-    def _warn(self, stacklevel: int = 3) -> None:
-        problems = self._core_health.problems
-        if problems:
-            text = "; ".join(f.what.rstrip(".") for f in problems)
-            warnings.warn(f"{text}. See fit.health for what to do.", FitWarning,
-                          stacklevel=stacklevel)
 
     # ------------------------------------------------------------------- refit
     def refit(self, *, reml: bool | None = None,

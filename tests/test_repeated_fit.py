@@ -418,3 +418,16 @@ def test_text_visits_out_of_sorted_order_get_a_note():
     assert "sorted order (W12, W2, W4, ...;" in note.what
     pivot = fit.residual_covariance.pivot(index="visit", columns="with_visit", values="corr")
     assert list(pivot.index) == ["W2", "W4", "W12"]
+
+
+def test_what_compare_does_not_do_for_structures_is_said(trial):
+    """The parametric bootstrap simulates random effects: a structure comparison gets the
+    LRT and a note instead of a bootstrap p-value; reml_vs_ml says what to do instead."""
+    a = mk.fit_lmm("y ~ arm * visit + ar1(visit | id)", trial)
+    b = mk.fit_lmm("y ~ arm * visit + us(visit | id)", trial)
+    comp = mk.compare_models(a, b, n_boot=5, seed=1)
+    assert np.isfinite(comp.table["p_value"].iloc[1])
+    assert comp.table["p_value_boot"].isna().all()
+    assert any("models with a residual structure are not simulated yet" in n for n in comp.notes)
+    with pytest.raises(mk.InputTypeError, match="this fit has a residual structure instead"):
+        mk.reml_vs_ml(a)

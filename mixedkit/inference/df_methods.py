@@ -21,7 +21,7 @@ from ..model.state import FitState
 from .kenward_roger import kenward_roger
 from .satterthwaite import satterthwaite
 
-__all__ = ["FixedInference", "fixed_inference", "t_table"]
+__all__ = ["FixedInference", "fixed_inference", "t_table", "wald_test"]
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,14 @@ def fixed_inference(state: FitState, df_method: str) -> FixedInference:
     if df_method == "kenward-roger":
         info = kenward_roger(state)
         return FixedInference(df_method, info.vcov, info.t_df, info.f_test)
-    vcov = state.vcov_fixed
+    return FixedInference(df_method, state.vcov_fixed, lambda l: np.inf,
+                          wald_test(state.vcov_fixed))
 
+
+def wald_test(vcov: np.ndarray) -> Callable[[np.ndarray, np.ndarray],
+                                             tuple[float, int, float, float]]:
+    """The Wald (chi-square) test of L beta = 0 with covariance ``vcov``, as an ``f_test``:
+    (F = chi-square / q, q, inf, p); q is the rank of L vcov L'."""
     def wald(L, beta):
         L = np.atleast_2d(L)
         v = L @ vcov @ L.T
@@ -69,7 +75,7 @@ def fixed_inference(state: FitState, df_method: str) -> FixedInference:
         f_value = float(lb @ np.linalg.pinv(v) @ lb) / q
         return f_value, q, np.inf, float(stats.chi2.sf(f_value * q, q))
 
-    return FixedInference(df_method, vcov, lambda l: np.inf, wald)
+    return wald
 
 
 def t_table(inference: FixedInference, rows: np.ndarray, beta: np.ndarray,

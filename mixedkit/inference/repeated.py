@@ -34,16 +34,15 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from ..errors import InputValueError
+from ..arguments import check_vcov
 from ..model.repeated import RepeatedState
-from ..model.residual import information
-from .df_methods import FixedInference
+from ..model.residual import information, vcov_jacobian
+from .df_methods import FixedInference, wald_test
 from .kenward_roger import KenwardRoger
 from .satterthwaite import Satterthwaite
 
-__all__ = ["VCOV_TYPES", "repeated_inference"]
+__all__ = ["repeated_inference"]
 
-VCOV_TYPES = ("model", "empirical")
 _STEP = 1e-5  # relative step of the central differences of S
 
 
@@ -52,18 +51,13 @@ def repeated_inference(state: RepeatedState, df_method: str,
     """The :class:`FixedInference` of a residual-structure fit for ``df_method``
     ("satterthwaite", "kenward-roger" or "normal") and ``vcov`` ("model" or "empirical")."""
     lik, fit = state.design.likelihood, state.gls
-    if vcov == "empirical" and df_method == "kenward-roger":
-        raise InputValueError(
-            "df_method='kenward-roger' with vcov='empirical': Kenward-Roger adjusts the "
-            "model-based covariance, so it has no sandwich form (mmrm and SAS do not combine "
-            "them either); use df_method='satterthwaite' with the sandwich, or the "
-            "model-based covariance (vcov='model') with Kenward-Roger")
+    check_vcov(vcov, df_method)
     if df_method == "normal":
         cov = lik.empirical_vcov(fit) if vcov == "empirical" else fit.vcov
-        return FixedInference(df_method, cov, lambda l: np.inf, _wald(cov))
+        return FixedInference(df_method, cov, lambda l: np.inf, wald_test(cov))
     info = information(lik, fit)
     cov_theta = _inverse(info)
-    if df_method == "kenward-roger":
+    if df_method == "kenward-roger" and cov_theta is not None:
         p_mats, q_mats = _kr_components(state)
         phi = fit.vcov
         inner = np.einsum("ij,ijab->ab", cov_theta, q_mats) - \
@@ -71,7 +65,8 @@ def repeated_inference(state: RepeatedState, df_method: str,
         adjusted = phi + 2 * phi @ inner @ phi
         kr = KenwardRoger(adjusted, phi, p_mats, cov_theta, info)
         return FixedInference(df_method, kr.vcov, kr.t_df, kr.f_test)
-    sat = Satterthwaite(fit.vcov, _vcov_jacobian(lik, fit), cov_theta)
+    # (Kenward-Roger without a positive definite information: Satterthwaite's NaN df)
+    sat = Satterthwaite(fit.vcov, vcov_jacobian(lik, fit), cov_theta)
     if vcov == "empirical":  # the sandwich's SEs with the model-based df
         cov = lik.empirical_vcov(fit)
         return FixedInference(df_method, cov, sat.t_df, _f_with_df(cov, sat))
@@ -88,38 +83,12 @@ def _inverse(info: np.ndarray) -> np.ndarray | None:
     return np.linalg.inv(info)
 
 
-def _vcov_jacobian(lik, fit) -> np.ndarray:
-    """dC/dtheta_k, C = sigma^2 (X'V^-1 X)^-1, by central differences."""
-    theta = fit.theta
-    k = len(theta)
-    h = 1e-4 * np.maximum(1.0, np.abs(theta))
-    out = np.empty((k, lik.p, lik.p))
-    for i in range(k):
-        e = np.zeros(k)
-        e[i] = h[i]
-        out[i] = (lik.vcov_beta(theta + e) - lik.vcov_beta(theta - e)) / (2 * h[i])
-    return out
-
-
-def _wald(cov: np.ndarray):
-    def test(L, beta):
-        L = np.atleast_2d(L)
-        v = L @ cov @ L.T
-        q = int(np.linalg.matrix_rank(v))
-        if q == 0:
-            return np.nan, 0, np.nan, np.nan
-        lb = L @ beta
-        f_value = float(lb @ np.linalg.pinv(v) @ lb) / q
-        return f_value, q, np.inf, float(stats.chi2.sf(f_value * q, q))
-    return test
-
-
 def _f_with_df(cov: np.ndarray, model: Satterthwaite):
     """The F test of L beta = 0 with covariance ``cov`` and the model-based
     Satterthwaite denominator df."""
     def test(L, beta):
         L = np.atleast_2d(L)
-        f_value, q, _, _ = _wald(cov)(L, beta)
+        f_value, q, _, _ = wald_test(cov)(L, beta)
         if q == 0:
             return np.nan, 0, np.nan, np.nan
         den = model.f_test(L, beta)[2]

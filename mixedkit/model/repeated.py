@@ -8,7 +8,8 @@ formula has a residual structure term (``ResidualTerm``):
 ``ResidualLikelihood``; ``fit_repeated()`` maximises it
 (``fit_gls()``) and returns a ``RepeatedState``, which
 carries what the inference modules read from a :class:`~mixedkit.model.state.FitState`
-(``prep``, ``design.exog``, ``design_info``, ``patsy_frame``, ``beta``, ``sigma2``), so
+(``prep``, ``design.exog``, ``beta``, ``sigma2`` and, shared with it through
+``FixedPart``, ``design_info`` and ``patsy_frame``), so
 ``anova``, marginal means and contrasts run unchanged on it.
 """
 
@@ -20,13 +21,13 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-import patsy
 
 from ..errors import StatsmodelsLimitError
 from ..findings import Finding
-from .design import fixed_design, formula_env, patsy_frame
+from .design import fixed_design, formula_env
 from .formula import ResidualTerm
 from .residual import GlsFit, ResidualLikelihood, ResidualStructure, fit_gls
+from .state import FixedPart
 from .validation import PreparedData
 
 __all__ = ["RepeatedDesign", "RepeatedState", "build_repeated_design", "fit_repeated",
@@ -153,7 +154,7 @@ def build_repeated_design(prep: PreparedData, eval_env=None) -> RepeatedDesign:
 
 
 @dataclass(frozen=True)
-class RepeatedState:
+class RepeatedState(FixedPart):
     """A fitted model with a residual structure at its optimum."""
 
     prep: PreparedData
@@ -175,33 +176,6 @@ class RepeatedState:
     @property
     def vcov_fixed(self) -> np.ndarray:
         return self.gls.vcov
-
-    @property
-    def fixed_part(self) -> np.ndarray:
-        return self.design.exog.to_numpy() @ self.beta
-
-    @property
-    def random_part(self) -> np.ndarray:
-        return np.zeros(len(self.design.endog))
-
-    random_effects: tuple = ()
-
-    _UNPICKLED = ("design_info", "patsy_frame")
-
-    def __getstate__(self):
-        return {k: v for k, v in self.__dict__.items() if k not in self._UNPICKLED}
-
-    @cached_property
-    def design_info(self):
-        """patsy's DesignInfo of the fixed part (codes new rows as the fit's)."""
-        if self.design.design_info is not None:
-            return self.design.design_info
-        return patsy.dmatrices(self.prep.parsed.fixed_formula, self.prep.frame,
-                               eval_env=formula_env(None), return_type="dataframe")[1].design_info
-
-    @cached_property
-    def patsy_frame(self) -> pd.DataFrame:
-        return patsy_frame(self.prep)
 
     def covariance(self, group: int = 0) -> np.ndarray:
         """sigma^2 S of one structure group over the visits (sp_exp: over ``times``)."""

@@ -40,10 +40,10 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize
+from scipy import linalg, optimize
 
 __all__ = ["STRUCTURES", "GlsFit", "ResidualLikelihood", "ResidualStructure", "fit_gls",
-           "information", "satterthwaite_df"]
+           "information", "satterthwaite_df", "vcov_jacobian"]
 
 STRUCTURES = ("us", "cs", "csh", "ar1", "ar1h", "toep", "toeph", "ad", "adh", "sp_exp")
 _HETEROGENEOUS = {"csh", "ar1h", "toeph", "adh"}
@@ -347,25 +347,34 @@ class ResidualLikelihood:
             logdet += 2.0 * float(np.log(np.diagonal(chol, axis1=1, axis2=2)).sum())
         return total, logdet
 
+    def _generalised_ls(self, params: np.ndarray) -> tuple:
+        """At ``params``: the GLS coefficients of the residualised response, the residual
+        sum of squares, log|S| summed over subjects, log|X'S^-1 X| and the Cholesky factor
+        of X'S^-1 X (scipy's ``cho_factor``; None without fixed effects)."""
+        m, logdet = self._cross_and_logdet(params)
+        p = self.p
+        if not p:
+            return np.zeros(0), float(m[0, 0]), logdet, 0.0, None
+        xty = m[:p, p]
+        factor = linalg.cho_factor(m[:p, :p], lower=True)
+        beta_c = linalg.cho_solve(factor, xty)
+        logdet_xtx = 2.0 * float(np.log(np.diag(factor[0])).sum())
+        return beta_c, float(m[p, p] - xty @ beta_c), logdet, logdet_xtx, factor
+
     def evaluate(self, params: np.ndarray, reml: bool) -> dict:
-        """Log-likelihood, beta, sigma^2 and (X' S^-1 X)^-1 at ``params``."""
+        """Log-likelihood, beta, sigma^2 and the Cholesky factor of X' S^-1 X at
+        ``params``."""
         try:
-            m, logdet = self._cross_and_logdet(params)
+            beta_c, rss, logdet, logdet_xtx, factor = self._generalised_ls(params)
         except np.linalg.LinAlgError:
             return {"loglik": -np.inf}
-        p = self.p
-        xtx, xty = m[:p, :p], m[:p, p]
-        chol = np.linalg.cholesky(xtx) if p else np.zeros((0, 0))
-        beta_c = np.linalg.solve(xtx, xty) if p else np.zeros(0)
-        rss = max(float(m[p, p] - xty @ beta_c), np.finfo(float).tiny)
-        dof = self.n - p if reml else self.n
-        sigma2 = rss / dof
+        dof = self.n - self.p if reml else self.n
+        sigma2 = max(rss, np.finfo(float).tiny) / dof
         dev = dof * (_LOG_2PI + math.log(sigma2) + 1.0) + logdet
         if reml:
-            dev += 2.0 * float(np.log(np.diag(chol)).sum())
-        xtx_inv = np.linalg.inv(xtx) if p else np.zeros((0, 0))
+            dev += logdet_xtx
         return {"loglik": -dev / 2.0, "beta": beta_c + self.beta_ols, "sigma2": sigma2,
-                "xtx_inv": xtx_inv}
+                "factor": factor}
 
     def loglik(self, params: np.ndarray, reml: bool) -> float:
         value = self.evaluate(params, reml)["loglik"]
@@ -374,16 +383,12 @@ class ResidualLikelihood:
     def loglik_full(self, theta: np.ndarray, reml: bool) -> float:
         """The (REML) log-likelihood with sigma^2 not profiled out: ``theta`` is
         ``(log sigma^2, *params)``; its Hessian is the information Satterthwaite's df need."""
-        log_s2, params = float(theta[0]), np.asarray(theta[1:], float)
-        m, logdet = self._cross_and_logdet(params)
-        p = self.p
-        xtx, xty = m[:p, :p], m[:p, p]
-        beta_c = np.linalg.solve(xtx, xty) if p else np.zeros(0)
-        rss = float(m[p, p] - xty @ beta_c)
-        dof = self.n - p if reml else self.n
+        log_s2 = float(theta[0])
+        _, rss, logdet, logdet_xtx, _ = self._generalised_ls(np.asarray(theta[1:], float))
+        dof = self.n - self.p if reml else self.n
         dev = dof * (_LOG_2PI + log_s2) + logdet + rss / math.exp(log_s2)
         if reml:
-            dev += float(np.linalg.slogdet(xtx)[1])
+            dev += logdet_xtx
         return -dev / 2.0
 
     def empirical_vcov(self, fit: GlsFit) -> np.ndarray:
@@ -476,18 +481,23 @@ def satterthwaite_df(lik: ResidualLikelihood, fit: GlsFit, contrasts: np.ndarray
     observed information (SAS PROC MIXED's DDFM=SATTERTHWAITE, mmrm's, lmerTest's)."""
     contrasts = np.atleast_2d(np.asarray(contrasts, float))
     info = information(lik, fit) if info is None else info
-    cov_theta = np.linalg.inv(info)
+    grads = np.einsum("ri,kij,rj->kr", contrasts, vcov_jacobian(lik, fit), contrasts)
+    v = np.einsum("ri,ij,rj->r", contrasts, fit.vcov, contrasts)
+    return 2 * v ** 2 / np.einsum("kr,kl,lr->r", grads, np.linalg.inv(info), grads)
+
+
+def vcov_jacobian(lik: ResidualLikelihood, fit: GlsFit) -> np.ndarray:
+    """dC/dtheta_k (k, p, p) of C = sigma^2 (X'V^-1 X)^-1 in ``fit.theta``, by central
+    differences."""
     theta = fit.theta
     k = len(theta)
     h = 1e-4 * np.maximum(1.0, np.abs(theta))
-    grads = np.empty((k,) + (len(contrasts),))
+    out = np.empty((k, lik.p, lik.p))
     for i in range(k):
         e = np.zeros(k)
         e[i] = h[i]
-        up, down = lik.vcov_beta(theta + e), lik.vcov_beta(theta - e)
-        grads[i] = np.einsum("ri,ij,rj->r", contrasts, (up - down) / (2 * h[i]), contrasts)
-    v = np.einsum("ri,ij,rj->r", contrasts, fit.vcov, contrasts)
-    return 2 * v ** 2 / np.einsum("kr,kl,lr->r", grads, cov_theta, grads)
+        out[i] = (lik.vcov_beta(theta + e) - lik.vcov_beta(theta - e)) / (2 * h[i])
+    return out
 
 
 def fit_gls(lik: ResidualLikelihood, reml: bool = True,
@@ -526,5 +536,7 @@ def fit_gls(lik: ResidualLikelihood, reml: bool = True,
     else:
         theta, message, converged = x0, "no parameters", True
     at = lik.evaluate(theta, reml)
-    return GlsFit(st, theta, float(at["loglik"]), at["beta"], at["sigma2"],
-                  at["sigma2"] * at["xtx_inv"], reml, converged, evals[0], message)
+    p = lik.p
+    vcov = at["sigma2"] * linalg.cho_solve(at["factor"], np.eye(p)) if p else np.zeros((0, 0))
+    return GlsFit(st, theta, float(at["loglik"]), at["beta"], at["sigma2"], vcov, reml,
+                  converged, evals[0], message)

@@ -22,7 +22,7 @@ from .estimation import Estimate, estimate
 from .levels import level_key
 from .validation import PreparedData
 
-__all__ = ["FitState", "RandomEffectsBlock"]
+__all__ = ["FitState", "FixedPart", "RandomEffectsBlock"]
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,39 @@ class RandomEffectsBlock:
     sds: np.ndarray
 
 
+class FixedPart:
+    """What the inference modules read from a fit's state beyond its numbers: patsy's
+    description of the fixed part and the fitted rows as patsy reads them (both rebuilt
+    after unpickling: patsy's DesignInfo cannot be pickled, so a state sent to a worker
+    process leaves them behind), and X beta. Needs ``prep``, ``design`` and ``beta``."""
+
+    _UNPICKLED = ("design_info", "patsy_frame")
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k not in self._UNPICKLED}
+
+    @cached_property
+    def design_info(self):
+        """patsy's DesignInfo of the fixed part (codes new rows as the fit's)."""
+        if self.design.design_info is not None:
+            return self.design.design_info
+        return patsy.dmatrices(self.prep.parsed.fixed_formula, self.prep.frame,
+                               eval_env=formula_env(None), return_type="dataframe")[1].design_info
+
+    @cached_property
+    def patsy_frame(self) -> pd.DataFrame:
+        """The fitted rows as patsy reads them fast: text factors as Categoricals of their
+        sorted levels (see :func:`~mixedkit.model.design.patsy_frame`)."""
+        return patsy_frame(self.prep)
+
+    @property
+    def fixed_part(self) -> np.ndarray:
+        """X beta for every row used."""
+        return self.design.exog.to_numpy() @ self.beta
+
+
 @dataclass(frozen=True)
-class FitState:
+class FitState(FixedPart):
     """A fitted model's numbers at its optimum.
 
     Attributes
@@ -100,26 +131,7 @@ class FitState:
         return out
 
     # -------------------------------------------------- patsy's descriptions
-    # patsy's DesignInfo objects cannot be pickled: a state sent to a worker process
-    # leaves them behind (``__getstate__``) and rebuilds them from the fitted rows.
-    _UNPICKLED = ("design_info", "random_design_infos", "level_codes", "patsy_frame")
-
-    def __getstate__(self):
-        return {k: v for k, v in self.__dict__.items() if k not in self._UNPICKLED}
-
-    @cached_property
-    def design_info(self):
-        """patsy's DesignInfo of the fixed part (codes new rows as the fit's)."""
-        if self.design.design_info is not None:
-            return self.design.design_info
-        return patsy.dmatrices(self.prep.parsed.fixed_formula, self.prep.frame,
-                               eval_env=formula_env(None), return_type="dataframe")[1].design_info
-
-    @cached_property
-    def patsy_frame(self) -> pd.DataFrame:
-        """The fitted rows as patsy reads them fast: text factors as Categoricals of their
-        sorted levels (see :func:`~mixedkit.model.design.patsy_frame`)."""
-        return patsy_frame(self.prep)
+    _UNPICKLED = (*FixedPart._UNPICKLED, "random_design_infos", "level_codes")
 
     @cached_property
     def random_design_infos(self) -> dict:
@@ -144,11 +156,6 @@ class FitState:
             codes[by_key.nunique() > 1] = -1
             out[factor] = codes
         return out
-
-    @property
-    def fixed_part(self) -> np.ndarray:
-        """X beta for every row used."""
-        return self.design.exog.to_numpy() @ self.beta
 
     # ---------------------------------------------------------- random effects
     @cached_property
