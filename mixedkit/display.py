@@ -138,20 +138,25 @@ def summary_text(fit) -> str:
         _fixed_display(fit).to_string(index=False),
         "",
     ]
+    lines += _anova_and_health_lines(fit, ("convergence", "singular"))
+    lines += ["", "statsmodels equivalent:", f"  {_statsmodels_line(fit)}"]
+    return "\n".join(lines)
+
+
+def _anova_and_health_lines(fit, headline: tuple[str, ...]) -> list[str]:
+    """The summary's F tests (when a term has several df), then its health: problems and
+    the ``headline`` checks one line each, the rest counted."""
+    lines = []
     anova = _anova_display(fit)
     if anova is not None:
         lines += [anova.attrs["heading"] + ":", anova.to_string(index=False), ""]
-    lines += [
-        f"Health: {fit.health.verdict}",
-    ]
+    lines.append(f"Health: {fit.health.verdict}")
     lines += ["  " + f.line() for f in fit.health if f.severity in ("error", "warning") or
-              f.check in ("convergence", "singular")]
-    quiet = [f for f in fit.health if f.severity in ("note", "ok") and
-             f.check not in ("convergence", "singular")]
+              f.check in headline]
+    quiet = [f for f in fit.health if f.severity in ("note", "ok") and f.check not in headline]
     if quiet:
         lines.append(f"  ({len(quiet)} more checks passed or are notes: fit.health)")
-    lines += ["", "statsmodels equivalent:", f"  {_statsmodels_line(fit)}"]
-    return "\n".join(lines)
+    return lines
 
 
 STATSMODELS_LINE_COLUMNS = ["statsmodels", "estimate", "table", "group", "term", "column",
@@ -459,12 +464,7 @@ def repeated_summary_text(fit) -> str:
         _fixed_display(fit).to_string(index=False),
         "",
     ]
-    anova = _anova_display(fit)
-    if anova is not None:
-        lines += [anova.attrs["heading"] + ":", anova.to_string(index=False), ""]
-    lines.append(f"Health: {fit.health.verdict}")
-    lines += ["  " + f.line() for f in fit.health if f.severity in ("error", "warning")
-              or f.check in ("convergence", "structure boundary")]
+    lines += _anova_and_health_lines(fit, ("convergence", "structure boundary"))
     lines += ["", "statsmodels equivalent:", f"  none: {fit.state.design.statsmodels_reason}"]
     return "\n".join(lines)
 
