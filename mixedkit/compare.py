@@ -60,20 +60,16 @@ class _Entry:
 
 def _entry(obj, position: int) -> _Entry:
 
-    if isinstance(obj, RepeatedMeasuresFit):
-        design = obj.state.design
-        term = design.term
-        return _Entry(obj.formula, obj, design.response, design.endog,
-                      obj.state.prep.frame.index, tuple(design.exog.columns),
-                      design.exog.to_numpy(), frozenset(),
-                      (term.kind, term.within, term.subject, term.by))
-    if isinstance(obj, LmmFit):
+    if isinstance(obj, (LmmFit, RepeatedMeasuresFit)):
         vc = obj.variance_components
-        random = frozenset((g, t) for g, t in zip(vc["group"], vc["term"]) if g != "Residual")
+        random = frozenset((g, t) for g, t in zip(vc["group"], vc["term"])
+                           if not g.startswith("Residual"))
         design = obj.state.design
+        term = getattr(design, "term", None)
         return _Entry(obj.formula, obj, design.response, design.endog,
                       obj.state.prep.frame.index, tuple(design.exog.columns),
-                      design.exog.to_numpy(), random)
+                      design.exog.to_numpy(), random,
+                      None if term is None else (term.kind, term.within, term.subject, term.by))
     model = getattr(obj, "model", None)
     if model is not None and type(model).__name__ == "OLS" and hasattr(obj, "llf"):
         names = list(model.exog_names)
@@ -138,15 +134,18 @@ def _structure_nested(small: tuple | None, big: tuple | None) -> bool:
     kind_big, within_big, subject_big, by_big = big
     if (within, subject) != (within_big, subject_big) or by not in (None, by_big):
         return False
-    return (kind == kind_big and by != by_big) or kind_big in _STRUCTURE_CONTAINS[kind]
+    return kind == kind_big or kind_big in _STRUCTURE_CONTAINS[kind]
 
 
 def _nested(small: _Entry, big: _Entry) -> bool:
     if small.structure is not None or big.structure is not None:
+        if small.is_lmm and small.structure is None and big.random >= small.random \
+                and small.random:  # (1 | site) within (1 | site) + ar1(visit | id)
+            return _span_contains(big.exog, small.exog)
         if small.is_lmm and small.structure is None:  # random effects vs a structure
             return False
         return (_structure_nested(small.structure, big.structure)
-                and _span_contains(big.exog, small.exog))
+                and small.random <= big.random and _span_contains(big.exog, small.exog))
     return small.random <= big.random and _span_contains(big.exog, small.exog)
 
 

@@ -426,7 +426,10 @@ def _structure_title(fit) -> str:
     article = "an" if name[0].lower() in "aeiou" else "a"
     term = fit.state.design.term
     grouped = "" if term.by is None else f", one per level of {fit.state.prep.user(term.by)!r}"
-    return (f"Linear model with {article} {name} residual structure{grouped} "
+    random = fit.state.prep.random
+    model = "Linear model" if not random else \
+        f"Linear mixed model with {' + '.join(dict.fromkeys(t.source for t in random))} and"
+    return (f"{model} {'with ' if not random else ''}{article} {name} residual structure{grouped} "
             f"({fit.structure}), fit by {fit.method}")
 
 
@@ -448,6 +451,15 @@ def _covariance_display(fit) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["group", "visit", *labels])
 
 
+def _random_lines(fit) -> list[str]:
+    """The random effects beside a residual structure (none without random terms)."""
+    if not fit.state.design.blocks:
+        return []
+    shown = _random_display(fit)
+    shown = shown[~shown["group"].str.startswith("Residual")]
+    return ["Random effects:", shown.to_string(index=False), ""]
+
+
 def repeated_summary_text(fit) -> str:
     """The text summary of a :class:`~mixedkit.repeated.RepeatedMeasuresFit`."""
     vc = "sandwich (empirical) " if fit.vcov_type == "empirical" else ""
@@ -457,6 +469,7 @@ def repeated_summary_text(fit) -> str:
         f"Data:    {_data_line(fit)}",
         "  ".join(f"{k}: {v}" for k, v in _criteria(fit)),
         "",
+        *_random_lines(fit),
         "Residual covariance within a subject (lower: covariance, upper: correlation):",
         _covariance_display(fit).to_string(index=False),
         "",
@@ -467,6 +480,15 @@ def repeated_summary_text(fit) -> str:
     lines += _anova_and_health_lines(fit, ("convergence", "structure boundary"))
     lines += ["", "statsmodels equivalent:", f"  none: {fit.state.design.statsmodels_reason}"]
     return "\n".join(lines)
+
+
+def _random_html(fit) -> str:
+    if not fit.state.design.blocks:
+        return ""
+    shown = _random_display(fit)
+    shown = shown[~shown["group"].str.startswith("Residual")]
+    return (f'<div class="mk-sec">Random effects</div>'
+            f'{_html_table(shown, ("group", "term"), {"std_dev": "std. dev.", "corr": "corr."}, "group")}')
 
 
 def repeated_summary_html(fit) -> str:
@@ -486,6 +508,7 @@ def repeated_summary_html(fit) -> str:
         f'<div class="mk-stats">{_stat("Rows", f"{fit.n_obs}{dropped}")}'
         f'{_stat("Subjects", subjects)}</div>'
         f'<div class="mk-stats">{"".join(_stat(k, v) for k, v in _criteria(fit))}</div>'
+        f"{_random_html(fit)}"
         f'<div class="mk-sec">Residual covariance <span>(lower: covariance, upper: '
         f"correlation)</span></div>"
         f'{_html_table(matrix, ("group", "visit"), {}, "group")}'

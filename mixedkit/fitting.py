@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import patsy
 
-from .arguments import VCOV_TYPES, InferenceOptions, check_choice, check_reml, check_vcov
+from .arguments import VCOV_TYPES, InferenceOptions, check_choice, check_reml
 from .errors import InputTypeError, InputValueError, StatsmodelsLimitError
 from .model.design import build_design
 from .model.estimation import ENGINES, estimate
@@ -172,8 +172,10 @@ def fit_lmm(
     level order is the time order (a Categorical's order; text in natural order, V2
     before V10); a missing visit is an absent row. The likelihood is exact (REML or ML);
     validated against nlme's ``gls`` and SAS PROC MIXED through mmrm's published numbers,
-    Kenward–Roger included (``tests/test_repeated_fit.py``). Random terms cannot be
-    combined with a structure yet.
+    Kenward–Roger included (``tests/test_repeated_fit.py``). Random terms may stand beside
+    the structure when their grouping factors are constant within a subject (a site, the
+    subject itself: ``(1 | site) + ar1(visit | subject)``, nlme's ``lme(...,
+    correlation=)``; validated against nlme's ``lme``), with Satterthwaite's df.
 
     Examples
     --------
@@ -228,8 +230,9 @@ def fit_without_warnings(formula: str, data: pd.DataFrame, *, env=None,
                 f"engine={engine!r}: statsmodels' MixedLM cannot evaluate the residual "
                 f"structure {prep.parsed.residual.source} (its residuals are independent "
                 "with one variance); use engine='mixedkit' (the default)")
-        check_vcov(vcov, options.df_method)
+        from .inference.repeated import check_supported  # (scipy.stats: not for every fit)
         design = build_repeated_design(prep, env)
+        check_supported(design, options.df_method, vcov)
         return RepeatedMeasuresFit(fit_repeated(prep, design, reml), options, vcov)
     if vcov != "model":
         raise InputValueError(

@@ -13,6 +13,7 @@ from .arguments import InferenceOptions, check_reml
 from .display import format_number, repeated_summary_html, repeated_summary_text
 from .errors import StatsmodelsLimitError
 from .findings import Finding, Report
+from .model.estimation import SINGULAR_TOL, variance_rows
 from .model.repeated import STRUCTURE_NAMES, RepeatedState, fit_repeated
 from .results import LmmFit
 
@@ -29,16 +30,19 @@ class RepeatedMeasuresFit:
     syntax (``us(visit | subject)``, ``cs``, ``csh``, ``ar1``, ``ar1h``, ``toep``,
     ``toeph``, ``ad``, ``adh``, ``sp_exp(time | subject)``; ``us(visit | arm / subject)``
     for a structure per arm). It has the tables and methods of
-    :class:`~mixedkit.results.LmmFit` that mean something without random effects
-    (``fixed_effects``, ``variance_components``, ``anova``, ``marginal_means``,
-    ``contrasts``, ``predict``, ``residuals``, ``health``, ``refit``, ``compare_models``)
-    and :attr:`residual_covariance`.
+    :class:`~mixedkit.results.LmmFit` that mean something for it (``fixed_effects``,
+    ``variance_components``, ``anova``, ``marginal_means``, ``contrasts``, ``predict``,
+    ``residuals``, ``health``, ``refit``, ``compare_models``) and
+    :attr:`residual_covariance`. Random terms of factors constant within a subject may
+    stand beside the structure (``(1 | site) + ar1(visit | subject)``, nlme's ``lme``
+    with ``correlation=``); their variances lead ``variance_components``.
 
     Attributes
     ----------
     formula, method, reml, conf_level, df_method, n_obs, n_dropped, dropped, n_groups,
     converged, loglik, scale, state, statsmodels_call
-        As :class:`~mixedkit.results.LmmFit` (``n_groups`` counts the subjects; ``scale``
+        As :class:`~mixedkit.results.LmmFit` (``n_groups`` counts the levels of each random
+        factor, then the subjects; ``scale``
         is sigma^2, the residual variance of the first visit of the first structure
         group; ``state`` a ``RepeatedState``).
     structure : str
@@ -47,12 +51,11 @@ class RepeatedMeasuresFit:
         The covariance of the fixed effects every table uses: model-based or the
         empirical (sandwich) one (``fit_lmm(..., vcov="empirical")``).
     singular : bool
-        Always False (no random effects); a structure on its boundary is a health
-        finding.
+        A random-effect variance estimated as 0 (lme4's rule on theta; always False
+        without random terms); a structure on its boundary is a health finding.
     """
 
     engine = "mixedkit"
-    singular = False
 
     def __init__(self, state: RepeatedState, options: InferenceOptions | None = None,
                  vcov: str = "model"):
@@ -74,14 +77,18 @@ class RepeatedMeasuresFit:
         self.dropped = dict(prep.dropped)
         self.statsmodels_call = design.statsmodels_call
         self.scale = float(gls.sigma2)
+        diagonal = design.random.theta_diagonal if design.random is not None else []
+        self.singular = bool(np.any(gls.random_theta[diagonal] < SINGULAR_TOL))
         self._core_health = self._health()
 
     # ------------------------------------------------------------------ basics
     @property
     def n_params(self) -> int:
-        """Parameters counted by AIC/BIC: fixed effects, the structure's parameters and
-        sigma^2 (as SAS and mmrm count them for the REML criteria too)."""
-        return int(self.state.design.exog.shape[1] + self.state.design.structure.n_params + 1)
+        """Parameters counted by AIC/BIC: fixed effects, random-effect parameters (theta),
+        the structure's parameters and sigma^2 (as SAS, mmrm and nlme count them)."""
+        d = self.state.design
+        return int(d.exog.shape[1] + len(self.state.gls.random_theta) + d.structure.n_params
+                   + 1)
 
     # the same method, criteria, level resolution, tests and warning as LmmFit's
     reml = LmmFit.reml
@@ -111,13 +118,14 @@ class RepeatedMeasuresFit:
 
     def _not_here(self, what: str, why: str):
         raise StatsmodelsLimitError(f"{what} is not available for a model with a residual "
-                                    f"structure and no random effects: {why}")
+                                    f"structure: {why}")
 
     def ranef(self, **_):
         """Not available: the model has no random effects (raises, saying where the
         within-subject correlation is)."""
-        self._not_here("fit.ranef()", "there are no random effects; the subject's "
-                       "correlation is in fit.residual_covariance")
+        self._not_here("fit.ranef()", "the conditional modes beside a structure are not "
+                       "reported yet" if self.state.design.blocks else "there are no random "
+                       "effects; the subject's correlation is in fit.residual_covariance")
 
     def icc(self, **_):
         """Not available: no random-effect variance (raises; see
@@ -223,14 +231,17 @@ class RepeatedMeasuresFit:
     def variance_components(self) -> pd.DataFrame:
         """The residual structure as variances and correlations, in the columns of
         :attr:`LmmFit.variance_components <mixedkit.results.LmmFit.variance_components>`
-        (``group, term, variance, std_dev, covariance, corr``): one variance row per visit
-        (one row for a homogeneous structure), then the structure's correlation
+        (``group, term, variance, std_dev, covariance, corr``): the random effects' rows as
+        there (with random terms), then one residual variance row per visit (one row for a
+        homogeneous structure), then the structure's correlation
         parameters (``corr(V1, V2)`` for us/ad, ``corr(lag k)`` for ar1/toep,
         ``corr(any two visits)`` for cs, ``corr(1 time unit)`` for sp_exp)."""
         kind = self.structure
         homogeneous = kind in ("cs", "ar1", "toep", "ad", "sp_exp")
         labels = self._labels()
-        rows = []
+        random = self.state.design.random
+        rows = [] if random is None else \
+            variance_rows(random, self.state.gls.random_theta, self.scale)
         for g, (name, cov, sd, corr) in enumerate(self._matrices):
             if homogeneous:
                 rows.append([name, "", cov[0, 0], sd[0], np.nan, np.nan])
@@ -325,6 +336,17 @@ class RepeatedMeasuresFit:
                 "Try a structure with fewer parameters (ar1, cs, toep) and compare them "
                 "with compare_models."))
         rep.add(self._boundary())
+        zero = [b.group for b in self.state.design.blocks
+                if np.any(self.state.gls.random_theta[b.theta_diagonal] < SINGULAR_TOL)]
+        if zero:
+            rep.add(Finding(
+                "singular", "warning",
+                f"singular fit: a random-effect variance of {', '.join(map(repr, zero))} is "
+                "estimated as 0.",
+                "The random effects are richer than the data support beside the residual "
+                "structure (a subject's random intercept and cs, for one, describe the same "
+                "correlation).",
+                "Remove that random term and compare the two fits with compare_models."))
         for f in list(self.state.prep.report.findings) + list(self.state.design.findings):
             rep.add(f)
         if self._options.note:
@@ -367,7 +389,7 @@ class RepeatedMeasuresFit:
         reml = self.reml if reml is None else check_reml(reml)
         options = self._requested.resolve(conf_level=conf_level, reml=reml)
         st = self.state
-        new = RepeatedMeasuresFit(fit_repeated(st.prep, st.design, reml, start=st.gls.params),
+        new = RepeatedMeasuresFit(fit_repeated(st.prep, st.design, reml, start=st.parameters),
                                   options, self.vcov_type)
         new._warn()
         return new

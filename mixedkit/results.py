@@ -16,11 +16,11 @@ from .errors import FitWarning
 from .findings import Finding, Report
 from .model.estimation import (
     SINGULAR_TOL,
-    block_factors,
     estimate,
     lme4_theta,
     statsmodels_results,
     user_theta,
+    variance_rows,
 )
 from .model.state import FitState
 
@@ -265,19 +265,7 @@ class LmmFit:
         ``VarCorr`` (tests/test_lme4_reference.py); :meth:`~mixedkit.LmmFit.statsmodels_lines` says which
         cell holds each line of statsmodels' summary.
         """
-        design = self.state.design
-        chols = block_factors(design, user_theta(design, self.state.theta))
-        rows = []
-        for block, chol in zip(design.blocks, chols):
-            cov = self.scale * chol @ chol.T
-            sd = np.sqrt(np.diag(cov))
-            for name, var, s in zip(block.terms, np.diag(cov), sd):
-                rows.append([block.group, name, var, s, np.nan, np.nan])
-            for i in range(len(block.terms)):
-                for j in range(i):
-                    corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else np.nan
-                    rows.append([block.group, f"corr({block.terms[j]}, {block.terms[i]})",
-                                 np.nan, np.nan, cov[i, j], corr])
+        rows = variance_rows(self.state.design, self.state.theta, self.scale)
         rows.append(["Residual", "", self.scale, math.sqrt(self.scale), np.nan, np.nan])
         return pd.DataFrame(rows, columns=VARIANCE_COLUMNS)
 

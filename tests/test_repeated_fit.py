@@ -303,9 +303,10 @@ def test_compare_models_across_structures(trial):
 
 # ------------------------------------------------------------------- refusals
 @pytest.mark.parametrize("formula, data_change, error, message", [
-    ("y ~ arm + (1 | site) + us(visit | id)", None, mk.FormulaError,
-     (r"us\(visit \| id\) with the random term \(1 \| site\): fit_lmm fits a residual "
-      r"structure alone")),
+    ("y ~ arm + (1 | visit) + us(visit | id)", None, mk.DataError,
+     (r"residual structure us\(visit \| id\) with random effects of 'visit': 'visit' "
+      r"changes within 186 subjects of 'id'\. With a residual structure, random effects "
+      r"must be of factors constant within a subject")),
     ("y ~ arm + us(visit | id) + ar1(visit | id)", None, mk.FormulaError,
      "are two residual structures"),
     ("y ~ arm + us(visit + time | id)", None, mk.FormulaError,
@@ -431,3 +432,96 @@ def test_what_compare_does_not_do_for_structures_is_said(trial):
     assert any("models with a residual structure are not simulated yet" in n for n in comp.notes)
     with pytest.raises(mk.InputTypeError, match="this fit has a residual structure instead"):
         mk.reml_vs_ml(a)
+
+
+# ------------------------------------------- random effects beside the structure (lme)
+LME = {m: FITS[f"trial_lme_site_ar1_{m}"] for m in ("REML", "ML")}
+
+
+@pytest.mark.parametrize("method", ["REML", "ML"])
+def test_random_effects_with_a_structure_match_nlme_lme(trial, method):
+    """y ~ base + arm * visit + (1 | site) + ar1(visit | id) is nlme's lme(random = ~ 1 |
+    site, correlation = corAR1(form = ~ visit | site/id)): logLik, sigma, rho, the site SD,
+    every fixed effect and model-based SE, and n_params (nlme's df_logLik 16)."""
+    ref = LME[method]
+    fit = mk.fit_lmm("y ~ base + arm * visit + (1 | site) + ar1(visit | id)", trial,
+                     reml=method == "REML")
+    assert fit.converged and not fit.singular
+    assert fit.loglik == pytest.approx(ref["loglik"], abs=1e-7)
+    assert fit.n_params == ref["df_logLik"] and fit.n_groups == {"site": 20, "id": 200}
+    vc = fit.variance_components.set_index(["group", "term"])
+    assert np.sqrt(fit.scale) == pytest.approx(ref["params"]["sigma"], rel=1e-6)
+    assert vc.loc[("Residual", "corr(lag 1)"), "corr"] == pytest.approx(ref["params"]["rho"],
+                                                                         abs=1e-6)
+    assert vc.loc[("site", "Intercept"), "std_dev"] == pytest.approx(ref["params"]["site_sd"],
+                                                                      rel=1e-5)
+    fe = fit.fixed_effects.set_index("term")
+    # nlme's ML standard errors carry a factor sqrt(N / (N - p)) (1.0065 here: the stored
+    # note that lme's are unscaled is wrong); mixedkit's are model-based, as SAS's and mmrm's
+    scale = 1.0 if method == "REML" else np.sqrt((fit.n_obs - 13) / fit.n_obs)
+    se = ref["direct_check"]["se_model_based_at_nlme_estimates"] if method == "REML" else \
+        {k: v["se"] * scale for k, v in ref["fixed"].items()}
+    for name, row in ref["fixed"].items():
+        assert fe.loc[_r_name(name), "estimate"] == pytest.approx(row["estimate"], abs=1e-5)
+        assert fe.loc[_r_name(name), "std_error"] == pytest.approx(se[name], rel=1e-5)
+
+
+def test_random_effects_with_a_structure_satterthwaite_means(trial):
+    """Arm-by-visit means with Satterthwaite's df against the R construction (numDeriv's
+    REML Hessian of the direct marginal likelihood, lmerTest's recipe applied to the lme
+    model): estimates, SEs and df."""
+    ref = json.loads((DATA / "nlme_results.json").read_text())["emmeans"][
+        "trial_lme_site_ar1_REML_satterthwaite_hessian"]["emmeans"]
+    fit = mk.fit_lmm("y ~ base + arm * visit + (1 | site) + ar1(visit | id)", trial)
+    got = fit.marginal_means("arm", by="visit").set_index(["arm", "visit"])
+    for row in ref:
+        ours = got.loc[(row["arm"], row["visit"])]
+        assert ours["estimate"] == pytest.approx(row["estimate"], abs=1e-5)
+        assert ours["std_error"] == pytest.approx(row["se"], rel=1e-5)
+        assert ours["df"] == pytest.approx(row["df"], rel=1e-3)
+
+
+def test_random_effects_with_a_structure_say_what_is_not_computed(trial):
+    formula = "y ~ base + arm * visit + (1 | site) + ar1(visit | id)"
+    for kw, what in (({"df_method": "kenward-roger"}, "df_method='kenward-roger'"),
+                     ({"vcov": "empirical"}, "vcov='empirical'")):
+        with pytest.raises(mk.InputValueError, match=rf"{what} is not implemented for random "
+                           r"effects together with a residual structure \(ar1\(visit \| id\) "
+                           r"beside \(1 \| site\)\)"):
+            mk.fit_lmm(formula, trial, **kw)
+    fit = mk.fit_lmm(formula, trial)
+    assert fit.summary().startswith("Linear mixed model with (1 | site) and an AR(1) residual "
+                                    "structure (ar1), fit by REML")
+    assert "Random effects:" in fit.summary() and "Random effects" in fit._repr_html_()
+    # conditional normalised residuals: r - Z b, whitened
+    norm = fit.residuals("normalized")
+    assert abs(norm.mean()) < 0.05 and norm.std() == pytest.approx(1.0, abs=0.05)
+    ml = fit.refit(reml=False)
+    assert ml.loglik == pytest.approx(LME["ML"]["loglik"], abs=1e-7)
+
+
+def test_compare_models_adds_the_site_variance_on_the_boundary(trial):
+    """ar1 alone within (1 | site) + ar1: the site variance is 0 under the null, so the
+    p-value is the 50:50 mixture, as for random-effect models."""
+    small = mk.fit_lmm("y ~ base + arm * visit + ar1(visit | id)", trial)
+    big = mk.fit_lmm("y ~ base + arm * visit + (1 | site) + ar1(visit | id)", trial)
+    lmm = mk.fit_lmm("y ~ base + arm * visit + (1 | site)", trial)
+    comp = mk.compare_models(small, big)
+    row = comp.table.set_index("model").loc[big.formula]
+    assert row["df_diff"] == 1
+    assert row["chisq"] == pytest.approx(2 * (big.loglik - small.loglik))
+    assert row["p_value"] == pytest.approx(row["p_value_naive"] / 2)
+    # the random-effects model without the structure is nested too (rho = 0)
+    t = mk.compare_models(lmm, big).table.set_index("model")
+    assert t.loc[big.formula, "chisq"] == pytest.approx(2 * (big.loglik - lmm.loglik), rel=1e-9)
+
+
+def test_a_subject_intercept_with_compound_symmetry_is_not_identifiable(trial):
+    """(1 | id) + cs(visit | id): one constant correlation described twice; the fit is the
+    cs fit (same log-likelihood) and health says the split is arbitrary."""
+    with pytest.warns(mk.FitWarning, match="both describe a constant correlation"):
+        both = mk.fit_lmm("y ~ base + arm * visit + (1 | id) + cs(visit | id)", trial)
+    cs = mk.fit_lmm("y ~ base + arm * visit + cs(visit | id)", trial)
+    assert both.loglik == pytest.approx(cs.loglik, abs=1e-6)
+    ok = mk.fit_lmm("y ~ base + arm * visit + (1 | id) + ar1(visit | id)", trial)
+    assert all(f.check != "identifiability" for f in ok.health)

@@ -35,13 +35,14 @@ import numpy as np
 from scipy import stats
 
 from ..arguments import check_vcov
+from ..errors import InputValueError
 from ..model.repeated import RepeatedState
 from ..model.residual import information, vcov_jacobian
 from .df_methods import FixedInference, wald_test
 from .kenward_roger import KenwardRoger
 from .satterthwaite import Satterthwaite
 
-__all__ = ["repeated_inference"]
+__all__ = ["check_supported", "repeated_inference"]
 
 _STEP = 1e-5  # relative step of the central differences of S
 
@@ -51,7 +52,7 @@ def repeated_inference(state: RepeatedState, df_method: str,
     """The :class:`FixedInference` of a residual-structure fit for ``df_method``
     ("satterthwaite", "kenward-roger" or "normal") and ``vcov`` ("model" or "empirical")."""
     lik, fit = state.design.likelihood, state.gls
-    check_vcov(vcov, df_method)
+    check_supported(state.design, df_method, vcov)
     if df_method == "normal":
         cov = lik.empirical_vcov(fit) if vcov == "empirical" else fit.vcov
         return FixedInference(df_method, cov, lambda l: np.inf, wald_test(cov))
@@ -71,6 +72,22 @@ def repeated_inference(state: RepeatedState, df_method: str,
         cov = lik.empirical_vcov(fit)
         return FixedInference(df_method, cov, sat.t_df, _f_with_df(cov, sat))
     return FixedInference(df_method, sat.vcov, sat.t_df, sat.f_test)
+
+
+def check_supported(design, df_method: str, vcov: str) -> None:
+    """Refuse what is not computed for this design: Kenward-Roger with the sandwich, and
+    (with random effects beside the structure) Kenward-Roger or the sandwich at all."""
+    check_vcov(vcov, df_method)
+    if design.random is None:
+        return
+    if df_method == "kenward-roger" or vcov == "empirical":
+        what = "df_method='kenward-roger'" if df_method == "kenward-roger" else \
+            "vcov='empirical'"
+        raise InputValueError(
+            f"{what} is not implemented for random effects together with a residual "
+            f"structure ({design.term.source} beside "
+            f"{', '.join(dict.fromkeys(b.term.source for b in design.blocks))}); "
+            "Satterthwaite's df (the default) are")
 
 
 def _inverse(info: np.ndarray) -> np.ndarray | None:

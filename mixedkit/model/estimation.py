@@ -34,6 +34,7 @@ __all__ = [
     "profiled_estimates",
     "statsmodels_results",
     "user_theta",
+    "variance_rows",
 ]
 
 # Lower bound of Cholesky diagonals and SDs.  statsmodels cannot evaluate theta = 0,
@@ -712,6 +713,24 @@ def block_factors(design, theta: np.ndarray) -> list[np.ndarray]:
         chol[np.tril_indices(block.q)] = theta[block.theta_slice]
         out.append(chol)
     return out
+
+
+def variance_rows(design, theta: np.ndarray, scale: float) -> list[list]:
+    """The random effects' rows of a variance-components table (``group, term, variance,
+    std_dev, covariance, corr``) at the unit-free ``theta`` and residual variance
+    ``scale``: one row per effect, then one per correlated pair."""
+    rows = []
+    for block, chol in zip(design.blocks, block_factors(design, user_theta(design, theta))):
+        cov = scale * chol @ chol.T
+        sd = np.sqrt(np.diag(cov))
+        for name, var, s in zip(block.terms, np.diag(cov), sd):
+            rows.append([block.group, name, var, s, np.nan, np.nan])
+        for i in range(len(block.terms)):
+            for j in range(i):
+                corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else np.nan
+                rows.append([block.group, f"corr({block.terms[j]}, {block.terms[i]})",
+                             np.nan, np.nan, cov[i, j], corr])
+    return rows
 
 
 def relative_factor_blocks(design, theta: np.ndarray):

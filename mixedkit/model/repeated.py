@@ -24,8 +24,9 @@ import pandas as pd
 
 from ..errors import StatsmodelsLimitError
 from ..findings import Finding
-from .design import fixed_design, formula_env
+from .design import Design, build_design, fixed_design, formula_env
 from .formula import ResidualTerm
+from .mixed_residual import RandomResidualLikelihood, fit_random_gls
 from .residual import GlsFit, ResidualLikelihood, ResidualStructure, fit_gls
 from .state import FixedPart
 from .validation import PreparedData
@@ -55,10 +56,10 @@ def natural_order(labels) -> np.ndarray:
 
 @dataclass
 class RepeatedDesign:
-    """The fixed part and the residual structure's layout of one model.
-
-    ``blocks`` is empty (no random effects) and ``weights`` None, as code written for a
-    :class:`~mixedkit.model.design.Design` reads them.
+    """The fixed part, the residual structure's layout and, with random terms, their
+    design (``random``: a :class:`~mixedkit.model.design.Design` of the unwhitened rows,
+    whose ``blocks`` are this design's too; empty without random terms). ``weights`` is
+    None, as code written for a Design reads it.
     """
 
     endog: np.ndarray
@@ -66,7 +67,7 @@ class RepeatedDesign:
     design_info: object
     term: ResidualTerm
     structure: ResidualStructure
-    likelihood: ResidualLikelihood
+    likelihood: ResidualLikelihood | RandomResidualLikelihood
     visit_labels: list  # the visits in time order (sp_exp: empty)
     group_labels: list  # the levels with a structure each (["all"] without a group)
     response: str
@@ -76,8 +77,12 @@ class RepeatedDesign:
     time: np.ndarray | None
     structure_group: np.ndarray  # each row's structure group
     findings: list = field(default_factory=list)
-    blocks: list = field(default_factory=list)
+    random: Design | None = None
     weights: None = None
+
+    @property
+    def blocks(self) -> list:
+        return [] if self.random is None else self.random.blocks
 
     @property
     def statsmodels_reason(self) -> str:
@@ -105,7 +110,12 @@ class RepeatedDesign:
 def build_repeated_design(prep: PreparedData, eval_env=None) -> RepeatedDesign:
     """The design of checked data whose formula has a residual structure term."""
     env = formula_env(eval_env)
-    endog, exog, design_info, findings = fixed_design(prep, env)
+    random = build_design(prep, env) if prep.random else None
+    if random is None:
+        endog, exog, design_info, findings = fixed_design(prep, env)
+    else:  # the random-effects design has coded the fixed part too
+        endog, exog, design_info = random.endog, random.exog, random.design_info
+        findings = list(random.findings)
     term = prep.parsed.residual
     subject = prep.codes((term.subject,))
     if term.by is not None:
@@ -137,9 +147,28 @@ def build_repeated_design(prep: PreparedData, eval_env=None) -> RepeatedDesign:
                 f"Make the column a Categorical in time order before fitting: "
                 f"data[{user!r}] = pd.Categorical(data[{user!r}], categories=[...])."))
     structure = ResidualStructure(term.kind, n_visits, len(group_labels))
-    lik = ResidualLikelihood(exog.to_numpy(float), endog, subject, visit, time, group,
-                             structure)
-    n_groups = {prep.user(term.subject): int(subject.max()) + 1}
+    if random is None:
+        lik = ResidualLikelihood(exog.to_numpy(float), endog, subject, visit, time, group,
+                                 structure)
+    else:
+        lik = RandomResidualLikelihood(exog.to_numpy(float), endog, subject, visit, time,
+                                       group, structure, random.factors(), random.n_theta,
+                                       random.theta_diagonal)
+    n_groups = {**({} if random is None else random.n_groups),
+                prep.user(term.subject): int(subject.max()) + 1}
+    # a subject's random intercept is a constant correlation between its visits, which
+    # these structures hold already: the two are not told apart
+    on_subject = [t.source for t in prep.random if t.factor == (term.subject,) and t.intercept]
+    if on_subject and term.kind in ("cs", "csh", "us", "toep", "toeph"):
+        findings.append(Finding(
+            "identifiability", "warning",
+            f"{on_subject[0]} and the {STRUCTURE_NAMES[term.kind]} structure "
+            f"{term.source} both describe a constant correlation between a subject's "
+            "visits: how it is split between them is not determined by the data.",
+            "The variance of the random intercept and the structure's parameters are "
+            "arbitrary (the log-likelihood, fixed effects and their SEs are not).",
+            f"Drop {on_subject[0]}, or use a structure without a constant part (ar1, ad, "
+            "sp_exp) beside it."))
     if structure.n_params >= lik.n_subjects:
         findings.append(Finding(
             "structure size", "warning",
@@ -150,7 +179,7 @@ def build_repeated_design(prep: PreparedData, eval_env=None) -> RepeatedDesign:
             "with compare_models."))
     return RepeatedDesign(endog, exog, design_info, term, structure, lik, visit_labels,
                           group_labels, prep.user(prep.parsed.response), n_groups, subject,
-                          visit, time, group, findings)
+                          visit, time, group, findings, random)
 
 
 @dataclass(frozen=True)
@@ -177,6 +206,19 @@ class RepeatedState(FixedPart):
     def vcov_fixed(self) -> np.ndarray:
         return self.gls.vcov
 
+    @cached_property
+    def random_part(self) -> np.ndarray:
+        """Z b-hat for every row (0 without random effects)."""
+        if self.design.random is None:
+            return np.zeros(len(self.design.endog))
+        return self.design.likelihood.random_part(self.parameters, self.reml)
+
+    @property
+    def parameters(self) -> np.ndarray:
+        """Every parameter the likelihood takes: theta (with random effects), then the
+        structure's."""
+        return np.concatenate([self.gls.random_theta, self.gls.params])
+
     def covariance(self, group: int = 0) -> np.ndarray:
         """sigma^2 S of one structure group over the visits (sp_exp: over ``times``)."""
         if self.design.term.kind != "sp_exp":
@@ -199,9 +241,11 @@ class RepeatedState(FixedPart):
     def whitened_residuals(self) -> np.ndarray:
         """Normalised residuals: each subject's residuals r_i multiplied by L_i^-1, where
         L_i L_i' is its residual covariance (nlme's ``type = "normalized"``): independent
-        standard normal when the model holds, so residual plots mean what they say."""
+        standard normal when the model holds, so residual plots mean what they say. With
+        random effects the residuals are conditional on their modes (y - X beta - Z b),
+        as nlme's."""
         d = self.design
-        r = d.endog - self.fixed_part
+        r = d.endog - self.fixed_part - self.random_part
         out = np.empty_like(r)
         order = np.lexsort((d.time if d.visit_codes is None else d.visit_codes,
                             d.subject_codes))
@@ -227,5 +271,7 @@ class RepeatedState(FixedPart):
 
 def fit_repeated(prep: PreparedData, design: RepeatedDesign, reml: bool,
                  start: np.ndarray | None = None) -> RepeatedState:
-    """Maximise the (REML) likelihood of the design's model."""
-    return RepeatedState(prep, design, fit_gls(design.likelihood, reml, start=start))
+    """Maximise the (REML) likelihood of the design's model (``start``: every parameter
+    the likelihood takes, theta first with random effects)."""
+    fitter = fit_gls if design.random is None else fit_random_gls
+    return RepeatedState(prep, design, fitter(design.likelihood, reml, start=start))

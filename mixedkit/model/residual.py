@@ -437,6 +437,8 @@ class GlsFit:
     converged: bool
     n_evals: int
     message: str
+    # with random effects (mixedkit.model.mixed_residual): lme4's unit-free theta
+    random_theta: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def covariance(self, group: int = 0) -> np.ndarray:
         """The residual covariance sigma^2 S over the visits of one group."""
@@ -444,8 +446,9 @@ class GlsFit:
 
     @property
     def theta(self) -> np.ndarray:
-        """``(log sigma^2, *params)``: every covariance parameter, none profiled."""
-        return np.concatenate([[math.log(self.sigma2)], self.params])
+        """``(log sigma^2, *random_theta, *params)``: every covariance parameter, none
+        profiled (the layout the likelihood's ``loglik_full`` and ``vcov_beta`` take)."""
+        return np.concatenate([[math.log(self.sigma2)], self.random_theta, self.params])
 
 
 def information(lik: ResidualLikelihood, fit: GlsFit) -> np.ndarray:

@@ -215,16 +215,6 @@ def _parse(formula, data, groups, re_formula, vc_formula):
         random, extra = terms_from_keywords(groups, re_formula, vc_formula, names, cols, categorical)
         used += [c for c in extra if c not in used]
     residual = parsed.residual
-    if residual is not None and random:
-        raise FormulaError(
-            f"formula: {residual.source} with the random term "
-            f"{random[0].source}: fit_lmm fits a "
-            "residual structure alone (the MMRM) or random effects alone, not both in one "
-            "model yet. A random intercept for the subject is compound symmetry: write "
-            f"cs({names.restore(residual.within)} | {names.restore(residual.subject)}) "
-            "instead of (1 | subject); for random effects of another factor (a site) beside "
-            "the structure, nlme's lme(..., correlation=) fits them meanwhile"
-        )
     if not random and residual is None:
         raise FormulaError(
             f"formula {formula!r} has no random-effects term; add one such as "
@@ -714,6 +704,20 @@ def _check_residual(prep: PreparedData) -> None:
                 f"residual structure {term.source}: {prep.user(term.by)!r} changes within "
                 f"{int(varies.sum())} subjects; the structure group (e.g. the arm) must be "
                 f"constant within each subject of {subject!r}"
+            )
+    for random in dict.fromkeys(t.factor for t in prep.random):
+        # whitening a subject's rows keeps each row in its level only if the level is
+        # the subject's (mixedkit.model.mixed_residual)
+        levels = prep.codes(random)
+        varies = pd.Series(levels).groupby(codes).nunique().to_numpy() > 1
+        if varies.any():
+            label = ":".join(prep.user(c) for c in random)
+            raise DataError(
+                f"residual structure {term.source} with random effects of {label!r}: "
+                f"{label!r} changes within {int(varies.sum())} subjects of {subject!r}. With "
+                "a residual structure, random effects must be of factors constant within a "
+                "subject (a site, a centre, the subject itself); for crossed factors "
+                "(items) fit the random effects without the structure"
             )
 
 

@@ -597,9 +597,10 @@ fig.tight_layout()
 #
 # ## 8. What this does not do (yet)
 #
-# A residual structure cannot yet be combined with random effects in one model (e.g. a
-# random slope per subject *and* an AR(1) error, as nlme's `lme(..., correlation=)`
-# allows). Kenward–Roger is the first-order form without the second derivatives of the
+# Random effects beside a residual structure (a site's random intercept, or a random slope
+# per subject, *and* an AR(1) error, as nlme's `lme(..., correlation=)` fits them) are
+# fitted, with Satterthwaite's df, but Kenward–Roger and the sandwich are not computed for
+# them. Kenward–Roger is the first-order form without the second derivatives of the
 # covariance, SAS's `ddfm=kr(linear)` and mmrm's `"Kenward-Roger-Linear"`; for the
 # structures SAS parameterises linearly in their covariances (`us`, `cs`, `toep`) it is
 # also SAS's `ddfm=kr`. Profile intervals for the covariance parameters (`fit.confint()`),
