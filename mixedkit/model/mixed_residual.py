@@ -22,10 +22,9 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize
 
 from .engine import Engine, RandomFactor, scaled_inverse
-from .residual import GlsFit, ResidualStructure
+from .residual import GlsFit, ResidualStructure, maximise
 
 __all__ = ["RandomResidualLikelihood", "fit_random_gls"]
 
@@ -173,37 +172,13 @@ class RandomResidualLikelihood:
 
 def fit_random_gls(lik: RandomResidualLikelihood, reml: bool = True,
                    start: np.ndarray | None = None) -> GlsFit:
-    """Maximise the (REML) log-likelihood over theta and the structure's parameters:
-    L-BFGS-B with central-difference gradients, theta's diagonal bounded at 0."""
-    x0 = lik.start() if start is None else np.asarray(start, float)
-    bounds = lik.bounds()
-    evals = [0]
-
-    def objective(params):
-        evals[0] += 1
-        value = lik.loglik(params, reml)
-        return -value if np.isfinite(value) else 1e300
-
-    def gradient(params):
-        g = np.empty_like(params)
-        for i in range(len(params)):
-            h = 1e-5 * max(1.0, abs(params[i]))
-            up, down = params.copy(), params.copy()
-            up[i] += h
-            lower = bounds[i][0]
-            down[i] = down[i] - h if lower is None else max(down[i] - h, lower)
-            g[i] = (objective(up) - objective(down)) / (up[i] - down[i])
-        return g
-
-    res = optimize.minimize(objective, x0, jac=gradient, method="L-BFGS-B", bounds=bounds,
-                            options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-7})
-    params = res.x
-    grad = gradient(params)
-    free = np.ones(len(params), bool)
-    free[lik.diagonal] = params[lik.diagonal] > 1e-6  # a variance at 0: its bound holds
-    converged = bool(np.max(np.abs(grad[free]), initial=0.0) < 1e-3)
+    """Maximise the (REML) log-likelihood over theta (its diagonal bounded at 0, from
+    lme4's start) and the structure's parameters (from S = I)."""
+    x0 = lik.start() if start is None else start
+    params, converged, n_evals, message = maximise(lambda t: lik.loglik(t, reml), x0,
+                                                   lik.bounds())
     sol = lik.solution(params, reml)
     theta, sparams = lik._split(params)
     return GlsFit(lik.structure, sparams, float(lik.loglik(params, reml)), sol.beta,
                   sol.sigma2, sol.sigma2 * scaled_inverse(sol.xtvx), reml, converged,
-                  evals[0], str(res.message), random_theta=theta)
+                  n_evals, message, random_theta=theta)

@@ -43,7 +43,7 @@ import numpy as np
 from scipy import linalg, optimize
 
 __all__ = ["STRUCTURES", "GlsFit", "ResidualLikelihood", "ResidualStructure", "fit_gls",
-           "information", "satterthwaite_df", "vcov_jacobian"]
+           "information", "maximise", "satterthwaite_df", "vcov_jacobian"]
 
 STRUCTURES = ("us", "cs", "csh", "ar1", "ar1h", "toep", "toeph", "ad", "adh", "sp_exp")
 _HETEROGENEOUS = {"csh", "ar1h", "toeph", "adh"}
@@ -503,43 +503,52 @@ def vcov_jacobian(lik: ResidualLikelihood, fit: GlsFit) -> np.ndarray:
     return out
 
 
-def fit_gls(lik: ResidualLikelihood, reml: bool = True,
-            start: np.ndarray | None = None) -> GlsFit:
-    """Maximise the (REML) log-likelihood over the structure's parameters.
+def maximise(loglik, x0: np.ndarray, bounds: list | None = None) -> tuple:
+    """Maximise ``loglik(params)`` by L-BFGS-B with central-difference gradients (one-sided
+    at a lower bound); an evaluation is cheap, so 2 x n_params of them per gradient are.
 
-    L-BFGS-B with central-difference gradients (an evaluation costs microseconds per
-    pattern, so 2 x n_params of them per gradient are cheap), from S = I and, when that
-    stops elsewhere, polished by Nelder-Mead's and L-BFGS-B's agreement.
+    Returns
+    -------
+    params, converged (max |gradient| below 1e-3 over the parameters off their bounds),
+    the number of evaluations, the optimiser's message
     """
-    st = lik.structure
-    x0 = st.start() if start is None else np.asarray(start, float)
+    x0 = np.asarray(x0, float)
+    if not len(x0):
+        return x0, True, 0, "no parameters"
+    bounds = [(None, None)] * len(x0) if bounds is None else bounds
     evals = [0]
 
-    def objective(theta):
+    def objective(params):
         evals[0] += 1
-        value = lik.loglik(theta, reml)
+        value = loglik(params)
         return -value if np.isfinite(value) else 1e300
 
-    def gradient(theta):
-        h = 1e-5 * np.maximum(1.0, np.abs(theta))
-        g = np.empty_like(theta)
-        for i in range(len(theta)):
-            up, down = theta.copy(), theta.copy()
-            up[i] += h[i]
-            down[i] -= h[i]
-            g[i] = (objective(up) - objective(down)) / (2 * h[i])
+    def gradient(params):
+        g = np.empty_like(params)
+        for i in range(len(params)):
+            h = 1e-5 * max(1.0, abs(params[i]))
+            up, down = params.copy(), params.copy()
+            up[i] += h
+            lower = bounds[i][0]
+            down[i] = down[i] - h if lower is None else max(down[i] - h, lower)
+            g[i] = (objective(up) - objective(down)) / (up[i] - down[i])
         return g
 
-    if len(x0):
-        res = optimize.minimize(objective, x0, jac=gradient, method="L-BFGS-B",
-                                options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-7})
-        theta, message = res.x, str(res.message)
-        grad = gradient(theta)
-        converged = bool(np.max(np.abs(grad)) < 1e-3)
-    else:
-        theta, message, converged = x0, "no parameters", True
-    at = lik.evaluate(theta, reml)
+    res = optimize.minimize(objective, x0, jac=gradient, method="L-BFGS-B", bounds=bounds,
+                            options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-7})
+    free = np.array([lo is None or p > lo + 1e-6 for p, (lo, _) in zip(res.x, bounds)])
+    converged = bool(np.max(np.abs(gradient(res.x)[free]), initial=0.0) < 1e-3)
+    return res.x, converged, evals[0], str(res.message)
+
+
+def fit_gls(lik: ResidualLikelihood, reml: bool = True,
+            start: np.ndarray | None = None) -> GlsFit:
+    """Maximise the (REML) log-likelihood over the structure's parameters from S = I
+    (:func:`maximise`)."""
+    x0 = lik.structure.start() if start is None else start
+    params, converged, n_evals, message = maximise(lambda t: lik.loglik(t, reml), x0)
+    at = lik.evaluate(params, reml)
     p = lik.p
     vcov = at["sigma2"] * linalg.cho_solve(at["factor"], np.eye(p)) if p else np.zeros((0, 0))
-    return GlsFit(st, theta, float(at["loglik"]), at["beta"], at["sigma2"], vcov, reml,
-                  converged, evals[0], message)
+    return GlsFit(lik.structure, params, float(at["loglik"]), at["beta"], at["sigma2"], vcov,
+                  reml, converged, n_evals, message)
