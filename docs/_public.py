@@ -21,7 +21,8 @@ RESULT_CLASSES = {
     "mixedkit.findings.Finding": ("mixedkit.findings", "Finding"),
 }
 # classes whose public methods and properties are documented one by one
-MEMBER_CLASSES = ("mixedkit.LmmFit", "mixedkit.RepeatedMeasuresFit", *RESULT_CLASSES)
+MEMBER_CLASSES = ("mixedkit.LmmFit", "mixedkit.RepeatedMeasuresFit", "mixedkit.FitReport",
+                  *RESULT_CLASSES)
 
 
 def _class_members(cls) -> dict[str, object]:

@@ -260,6 +260,8 @@ _CSS = (
     ".mk-card .mk-badge b{font-weight:700;margin-right:4px}"
     ".mk-card .mk-problem{display:flex;align-items:baseline;gap:8px;margin:3px 0}"
     ".mk-card .mk-problem .mk-badge{flex:none}"
+    ".mk-card details.mk-report summary{cursor:pointer}.mk-card p.mk-report{margin:4px 0;"
+    "line-height:1.45;max-width:60em}"
     ".mk-card .mk-foot{overflow-wrap:anywhere;margin-top:8px;font-size:12px;color:#656d76}"
     "</style>"
 )
@@ -364,9 +366,17 @@ def summary_html(fit) -> str:
         f'{_html_table(_fixed_display(fit), ("term",), fe_labels)}'
         f"{_anova_html(fit)}"
         f"{_health_html(fit)}"
+        f"{_report_html(fit)}"
         f'<div class="mk-foot">statsmodels: {foot}</div>'
         f"</div>"
     )
+
+
+def _report_html(fit) -> str:
+    """The paste-ready paragraph of ``fit.report()``, folded away under the health line."""
+    return ('<details class="mk-report"><summary class="mk-sec">Report <span>(paste-ready '
+            "paragraph; <code>print(fit.report())</code> for text)</span></summary>"
+            f"{fit.report().html}</details>")
 
 
 def _anova_html(fit) -> str:
@@ -517,6 +527,7 @@ def repeated_summary_html(fit) -> str:
         f'{_html_table(_fixed_display(fit), ("term",), fe_labels)}'
         f"{_anova_html(fit)}"
         f"{_health_html(fit)}"
+        f"{_report_html(fit)}"
         f'<div class="mk-foot">statsmodels: none: '
         f"{esc(fit.state.design.statsmodels_reason)}</div></div>"
     )

@@ -99,6 +99,7 @@ class RepeatedMeasuresFit:
     anova = LmmFit.anova
     marginal_means = LmmFit.marginal_means
     contrasts = LmmFit.contrasts
+    report = LmmFit.report
     _warn = LmmFit._warn
 
     @property

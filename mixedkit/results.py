@@ -26,6 +26,7 @@ from .model.state import FitState
 
 if TYPE_CHECKING:
     from .inference.df_methods import FixedInference
+    from .report import FitReport
 
 # The inference modules (and scipy.stats, statsmodels' lowess behind them) are imported by
 # the methods that use them: a fit in a fresh process needs none of them (``python -X
@@ -803,6 +804,36 @@ class LmmFit:
         return fit
 
     # ----------------------------------------------------------------- display
+    def report(self, df_method: str | None = None) -> FitReport:
+        """A paste-ready methods-and-results paragraph, APA style.
+
+        Parameters
+        ----------
+        df_method : {"satterthwaite", "kenward-roger", "normal"}, optional
+            Degrees of freedom of the tests and intervals; default the fit's.
+
+        Returns
+        -------
+        FitReport
+            ``print(report)`` gives the text; a notebook renders it (HTML, symbols in
+            italics); ``.text``, ``.markdown`` and ``.html`` hold each form. It says how
+            the model was fitted (REML or ML, the random structure, the df method), each
+            fixed-effect term (b, SE, CI and t(df); a term of several coefficients as its
+            F(num df, den df) test, then its coefficients), p as APA writes it ("p < .001")
+            and the SDs of the variance components. What ``fit.health`` flags follows as
+            "Check before pasting", outside the paragraph.
+
+        Examples
+        --------
+        >>> fit = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", sleepstudy)
+        >>> print(fit.report())  # doctest: +SKIP
+        We fitted a linear mixed model to Reaction (180 observations from 18 levels of
+        Subject) with fixed effects of Days and random intercepts and random slopes for
+        Days by Subject (correlated), by restricted maximum likelihood (REML) ...
+        """
+        from .report import fit_report
+        return fit_report(self, df_method)
+
     def summary(self) -> str:
         """Plain-text summary: model, data, fit criteria, random and fixed effects, health."""
 

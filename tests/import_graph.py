@@ -31,6 +31,7 @@ RANKS = {
     "model": 1, "datasets": 1,
     "inference": 2,
     "fitting": 3, "results": 3, "repeated": 3, "display": 3, "compare": 3, "checks": 3,
+    "report": 3,
     "plots": 4, "scale": 4,
     "cli": 5, "__main__": 5,
     "__init__": 6, "_moved": 6,
