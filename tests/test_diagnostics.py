@@ -150,3 +150,58 @@ def test_spearman_equals_scipy():
     rho, p = _spearman(a, b)
     assert rho == pytest.approx(want[0], rel=1e-12)  # scipy 1.9's result has no .statistic
     assert p == pytest.approx(want[1], rel=1e-8)
+
+
+def _growth(rng, slope_sd: float, curve: float, n_groups: int = 20, per: int = 10):
+    """Growth over 10 occasions: random intercepts, slopes with SD ``slope_sd``, and a
+    common bend of size ``curve``."""
+    g = np.repeat(np.arange(n_groups), per)
+    x = np.tile(np.arange(per, dtype=float), n_groups)
+    u, b = rng.normal(0, 3, n_groups), rng.normal(0, slope_sd, n_groups)
+    y = 10 + x + curve * (x - 4.5) ** 2 + u[g] + b[g] * x + rng.normal(size=len(x))
+    return pd.DataFrame({"y": y, "x": x, "g": g.astype(str)})
+
+
+def _curvature_advice(data, formula="y ~ x + (1 | g)") -> str:
+    row = mk.check_assumptions(mk.fit_lmm(formula, data)).set_index("check") \
+        .loc["mean structure (curvature)"]
+    if row["severity"] == "ok":
+        return "ok"
+    fix = row["fix"]
+    return "slope" if fix.startswith("The bend comes") else "both" if fix.startswith("Two") \
+        else "curve"
+
+
+@pytest.mark.parametrize("slope_sd,curve,formula,want", [
+    (1.0, 0.0, "y ~ x + (1 | g)", "slope"),   # measured 20 of 20
+    (0.0, 0.3, "y ~ x + (1 | g)", "curve"),   # 20 of 20
+    (1.0, 0.3, "y ~ x + (1 | g)", "both"),    # 20 of 20
+    (1.0, 0.0, "y ~ x + (x | g)", "ok"),      # 20 of 20: the slope is in the model
+])
+def test_curvature_check_tells_a_missing_slope_from_a_missing_curve(slope_sd, curve, formula,
+                                                                    want):
+    """Known truth: slopes that vary by group, fitted with one slope, bend the residuals
+    as a curve does; the check says which it is, and suggests a random slope, not
+    I(x**2), when the slopes are the cause."""
+    rng = np.random.default_rng(8)
+    found = [_curvature_advice(_growth(rng, slope_sd, curve), formula) for _ in range(10)]
+    assert found.count(want) >= 9, found
+
+
+def test_sleepstudy_random_intercept_model_is_told_to_add_the_slope():
+    """On Reaction ~ Days + (1 | Subject) the bend is the missing slope: with (Days |
+    Subject) it goes away and the quadratic is not significant (the issue's example)."""
+    sleep = mk.load_dataset("sleepstudy")
+    row = mk.check_assumptions(mk.fit_lmm("Reaction ~ Days + (1 | Subject)", sleep)) \
+        .set_index("check").loc["mean structure (curvature)"]
+    assert row["severity"] == "warning"
+    assert row["fix"].startswith("The bend comes from Days slopes that differ between Subject")
+    assert "Add a random slope (Days | Subject) rather than a curved term" in row["fix"]
+    assert "I(x**2)" not in row["fix"]
+    assert "residual slopes on Days by Subject: F = " in row["test"]
+    slope = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", sleep)
+    assert slope.health["mean structure (curvature)"].severity == "ok"
+    # dietox has the slope and a real curve: the advice stays a curve
+    dietox = mk.fit_lmm("Weight ~ Time + (Time | Pig)", mk.load_dataset("dietox"))
+    fix = dietox.check_assumptions().set_index("check").loc["mean structure (curvature)", "fix"]
+    assert fix.startswith("The residuals bend against Time: the fixed part misses a curve")
