@@ -297,6 +297,13 @@ def compare_models(*fits, method: str | None = None, n_boot: int = 0, seed=None,
                      "likelihood" + (f" (refitted by ML: {'; '.join(refit)})" if refit else "")
                      + ": REML likelihoods of models with different fixed effects are not "
                      "comparable.")
+        groups = [n for e in entries if e.is_lmm for n in e.fit.n_groups.values()]
+        if groups:
+            notes.append(
+                f"To test fixed effects, prefer the larger model's F tests (fit.anova(), "
+                f"Satterthwaite or Kenward-Roger df, on its REML fit): this chi-square "
+                f"likelihood-ratio test treats {min(groups)} groups as if they were "
+                "infinitely many and is liberal with few groups; use it for large samples.")
     rows = []
     for e in entries:
         method, k, ll = _stats(e, reml)
@@ -457,7 +464,10 @@ def reml_vs_ml(fit) -> RemlMlComparison:
     for label, a, b in _paired_quantities(reml_fit, ml_fit):
         # relative change means something for estimates, SEs and variances only
         relative = label.split(":")[0] in ("estimate", "std_error", "variance")
-        rows.append([label, a, b, b - a, (b - a) / abs(a) if a and relative else np.nan])
+        diff = b - a
+        if abs(diff) <= 1e-10 * max(abs(a), abs(b)):  # equal to rounding (balanced designs)
+            diff = 0.0
+        rows.append([label, a, b, diff, diff / abs(a) if a and relative else np.nan])
     table = pd.DataFrame(rows, columns=["quantity", "reml", "ml", "difference",
                                         "relative_difference"])
     k = reml_fit.state.design.exog.shape[1]
@@ -471,13 +481,16 @@ def reml_vs_ml(fit) -> RemlMlComparison:
          "estimated fixed effects as known and so underestimates variances; the bias is small "
          f"for the residual variance (n = {n} rows) and larger for variances estimated from "
          f"few groups ({', '.join(f'{g}: {m}' for g, m in reml_fit.n_groups.items())}). "
-         "REML corrects it."),
+         "REML reduces this bias (it does not remove it)."),
         ("Fixed-effect estimates barely change; their standard errors are smaller under ML "
          "because the variances are."),
         ("Log-likelihood, AIC and BIC are on different scales (REML's excludes the fixed "
          "effects) and must not be compared across the two methods."),
-        ("Use REML to report variance components and fixed effects; use ML to compare models "
-         "that differ in their fixed effects (compare_models does this for you)."),
+        ("Use REML to report variance components and fixed effects, and test fixed effects "
+         "with the REML fit's F and t tests (fit.anova(), Satterthwaite or Kenward-Roger df). "
+         "ML is needed only to compare models that differ in their fixed effects by "
+         "likelihood (AIC, or a likelihood-ratio test in large samples); compare_models "
+         "refits by ML for you."),
     ]
     return RemlMlComparison(table, notes, reml_fit, ml_fit)
 

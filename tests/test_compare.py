@@ -176,3 +176,27 @@ def test_each_model_is_tested_against_the_nearest_nested_one():
                 - t.loc["Reaction ~ Days + (1 | Subject)", "loglik"])
     assert t.loc["Reaction ~ Days + I(Days**2) + (1 | Subject)", "chisq"] == pytest.approx(want)
     assert any("nearest smaller model nested in it" in n for n in comp.notes)
+
+
+def test_reml_vs_ml_shows_equal_numbers_as_equal_and_says_reml_reduces_the_bias():
+    """Balanced sleepstudy: REML and ML give the same fixed-effect estimates; the table
+    says 0, not -1.6e-14 (float rounding), and the notes follow the one testing rule."""
+    sleep = mk.load_dataset("sleepstudy")
+    rv = mk.reml_vs_ml(mk.fit_lmm("Reaction ~ Days + (Days | Subject)", sleep))
+    table = rv.table.set_index("quantity")
+    assert table.loc["estimate: Days", "difference"] == 0.0
+    assert table.loc["estimate: Intercept", "relative_difference"] == 0.0
+    assert table.loc["variance: Subject Days", "difference"] < 0  # real differences stay
+    assert any("REML reduces this bias (it does not remove it)" in n for n in rv.notes)
+    assert any("test fixed effects with the REML fit's F and t tests (fit.anova()" in n
+               for n in rv.notes)
+
+
+def test_compare_models_on_fixed_effects_points_to_the_f_test():
+    sleep = mk.load_dataset("sleepstudy")
+    m0 = mk.fit_lmm("Reaction ~ 1 + (Days | Subject)", sleep)
+    m1 = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", sleep)
+    notes = mk.compare_models(m0, m1).notes
+    assert any(n.startswith("To test fixed effects, prefer the larger model's F tests "
+                            "(fit.anova(), Satterthwaite or Kenward-Roger df, on its REML fit)")
+               and "treats 18 groups as if they were infinitely many" in n for n in notes)
