@@ -98,6 +98,7 @@ class RepeatedMeasuresFit:
     _level = LmmFit._level
     anova = LmmFit.anova
     marginal_means = LmmFit.marginal_means
+    marginal_trends = LmmFit.marginal_trends
     contrasts = LmmFit.contrasts
     report = LmmFit.report
     _warn = LmmFit._warn

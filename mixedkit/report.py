@@ -168,7 +168,8 @@ def _methods(fit, df_method: str, anova: pd.DataFrame, level: str) -> str:
     else:
         kr = " and standard errors" if df_method == "kenward-roger" else ""
         kind = anova.attrs.get("type", "III")
-        tests = (f"Fixed effects were tested with t tests and Type {kind} F tests using "
+        f_tests = f" and Type {kind} F tests" if (anova["num_df"] > 1).any() else ""
+        tests = (f"Fixed effects were tested with t tests{f_tests} using "
                  f"{_DF_WORDS[df_method]} degrees of freedom{kr}; intervals are {level} "
                  "confidence intervals on the same degrees of freedom.")
     if getattr(fit, "vcov_type", "model") == "empirical":
@@ -288,8 +289,13 @@ def _caveats(fit) -> list[str]:
     problems = fit.health.problems
     if not problems:
         return []
-    flagged = _join([f"{f.check} ({f.severity})" for f in problems])
-    return [f"fit.health flags {flagged}; read why and what to do there."]
+    parts = []
+    for severity in ("error", "warning"):
+        checks = [f.check for f in problems if f.severity == severity]
+        if checks:
+            parts.append(f"{len(checks)} {severity}{'s' if len(checks) > 1 else ''} "
+                         f"({'; '.join(checks)})")
+    return [f"fit.health flags {' and '.join(parts)}; read why and what to do there."]
 
 
 # ------------------------------------------------------------------------ numbers

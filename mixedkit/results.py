@@ -512,6 +512,53 @@ class LmmFit:
                                     inference=self._fixed_inference(df_method),
                                     conf_level=self._level(conf_level))
 
+    def marginal_trends(self, var: str, spec=None, *, by=None, at: dict | None = None,
+                        df_method: str | None = None,
+                        conf_level: float | None = None) -> pd.DataFrame:
+        """Estimated marginal trends: the slope in a numeric predictor, as emmeans'
+        ``emtrends``.
+
+        Parameters
+        ----------
+        var : str
+            The numeric predictor whose slope is wanted (a data column, e.g. ``"Time"``).
+        spec : str or list of str, optional
+            The factor(s) for whose levels the slope is wanted (the slope differs between
+            them when the model has a ``var:factor`` interaction). None: one average slope.
+        by : str or list of str, optional
+            Further factors to split by.
+        at : dict, optional
+            Values of numeric covariates, including ``var`` itself: where the slope is
+            taken when it changes with ``var`` (a quadratic). Default: their means.
+        df_method : {"satterthwaite", "kenward-roger", "normal"}, optional
+        conf_level : float, optional
+
+        Returns
+        -------
+        DataFrame
+            The factor columns (or ``term`` = "overall"), then ``estimate`` (the slope),
+            ``std_error, df, statistic, p_value`` (the test of slope 0) and ``conf_low,
+            conf_high``. ``.attrs``: ``var``, ``at_value``, ``conf_level``, ``df_method``,
+            ``covariates``, ``averaged_over``, ``weights``.
+
+        Notes
+        -----
+        Each factor not in ``spec``/``by`` is averaged with equal weights, as in
+        :meth:`marginal_means`. Compare slopes between levels with the interaction's F
+        test in :meth:`anova`. Validated against emmeans 1.8.4's ``emtrends`` with
+        lmerTest's Satterthwaite df (tests/test_means.py).
+
+        Examples
+        --------
+        >>> fit = mk.fit_lmm("Weight ~ Time * Evit + (Time | Pig)", dietox)  # doctest: +SKIP
+        >>> fit.marginal_trends("Time", "Evit")  # growth per week at each dose  # doctest: +SKIP
+        """
+
+        from .inference import means
+        return means.marginal_trends(self.state, var, spec, by=by, at=at,
+                                     inference=self._fixed_inference(df_method),
+                                     conf_level=self._level(conf_level))
+
     def contrasts(self, spec, *, method="pairwise", adjust: str = "tukey", by=None,
                   df_method: str | None = None, conf_level: float | None = None) -> pd.DataFrame:
         """Contrasts of marginal means, as emmeans' ``pairs``/``contrast``.

@@ -95,9 +95,13 @@ def fit_at_reference(spec: str) -> tuple[LmmFit, dict]:
     """mixedkit's fit of ``spec``, moved to lme4's variance parameters."""
     formula, data = MODELS[spec]
     ref = load_inference(spec)
-    fit = mk.fit_lmm(formula, load_data(data))
+    return at_lme4_optimum(mk.fit_lmm(formula, load_data(data)), ref), ref
+
+
+def at_lme4_optimum(fit: LmmFit, ref: dict) -> LmmFit:
+    """``fit`` moved to lme4's variance parameters (``ref["fit"]``: sigma, varcorr)."""
     design = fit.state.design
     theta = std_theta(design, _lme4_theta(fit, ref), order="lme4")
     state = FitState(fit.state.prep, design, fit.state.estimate, True, theta,
                      design.engine.solve(theta, True))
-    return LmmFit(state, InferenceOptions(fit.conf_level, fit.df_method)), ref
+    return LmmFit(state, InferenceOptions(fit.conf_level, fit.df_method))

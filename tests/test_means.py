@@ -1,12 +1,15 @@
-"""fit.marginal_means() and fit.contrasts() against emmeans 1.8.4
+"""fit.marginal_means(), fit.contrasts() and fit.marginal_trends() against emmeans 1.8.4
 (tests/reference/inference/*.json), at lme4's optimum."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
-from inference_reference import fit_at_reference
+from inference_reference import at_lme4_optimum, fit_at_reference
 
 import mixedkit as mk
 
@@ -126,3 +129,52 @@ def test_labels_by_errors_and_attrs_found_in_review():
     assert "Bonferroni-adjusted" in holm.attrs["notes"][0] and holm.attrs["covariates"] == {}
     table = fit.anova()
     assert "Type III Analysis of Variance Table" in table._repr_html_()
+
+
+# ------------------------------------------------------------------- marginal trends
+TRENDS = Path(__file__).parent / "reference" / "trends" / "trends.json"
+
+
+def _dietox_factors() -> pd.DataFrame:
+    data = mk.load_dataset("dietox")
+    for col in ("Evit", "Cu"):
+        data[col] = pd.Categorical(data[col].astype(int).astype(str))
+    return data
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_marginal_trends_match_emtrends(case):
+    """emmeans::emtrends (tests/reference/trends/make_trends_reference.R): slopes by level
+    of a factor interacting with the trend variable, the average slope, and a quadratic's
+    slope at three weeks; Satterthwaite and Kenward-Roger df; at lme4's optimum (nloptwrap
+    stops a little short on dietox)."""
+    ref = json.loads(TRENDS.read_text())["cases"][case]
+    formula = ref["formula"].replace("I(Time^2)", "I(Time**2)")
+    fit = at_lme4_optimum(mk.fit_lmm(formula, _dietox_factors()), ref)
+    at = {"Time": ref["at"]} if "at" in ref else None
+    got = fit.marginal_trends(ref["var"], ref["specs"], at=at, df_method=ref["df_method"])
+    want = pd.DataFrame(ref["table"])
+    if ref["specs"]:
+        assert got[ref["specs"]].astype(str).tolist() == want[ref["specs"]].tolist()
+    np.testing.assert_allclose(got["estimate"], want["trend"], rtol=1e-6)
+    np.testing.assert_allclose(got["std_error"], want["SE"], rtol=1e-5)
+    np.testing.assert_allclose(got["df"], want["df"], rtol=1e-4)
+    np.testing.assert_allclose(got["statistic"], want["t.ratio"], rtol=1e-5)
+    np.testing.assert_allclose(got["conf_low"], want["lower.CL"], rtol=1e-5)
+    np.testing.assert_allclose(got["conf_high"], want["upper.CL"], rtol=1e-5)
+    assert got.attrs["var"] == "Time" and got.attrs["df_method"] == ref["df_method"]
+
+
+def test_marginal_trends_of_a_quadratic_are_its_derivative_and_errors_name_the_argument():
+    fit = mk.fit_lmm("Weight ~ Time + I(Time**2) + (Time | Pig)", _dietox_factors())
+    b = fit.fixed_effects.set_index("term")["estimate"]
+    for week in (1.0, 6.5, 12.0):  # closed form: b1 + 2 b2 t
+        slope = fit.marginal_trends("Time", at={"Time": week})["estimate"].iloc[0]
+        assert slope == pytest.approx(b["Time"] + 2 * b["I(Time ** 2)"] * week, rel=1e-9)
+    with pytest.raises(mk.InputValueError, match=r"var='Pig' is not a numeric column of the "
+                       r"fixed part; a trend is the slope .* \['Time'\]"):
+        fit.marginal_trends("Pig")
+    evit = mk.fit_lmm("Weight ~ Time * Evit + (Time | Pig)", _dietox_factors())
+    with pytest.raises(mk.InputValueError, match="var='Evit' is a factor: compare its levels "
+                                                 "with fit.contrasts"):
+        evit.marginal_trends("Evit")

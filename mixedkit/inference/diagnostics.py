@@ -335,7 +335,6 @@ def _curve_or_slope(fit, resid: np.ndarray, candidates: dict, worst: str) -> tup
     if not p_slopes < _P_CUTOFF:
         return test, curve + f" (Not a missing random slope: residual slopes on {name} do " \
             f"not differ between {group}, p = {p_slopes:.2g}.)"
-    test += f"; residual slopes on {name} by {group}: F = {f_value:.3g}"
     slope = (f"random slope ({name} | {group})")
     if p_bend < _P_CUTOFF:
         return test, (f"Two causes: residual slopes on {name} differ between {group} (F = "

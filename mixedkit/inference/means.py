@@ -26,11 +26,13 @@ from ..model.validation import parses_as_number
 from .df_methods import FixedInference, t_table
 from .grid import ReferenceGrid, check_factors, reference_grid
 
-__all__ = ["CONTRAST_COLUMNS", "MEANS_COLUMNS", "contrasts", "marginal_means", "means_request"]
+__all__ = ["CONTRAST_COLUMNS", "MEANS_COLUMNS", "TREND_COLUMNS", "contrasts", "marginal_means",
+           "marginal_trends", "means_request"]
 
 MEANS_COLUMNS = ["estimate", "std_error", "df", "conf_low", "conf_high"]
 CONTRAST_COLUMNS = ["contrast", "estimate", "std_error", "df", "statistic", "p_value",
                     "conf_low", "conf_high"]
+TREND_COLUMNS = ["estimate", "std_error", "df", "statistic", "p_value", "conf_low", "conf_high"]
 METHODS = ("pairwise", "treatment", "trt.vs.ctrl")
 
 
@@ -72,6 +74,39 @@ def marginal_means(state: FitState, spec=None, *, by=None, at=None, inference: F
     """The table returned by :meth:`~mixedkit.results.LmmFit.marginal_means`."""
     grid, keys = means_request(state, spec, by, at)
     return _means(state, keys, grid, inference, conf_level)[0]
+
+
+def marginal_trends(state: FitState, var: str, spec=None, *, by=None, at=None,
+                    inference: FixedInference, conf_level: float) -> pd.DataFrame:
+    """The table returned by :meth:`~mixedkit.results.LmmFit.marginal_trends` (emmeans'
+    ``emtrends``): the slope of the prediction in ``var`` on the reference grid, averaged
+    over the factors not asked for. The slope of each grid row is a linear function of
+    beta, (x(v + h) - x(v - h)) / 2h, exact for terms up to quadratic in ``var``
+    (``I(var**2)``, ``var:group``), within 1e-6 relative otherwise."""
+    if not isinstance(var, str):
+        raise InputTypeError(f"var must be the name of a numeric column; got {var!r}")
+    grid, keys = means_request(state, spec, by, at)
+    if var not in grid.covariates:
+        role = ("a factor: compare its levels with fit.contrasts" if var in grid.factors
+                else "not a numeric column of the fixed part")
+        raise InputValueError(
+            f"var={var!r} is {role}; a trend is the slope of the prediction in a numeric "
+            f"predictor: {sorted(grid.covariates) or 'the model has none'}")
+    value = grid.covariates[var]
+    spread = float(np.std(state.prep.frame[state.prep.names.safe[var]]))
+    h = 1e-3 * (spread if spread > 0 else max(abs(value), 1.0))
+    shifted = [reference_grid(state, {**(at or {}), var: value + step}) for step in (h, -h)]
+    labels, up = _cell_rows(shifted[0], keys)
+    _, down = _cell_rows(shifted[1], keys)
+    cols = t_table(inference, (up - down) / (2 * h), state.beta, conf_level)
+    table = labels.copy() if keys else pd.DataFrame({"term": ["overall"]})
+    for name in TREND_COLUMNS:
+        table[name] = cols[name]
+    table.attrs.update(var=var, at_value=value, conf_level=conf_level,
+                       df_method=inference.df_method, covariates=grid.covariates,
+                       averaged_over=[f for f in grid.factors if f not in keys],
+                       weights="equal")
+    return table
 
 
 def _means(state: FitState, keys: list[str], grid: ReferenceGrid, inference: FixedInference,

@@ -262,7 +262,15 @@ class Design:
             readable = False
         groups = labels[self.groups] if readable else self.groups
         endog = pd.Series(self.endog, index=self.exog.index, name=self.response)
-        return self._build(self.exog_re, False, groups, endog)
+        exog_re = self.exog_re
+        if isinstance(exog_re, pd.DataFrame) and "Intercept" in exog_re.columns:
+            # from_formula names the random intercept after the groups column ("Subject
+            # Var"), or "Group" when groups is not one column, as statsmodels_call does
+            gf = self.group_factor
+            name = next((b.group for b in self.blocks if b.kind == "re"), "Group") \
+                if gf is not None and len(gf) == 1 else "Group"
+            exog_re = exog_re.rename(columns={"Intercept": name})
+        return self._build(exog_re, False, groups, endog)
 
     @property
     def k_re(self) -> int:
