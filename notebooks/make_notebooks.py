@@ -235,10 +235,11 @@ def execute(name: str) -> nbformat.NotebookNode:
 
 
 def _slot_values(cell) -> list[str]:
-    for output in cell.outputs:
-        if output.get("name") == "stdout" and "\x00slots" in output.text:
-            return json.loads(output.text.split("\x00slots", 1)[1])
-    raise RuntimeError(f"no slot values in the output of: {cell.source}")
+    # the kernel may split one print into several stream outputs: join them first
+    text = "".join(o.text for o in cell.outputs if o.get("name") == "stdout")
+    if "\x00slots" not in text:
+        raise RuntimeError(f"no slot values in the output of: {cell.source}")
+    return json.loads(text.split("\x00slots", 1)[1])
 
 
 def render(name: str, filled: nbformat.NotebookNode | None = None) -> str:

@@ -122,3 +122,16 @@ def test_an_lme4_formula_is_shown_once():
     assert "\nlme4:" not in fit.summary()
     nested = mk.fit_lmm("strength ~ 1 + (1 | batch/cask)", mk.load_dataset("pastes"))
     assert nested.lme4_formula == "strength ~ 1 + (1 | cask:batch) + (1 | batch)"
+
+
+def test_statsmodels_result_names_the_random_intercept_as_from_formula_does():
+    """smf.mixedlm(..., groups="Subject") prints "Subject Var" (and "Subject x Days Cov");
+    the escape hatch prints the same, as statsmodels_lines() and statsmodels_call say."""
+    sleep = mk.load_dataset("sleepstudy")
+    for formula, names in [("Reaction ~ Days + (1 | Subject)", ["Subject Var"]),
+                           ("Reaction ~ Days + (Days | Subject)",
+                            ["Subject Var", "Subject x Days Cov", "Days Var"])]:
+        fit = mk.fit_lmm(formula, sleep)
+        rows = fit.statsmodels_result.summary().tables[1].index.tolist()
+        assert rows[-len(names):] == names
+        assert set(names) <= set(fit.statsmodels_lines()["statsmodels"])
