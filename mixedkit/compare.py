@@ -62,7 +62,9 @@ def _entry(obj, position: int) -> _Entry:
 
     if isinstance(obj, (LmmFit, RepeatedMeasuresFit)):
         vc = obj.variance_components
-        random = frozenset((g, t) for g, t in zip(vc["group"], vc["term"])
+        # a:b and b:a (and (1 | a/b)'s b:a) are one factor, as in lme4
+        random = frozenset((":".join(sorted(g.split(":"))), t)
+                           for g, t in zip(vc["group"], vc["term"])
                            if not g.startswith("Residual"))
         design = obj.state.design
         term = getattr(design, "term", None)
@@ -326,17 +328,23 @@ def compare_models(*fits, method: str | None = None, n_boot: int = 0, seed=None,
         if i != j - 1:
             notes.append(f"{big.label!r} is tested against {small.label!r}, the nearest "
                          "smaller model nested in it.")
-        chisq = max(2 * (rows[j][3] - rows[i][3]), 0.0)
+        chisq = 2 * (rows[j][3] - rows[i][3])
+        if chisq <= 1e-8 * max(1.0, abs(rows[j][3])):  # equal fits, to the optimiser's tolerance
+            chisq = 0.0
         naive = float(stats.chi2.sf(chisq, df))
         p = naive
         added = [t for _, t in big.random - small.random if not t.startswith("corr(")]
         if same_fixed and len(added) == 1:
-            p = 0.5 * float(stats.chi2.sf(chisq, df - 1)) + 0.5 * naive if df > 1 else 0.5 * naive
+            # chi-square(0) is a point mass at 0: P(T >= 0) = 1, P(T >= x > 0) = 0
+            below = float(stats.chi2.sf(chisq, df - 1)) if df > 1 else float(chisq == 0.0)
+            p = 0.5 * below + 0.5 * naive
+            naive_text = (f"; the naive chi-square({df}) p-value ({_p_text(naive)}) is too "
+                          "large" if p < naive else
+                          "; the added variance is estimated as 0 (chisq 0): no evidence for it")
             notes.append(
                 f"{big.label!r} adds a variance to {small.label!r}; under the null it is 0, on "
                 "the boundary of the parameter space, so p_value is the 50:50 mixture of "
-                f"chi-square({df - 1}) and chi-square({df}) ({_p_text(p)}); the naive "
-                f"chi-square({df}) p-value ({_p_text(naive)}) is too large.")
+                f"chi-square({df - 1}) and chi-square({df}) ({_p_text(p)}){naive_text}.")
         elif same_fixed and len(added) > 1:
             notes.append(
                 f"{big.label!r} adds {len(added)} variances to {small.label!r}; the exact null "

@@ -200,3 +200,24 @@ def test_compare_models_on_fixed_effects_points_to_the_f_test():
     assert any(n.startswith("To test fixed effects, prefer the larger model's F tests "
                             "(fit.anova(), Satterthwaite or Kenward-Roger df, on its REML fit)")
                and "treats 18 groups as if they were infinitely many" in n for n in notes)
+
+
+def test_nesting_is_seen_whatever_the_order_of_an_interaction_factor_and_a_zero_chisq():
+    """(1 | batch/cask) names its inner factor cask:batch; batch:cask is the same factor (as
+    in lme4). An added variance estimated as 0 gives chisq 0 and p = 1 (the mixture puts
+    half its mass at 0), not 0.5."""
+    pastes = mk.load_dataset("pastes")
+    inner = mk.fit_lmm("strength ~ 1 + (1 | batch:cask)", pastes)
+    nested = mk.fit_lmm("strength ~ 1 + (1 | batch/cask)", pastes)
+    row = mk.compare_models(inner, nested).table.iloc[1]
+    assert row["chisq"] == pytest.approx(0.658, abs=1e-3)  # lme4: 0.6578, p 0.2087 (mixture)
+    assert row["p_value"] == pytest.approx(0.2087, abs=1e-3)
+    oats = mk.load_dataset("oats")
+    small = mk.fit_lmm("yield ~ nitro + (1 | Block/Variety)", oats)
+    with pytest.warns(mk.FitWarning, match="singular"):
+        big = mk.fit_lmm("yield ~ nitro + (nitro || Block) + (1 | Block:Variety)", oats)
+    row = mk.compare_models(small, big).table.iloc[1]
+    assert row["chisq"] == 0.0 and row["df_diff"] == 1
+    assert row["p_value"] == 1.0 and np.isnan(row["p_value_naive"])  # nothing to correct
+    notes = mk.compare_models(small, big).notes
+    assert any("is estimated as 0 (chisq 0): no evidence for it" in n for n in notes)
