@@ -11,7 +11,7 @@ import pandas as pd
 
 from .arguments import InferenceOptions, check_reml
 from .display import format_number, repeated_summary_html, repeated_summary_text
-from .errors import StatsmodelsLimitError
+from .errors import InputValueError, StatsmodelsLimitError
 from .findings import Finding, Report
 from .model.estimation import SINGULAR_TOL, variance_rows
 from .model.repeated import STRUCTURE_NAMES, RepeatedState, fit_repeated
@@ -101,6 +101,8 @@ class RepeatedMeasuresFit:
     marginal_trends = LmmFit.marginal_trends
     contrasts = LmmFit.contrasts
     report = LmmFit.report
+    _singular_description = LmmFit._singular_description
+    _singular_fix = LmmFit._singular_fix
     _warn = LmmFit._warn
 
     @property
@@ -275,30 +277,39 @@ class RepeatedMeasuresFit:
 
     # ---------------------------------------------------------- predictions
     def fitted(self, kind: str = "conditional") -> pd.Series:
-        """X beta for each row used (the fit has no random effects: conditional and
-        marginal fitted values are the same)."""
-        return pd.Series(self.state.fixed_part, index=self.state.prep.frame.index,
-                         name="fitted")
+        """Fitted values of the rows used: X beta + Z b (``"conditional"``, with the random
+        effects' modes) or X beta (``"marginal"``); the same without random terms."""
+        if kind not in ("conditional", "marginal"):
+            raise InputValueError(f"kind must be 'conditional' or 'marginal'; got {kind!r}")
+        values = self.state.fixed_part
+        if kind == "conditional" and self.state.design.blocks:
+            values = values + self.state.random_part
+        return pd.Series(values, index=self.state.prep.frame.index, name="fitted")
 
     def residuals(self, kind: str = "response") -> pd.Series:
         """Residuals of the rows used.
 
         Parameters
         ----------
-        kind : {"response", "normalized"}
-            y - X beta, or the normalised residuals (nlme's ``type = "normalized"``):
-            each subject's residuals multiplied by the inverse Cholesky factor of its
-            residual covariance, independent standard normal when the model holds.
-            ``"pearson"`` divides by each visit's SD only. Plots and assumption checks
-            of a structured model should use the normalised ones.
+        kind : {"response", "conditional", "marginal", "pearson", "normalized"}
+            ``"response"`` (= ``"conditional"``, nlme's default): y - X beta - Z b, with
+            the random effects' modes (y - X beta without random terms);
+            ``"marginal"``: y - X beta; ``"pearson"``: the response residuals divided by
+            each visit's residual SD; ``"normalized"`` (nlme's): each subject's response
+            residuals multiplied by the inverse Cholesky factor of its residual
+            covariance, independent standard normal when the model holds. Plots and
+            assumption checks of a structured model should use the normalised ones.
         """
-        r = self.state.design.endog - self.state.fixed_part
+        kinds = ("response", "conditional", "marginal", "pearson", "normalized")
+        if kind not in kinds:
+            raise InputValueError(f"kind must be one of {kinds}; got {kind!r}")
         if kind == "normalized":
             r = self.state.whitened_residuals()
-        elif kind == "pearson":
-            r = r / self._row_sd()
-        elif kind not in ("response", "conditional", "marginal"):
-            raise ValueError(f"kind must be 'response', 'pearson' or 'normalized'; got {kind!r}")
+        else:
+            r = self.state.design.endog - self.fitted(
+                "marginal" if kind == "marginal" else "conditional").to_numpy()
+            if kind == "pearson":
+                r = r / self._row_sd()
         return pd.Series(r, index=self.state.prep.frame.index, name="residual")
 
     def _row_sd(self) -> np.ndarray:
@@ -338,17 +349,16 @@ class RepeatedMeasuresFit:
                 "Try a structure with fewer parameters (ar1, cs, toep) and compare them "
                 "with compare_models."))
         rep.add(self._boundary())
-        zero = [b.group for b in self.state.design.blocks
-                if np.any(self.state.gls.random_theta[b.theta_diagonal] < SINGULAR_TOL)]
-        if zero:
+        theta = self.state.gls.random_theta
+        zero = [int(i) for b in self.state.design.blocks for i in b.theta_diagonal
+                if theta[i] < SINGULAR_TOL]
+        if zero:  # a variance at 0 or a correlation at +/-1, said as LmmFit says it
             rep.add(Finding(
-                "singular", "warning",
-                f"singular fit: a random-effect variance of {', '.join(map(repr, zero))} is "
-                "estimated as 0.",
+                "singular", "warning", f"singular fit: {self._singular_description(zero)}.",
                 "The random effects are richer than the data support beside the residual "
                 "structure (a subject's random intercept and cs, for one, describe the same "
                 "correlation).",
-                "Remove that random term and compare the two fits with compare_models."))
+                self._singular_fix(zero)))
         for f in list(self.state.prep.report.findings) + list(self.state.design.findings):
             rep.add(f)
         if self._options.note:

@@ -525,3 +525,21 @@ def test_a_subject_intercept_with_compound_symmetry_is_not_identifiable(trial):
     assert both.loglik == pytest.approx(cs.loglik, abs=1e-6)
     ok = mk.fit_lmm("y ~ base + arm * visit + (1 | id) + ar1(visit | id)", trial)
     assert all(f.check != "identifiability" for f in ok.health)
+
+
+def test_conditional_residuals_beside_a_structure_subtract_the_random_modes(trial):
+    """With (1 | site) + ar1(...), conditional fitted values add Z b; marginal ones do not
+    (they were silently the same)."""
+    data = trial
+    fit = mk.fit_lmm("y ~ base + arm * visit + (1 | site) + ar1(visit | id)", data)
+    marginal, conditional = fit.fitted("marginal"), fit.fitted("conditional")
+    assert not np.allclose(marginal, conditional)
+    y = data.loc[marginal.index, "y"]
+    np.testing.assert_allclose(fit.residuals("marginal"), y - marginal, atol=1e-9)
+    np.testing.assert_allclose(fit.residuals("response"), y - conditional, atol=1e-9)
+    np.testing.assert_allclose(fit.residuals("conditional"), y - conditional, atol=1e-9)
+    # the modes of a site are shared by its rows: the difference is constant within a site
+    spread = (conditional - marginal).groupby(data.loc[marginal.index, "site"]).std()
+    assert spread.max() < 1e-9
+    with pytest.raises(mk.InputValueError, match="kind must be one of"):
+        fit.residuals("studentized")
