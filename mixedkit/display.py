@@ -26,14 +26,22 @@ class AnovaTable(pd.DataFrame):
     def _constructor(self):
         return AnovaTable
 
+    def _show_index(self) -> bool:
+        # the default 0..n-1 says nothing; an index the user set (set_index("term"),
+        # concat keys) is the table's labels
+        return not (isinstance(self.index, pd.RangeIndex) and self.index.start == 0
+                    and self.index.step == 1)
+
     def __repr__(self) -> str:
         heading = self.attrs.get("heading", "")
-        body = pd.DataFrame(self).to_string(index=False, float_format=lambda v: f"{v:.4g}")
+        body = pd.DataFrame(self).to_string(index=self._show_index(),
+                                            float_format=lambda v: f"{v:.4g}")
         return f"{heading}\n{body}" if heading else body
 
     def _repr_html_(self) -> str:
         heading = self.attrs.get("heading", "")
-        body = pd.DataFrame(self).to_html(index=False, float_format=lambda v: f"{v:.4g}")
+        body = pd.DataFrame(self).to_html(index=self._show_index(),
+                                          float_format=lambda v: f"{v:.4g}")
         return f"<p><b>{html.escape(heading)}</b></p>{body}" if heading else body
 
 

@@ -97,3 +97,17 @@ def test_summary_and_card_show_type3_table_only_for_multi_df_terms():
     simple = mk.fit_lmm("Weight ~ Time + (Time | Pig)", data)
     assert "Analysis of Variance" not in simple.summary()
     assert "F tests" not in simple._repr_html_()
+
+
+def test_an_anova_table_shows_an_index_the_user_set():
+    """fit.anova().set_index("term") (or concat keys) keeps its labels in the display; the
+    default 0..n-1 index stays hidden."""
+    fit = mk.fit_lmm("Weight ~ Time * C(Cu) + (Time | Pig)", mk.load_dataset("dietox"))
+    table = fit.anova()
+    lines = repr(table).splitlines()
+    assert lines[1].split()[0] == "term" and lines[2].split()[0] == "Time"  # no 0, 1, 2
+    lines = repr(table.set_index("term")).splitlines()
+    assert lines[2].split() == ["term"] and lines[3].split()[0] == "Time"
+    assert "<th>Time:C(Cu)</th>" in table.set_index("term")._repr_html_()
+    both = pd.concat([table, fit.anova(df_method="kenward-roger")], keys=["S", "KR"])
+    assert any(line.split()[0] == "KR" for line in repr(both).splitlines())

@@ -205,3 +205,14 @@ def test_sleepstudy_random_intercept_model_is_told_to_add_the_slope():
     dietox = mk.fit_lmm("Weight ~ Time + (Time | Pig)", mk.load_dataset("dietox"))
     fix = dietox.check_assumptions().set_index("check").loc["mean structure (curvature)", "fix"]
     assert fix.startswith("The residuals bend against Time: the fixed part misses a curve")
+
+
+def test_curvature_advice_names_variables_not_design_columns():
+    """With a between-subject factor interacting with Time, the design has columns such as
+    Time:C(Cu)[T.3]; a random slope is only ever suggested for a variable of the data, by
+    the name the data give it."""
+    data = mk.load_dataset("dietox").rename(columns={"Time": "week no"})
+    fit = mk.fit_lmm("Weight ~ Q('week no') * C(Cu) + (1 | Pig)", data)
+    fix = fit.check_assumptions().set_index("check").loc["mean structure (curvature)", "fix"]
+    assert "[T." not in fix and "_mk" not in fix
+    assert "Add a random slope (week no | Pig) first" in fix

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -198,3 +199,12 @@ def test_the_card_folds_the_report_in():
     card = fit._repr_html_()
     assert '<details class="mk-report"><summary class="mk-sec">Report' in card
     assert fit.report().html in card
+
+
+def test_the_readme_shows_the_report_as_printed(reports):
+    """README.md's example paragraph is what fit.report() prints (line breaks aside)."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("`print(fit.report())` writes the paragraph", 1)[1]
+    block = block.split("```\n", 2)[1]
+    fit = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", mk.load_dataset("sleepstudy"))
+    assert " ".join(block.split()) == " ".join(str(fit.report()).split())

@@ -325,8 +325,12 @@ def _curve_or_slope(fit, resid: np.ndarray, candidates: dict, worst: str) -> tup
     test = f"correlation resid ~ ({worst} - mean)^2"
     curve = (f"The residuals bend against {worst}: the fixed part misses a curve; add a term "
              "(e.g. I(x**2)) or transform that predictor.")
+    # a random slope is for a variable of the data, not for a design column such as
+    # Time:C(Cu)[T.3] or I(Time ** 2)
+    prep = fit.state.prep
+    variables = {user for user, safe in prep.names.safe.items() if safe in prep.frame.columns}
     slopes = [(*_group_lines(resid, x, codes), name, group)
-              for name, x in candidates.items() if name != "fitted values"
+              for name, x in candidates.items() if name in variables
               for group, codes in _groups_without_slope(fit, name)]
     slopes = [s for s in slopes if np.isfinite(s[1])]
     if not slopes:
