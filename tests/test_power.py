@@ -486,3 +486,83 @@ def test_plot_power_marks_the_target_answer(sleep_fit):
     assert any(line.get_linestyle() == "--" and line.get_ydata()[0] == 0.7
                for line in ax.get_lines())
     plt.close("all")
+
+
+# -------------------------------------------------- power at other standard deviations
+def _slope_power_exact(n: int, effect: float, slope_sd: float, sigma: float,
+                       alpha: float = 0.05) -> float:
+    """Balanced sleepstudy design (days 0..9 for each of n subjects, random intercepts and
+    slopes): the Satterthwaite t test of Days is the one-sample t test of the subjects'
+    own slopes (df n - 1), each with variance slope_sd^2 + sigma^2 / Sxx."""
+    sxx = float(np.sum((np.arange(10) - 4.5) ** 2))
+    ncp = effect / np.sqrt((slope_sd**2 + sigma**2 / sxx) / n)
+    crit = stats.t.ppf(1 - alpha / 2, n - 1)
+    return float(stats.nct.sf(crit, n - 1, ncp) + stats.nct.cdf(-crit, n - 1, ncp))
+
+
+def test_theta_from_covariances_inverts_block_covariances(sleep_fit):
+    from mixedkit.model.estimation import block_covariances, theta_from_covariances
+
+    design, st = sleep_fit.state.design, sleep_fit.state
+    covs = block_covariances(design, st.theta, st.sigma2)
+    vc = sleep_fit.variance_components
+    assert covs[0][1, 1] == pytest.approx(vc.loc[1, "variance"], rel=1e-10)
+    assert covs[0][0, 1] == pytest.approx(vc.loc[2, "covariance"], rel=1e-10)
+    np.testing.assert_allclose(theta_from_covariances(design, covs, st.sigma2), st.theta,
+                               rtol=1e-12)
+    # singular covariances: a correlation of 1, a variance of 0
+    one = np.array([[4.0, 6.0], [6.0, 9.0]])
+    back = block_covariances(design, theta_from_covariances(design, [one], 2.0), 2.0)[0]
+    np.testing.assert_allclose(back, one, atol=1e-12)
+    zero = np.array([[4.0, 0.0], [0.0, 0.0]])
+    back = block_covariances(design, theta_from_covariances(design, [zero], 2.0), 2.0)[0]
+    np.testing.assert_allclose(back, zero, atol=1e-12)
+
+
+def test_sd_replaces_the_pilots_standard_deviations_and_keeps_correlations(sleep_fit):
+    kw = dict(effect=5, n_groups=8, n_sims=4, seed=1, n_jobs=1, progress=False)
+    base = mk.power_lmm(sleep_fit, "Days", **kw).attrs["sd"]
+    assert base[("Subject", "Days")] == pytest.approx(5.9221, abs=1e-4)  # lme4: 5.922
+    table = mk.power_lmm(sleep_fit, "Days", sd={"Days": 8.75, "Residual": 20.0}, **kw)
+    sds = table.attrs["sd"]
+    assert sds[("Subject", "Days")] == 8.75 and sds["Residual"] == 20.0
+    assert sds[("Subject", "Intercept")] == pytest.approx(base[("Subject", "Intercept")])
+    from mixedkit.model.estimation import block_covariances
+    from mixedkit.scale.power import _pilot, _with_sds
+    pilot = _with_sds(_pilot(sleep_fit), {("Subject", "Days"): 8.75})
+    cov = block_covariances(pilot.state.design, pilot.theta, pilot.sigma2)[0]
+    corr = cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1])
+    assert corr == pytest.approx(sleep_fit.variance_components.loc[2, "corr"], rel=1e-9)
+
+
+@pytest.mark.parametrize("sd,match", [
+    ({"Dayz": 3.0}, r"sd: 'Dayz' is not a random term of the model\. The model's: "
+                    r"'Intercept', 'Days', 'Residual'"),
+    ({"Days": -1.0}, r"sd\['Days'\] must be a standard deviation \(a number >= 0\)"),
+    ([8.75], r"sd must be a dict such as"),
+])
+def test_bad_sd_is_named(sleep_fit, sd, match):
+    with pytest.raises((mk.InputValueError, mk.InputTypeError), match=match):
+        mk.power_lmm(sleep_fit, "Days", sd=sd, n_sims=2, progress=False)
+
+
+def test_an_sd_of_several_groups_asks_for_the_group():
+    pen = mk.load_dataset("penicillin")
+    fit = mk.fit_lmm("diameter ~ 1 + (1 | plate) + (1 | sample)", pen)
+    with pytest.raises(mk.InputValueError, match=r"'Intercept' names random terms of several "
+                       r"groups; write \(group, term\)\. The model's: \('plate', 'Intercept'\)"):
+        mk.power_lmm(fit, "Intercept", sd={"Intercept": 1.0}, n_sims=2, progress=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("slope_sd", [3.80, 8.75])  # sleepstudy's profile 95% CI of the SD
+def test_power_at_another_slope_sd_matches_the_exact_answer(sleep_fit, slope_sd):
+    """Known truth: the power of the Days test at the ends of the slope SD's interval
+    agrees with the noncentral-t power of the balanced design within 3.5 Monte Carlo SEs."""
+    n_sims = 600
+    table = mk.power_lmm(sleep_fit, "Days", effect=5, n_groups=16, sd={"Days": slope_sd},
+                         n_sims=n_sims, seed=3, n_jobs=2, progress=False)
+    sigma = table.attrs["sd"]["Residual"]
+    exact = _slope_power_exact(16, 5.0, slope_sd, sigma)
+    got = table.loc[0, "power"]
+    assert abs(got - exact) < 3.5 * np.sqrt(exact * (1 - exact) / n_sims), (got, exact)

@@ -29,10 +29,12 @@ from .engine import blas_threads
 __all__ = [
     "Attempt",
     "Estimate",
+    "block_covariances",
     "estimate",
     "fixed_effects_vcov",
     "profiled_estimates",
     "statsmodels_results",
+    "theta_from_covariances",
     "user_theta",
     "variance_rows",
 ]
@@ -713,6 +715,30 @@ def block_factors(design, theta: np.ndarray) -> list[np.ndarray]:
         chol[np.tril_indices(block.q)] = theta[block.theta_slice]
         out.append(chol)
     return out
+
+
+def block_covariances(design, theta: np.ndarray, sigma2: float) -> list[np.ndarray]:
+    """Each block's random-effect covariance matrix in the data's units at the unit-free
+    ``theta`` and residual variance ``sigma2``."""
+    return [sigma2 * chol @ chol.T for chol in _unit_factors(design, theta, user=True)]
+
+
+def theta_from_covariances(design, covariances: list[np.ndarray], sigma2: float) -> np.ndarray:
+    """Inverse of :func:`block_covariances`: the unit-free theta (packed row by row) of
+    the blocks' covariances in the data's units. A singular covariance (a variance of 0, a
+    correlation of +/-1) gets the factor with zero diagonal entries that lme4 would report."""
+    pieces = []
+    for block, cov in zip(design.blocks, covariances):
+        rel = np.asarray(cov, float) / sigma2
+        chol = np.zeros((block.q, block.q))
+        for j in range(block.q):  # Cholesky that accepts a positive semidefinite matrix
+            d = rel[j, j] - chol[j, :j] @ chol[j, :j]
+            chol[j, j] = np.sqrt(max(d, 0.0))
+            for i in range(j + 1, block.q):
+                if chol[j, j] > 1e-12 * np.sqrt(max(rel[j, j], 1e-300)):
+                    chol[i, j] = (rel[i, j] - chol[i, :j] @ chol[j, :j]) / chol[j, j]
+        pieces.append((chol * block.scale[:, None])[np.tril_indices(block.q)])
+    return np.concatenate(pieces) if pieces else np.zeros(0)
 
 
 def variance_rows(design, theta: np.ndarray, scale: float) -> list[list]:

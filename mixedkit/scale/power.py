@@ -32,7 +32,14 @@ from ..inference.bootstrap import REFIT_ERRORS, draw_response
 from ..inference.df_methods import fixed_inference
 from ..inference.hypotheses import contrast_matrices, fixed_terms
 from ..model.design import Design
-from ..model.estimation import SINGULAR_TOL, Estimate, estimate, std_theta
+from ..model.estimation import (
+    SINGULAR_TOL,
+    Estimate,
+    block_covariances,
+    estimate,
+    std_theta,
+    theta_from_covariances,
+)
 from ..model.extend import extend_design, grouping_columns
 from ..model.state import FitState
 from ..model.validation import MIN_GROUPS, PreparedData
@@ -102,6 +109,60 @@ def _pilot_from_truth(frame: pd.DataFrame) -> _Pilot:
         rel += [0.0, truth["slope_sd"] / sigma]  # independent intercept and slope
     theta = std_theta(design, np.array(rel))
     return _Pilot(st, beta, theta, sigma**2, "satterthwaite", "simulate_lmm")
+
+
+def _with_sds(pilot: _Pilot, sd) -> _Pilot:
+    """``pilot`` with some standard deviations replaced (simr's ``VarCorr(fit) <- ``):
+    ``sd`` maps a random term (``"Days"``, or ``("Subject", "Days")`` when several groups
+    have it; ``"Intercept"`` for a random intercept) or ``"Residual"`` to its SD in the
+    data's units. Correlations stay as they are."""
+    if sd is None:
+        return pilot
+    if not isinstance(sd, dict) or not sd:
+        raise InputTypeError(f"sd must be a dict such as {{'Days': 8.75}} or "
+                             f"{{('Subject', 'Intercept'): 30, 'Residual': 25}}; got {sd!r}")
+    design = pilot.state.design
+    known = [(b.group, t) for b in design.blocks for t in b.terms]
+    sigma2 = pilot.sigma2
+    covs = block_covariances(design, pilot.theta, sigma2)
+    wanted = {}
+    for key, value in sd.items():
+        if not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+            raise InputValueError(f"sd[{key!r}] must be a standard deviation (a number >= 0); "
+                                  f"got {value!r}")
+        if key == "Residual":
+            wanted["Residual"] = float(value)
+            continue
+        hits = [k for k in known if k == key or (isinstance(key, str) and k[1] == key)]
+        if len(hits) != 1:
+            names = ", ".join(repr(t) if sum(t == u for _, u in known) == 1 else repr((g, t))
+                              for g, t in known)
+            why = "names random terms of several groups; write (group, term)" if hits else \
+                "is not a random term of the model"
+            raise InputValueError(f"sd: {key!r} {why}. The model's: {names}, 'Residual'")
+        wanted[hits[0]] = float(value)
+    new_sigma2 = wanted.pop("Residual", np.sqrt(sigma2)) ** 2
+    for i, block in enumerate(design.blocks):
+        sds = np.sqrt(np.clip(np.diag(covs[i]), 0.0, None))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = covs[i] / np.outer(sds, sds)
+        corr = np.where(np.isfinite(corr), corr, 0.0)
+        np.fill_diagonal(corr, 1.0)
+        sds = np.array([wanted.get((block.group, t), s) for t, s in zip(block.terms, sds)])
+        covs[i] = corr * np.outer(sds, sds)
+    theta = theta_from_covariances(design, covs, new_sigma2)
+    return replace(pilot, theta=theta, sigma2=float(new_sigma2))
+
+
+def _simulated_sds(pilot: _Pilot) -> dict:
+    """The SDs the data are drawn with: (group, term) -> SD, and "Residual"."""
+    design = pilot.state.design
+    out = {}
+    for block, cov in zip(design.blocks, block_covariances(design, pilot.theta, pilot.sigma2)):
+        for term, var in zip(block.terms, np.diag(cov)):
+            out[(block.group, term)] = float(np.sqrt(max(var, 0.0)))
+    out["Residual"] = float(np.sqrt(pilot.sigma2))
+    return out
 
 
 def _sizes(value, name: str) -> list:
@@ -262,7 +323,8 @@ def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[f
 
 # ------------------------------------------------------------------- public
 def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
-              along: str | None = None, n_sims: int = 1000, test: str | None = None,
+              along: str | None = None, sd: dict | None = None, n_sims: int = 1000,
+              test: str | None = None,
               alpha: float = 0.05, conf_level: float = 0.95, target: float | None = None,
               seed=None, executor=None, n_jobs: int | None = None,
               progress: bool = True) -> pd.DataFrame:
@@ -292,6 +354,13 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
         data with it. With lists for both, every combination is simulated.
     along : str, optional
         The grouping column to extend; needed when the model has several.
+    sd : dict, optional
+        Standard deviations to simulate with instead of the pilot's (simr's
+        ``VarCorr(fit) <- ...``), in the data's units: ``{"Days": 8.75}`` for the random
+        slope of Days, ``{("Subject", "Intercept"): 30}`` where several grouping factors
+        have the term, ``{"Residual": 25}``. Correlations stay the pilot's. A sensitivity
+        analysis runs the power at the ends of an SD's confidence interval
+        (``fit.confint()``), since the pilot's SDs are estimates.
     n_sims : int, default 1000
         Simulated data sets per point of the curve. The Monte Carlo SE of a power
         near 0.8 is about 0.4 / sqrt(n_sims) (0.013 at 1000).
@@ -326,7 +395,8 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
         ``power``, ``conf_low``, ``conf_high``, ``n_sims``, ``n_failed``,
         ``n_singular``. ``.attrs`` holds ``term``, ``test``, ``alpha``, ``along``,
         ``conf_level``, ``seed`` (an integer seed, else None), ``coefficients`` (the
-        term's) and ``effects`` (per row, the coefficients simulated, by name). With
+        term's), ``effects`` (per row, the coefficients simulated, by name) and ``sd`` (the
+        standard deviations simulated: ``(group, term)`` and ``"Residual"``). With
         ``target=``, ``.attrs["target"]`` is a dict: ``power`` (the target), ``size``
         (``"n_groups"`` or ``"n_per_group"``), ``smallest`` (the smallest size whose power
         reaches the target; None if none of those simulated does), and ``conf_low`` /
@@ -361,7 +431,7 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
     ['n_groups', 'n_per_group', 'n_obs']
     """
 
-    pilot = _pilot(model)
+    pilot = _with_sds(_pilot(model), sd)
     state = pilot.state
     n_sims = check_positive_int(n_sims, "n_sims")
     if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
@@ -392,6 +462,7 @@ def power_lmm(model, term: str, *, effect=None, n_groups=None, n_per_group=None,
         found = _search_target(curve, float(target), searched, group_sizes, row_sizes,
                                effects[0])
     out = curve.table(sort_by=None if searched is None else searched)
+    out.attrs["sd"] = _simulated_sds(pilot)
     if found is not None:
         out.attrs["target"] = found
     return out
