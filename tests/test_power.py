@@ -520,7 +520,7 @@ def test_theta_from_covariances_inverts_block_covariances(sleep_fit):
 
 
 def test_sd_replaces_the_pilots_standard_deviations_and_keeps_correlations(sleep_fit):
-    kw = dict(effect=5, n_groups=8, n_sims=4, seed=1, n_jobs=1, progress=False)
+    kw = {"effect": 5, "n_groups": 8, "n_sims": 4, "seed": 1, "n_jobs": 1, "progress": False}
     base = mk.power_lmm(sleep_fit, "Days", **kw).attrs["sd"]
     assert base[("Subject", "Days")] == pytest.approx(5.9221, abs=1e-4)  # lme4: 5.922
     table = mk.power_lmm(sleep_fit, "Days", sd={"Days": 8.75, "Residual": 20.0}, **kw)
@@ -536,8 +536,8 @@ def test_sd_replaces_the_pilots_standard_deviations_and_keeps_correlations(sleep
 
 
 @pytest.mark.parametrize("sd,match", [
-    ({"Dayz": 3.0}, r"sd: 'Dayz' is not a random term of the model\. The model's: "
-                    r"'Intercept', 'Days', 'Residual'"),
+    ({"Dayz": 3.0}, (r"sd: 'Dayz' is not a random term of the model\. The model's: "
+                    r"'Intercept', 'Days', 'Residual'")),
     ({"Days": -1.0}, r"sd\['Days'\] must be a standard deviation \(a number >= 0\)"),
     ([8.75], r"sd must be a dict such as"),
 ])
