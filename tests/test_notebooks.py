@@ -159,7 +159,6 @@ def test_notebooks_match_generator():
     assert builder.main(["--check"]) == 0, "run: python notebooks/make_notebooks.py"
 
 
-
 def test_percent_format_parser(tmp_path):
     source = tmp_path / "nb.py"
     source.write_text(

@@ -7,14 +7,16 @@
 # # 03 · Comparing models: REML vs ML, fixed vs random effects, boundaries
 #
 # **The story.** Two questions about sleepstudy: does reaction time change with Days (a
-# *fixed* effect)? Do subjects differ in their slopes (a *variance component*)? Both can be
-# answered with likelihood-ratio tests (LRTs), but they need different likelihoods and
-# different null distributions. `mk.compare_models` makes these choices and says what it
-# did.
+# *fixed* effect)? Do subjects differ in their slopes (a *variance component*)? They are
+# tested differently. A fixed effect is tested by a *t* or *F* test on the REML fit, with
+# small-sample degrees of freedom. A variance component is tested by a likelihood-ratio test
+# (LRT) whose null distribution has to allow for a variance that cannot be negative.
+# `mk.compare_models` makes the likelihood choices for you and says what it did.
 #
-# **You will learn** what REML and ML estimate (`mk.reml_vs_ml`), why models with different
-# fixed effects must be compared by ML, why the naive p-value for a variance is too large,
-# how a parametric bootstrap checks it, and how to compare non-nested models.
+# **You will learn** what REML and ML estimate (`mk.reml_vs_ml`), how to test one or several
+# fixed-effect coefficients (`fixed_effects`, `anova`), why an LRT of fixed effects needs ML
+# fits and many groups, why the naive p-value for a variance is too large, how a parametric
+# bootstrap checks it, and how to compare non-nested models with AIC and BIC.
 
 # %%
 # %matplotlib inline
@@ -37,36 +39,87 @@ m1 = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", sleep)
 #   variance estimates ignore that the fixed effects were estimated, so they are biased
 #   downward, like a sample variance divided by $n$ instead of $n - 1$.
 # * **REML** (restricted ML) maximises the likelihood of the residuals after the fixed
-#   effects are projected out (the *error contrasts*). This removes that bias; it is the
-#   default in lme4 and mixedkit.
+#   effects are projected out (the *error contrasts*). This reduces that bias (it does not
+#   remove it in general); REML is the default in lme4 and mixedkit.
 #
-# `mk.reml_vs_ml` fits the same model both ways:
+# `mk.reml_vs_ml` fits the same model both ways and prints the two side by side:
 
 # %%
 rv = mk.reml_vs_ml(m1)
 rv
 
+# %% [markdown]
+# The numbers are in `rv.table`. Here are the variances, with how much smaller each is
+# under ML:
+
 # %%
-rv.table
+table = rv.table.set_index("quantity")
+variances = table.loc[table.index.str.startswith("variance: "), ["reml", "ml"]]
+variances.index = variances.index.str.removeprefix("variance: ")
+ml_smaller = 1 - variances["ml"] / variances["reml"]
+variances.assign(ml_smaller=ml_smaller.map("{:.1%}".format))
 
 # %% [markdown]
 # * The fixed-effect estimates are the same (balanced data); their standard errors are
 #   smaller under ML, because the variances are.
-# * The subject variances are 7–8% smaller under ML. They are estimated from only 18
-#   subjects, so losing degrees of freedom to the 2 fixed effects matters; the residual
-#   variance, estimated from 180 rows, barely changes.
+# * The subject variances are smaller under ML, by {{ml_smaller["Subject Intercept"]:.1%}}
+#   (intercepts) and {{ml_smaller["Subject Days"]:.1%}} (slopes). They are estimated from
+#   only 18 subjects, so losing degrees of freedom to the 2 fixed effects matters; the
+#   residual variance, estimated from 180 rows, is practically unchanged (smaller by
+#   {{ml_smaller["Residual"]:.2%}}).
 # * Log-likelihood, AIC and BIC are on different scales for the two methods and are never
 #   compared across them.
 #
-# **Rule:** report estimates from REML; compare models that differ in their fixed effects by
-# ML.
+# **Rule:** report estimates from the REML fit, and test fixed effects on it with *t* and
+# *F* tests (section 2). Models that differ in their fixed effects are compared by their
+# likelihoods (an LRT, AIC, BIC) only on ML fits.
 #
-# ## 2. Testing a fixed effect: ML refits
+# ## 2. Testing fixed effects: *t* and *F* tests
 #
-# The REML likelihood is the likelihood of error contrasts that depend on the fixed-effects
-# design matrix $X$. Two models with different $X$ have REML likelihoods of *different
-# transformed data*, and their difference is not a likelihood ratio. So a test of fixed
-# effects uses ML fits. `compare_models` refits REML fits by ML when needed and says so:
+# One coefficient: the *t* test in `fixed_effects`, on the REML fit, with Satterthwaite
+# degrees of freedom (the default; `df_method="kenward-roger"` in `fit_lmm` for
+# Kenward–Roger):
+
+# %%
+fe = m1.fixed_effects.set_index("term")
+fe.loc[["Days"], ["estimate", "std_error", "statistic", "df", "p_value"]]
+
+# %% [markdown]
+# With 18 subjects the *t* statistic is referred to *t* with {{fe.loc["Days", "df"]:.0f}}
+# df, not to a normal distribution: the small number of subjects is what limits the
+# precision of the slope.
+#
+# **Several coefficients at once** (a factor with several levels, a set of interactions):
+# the *F* test of `fit.anova()`, one row per term, with as many numerator df as the term has
+# coefficients. For example, does mean reaction time differ between the 10 days at all, with
+# no shape assumed? Treat Days as a factor in the fixed part (9 coefficients against day 0)
+# and keep the random slopes:
+
+# %%
+m_factor = mk.fit_lmm("Reaction ~ C(Days) + (Days | Subject)", sleep)
+f_tests = pd.concat([m_factor.anova(df_method=method).assign(df_method=method)
+                     for method in ["satterthwaite", "kenward-roger"]])
+f_tests[["df_method", "term", "num_df", "den_df", "statistic", "p_value"]]
+
+# %%
+days_f = f_tests.set_index("df_method").loc["satterthwaite"]
+
+# %% [markdown]
+# One test of all {{days_f["num_df"]:.0f}} coefficients: F({{days_f["num_df"]:.0f}},
+# {{days_f["den_df"]:.1f}}) = {{days_f["statistic"]:.2f}} with Satterthwaite df. The two df
+# methods approximate the same small-sample distribution and agree on the conclusion here;
+# notebook 06 compares them. For a single coefficient the *F* test is the *t* test squared:
+# `m1.anova()` gives F = {{m1.anova()["statistic"].iloc[0]:.2f}} for Days, which is
+# {{fe.loc["Days", "statistic"]:.2f}}².
+#
+# ### The likelihood-ratio test of fixed effects needs ML fits and many groups
+#
+# Fixed effects can also be tested by an LRT: fit the model with and without the term and
+# compare log-likelihoods with χ²(df). This needs **ML** fits. The REML likelihood is the
+# likelihood of error contrasts that depend on the fixed-effects design matrix $X$. Two
+# models with different $X$ have REML likelihoods of *different transformed data*, and
+# their difference is not a likelihood ratio. `compare_models` refits REML fits by ML when
+# needed and says so:
 
 # %%
 m_nodays = mk.fit_lmm("Reaction ~ 1 + (Days | Subject)", sleep)
@@ -89,21 +142,20 @@ except mk.DataError as err:
     print(f"{type(err).__name__}: {err}")
 
 # %% [markdown]
-# The same hypothesis is tested by the *t* test in `fixed_effects` (on the REML fit):
-
-# %%
-m1.fixed_effects.set_index("term").loc["Days", ["statistic", "df", "p_value"]]
-
-# %% [markdown]
-# Both reject clearly. The LRT relies on large-sample theory (χ² with many groups); the
-# Satterthwaite *t* test is better calibrated with few groups (here 18). Use the *t* test for
-# one coefficient, and the LRT for several coefficients at once (a factor with several
-# levels, a set of interactions).
+# The LRT and the *t* test of Days both reject clearly, and the LRT's p-value is the smaller
+# one. That is typical: the χ² distribution is the large-sample limit, which treats the
+# variances as known, and ML variances are biased downward on top of that. With few groups
+# the LRT of a fixed effect rejects a true null hypothesis too often (it is *liberal*):
+# notebook 06 computes how much more often than 5 % the nominal 5 % test rejects with 9
+# subjects, and notebook 07 finds the same by simulation. So test fixed effects with *t*
+# and *F* tests (Satterthwaite or Kenward–Roger df), also for several coefficients at once,
+# and keep the LRT of fixed effects for large samples (many groups).
 #
 # ## 3. Testing a variance component: the boundary
 #
-# Do subjects differ in slopes? $H_0: \sigma^2_{\text{slope}} = 0$. Both models have the
-# same fixed effects, so their REML fits can be compared, and `compare_models` does.
+# Do subjects differ in slopes? $H_0: \sigma^2_{\text{slope}} = 0$. There is no *t* test
+# for a variance; the test is an LRT. Both models have the same fixed effects, so their REML
+# fits can be compared, and `compare_models` does.
 #
 # A variance cannot be negative, so the null value lies on the **boundary** of the parameter
 # space. The usual χ² theory for the LRT assumes an interior null. On the boundary, in about
@@ -136,14 +188,20 @@ print(f"0.5 chi2(1) + 0.5 chi2(2) p-value: "
 
 # %%
 pastes = mk.load_dataset("pastes")
-p_cask = mk.fit_lmm("strength ~ 1 + (1 | batch:cask)", pastes)   # casks only
+# casks only; cask:batch is the name (1 | batch/cask) gives its cask factor, so
+# compare_models sees that the second model adds the batch variance to the first
+p_cask = mk.fit_lmm("strength ~ 1 + (1 | cask:batch)", pastes)
 p_both = mk.fit_lmm("strength ~ 1 + (1 | batch/cask)", pastes)   # batches and casks
 comp_batch = mk.compare_models(p_cask, p_both)
 comp_batch
 
+# %%
+batch_test = comp_batch.table.iloc[1]
+
 # %% [markdown]
-# The naive p-value (about 0.42) is twice the boundary-corrected one (about 0.21). Neither
-# is significant here, but with a different LRT the halving can decide the conclusion.
+# The naive p-value ({{batch_test["p_value_naive"]:.2f}}) is twice the boundary-corrected
+# one ({{batch_test["p_value"]:.2f}}). Neither is significant here, but with a different LRT
+# the halving can decide the conclusion.
 #
 # ## 4. Checking with a parametric bootstrap
 #
@@ -160,8 +218,15 @@ comp_batch
 comp_boot = mk.compare_models(p_cask, p_both, n_boot=49, seed=1, n_jobs=1, progress=False)
 comp_boot
 
+# %%
+p_boot = comp_boot.table["p_value_boot"].iloc[1]
+mc_se = (p_boot * (1 - p_boot) / 50) ** 0.5   # Monte Carlo standard error, B + 1 = 50
+print(f"bootstrap p-value {p_boot:.2f}, Monte Carlo standard error {mc_se:.2f}")
+
 # %% [markdown]
-# The bootstrap p-value agrees with the mixture, not with the naive p-value.
+# The bootstrap p-value ({{p_boot:.2f}}, give or take {{mc_se:.2f}} with so few replicates)
+# is closer to the mixture's {{batch_test["p_value"]:.2f}} than to the naive
+# {{batch_test["p_value_naive"]:.2f}}.
 #
 # ## 5. Non-nested models: AIC and BIC
 #
@@ -169,40 +234,61 @@ comp_boot
 # some parameters to 0). Is the decline linear in Days, or does it level off, like
 # $\log(1 + \text{Days})$? Neither model is a special case of the other, and both have
 # the same number of parameters, so there is no LRT. Use information criteria,
-# $\text{AIC} = -2\log L + 2k$ and $\text{BIC} = -2\log L + k\log n$: lower is better,
-# and differences of a few units are already meaningful. The fixed effects differ, so the
-# comparison is on ML fits, which `compare_models` again arranges:
+# $\text{AIC} = -2\log L + 2k$ and $\text{BIC} = -2\log L + k\log n$ ($k$ parameters; $n$ is
+# the number of rows, 180 here, as in lme4, not the number of subjects). Lower is better.
+# For the difference from the best model, ΔAIC, Burnham and Anderson (2002) give a rule of
+# thumb: below 2, little to choose between the models; 4 to 7, considerably less support for
+# the worse one; above 10, essentially none.
+#
+# Two conditions, as for an LRT: the models must be fitted to the **same rows** (a model
+# with a predictor that has missing values drops rows, and its AIC is then on other data),
+# and REML AIC and BIC compare only models with the **same fixed effects**. These fixed
+# effects differ, so the comparison is on ML fits, which `compare_models` again arranges:
 
 # %%
 m_log = mk.fit_lmm("Reaction ~ np.log1p(Days) + (Days | Subject)", sleep)
-mk.compare_models(m1, m_log)
+comp_shape = mk.compare_models(m1, m_log)
+comp_shape
+
+# %%
+ic = comp_shape.table.set_index("model")[["aic", "bic"]]
+delta = ic - ic.min()   # ΔAIC and ΔBIC: each model minus the best (lowest)
+delta
 
 # %% [markdown]
-# The linear model has the lower AIC and BIC by about 21: over these 10 days there is no
-# sign of a levelling off.
+# The linear model has the lower AIC and BIC, by {{delta["aic"].max():.1f}}: over these 10
+# days there is essentially no support for a levelling off.
 #
 # Non-nested random parts work the same way (on REML fits, since the fixed effects are the
 # same): a random intercept against a random slope without intercept.
 
 # %%
 m_slope_only = mk.fit_lmm("Reaction ~ Days + (0 + Days | Subject)", sleep)
-mk.compare_models(m0, m_slope_only)
+comp_re_shape = mk.compare_models(m0, m_slope_only)
+comp_re_shape
+
+# %%
+ic_re = comp_re_shape.table.set_index("model")[["aic", "bic"]]
+delta_re = ic_re - ic_re.min()
+delta_re
 
 # %% [markdown]
-# The random slope without a random intercept has the lower AIC and BIC (by about 20), so
-# between these two, differences in slope matter more than differences in baseline. Both
-# lose to `(Days | Subject)` (REML AIC 1755.6 in section 3), which has both.
+# The random slope without a random intercept has the lower AIC and BIC (by
+# {{delta_re["aic"].max():.1f}}, above 10: essentially no support for the intercept model),
+# so between these two, differences in slope matter more than differences in baseline. Both
+# lose to `(Days | Subject)` (REML AIC {{m1.aic:.1f}} in section 3), which has both.
 
 # %% [markdown]
 # ## Summary
 #
-# | question | models differ in | fits compared | test |
-# |---|---|---|---|
-# | one fixed effect | fixed part | REML fit | Satterthwaite *t* in `fixed_effects` |
-# | several fixed effects | fixed part | ML (refitted for you) | LRT, χ²(df) |
-# | a variance component | random part | REML | LRT with boundary-corrected mixture; bootstrap to check |
-# | non-nested models | anything | ML if the fixed parts differ, else REML | AIC / BIC |
+# | question | fits | test |
+# |---|---|---|
+# | one fixed-effect coefficient | REML | *t* test in `fixed_effects` (Satterthwaite or Kenward–Roger df) |
+# | several coefficients at once (a factor, interactions) | REML | *F* test in `fit.anova()` (Satterthwaite or Kenward–Roger df) |
+# | fixed effects by likelihood ratio | ML (refitted for you) | LRT, χ²(df): liberal with few groups, for large samples only |
+# | a variance component | REML | LRT with the boundary-corrected 50:50 mixture; parametric bootstrap to check |
+# | non-nested models, same rows | ML if the fixed parts differ, else REML | AIC / BIC (ΔAIC above 10: essentially no support) |
 #
-# `mk.compare_models(...)` follows this table and explains each choice in `.notes`.
+# `mk.compare_models(...)` chooses REML or ML for you and explains each choice in `.notes`.
 #
 # **Next:** 04 checks whether a model's assumptions hold and what to do when they do not.

@@ -13,11 +13,13 @@
 #
 # **You will learn** `(1 | a/b)` and `(1 | a) + (1 | b)`, why unique group labels matter,
 # how statsmodels' single `groups` argument plus variance components covers both designs,
-# how to read the ICC of each factor, and what mixedkit tells you about a model that
-# statsmodels cannot express.
+# how to read the ICC of each factor (and the adjusted and unadjusted ICC), and what mixedkit
+# tells you about a model that statsmodels cannot express.
 
 # %%
 # %matplotlib inline
+import warnings
+
 import pandas as pd
 
 import mixedkit as mk
@@ -68,14 +70,20 @@ print(fit_p.statsmodels_call)
 # ### ICC per factor
 
 # %%
-fit_p.icc()
+icc_p = fit_p.icc()
+icc_p_est = icc_p.set_index(["group", "kind"])["estimate"]
+icc_p
 
 # %% [markdown]
-# * First rows, all factors together (0.94): the correlation between two assays of the same
-#   cask, $(\sigma^2_{\text{batch}} + \sigma^2_{\text{cask}}) / \text{total}$.
-# * `batch` (0.15): $\sigma^2_{\text{batch}} / \text{total}$, the correlation between assays
-#   of *different* casks from the same batch.
-# * `cask:batch` (0.78): the share of the variance due to casks within batches.
+# * First two rows, all factors together
+#   ({{icc_p_est["batch + cask:batch", "adjusted"]:.2f}}): the correlation between two assays
+#   of the same cask, $(\sigma^2_{\text{batch}} + \sigma^2_{\text{cask}}) / \text{total}$.
+#   The *adjusted* and *unadjusted* ICC agree here because the fixed part is only an
+#   intercept; they differ when the model has predictors (dietox, below).
+# * `batch` ({{icc_p_est["batch", "adjusted"]:.2f}}): $\sigma^2_{\text{batch}} / \text{total}$,
+#   the correlation between assays of *different* casks from the same batch.
+# * `cask:batch` ({{icc_p_est["cask:batch", "adjusted"]:.2f}}): the share of the variance due
+#   to casks within batches.
 #
 # Most of the variation is between casks, little between batches, and little between repeat
 # assays. To estimate the mean strength more precisely, sample more casks, not more assays
@@ -93,14 +101,33 @@ print(f"share of casks within batches:   {var['cask:batch'] / total:.3f}")
 #
 # Writing `(1 | batch) + (1 | cask)` treats `cask` as a factor with only **3** levels,
 # *crossed* with batch: every "cask a" of every batch is taken to be the same cask. mixedkit
-# fits what was asked (so does lme4) and warns about the 3 levels, but the variance
-# components describe a design that does not exist:
+# fits what was asked (so does lme4) and warns about the 3 levels. We record the warning to
+# print its message, and print the `fit.health` finding it points to:
 
 # %%
-wrong = mk.fit_lmm("strength ~ 1 + (1 | batch) + (1 | cask)", pastes)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    wrong = mk.fit_lmm("strength ~ 1 + (1 | batch) + (1 | cask)", pastes)
+for warning in caught:
+    print(f"{warning.category.__name__}: {warning.message}")
+for finding in wrong.health.problems:
+    print(finding.line())
+
+# %% [markdown]
+# The warning states the symptom: a variance estimated from 3 values is very uncertain, and
+# `fit.health` suggests treating such a factor as fixed or reading its variance with care.
+# That advice is for a factor that really has 3 levels. Here the cause is the labels: the
+# data have 30 casks, and the model sees 3. Its variance components describe a design that
+# does not exist:
+
+# %%
 wrong.variance_components
 
 # %% [markdown]
+# The variation between the casks of a batch has nowhere to go but the residual, whose
+# variance is {{wrong.variance_components.set_index("group").loc["Residual", "variance"]:.2f}}
+# here against {{var["Residual"]:.2f}} in the nested model.
+#
 # The fix is `(1 | batch/cask)`, or labels that are unique across batches. Pastes has such a
 # column, `sample` (= batch:cask), and `(1 | batch) + (1 | sample)` is the same model as
 # `(1 | batch/cask)`:
@@ -145,20 +172,25 @@ print(fit_c.statsmodels_call)
 # estimates the memory and time before fitting and refuses designs that are too large.
 
 # %%
-fit_c.icc()
+icc_c = fit_c.icc()
+icc_c_est = icc_c.set_index(["group", "kind"])["estimate"]
+icc_c
 
 # %% [markdown]
-# * `sample` (0.79): most of the variance is between the penicillin samples, as it should
-#   be in a potency assay.
-# * `plate` (0.15): plate-to-plate variation is a smaller nuisance.
-# * Both together (0.94): the correlation between two measurements on the same plate *with*
-#   the same sample, if that could be repeated.
+# * `sample` ({{icc_c_est["sample", "adjusted"]:.2f}}): most of the variance is between the
+#   penicillin samples, as it should be in a potency assay.
+# * `plate` ({{icc_c_est["plate", "adjusted"]:.2f}}): plate-to-plate variation is a smaller
+#   nuisance.
+# * Both together ({{icc_c_est["plate + sample", "adjusted"]:.2f}}): the correlation between
+#   two measurements on the same plate *with* the same sample, if that could be repeated.
 #
-# Note the intercept's Satterthwaite df in the card, about 5.5: the overall mean diameter is
-# essentially an average over 6 samples, so its uncertainty is governed by the sample
-# variance, and more plates would hardly help. (If the interest is in these 6 particular
-# samples rather than in a population of samples, `sample` belongs in the fixed part
-# instead.)
+# Note the intercept's Satterthwaite df in the card,
+# {{fit_c.fixed_effects.set_index("term").loc["Intercept", "df"]:.1f}}, from 144 rows:
+# the overall mean diameter is essentially an average over 6 samples, so its uncertainty is
+# governed by the sample variance, and more plates would hardly help. (If the interest is in
+# these 6 particular samples rather than in a population of samples, `sample` belongs in the
+# fixed part instead, and differences between samples are then tested with the *F* test of
+# `fit.anova()` and compared with `fit.contrasts()`, as in notebook 06.)
 #
 # The caterpillar plot works for crossed factors too, one panel per factor:
 
@@ -212,26 +244,101 @@ fit_d = mk.fit_lmm("Weight ~ Time + (Time || Pig) + (1 | Litter)", dietox)
 print(fit_d.statsmodels_call)
 fit_d.variance_components
 
-# %% [markdown]
-# Here the pig intercept-slope correlation is small, so the two models give nearly the
-# same variances, and nearly the same ICC per factor:
-
-# %%
-pd.concat({"(Time | Pig)": fit_lme4.icc(), "(Time || Pig)": fit_d.icc()},
-          names=["model", None]).droplevel(1).query("group in ['Pig', 'Litter']")
-
 # %%
 corr = fit_lme4.variance_components.dropna(subset=["corr"])["corr"].item()
-litter = fit_lme4.icc().set_index("group").loc["Litter", "estimate"]
 print(f"intercept-slope correlation of the pigs: {corr:.3f}")
-print(f"share of the variance due to litters:    {litter:.1%}")
 
 # %% [markdown]
-# Litters explain only a small share of the variance once pigs are accounted for.
+# The pig intercept-slope correlation is small ({{corr:.2f}}), so the two models give nearly
+# the same variances, and nearly the same ICC per factor:
+
+# %%
+icc_lme4 = fit_lme4.icc()
+icc_lme4_est = icc_lme4.set_index(["group", "kind"])["estimate"]
+pd.concat({"(Time | Pig)": icc_lme4, "(Time || Pig)": fit_d.icc()},
+          names=["model", None]).droplevel(1).query("group in ['Pig', 'Litter']")
+
+# %% [markdown]
+# Of the variance around the growth line, pigs account for
+# {{icc_lme4_est["Pig", "adjusted"]:.0%}} and litters for
+# {{icc_lme4_est["Litter", "adjusted"]:.1%}}. Is the litter variance zero? That is a test
+# of a variance component (*t* and *F* tests are for fixed effects): compare the REML fits
+# with and without `(1 | Litter)` by the likelihood-ratio test with the boundary correction,
+# as in notebook 03.
+
+# %%
+fit_no_litter = mk.fit_lmm("Weight ~ Time + (Time | Pig)", dietox)
+litter_test = mk.compare_models(fit_no_litter, fit_lme4)
+litter_test
+
+# %% [markdown]
+# With 21 litters the data cannot tell the litter variance from 0 (boundary-corrected
+# p = {{litter_test.table["p_value"].iloc[1]:.2f}}; the naive χ² p-value,
+# {{litter_test.table["p_value_naive"].iloc[1]:.2f}}, is twice as large). That is no proof
+# that it is 0, and litters are part of the design, so the model keeps them.
 #
-# What mixedkit does refuse is a model the data cannot identify. In Penicillin each
-# plate × sample combination is measured once, so a random effect for that combination
-# cannot be told apart from the residual. lme4 refuses this too.
+# ### Adjusted and unadjusted ICC
+#
+# The full ICC table of this model has two rows for all factors together, and they are far
+# apart:
+
+# %%
+icc_lme4
+
+# %% [markdown]
+# Adjusted {{icc_lme4_est["Pig + Litter", "adjusted"]:.3f}}, unadjusted
+# {{icc_lme4_est["Pig + Litter", "unadjusted"]:.3f}}. Both have the same numerator, the
+# variance of the random effects (with a random slope it changes with Time, and `icc`
+# averages it over the observed rows). They differ in the denominator, as in R's
+# `performance::icc`: the adjusted ICC divides by the random plus the residual variance, the
+# unadjusted one also adds the variance of the fixed part, $X\hat\beta$ over the rows:
+#
+# $$\text{ICC}_{\text{adj}} = \frac{\sigma^2_{\text{random}}}{\sigma^2_{\text{random}} +
+# \sigma^2},\qquad
+# \text{ICC}_{\text{unadj}} = \frac{\sigma^2_{\text{random}}}{\sigma^2_{\text{fixed}} +
+# \sigma^2_{\text{random}} + \sigma^2}$$
+#
+# By hand:
+
+# %%
+vc = fit_lme4.variance_components.set_index(["group", "term"])
+time = dietox["Time"]
+v_pig = (vc.loc[("Pig", "Intercept"), "variance"]               # Var(a + b Time) of a pig,
+         + 2 * vc.loc[("Pig", "corr(Intercept, Time)"), "covariance"] * time
+         + vc.loc[("Pig", "Time"), "variance"] * time**2).mean()  # averaged over the rows
+v_random = v_pig + vc.loc[("Litter", "Intercept"), "variance"]
+v_resid = vc.loc[("Residual", ""), "variance"]
+v_fixed = fit_lme4.fitted("marginal").var()   # variance of X beta: the average growth line
+r2 = fit_lme4.r2().set_index("kind")["estimate"]
+print(f"fixed part (growth over the weeks): {v_fixed:6.1f} kg²")
+print(f"random effects (pigs and litters):  {v_random:6.1f} kg²")
+print(f"residual:                           {v_resid:6.1f} kg²")
+print(f"adjusted ICC:   {v_random / (v_random + v_resid):.3f}")
+print(f"unadjusted ICC: {v_random / (v_fixed + v_random + v_resid):.3f}")
+print(f"R² marginal {r2['marginal']:.3f}, conditional {r2['conditional']:.3f}")
+
+# %% [markdown]
+# The pigs grow through the trial, so the average growth line alone varies by
+# {{v_fixed:.0f}} kg², {{v_fixed / v_random:.0f}} times the {{v_random:.0f}} kg² of the
+# random effects. The unadjusted ICC puts that growth in its denominator and comes out small:
+# not because weighings of the same pig are unalike, but because most of the variation in
+# weight is growth that Time explains. It also depends on the design: a longer trial spreads
+# the weights further and shrinks it. It is exactly the conditional minus the marginal R²
+# ({{r2["conditional"]:.3f}} − {{r2["marginal"]:.3f}}).
+#
+# **Which to report.** Report the adjusted ICC as *the* ICC, here
+# {{icc_lme4_est["Pig + Litter", "adjusted"]:.2f}}: how alike two weighings of the same pig
+# are around the growth line (on average over the weeks, since the pig variance changes with
+# Time). It is the one the fit's card prints ("ICC (adjusted)"). Report what the fixed part
+# explains as the marginal R² ({{r2["marginal"]:.2f}}, from `fit.r2()`), not through the
+# unadjusted ICC. In Pastes and Penicillin, with no predictors, the two ICCs are the same
+# number.
+#
+# ### A model the data cannot identify
+#
+# What mixedkit does refuse is such a model. In Penicillin each plate × sample combination
+# is measured once, so a random effect for that combination cannot be told apart from the
+# residual. lme4 refuses this too.
 
 # %%
 try:
@@ -254,8 +361,13 @@ except mk.DataError as err:
 # | correlated slope on a non-block factor | `(x \| b) + (1 \| a)` | none (`statsmodels_call` says why; mixedkit fits it with its own engine); `(x \|\| b)` is expressible |
 #
 # * Nested labels that repeat across groups need `a/b` (or unique labels); otherwise the
-#   model is silently a crossed one.
-# * `fit.icc()` gives one row per grouping factor: where the variation is.
+#   model is a crossed one, and the only hint is a warning when the repeated labels are few.
+# * `fit.icc()` gives one row per grouping factor: where the variation is. Report the
+#   adjusted ICC; the unadjusted one also has the fixed part's variance in its denominator
+#   (it is the conditional minus the marginal R²).
+# * Whether a variance component is needed (litters) is tested by comparing REML fits with
+#   the boundary-corrected likelihood-ratio test (`mk.compare_models`); fixed effects are
+#   tested by *t* and *F* tests with Satterthwaite or Kenward–Roger df.
 # * `fit.statsmodels_call` shows what was fitted, or why statsmodels could not fit it;
 #   mixedkit fits the model either way, and `fit.statsmodels_result` raises
 #   `mk.StatsmodelsLimitError` when there is no statsmodels equivalent.

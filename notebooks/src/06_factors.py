@@ -13,14 +13,19 @@
 # **You will learn** to put a categorical predictor (a *factor*) in the fixed part of a
 # model, to test it as a whole with an F test (`fit.anova()`) and to read its degrees of
 # freedom, why a likelihood-ratio test is too optimistic with few subjects, when
-# Kenward–Roger and Satterthwaite differ, and to report estimated marginal means
-# (`fit.marginal_means`), pairwise comparisons with Tukey's adjustment (`fit.contrasts`),
-# profile intervals for the variance components (`fit.confint`) and `mk.plot_means`.
+# Kenward–Roger and Satterthwaite differ, what a random intercept assumes about repeated
+# measures (compound symmetry, and the sphericity of repeated-measures ANOVA with its
+# Greenhouse–Geisser correction) and how a mixed model relaxes it, and to report estimated
+# marginal means (`fit.marginal_means`), pairwise comparisons with Tukey's adjustment
+# (`fit.contrasts`), confidence intervals (`fit.fixed_effects`, `fit.confint`),
+# `mk.plot_means` and a paste-ready paragraph (`fit.report()`).
 #
 # *Assumed background:* notebook 01. Having met one-way ANOVA helps but is not needed.
 
 # %%
 # %matplotlib inline
+import itertools
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -35,9 +40,10 @@ pd.set_option("display.max_colwidth", 90)
 # ## The data
 #
 # `ergoStool` (Pinheiro and Bates, 2000; R's nlme package): 9 subjects each rated all 4
-# stool types (T1 to T4) once on the Borg scale of perceived exertion: 36 ratings. It is
-# not bundled with mixedkit, so we type it in, one row per subject and one column per
-# stool, and then turn it into the long format that models need (one row per rating).
+# stool types (T1 to T4) once on the Borg scale of perceived exertion: 36 ratings.
+# `mk.load_dataset("ergostool")` has it in long format; here we type it in as a table
+# with one row per subject and one column per stool, the way such data often arrive, and
+# turn it into the long format that models need (one row per rating).
 
 # %%
 # nlme::ergoStool: effort to arise from each stool type (Borg scale)
@@ -137,12 +143,11 @@ from statsmodels.stats.anova import AnovaRM
 print(AnovaRM(ergo, "effort", "Subject", within=["Type"]).fit())
 
 # %% [markdown]
-# A report of this test would read:
-
-# %%
-row = table.iloc[0]
-print(f"Stool type affected the effort ratings, F({row['num_df']}, {row['den_df']:.0f}) = "
-      f"{row['statistic']:.2f}, p = {row['p_value']:.1g} (Type III test, Satterthwaite df).")
+# The same F and the same df. In a paper the test reads
+# *F*(3, {{table["den_df"].iloc[0]:.0f}}) = {{table["statistic"].iloc[0]:.2f}}, with the
+# p-value in APA style: three decimals without the leading zero, and `p < .001` below that,
+# never in a table's scientific notation. `fit.report()`, in the last section, writes the
+# paragraph.
 
 # %% [markdown]
 # ### Why not a likelihood-ratio test?
@@ -161,13 +166,13 @@ pd.DataFrame({"p_value": [table["p_value"].iloc[0], lrt.table["p_value"].iloc[1]
              index=["F test, Satterthwaite df", "likelihood ratio, chi-square"])
 
 # %% [markdown]
-# Both p-values are tiny, so the conclusion is the same here. But the likelihood-ratio
-# p-value is the smaller one, and that is systematic. The chi-square distribution is the
-# large-sample limit: it treats the residual variance as if it were known (like a *z* test
-# instead of a *t* test), while with 9 subjects it is estimated from only 24 df, and
-# maximum-likelihood variance estimates are biased downwards on top of that. With few
-# subjects, the likelihood-ratio test rejects a true null hypothesis too often: it is
-# **liberal** (anti-conservative).
+# Both p-values are far below 0.05, so the conclusion is the same here. But the
+# likelihood-ratio p-value is the smaller one, and that is systematic. The chi-square
+# distribution is the large-sample limit: it treats the residual variance as if it were
+# known (like a *z* test instead of a *t* test), while with 9 subjects it is estimated from
+# only 24 df, and maximum-likelihood variance estimates are biased downwards on top of that.
+# With few subjects, the likelihood-ratio test rejects a true null hypothesis too often: it
+# is **liberal** (anti-conservative).
 #
 # How often? In this balanced design the likelihood-ratio statistic is a function of F,
 # $LR = (N - S)\log(1 + \text{num\_df}\cdot F / \text{den\_df})$ with $N$ ratings and
@@ -183,13 +188,21 @@ print(f"(N - S) log(1 + num_df F / den_df): {(N - S) * np.log1p(num * F / den):.
 
 lr_cut = stats.chi2.ppf(0.95, num)             # the LR test rejects above this
 f_cut = np.expm1(lr_cut / (N - S)) * den / num  # the same cut-off on the F scale
-print(f"real type I error rate of the nominal 5% LR test: {stats.f.sf(f_cut, num, den):.3f}")
+alpha_lr = stats.f.sf(f_cut, num, den)
+print(f"real type I error rate of the nominal 5% LR test: {alpha_lr:.3f}")
 
 # %% [markdown]
-# The "5%" test is wrong noticeably more often than 5% of the time, and the fewer the
-# subjects, the worse it gets. For fixed effects in small samples, use F (or *t*) tests with
-# Satterthwaite or Kenward–Roger degrees of freedom; keep likelihood-ratio tests for large
-# samples and for random effects.
+# The "5%" test rejects a true null hypothesis {{alpha_lr:.1%}} of the time, and the fewer
+# the subjects, the worse it gets. Hence the rule this course uses throughout:
+#
+# * **fixed effects** are tested with *t* and F tests with Satterthwaite (the default) or
+#   Kenward–Roger degrees of freedom: `fit.fixed_effects`, `fit.contrasts()`, and
+#   `fit.anova()` for several coefficients at once (a multi-df F test, as for Type here).
+#   The chi-square likelihood-ratio test of fixed effects (on ML fits) is liberal with few
+#   groups and is for large samples only;
+# * **random effects** (variance components) are tested by a likelihood-ratio test on REML
+#   fits with the boundary (50:50 mixture) correction, `mk.compare_models` (notebook 03),
+#   or by a parametric bootstrap.
 #
 # ## Kenward–Roger or Satterthwaite?
 #
@@ -222,6 +235,125 @@ both_methods(fit_u)
 # %% [markdown]
 # `mk.fit_lmm(..., df_method="kenward-roger")` makes Kenward–Roger the default of every
 # table of the fit: fixed effects, `anova`, marginal means and contrasts.
+#
+# ## What `(1 | Subject)` assumes: compound symmetry
+#
+# The random intercept does more than shift each subject up or down: it fixes how a
+# subject's four ratings vary together. Each rating is its stool's mean plus
+# $s_i + \varepsilon_{ij}$, so
+#
+# * every stool has the same variance, $\sigma^2_{\text{Subject}} + \sigma^2$;
+# * any two stools rated by the same subject have the same covariance,
+#   $\sigma^2_{\text{Subject}}$, hence the same correlation: the intraclass correlation
+#   $\text{ICC} = \sigma^2_{\text{Subject}} / (\sigma^2_{\text{Subject}} + \sigma^2)$.
+#
+# This pattern is **compound symmetry**. It can also be written as a residual covariance
+# structure, `cs(Type | Subject)`, with no random effect (nlme's `gls` with `corCompSymm`;
+# notebook 09 has more structures). It is the same model:
+
+# %%
+fit_cs = mk.fit_lmm("effort ~ Type + cs(Type | Subject)", ergo)
+icc = fit.icc().set_index("kind").loc["adjusted", "estimate"]
+cs_corr = fit_cs.residual_covariance.query("visit != with_visit")["corr"]
+pd.DataFrame({"logLik (REML)": [fit.loglik, fit_cs.loglik],
+              "F (Type)": [fit.anova()["statistic"].iloc[0], fit_cs.anova()["statistic"].iloc[0]],
+              "den_df": [fit.anova()["den_df"].iloc[0], fit_cs.anova()["den_df"].iloc[0]],
+              "correlation of two stools": [icc, cs_corr.iloc[0]]},
+             index=["(1 | Subject)", "cs(Type | Subject)"])
+
+# %% [markdown]
+# Same log-likelihood, same F test, and the correlation of any two stools in the `cs` fit
+# is the ICC of the random-intercept fit ({{icc:.2f}}). (One difference: `cs` also allows a
+# negative correlation, which a variance $\sigma^2_{\text{Subject}}$ cannot give; with a
+# positive correlation, as here, the two coincide.)
+#
+# ### Sphericity and the Greenhouse–Geisser correction
+#
+# Repeated-measures ANOVA (SPSS, `AnovaRM`, R's afex) states its assumption as
+# **sphericity**: the within-subject differences between any two stools all have the same
+# variance. Compound symmetry implies sphericity (every difference then has variance
+# $2\sigma^2$, the subject offset cancels); with only two levels there is one difference and
+# sphericity always holds. When it fails, the F test is liberal. Here are the six variances:
+
+# %%
+diff_var = pd.Series({f"{a} - {b}": (wide[a] - wide[b]).var()
+                      for a, b in itertools.combinations(wide.columns, 2)},
+                     name="variance of the within-subject difference")
+diff_var.to_frame()
+
+# %% [markdown]
+# They run from {{diff_var.min():.2f}} to {{diff_var.max():.2f}}, far from equal (with 9
+# subjects each is itself a rough estimate). The **Greenhouse–Geisser** correction measures
+# the departure by $\varepsilon$, from $1/(\text{levels} - 1)$ (the worst case) to 1
+# (sphericity), computed from the 4 × 4 covariance matrix of the stools, and multiplies both
+# df of the F test by it:
+
+# %%
+cov = np.cov(wide.to_numpy(float), rowvar=False)   # covariance of the 4 stools
+centre = np.eye(n_types) - 1 / n_types
+dc = centre @ cov @ centre                          # double-centred: rows and columns sum to 0
+eps_gg = np.trace(dc) ** 2 / ((n_types - 1) * np.trace(dc @ dc))
+print(f"Greenhouse-Geisser epsilon = {eps_gg:.4f} "
+      f"(between {1 / (n_types - 1):.4f} and 1)")
+
+# %% [markdown]
+# $\varepsilon$ = {{eps_gg:.2f}}: about halfway between the worst case and sphericity (R's
+# `car::Anova` on the same table gives the same value). SPSS also prints Mauchly's test of
+# sphericity; with few subjects it has little power, so apply the correction (or the model
+# below) whatever that test says.
+#
+# ### Relaxing the assumption instead of correcting for it
+#
+# A mixed model need not assume compound symmetry: it can estimate the covariance of the
+# stools freely, each stool its own variance and each pair its own correlation. That is the
+# **unstructured** residual covariance `us(Type | Subject)` (the MMRM of notebook 09). A
+# random part cannot do this here: with one rating per subject and stool,
+# `(0 + Type | Subject)` has as many random effects as ratings, and `fit_lmm` refuses it, as
+# lme4 does. The `us` structure has 4 variances and 6 covariances, 10 parameters for 9
+# subjects, and `fit.health` says so:
+
+# %%
+fit_us = mk.fit_lmm("effort ~ Type + us(Type | Subject)", ergo, df_method="kenward-roger")
+fit_us.health
+
+# %% [markdown]
+# With Kenward–Roger df, its F test in a complete design like this one is the exact
+# multivariate test of repeated-measures ANOVA (Hotelling's $T^2$, SPSS's "Multivariate
+# Tests"). The three tests of Type side by side:
+
+# %%
+row_us = fit_us.anova().iloc[0]
+pd.DataFrame({"num_df": [num, eps_gg * num, row_us["num_df"]],
+              "den_df": [den, eps_gg * den, row_us["den_df"]],
+              "F": [F, F, row_us["statistic"]],
+              "p_value": [table["p_value"].iloc[0], stats.f.sf(F, eps_gg * num, eps_gg * den),
+                          row_us["p_value"]]},
+             index=["(1 | Subject): compound symmetry", "Greenhouse-Geisser corrected",
+                    "us(Type | Subject), Kenward-Roger"])
+
+# %% [markdown]
+# All three p-values are below 0.001: the stools differ, whatever we assume about the
+# covariance. The price of assuming less is degrees of freedom: the correction shrinks them,
+# and the `us` fit keeps {{row_us["den_df"]:.0f}} denominator df instead of {{den:.0f}}.
+#
+# Do the data reject compound symmetry? The two structures have the same fixed effects, so
+# `compare_models` compares their REML fits (`cs` is a special case of `us`):
+
+# %%
+structures = mk.compare_models(fit_cs, fit_us)
+p_structure = structures.table["p_value"].iloc[1]
+structures
+
+# %% [markdown]
+# The likelihood-ratio test gives
+# *p* = {{format(p_structure, ".3f").lstrip("0")}} on {{structures.table["df_diff"].iloc[1]:.0f}}
+# df, but like the likelihood-ratio test of Type above it relies on a large-sample
+# chi-square, here for 10 covariance parameters from 9 subjects, and rejects too often. AIC
+# differs by {{abs(structures.table["aic"].diff().iloc[1]):.1f}} and BIC prefers `cs`. Nine
+# subjects cannot settle the question; what a course needs is the rule: the covariance model
+# is chosen before seeing the data. `us` assumes nothing and is the usual choice when there are many
+# subjects per level; with few subjects, report the compound-symmetry model with the
+# Greenhouse–Geisser-corrected test beside it, as here.
 #
 # ## Marginal means: how hard is each stool?
 
@@ -308,18 +440,50 @@ ci
 ci.attrs['notes']
 
 # %% [markdown]
+# The rows `fixed` are profile intervals too, and they are narrower than the Satterthwaite
+# intervals of `fit.fixed_effects`:
+
+# %%
+fe = fit.fixed_effects.set_index("term")
+profile = ci[ci["effect"] == "fixed"].set_index("term")
+widths = pd.DataFrame({"Satterthwaite t": fe["conf_high"] - fe["conf_low"],
+                       "profile": profile["conf_high"] - profile["conf_low"]})
+widths["profile / t"] = widths["profile"] / widths["Satterthwaite t"]
+widths
+
+# %% [markdown]
+# The profile intervals are {{1 - widths["profile / t"].max():.0%}} to
+# {{1 - widths["profile / t"].min():.0%}} narrower, for the same reasons that the
+# likelihood-ratio test of Type is liberal: a profile limit is where the deviance crosses a
+# chi-square quantile, a normal (*z*) reference with no small-sample df correction, on the ML
+# likelihood whose variance estimates are too small. With 9 subjects they are too narrow.
+# So report:
+#
+# * for the **fixed effects**, the Satterthwaite (or Kenward–Roger) *t* intervals,
+#   `conf_low` and `conf_high` of `fit.fixed_effects` (and of `fit.marginal_means` and
+#   `fit.contrasts`);
+# * for the **SDs** (variance components), the profile intervals of `fit.confint()`: no df
+#   method exists for them, and the profile respects their skewed, bounded distribution.
+
+# %% [markdown]
 # ## A picture
 
 # %%
-ax = mk.plot_means(fit, "Type")
-for _, ratings in wide.iterrows():   # each subject's four ratings, joined
-    ax.plot(range(len(ratings)), ratings.to_numpy(), color="grey", lw=0.6, alpha=0.4)
+ax = mk.plot_means(fit, "Type", show_data=False)
+shift = np.linspace(-0.2, 0.2, n_subjects)[:, None]   # one sideways shift per subject
+x = np.arange(n_types) + shift                        # 9 x 4 positions, like `wide`
+for xs, ratings in zip(x, wide.to_numpy()):   # each subject's four ratings, joined
+    ax.plot(xs, ratings, color="grey", lw=0.6, alpha=0.5, marker="o", ms=3, zorder=1)
+
+rises = (wide["T2"] > wide["T1"]).sum()   # subjects who rate T2 harder than T1
+falls = (wide["T4"] < wide["T2"]).sum()   # ... and T4 easier than T2
 
 # %% [markdown]
 # The means with their 95% intervals, over the raw ratings; the grey lines join each
-# subject's four ratings. Nearly every line rises from T1 to T2 and falls again towards
-# T4, at very different heights: people differ in their level, but largely agree on which
-# stools are harder.
+# subject's four ratings, each subject shifted a little sideways so that equal ratings do
+# not hide each other. {{rises:Words}} of the 9 subjects rate T2 harder than T1 and
+# {{falls:words}} rate T4 easier than T2, at very different heights: people differ in
+# their level, but agree on which stools are harder.
 #
 # This is also why **overlapping intervals of two means do not show that they do not
 # differ**. The intervals of the means contain the subject-to-subject variation, which
@@ -327,17 +491,26 @@ for _, ratings in wide.iterrows():   # each subject's four ratings, joined
 # pairs whose mean intervals overlap and yet differ significantly (Tukey):
 
 # %%
-import itertools
-
 m = means.set_index("Type")
-p = pairs.set_index("contrast")["p_value"]
-for a, b in itertools.combinations(m.index, 2):
-    overlap = m.loc[a, "conf_low"] <= m.loc[b, "conf_high"] and \
-        m.loc[b, "conf_low"] <= m.loc[a, "conf_high"]
-    if overlap and p[f"{a} - {b}"] < 0.05:
-        print(f"{a} and {b}: intervals overlap, Tukey p = {p[f'{a} - {b}']:.3f}")
+overlapping = [f"{a} - {b}" for a, b in itertools.combinations(m.index, 2)
+               if m.loc[a, "conf_low"] <= m.loc[b, "conf_high"]
+               and m.loc[b, "conf_low"] <= m.loc[a, "conf_high"]]
+tukey.loc[overlapping].query("p_value < 0.05")[["estimate", "p_value", "conf_low", "conf_high"]]
 
 # %% [markdown]
+# ## Reporting
+#
+# `fit.report()` writes the methods and results as a paragraph in APA style: how the model
+# was fitted, the F test of Type and each coefficient with its 95% interval, and the SDs.
+
+# %%
+fit.report()
+
+# %% [markdown]
+# Paste it into your results section (`print(fit.report())` gives plain text), then check
+# it: it says what was fitted, not whether the model suits the question, and it does not
+# add the Greenhouse–Geisser check, the marginal means or the contrasts you chose to report.
+#
 # ## Summary
 #
 # * A factor in the fixed part: `effort ~ Type + (1 | Subject)`. Its coefficients are
@@ -345,14 +518,25 @@ for a, b in itertools.combinations(m.index, 2):
 # * "Does the factor matter?" is `fit.anova()`: a Type III F test with Satterthwaite (or
 #   Kenward–Roger) denominator df. In a balanced repeated-measures design it is the
 #   classical repeated-measures ANOVA, F(levels − 1, (subjects − 1)(levels − 1)).
-# * With few subjects, likelihood-ratio chi-square tests of fixed effects are liberal;
-#   prefer the F test.
+# * One testing rule: fixed effects get *t* and F tests with Satterthwaite or Kenward–Roger
+#   df (`fit.fixed_effects`, `fit.anova()`, `fit.contrasts()`); the chi-square
+#   likelihood-ratio test of fixed effects is liberal with few subjects (large samples
+#   only). Variance components get the REML likelihood-ratio test with the boundary
+#   correction (`mk.compare_models`) or a parametric bootstrap.
 # * Kenward–Roger and Satterthwaite agree in balanced designs; they differ with unbalanced
 #   data, few groups and several variance components in one test.
+# * `(1 | Subject)` assumes compound symmetry (equal variances, one correlation, the ICC),
+#   which implies the sphericity of repeated-measures ANOVA. Check it with the
+#   Greenhouse–Geisser $\varepsilon$ and its corrected test, or relax it with a residual
+#   structure (`us(Type | Subject)`, Kenward–Roger df: the multivariate test), chosen before
+#   seeing the data.
 # * `fit.marginal_means("Type")`: model-based means with intervals (between-subject
 #   variation included); `fit.contrasts("Type")`: pairwise differences with Tukey's
 #   family-wise adjustment.
-# * `fit.confint()`: profile intervals, the right kind for SDs.
+# * Intervals: Satterthwaite (or Kenward–Roger) *t* intervals for fixed effects
+#   (`fit.fixed_effects`); `fit.confint()`'s profile intervals for the SDs (its fixed-effect
+#   rows are too narrow with few subjects).
+# * `fit.report()`: a paragraph to paste, and check.
 # * From a terminal, on a CSV file:
 #   `mixedkit anova ergo.csv "effort ~ Type + (1 | Subject)"` and
 #   `mixedkit means ergo.csv "effort ~ Type + (1 | Subject)" Type --contrasts`.

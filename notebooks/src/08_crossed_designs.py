@@ -154,7 +154,8 @@ sds.loc[["Intercept", "a[T.a2]", "b[T.b2]", "a[T.a2]:b[T.b2]"], ["subject", "ite
 
 # %% [markdown]
 # One column per factor. Subjects differ more than items in their overall speed (the
-# `Intercept` rows); both differ in their effect of `a` and of `b` and in the interaction:
+# `Intercept` row: SD {{sds.loc["Intercept", "subject"]:.0f}} ms against
+# {{sds.loc["Intercept", "item"]:.0f}} ms); both differ in their effect of `a` and of `b` and in the interaction:
 # the SD of the subjects' `a[T.a2]` is how much subjects differ in the a2 − a1 difference
 # at b1. Each of these slopes is a separate source of uncertainty for the matching fixed
 # effect. The correlations are in the rows `corr(...)` of `fit.variance_components`:
@@ -179,15 +180,16 @@ print(f"residual SD {np.sqrt(fit.scale):.1f} ms (simulated: {SIGMA:.0f} ms)")
 print(fit.health)
 
 # %%
+notes = [f.check for f in fit.health if f.severity == "note"]
 print(f"verdict: {fit.health.verdict}; singular: {fit.singular}; "
-      f"optimisation attempts: {len(fit.attempts)}")
+      f"optimisation attempts: {len(fit.attempts)}; notes: {notes}")
 
 # %% [markdown]
 # The optimiser converged and the fit is not singular: every variance is clearly above 0
 # and no correlation is at ±1, so the data support the maximal model. The assumption
-# checks (notebook 04) run for every random term of both factors. The one note says that
-# the influential-groups check (refit without each group in turn) is not run for crossed
-# factors.
+# checks (notebook 04) run for every random term of both factors. The
+# {{len(notes):words}} note ([i]) says that the influential-groups check (refit without
+# each group in turn) is not run for crossed factors.
 #
 # ## 3. Testing a, b and their interaction
 #
@@ -216,6 +218,13 @@ both[["method", "term", "num_df", "den_df", "statistic", "p_value"]].sort_values
 # %% [markdown]
 # The two methods agree closely here; with unbalanced data or few subjects they can
 # differ more (notebook 06).
+#
+# These F tests, and the t tests of `fit.fixed_effects` and `fit.contrasts()`, are how
+# fixed effects are tested, one coefficient or several at once. A χ² likelihood-ratio
+# test of fixed effects (on ML fits) is liberal with few subjects or items and is for
+# large samples only. Variance components are tested differently: by a likelihood-ratio
+# test on REML fits with the boundary correction (`mk.compare_models`, section 6) or a
+# parametric bootstrap.
 #
 # ### Marginal means and contrasts
 #
@@ -354,11 +363,12 @@ print(mk.fit_lmm("rt ~ a*b + (ac || subject) + (1 | item)", pilot)
 # %%
 pilot_zcp = mk.fit_lmm("rt ~ ac*bc + (ac*bc || subject) + (ac*bc || item)", pilot)
 print(pilot_zcp.health["singular"].line())
+n_zero = int((pilot_zcp.theta < 1e-4).sum())        # variances estimated as 0
 pilot_zcp.variance_components
 
 # %% [markdown]
-# Still singular: without the correlations one variance is estimated as exactly 0, and
-# the health message names it.
+# Still singular: without the correlations {{n_zero:words}} variance is estimated as
+# exactly 0, and the health message names it.
 #
 # ### Step 2: drop the term whose variance is 0
 
@@ -381,6 +391,7 @@ print(f"health verdict: {pilot_red.health.verdict}")
 
 # %%
 comparison = mk.compare_models(pilot_max, pilot_zcp, pilot_red)
+correlations = comparison.table.iloc[-1]           # the maximal model against ||
 comparison
 
 # %% [markdown]
@@ -389,9 +400,9 @@ comparison
 #   contributes nothing. The p-value of this test is the boundary-corrected one (a
 #   variance cannot be negative; see notebook 03).
 # * The 12 correlations of the maximal model raise the log-likelihood; `chisq` is twice
-#   the gain, tested on 12 df in the last row. With the p-value shown, the data of 8 items
-#   give no clear evidence for them, and the maximal model's estimates are on a boundary
-#   anyway.
+#   the gain, {{correlations["chisq"]:.1f}}, tested on 12 df in the last row:
+#   p = {{correlations["p_value"]:.2f}}, so the data of 8 items give no clear evidence
+#   for them, and the maximal model's estimates are on a boundary anyway.
 #
 # The reduced model is the one to report for the pilot. Does the choice matter for the
 # test of `a`?
@@ -430,7 +441,8 @@ power
 # 20 simulated data sets per size keep this notebook quick, and the intervals
 # (`conf_low`, `conf_high`) show how rough the answer is; a real plan uses 1000 or more
 # (notebook 07). Even so, the trend is clear: power grows with the number of items, and
-# with 8 items many refits are singular, like the pilot itself.
+# with 8 items {{power["n_singular"].iloc[0]}} of the {{power["n_sims"].iloc[0]}} refits
+# are singular, like the pilot itself.
 #
 # More items cannot make up for everything: the test of `a` also depends on how much
 # *subjects* differ in their `a` effect, which only more subjects average out. For a

@@ -214,8 +214,10 @@ last_visit
 # `minus truth` is each analysis's error in this one trial. Most of the error of the
 # no-dropout analysis is sampling error, and the other analyses share much of it, since
 # they use the same patients. `minus no-dropout` removes that shared part and shows what
-# the handling of dropout did: a small shift for the MMRM, larger ones for complete cases
-# and LOCF.
+# the handling of dropout did: a small shift for the MMRM
+# ({{last_visit.loc["MMRM (us, Kenward-Roger)", "minus no-dropout"]:+.2f}}), larger ones
+# for complete cases ({{last_visit.loc["complete cases", "minus no-dropout"]:+.2f}}) and
+# LOCF ({{last_visit.loc["LOCF", "minus no-dropout"]:+.2f}}).
 #
 # One trial can mislead, though: its sampling error is as large as the biases we are
 # looking for. The single-visit analyses are cheap, so here they are on many simulated
@@ -461,9 +463,10 @@ effects
 
 # %%
 row = effects.set_index("visit").loc[LAST]
+p_apa = "p < .001" if row["p_value"] < 0.001 else f"p = {row['p_value']:.3f}".replace("0.", ".", 1)
 print(f"At {LAST}, treatment improved chg by {row['estimate']:.2f} points more than placebo "
       f"(95% CI {row['conf_low']:.2f} to {row['conf_high']:.2f}, Kenward-Roger "
-      f"df = {row['df']:.1f}, p = {row['p_value']:.2g}); the true effect is {EFFECT[-1]:.2f}, "
+      f"df = {row['df']:.1f}, {p_apa}); the true effect is {EFFECT[-1]:.2f}, "
       f"{'inside' if row['conf_low'] <= EFFECT[-1] <= row['conf_high'] else 'outside'} "
       f"the interval.")
 
