@@ -111,3 +111,18 @@ def test_an_anova_table_shows_an_index_the_user_set():
     assert "<th>Time:C(Cu)</th>" in table.set_index("term")._repr_html_()
     both = pd.concat([table, fit.anova(df_method="kenward-roger")], keys=["S", "KR"])
     assert any(line.split()[0] == "KR" for line in repr(both).splitlines())
+
+
+def test_kenward_roger_table_has_lmertests_sums_of_squares():
+    """lmerTest 3.1-3, anova(lmer(Reaction ~ factor(Days) + (Days | Subject)), ddf =
+    "Kenward-Roger"): Sum Sq 34138, Mean Sq 3793.1 (the Wald F on the adjusted covariance,
+    here equal to the unadjusted one, times sigma^2: not Kenward-Roger's scaled F), F 5.6237
+    on 9 and 125.54 df, p 1.625e-06."""
+    fit = mk.fit_lmm("Reaction ~ C(Days) + (Days | Subject)", mk.load_dataset("sleepstudy"))
+    kr = fit.anova(df_method="kenward-roger").iloc[0]
+    assert kr["sum_sq"] == pytest.approx(34138, rel=1e-4)
+    assert kr["mean_sq"] == pytest.approx(3793.1, rel=1e-4)
+    assert kr["statistic"] == pytest.approx(5.6237, abs=1e-4)
+    assert kr["den_df"] == pytest.approx(125.54, abs=0.01)
+    assert kr["p_value"] == pytest.approx(1.625e-06, rel=1e-3)
+    assert kr["mean_sq"] == pytest.approx(fit.anova().iloc[0]["mean_sq"], rel=1e-6)

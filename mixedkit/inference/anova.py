@@ -5,11 +5,13 @@ or III) is tested with F = (L beta)' (L C L')^-1 (L beta) / q and denominator
 degrees of freedom from Satterthwaite's method (lmerTest's ``contestMD``) or
 Kenward–Roger's (pbkrtest, through :mod:`mixedkit.inference.kenward_roger`); the method comes from
 :mod:`mixedkit.inference.df_methods`.  As lmerTest
-reports them, mean_sq = F sigma^2 and sum_sq = mean_sq * num_df.
+reports them, mean_sq = F sigma^2 with the Wald F on the method's covariance (for
+Kenward–Roger before its scaling of F) and sum_sq = mean_sq * num_df.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..arguments import DF_LABELS, check_anova_type
@@ -31,7 +33,11 @@ def anova_table(state: FitState, kind, inference: FixedInference) -> pd.DataFram
     rows = []
     for name, L in contrast_matrices(state, kind).items():
         f_value, q, den, p = inference.f_test(L, beta)
-        mean_sq = f_value * sigma2
+        # lmerTest's sums of squares come from the Wald F on the method's covariance
+        # (Kenward-Roger's adjusted one) before Kenward-Roger's scaling of F
+        lb = L @ beta
+        wald = float(lb @ np.linalg.solve(L @ inference.vcov @ L.T, lb)) / q
+        mean_sq = wald * sigma2
         rows.append([name, mean_sq * q, mean_sq, q, den, f_value, p])
     table = pd.DataFrame(rows, columns=ANOVA_COLUMNS)
     table["num_df"] = table["num_df"].astype(int)
