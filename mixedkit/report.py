@@ -154,7 +154,10 @@ def _methods(fit, df_method: str, anova: pd.DataFrame, level: str) -> str:
     parts = [p for p in (_random_phrase(fit), _structure_phrase(fit)) if p]
     estimation = ("restricted maximum likelihood (REML)" if fit.reml
                   else "maximum likelihood (ML)")
-    sentence = (f"We fitted a linear mixed model to {response} ({fit.n_obs} observations"
+    has_random = bool(_random_phrase(fit))
+    kind = "linear mixed model" if has_random else \
+        "linear model for repeated measures (MMRM)" if _structure_phrase(fit) else "linear model"
+    sentence = (f"We fitted a {kind} to {response} ({fit.n_obs} observations"
                 f"{_groups_phrase(fit)}) with {fixed}"
                 + (f" and {_join(parts)}" if parts else "")
                 + f", by {estimation} in mixedkit {__version__}.")
@@ -264,7 +267,11 @@ def _variance_sentence(fit) -> str:
             corr = (f" (correlations {corrs['corr'].min():.2f} to "
                     f"{corrs['corr'].max():.2f})")
         parts.append(f"by {group}, {_join(each)}{corr}")
-    return ("Random-effect standard deviations: " + "; ".join(parts) + ".") if parts else ""
+    if not parts:
+        return ""
+    random = any(not p.startswith("residual") for p in parts)
+    return (("Random-effect standard deviations: " if random else "Standard deviations: ")
+            + "; ".join(parts) + ".")
 
 
 def _residual_phrase(sds: pd.DataFrame, corrs: pd.DataFrame) -> str:

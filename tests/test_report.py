@@ -158,6 +158,8 @@ def test_kenward_roger_and_a_residual_structure():
     fit = mk.fit_lmm("FEV1 ~ ARMCD * AVISIT + FEV1_BL + ar1(AVISIT | USUBJID)", data,
                      df_method="kenward-roger")
     text = fit.report().text
+    assert text.startswith("We fitted a linear model for repeated measures (MMRM) to FEV1 "
+                           "(537 observations from 197 levels of USUBJID)")
     assert ("and a first-order autoregressive (ar1) residual covariance over AVISIT within "
             "USUBJID, by restricted maximum likelihood (REML)") in text
     assert "using Kenward–Roger's degrees of freedom and standard errors" in text
@@ -166,7 +168,8 @@ def test_kenward_roger_and_a_residual_structure():
     assert (f"ARMCD × AVISIT: F(3, {row['den_df']:.1f}) = {row['statistic']:.2f}, "
             f"{apa_p(row['p_value'])} (coefficients: ARMCD TRT × AVISIT VIS2: b = ") in text
     vc = fit.variance_components
-    assert (f"residual SD = {vc['std_dev'].iloc[0]:.2f}, residual correlation (lag 1) "
+    assert (f"Standard deviations: residual SD = {vc['std_dev'].iloc[0]:.2f}, residual "
+            "correlation (lag 1) "
             f"{vc['corr'].iloc[1]:.2f}.") in text
 
 
