@@ -381,10 +381,15 @@ def summary_html(fit) -> str:
 
 
 def _report_html(fit) -> str:
-    """The paste-ready paragraph of ``fit.report()``, folded away under the health line."""
+    """The paste-ready paragraph of ``fit.report()``, folded away under the health line
+    (left out when its tests cannot be computed, as the F tests above are)."""
+    try:
+        paragraph = fit.report().html
+    except (MixedkitError, np.linalg.LinAlgError, ValueError):
+        return ""
     return ('<details class="mk-report"><summary class="mk-sec">Report <span>(paste-ready '
             "paragraph; <code>print(fit.report())</code> for text)</span></summary>"
-            f"{fit.report().html}</details>")
+            f"{paragraph}</details>")
 
 
 def _anova_html(fit) -> str:
