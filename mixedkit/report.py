@@ -109,6 +109,8 @@ class FitReport:
         """The paragraph as HTML, statistics' symbols in italics."""
         marked = _SYMBOL.sub("\x01\\1\x02", f"{self.methods} {self.results}")
         body = html.escape(marked, quote=False).replace("\x01", "<i>").replace("\x02", "</i>")
+        # keep "b = 3.89" and "p < .001" on one line
+        body = re.sub(r"</i>(\([^)]*\))? (=|&lt;|&gt;) ", r"</i>\1&nbsp;\2&nbsp;", body)
         out = f'<p class="mk-report">{body}</p>'
         if self.caveats:
             out += ("<p><b>Check before pasting:</b> "

@@ -146,8 +146,8 @@ def test_markdown_and_html_set_symbols_in_italics(reports):
         in report.markdown
     assert "with *t* tests using" in report.markdown
     assert "with *t* tests and Type III *F* tests using" in reports["ergostool"].markdown
-    assert ("<i>b</i> = 10.47, <i>SE</i> = 1.55, 95% CI [7.21, 13.73], <i>t</i>(17) = 6.77, "
-            "<i>p</i> &lt; .001") in report.html
+    assert ("<i>b</i>&nbsp;=&nbsp;10.47, <i>SE</i>&nbsp;=&nbsp;1.55, 95% CI [7.21, 13.73], "
+            "<i>t</i>(17)&nbsp;=&nbsp;6.77, <i>p</i>&nbsp;&lt;&nbsp;.001") in report.html
     assert report._repr_html_().startswith('<div class="mk-report"><p class="mk-report">')
     assert report._repr_markdown_() == report.markdown
     assert repr(report) == str(report) == report.text
