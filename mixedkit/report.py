@@ -153,13 +153,13 @@ def _methods(fit, df_method: str, anova: pd.DataFrame, level: str) -> str:
     response = fit.formula.split("~", 1)[0].strip()
     terms = [_label(t) for t in anova["term"]]
     fixed = f"fixed effects of {_join(terms)}" if terms else "an intercept only"
-    parts = [p for p in (_random_phrase(fit), _structure_phrase(fit)) if p]
+    random, structure = _random_phrase(fit), _structure_phrase(fit)
+    parts = [p for p in (random, structure) if p]
     estimation = ("restricted maximum likelihood (REML)" if fit.reml
                   else "maximum likelihood (ML)")
-    has_random = bool(_random_phrase(fit))
-    kind = "linear mixed model" if has_random else \
-        "linear model for repeated measures (MMRM)" if _structure_phrase(fit) else "linear model"
-    sentence = (f"We fitted a {kind} to {response} ({fit.n_obs} observations"
+    model = "linear mixed model" if random else \
+        "linear model for repeated measures (MMRM)" if structure else "linear model"
+    sentence = (f"We fitted a {model} to {response} ({fit.n_obs} observations"
                 f"{_groups_phrase(fit)}) with {fixed}"
                 + (f" and {_join(parts)}" if parts else "")
                 + f", by {estimation} in mixedkit {__version__}.")
@@ -172,8 +172,8 @@ def _methods(fit, df_method: str, anova: pd.DataFrame, level: str) -> str:
                  f"correction); intervals are Wald {level} confidence intervals.")
     else:
         kr = " and standard errors" if df_method == "kenward-roger" else ""
-        kind = anova.attrs.get("type", "III")
-        f_tests = f" and Type {kind} F tests" if (anova["num_df"] > 1).any() else ""
+        anova_type = anova.attrs.get("type", "III")
+        f_tests = f" and Type {anova_type} F tests" if (anova["num_df"] > 1).any() else ""
         tests = (f"Fixed effects were tested with t tests{f_tests} using "
                  f"{_DF_WORDS[df_method]} degrees of freedom{kr}; intervals are {level} "
                  "confidence intervals on the same degrees of freedom.")
@@ -189,7 +189,7 @@ def _groups_phrase(fit) -> str:
 
 def _random_phrase(fit) -> str:
     vc = fit.variance_components
-    vc = vc[vc["group"] != "Residual"]
+    vc = vc[~vc["group"].str.startswith("Residual")]  # "Residual: A" per arm
     phrases = []
     for group, rows in vc.groupby("group", sort=False):
         terms = [t for t in rows["term"] if not t.startswith("corr(")]
@@ -257,8 +257,10 @@ def _variance_sentence(fit) -> str:
     for group, rows in vc.groupby("group", sort=False):
         sds = rows[~rows["term"].str.startswith("corr(")]
         corrs = rows[rows["term"].str.startswith("corr(")]
-        if group == "Residual":
-            parts.append(_residual_phrase(sds, corrs))
+        if group.startswith("Residual"):
+            part = _residual_phrase(sds, corrs)
+            arm = group.partition(": ")[2]
+            parts.append(part.replace("residual SD", f"residual SD ({arm})", 1) if arm else part)
             continue
         each = [f"{'intercepts' if t == 'Intercept' else 'slopes for ' + _label(t)} "
                 f"SD = {sd:.{_decimals(sd)}f}" for t, sd in zip(sds["term"], sds["std_dev"])]

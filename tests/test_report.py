@@ -211,3 +211,16 @@ def test_the_readme_shows_the_report_as_printed(reports):
     block = block.split("```\n", 2)[1]
     fit = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", mk.load_dataset("sleepstudy"))
     assert " ".join(block.split()) == " ".join(str(fit.report()).split())
+
+
+def test_a_structure_per_arm_is_reported_per_arm():
+    data = mk.load_dataset("fev_data").dropna(subset=["FEV1"])
+    fit = mk.fit_lmm("FEV1 ~ ARMCD * AVISIT + FEV1_BL + ar1(AVISIT | ARMCD / USUBJID)", data)
+    text = fit.report().text
+    assert "residual covariance over AVISIT within USUBJID, one per level of ARMCD," in text
+    vc = fit.variance_components.set_index(["group", "term"])
+    for arm in ("PBO", "TRT"):
+        sd = vc.loc[(f"Residual: {arm}", ""), "std_dev"]
+        corr = vc.loc[(f"Residual: {arm}", "corr(lag 1)"), "corr"]
+        assert f"residual SD ({arm}) = {sd:.2f}, residual correlation (lag 1) {corr:.2f}" in text
+    assert "Random-effect" not in text
