@@ -177,8 +177,8 @@ def statsmodels_lines(fit) -> pd.DataFrame:
     design = fit.state.design
     design.require_statsmodels("fit.statsmodels_lines()")
     vc = fit.variance_components.set_index(["group", "term"])
-    se = "Std.Err. differs (statsmodels: the joint information of every parameter; " \
-        "mixedkit: (X'V^-1 X)^-1, as lme4's vcov)"
+    se = "Std.Err. can differ slightly (statsmodels: the joint observed information of " \
+        "every parameter; mixedkit: (X'V^-1 X)^-1, as lme4's vcov)"
     test = "z and P>|z| are normal tests without df" if fit.df_method != "normal" else \
         "z and P>|z| are the same normal tests"
     rows = [[term, est, "fixed_effects", "", term, "estimate", f"Coef.; {se}; {test}."]

@@ -68,9 +68,9 @@ def test_each_statsmodels_summary_line_is_found_in_mixedkits_tables(name):
 def test_the_lines_say_what_differs():
     lines = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", SLEEP).statsmodels_lines()
     by = lines.set_index("statsmodels")["note"]
-    assert by["Days"] == ("Coef.; Std.Err. differs (statsmodels: the joint information of every "
-                          "parameter; mixedkit: (X'V^-1 X)^-1, as lme4's vcov); z and P>|z| are "
-                          "normal tests without df.")
+    assert by["Days"] == ("Coef.; Std.Err. can differ slightly (statsmodels: the joint observed "
+                          "information of every parameter; mixedkit: (X'V^-1 X)^-1, as lme4's "
+                          "vcov); z and P>|z| are normal tests without df.")
     assert by["Days Var"] == ("variance of the random 'Days' across 'Subject'; std_dev is its "
                               "square root; its Std.Err. is not for tests or intervals (a "
                               "variance is bounded at 0 and skewed): use fit.confint().")
