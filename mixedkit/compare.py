@@ -139,13 +139,24 @@ def _structure_nested(small: tuple | None, big: tuple | None) -> bool:
     return kind == kind_big or kind_big in _STRUCTURE_CONTAINS[kind]
 
 
+def _intercept_within_structure(small: _Entry, big: _Entry) -> bool:
+    """``(1 | subject)`` alone is compound symmetry within a subject (a correlation >= 0),
+    so it is nested in any structure of the same subject that contains ``cs``."""
+    if big.random or big.structure is None or big.structure[3] is not None:
+        return False
+    kind, subject = big.structure[0], big.fit.state.prep.user(big.structure[2])
+    return (small.random == frozenset({(subject, "Intercept")})
+            and (kind == "cs" or kind in _STRUCTURE_CONTAINS["cs"])
+            and _span_contains(big.exog, small.exog))
+
+
 def _nested(small: _Entry, big: _Entry) -> bool:
     if small.structure is not None or big.structure is not None:
         if small.is_lmm and small.structure is None and big.random >= small.random \
                 and small.random:  # (1 | site) within (1 | site) + ar1(visit | id)
             return _span_contains(big.exog, small.exog)
         if small.is_lmm and small.structure is None:  # random effects vs a structure
-            return False
+            return _intercept_within_structure(small, big)
         return (_structure_nested(small.structure, big.structure)
                 and small.random <= big.random and _span_contains(big.exog, small.exog))
     return small.random <= big.random and _span_contains(big.exog, small.exog)

@@ -221,3 +221,18 @@ def test_nesting_is_seen_whatever_the_order_of_an_interaction_factor_and_a_zero_
     assert row["p_value"] == 1.0 and np.isnan(row["p_value_naive"])  # nothing to correct
     notes = mk.compare_models(small, big).notes
     assert any("is estimated as 0 (chisq 0): no evidence for it" in n for n in notes)
+
+
+def test_a_random_intercept_is_nested_in_a_structure_containing_cs():
+    """(1 | Subject) is compound symmetry within Subject: compared with us(Type | Subject) it
+    gives the cs-vs-us test (nlme gls: logLik cs -60.56539, us -52.49600, LRT 16.139 on 8
+    df, p 0.0404)."""
+    ergo = mk.load_dataset("ergostool")
+    ri = mk.fit_lmm("effort ~ Type + (1 | Subject)", ergo)
+    with pytest.warns(mk.FitWarning):
+        us = mk.fit_lmm("effort ~ Type + us(Type | Subject)", ergo)
+    row = mk.compare_models(ri, us).table.iloc[1]
+    assert row["chisq"] == pytest.approx(16.139, abs=1e-3)
+    assert row["df_diff"] == 8 and row["p_value"] == pytest.approx(0.0404, abs=1e-4)
+    ar1 = mk.fit_lmm("effort ~ Type + ar1(Type | Subject)", ergo)  # ar1 does not contain cs
+    assert np.isnan(mk.compare_models(ri, ar1).table.iloc[1]["chisq"])
