@@ -336,7 +336,13 @@ def compare_models(*fits, method: str | None = None, n_boot: int = 0, seed=None,
             continue
         small, big = entries[i], entries[j]
         df = rows[j][2] - rows[i][2]
-        if i != j - 1:
+        tied = [entries[k].label for k in range(i) if rows[k][2] == rows[i][2]
+                and _nested(entries[k], entries[j])]
+        if tied:
+            notes.append(f"{big.label!r} is tested against {small.label!r} (listed later); "
+                         f"{', '.join(map(repr, tied))}, with as many parameters, is nested "
+                         "in it too: compare_models with that pair alone tests it.")
+        elif i != j - 1:
             notes.append(f"{big.label!r} is tested against {small.label!r}, the nearest "
                          "smaller model nested in it.")
         chisq = 2 * (rows[j][3] - rows[i][3])

@@ -236,3 +236,16 @@ def test_a_random_intercept_is_nested_in_a_structure_containing_cs():
     assert row["df_diff"] == 8 and row["p_value"] == pytest.approx(0.0404, abs=1e-4)
     ar1 = mk.fit_lmm("effort ~ Type + ar1(Type | Subject)", ergo)  # ar1 does not contain cs
     assert np.isnan(mk.compare_models(ri, ar1).table.iloc[1]["chisq"])
+
+
+def test_a_tie_between_two_nested_smaller_models_is_said():
+    """ar1 and cs (as many parameters) are both special cases of toep: the row says which
+    one it was tested against and names the other."""
+    data = mk.load_dataset("fev_data").dropna(subset=["FEV1"])
+    fits = [mk.fit_lmm(f"FEV1 ~ ARMCD * AVISIT + FEV1_BL + {k}(AVISIT | USUBJID)", data)
+            for k in ("ar1", "cs", "toep")]
+    notes = mk.compare_models(*fits).notes
+    assert any("toep(AVISIT | USUBJID)' is tested against 'FEV1 ~ ARMCD * AVISIT + FEV1_BL + "
+               "cs(AVISIT | USUBJID)' (listed later); 'FEV1 ~ ARMCD * AVISIT + FEV1_BL + "
+               "ar1(AVISIT | USUBJID)', with as many parameters, is nested in it too" in n
+               for n in notes)
