@@ -112,6 +112,7 @@ def test_slots_are_filled_and_read_back():
         ['fit.variance_components.loc[0, "std_dev"]', "x", "d[1:3]"]
 
 
+@pytest.mark.slow  # starts a kernel, as the notebook runs do
 def test_a_stale_sentence_is_caught(tmp_path, monkeypatch):
     """A stored number that is no longer what the code gives fails the check, named."""
     src = tmp_path / "src"

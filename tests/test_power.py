@@ -525,7 +525,8 @@ def test_sd_replaces_the_pilots_standard_deviations_and_keeps_correlations(sleep
     assert base[("Subject", "Days")] == pytest.approx(5.9221, abs=1e-4)  # lme4: 5.922
     table = mk.power_lmm(sleep_fit, "Days", sd={"Days": 8.75, "Residual": 20.0}, **kw)
     sds = table.attrs["sd"]
-    assert sds[("Subject", "Days")] == 8.75 and sds["Residual"] == 20.0
+    assert sds[("Subject", "Days")] == pytest.approx(8.75, rel=1e-12)
+    assert sds["Residual"] == pytest.approx(20.0, rel=1e-12)
     assert sds[("Subject", "Intercept")] == pytest.approx(base[("Subject", "Intercept")])
     from mixedkit.model.estimation import block_covariances
     from mixedkit.scale.power import _pilot, _with_sds
