@@ -310,13 +310,6 @@ def compare_models(*fits, method: str | None = None, n_boot: int = 0, seed=None,
                      "likelihood" + (f" (refitted by ML: {'; '.join(refit)})" if refit else "")
                      + ": REML likelihoods of models with different fixed effects are not "
                      "comparable.")
-        groups = [n for e in entries if e.is_lmm for n in e.fit.n_groups.values()]
-        if groups:
-            notes.append(
-                f"To test fixed effects, prefer the larger model's F tests (fit.anova(), "
-                f"Satterthwaite or Kenward-Roger df, on its REML fit): this chi-square "
-                f"likelihood-ratio test treats {min(groups)} groups as if they were "
-                "infinitely many and is liberal with few groups; use it for large samples.")
     rows = []
     for e in entries:
         method, k, ll = _stats(e, reml)
@@ -373,6 +366,14 @@ def compare_models(*fits, method: str | None = None, n_boot: int = 0, seed=None,
         if n_boot:
             rows[j][10] = _bootstrap_lrt(small, big, chisq, reml, n_boot, seed, executor,
                                          n_jobs, progress, notes)
+    tested = any(np.isfinite(r[6]) for r in rows)
+    groups = [n for e in entries if e.is_lmm for n in e.fit.n_groups.values()]
+    if tested and not same_fixed and groups:  # a chi-square test of fixed effects was run
+        notes.append(
+            "To test fixed effects, prefer the larger model's F tests (fit.anova(), "
+            "Satterthwaite or Kenward-Roger df, on its REML fit): this chi-square "
+            f"likelihood-ratio test treats {min(groups)} groups as if they were "
+            "infinitely many and is liberal with few groups; use it for large samples.")
     structured = [e for e in entries if e.structure is not None]
     if same_fixed and len(structured) > 1:
         notes.append(_structure_note(structured, rows, entries))

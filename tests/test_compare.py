@@ -249,3 +249,11 @@ def test_a_tie_between_two_nested_smaller_models_is_said():
                "cs(AVISIT | USUBJID)' (listed later); 'FEV1 ~ ARMCD * AVISIT + FEV1_BL + "
                "ar1(AVISIT | USUBJID)', with as many parameters, is nested in it too" in n
                for n in notes)
+
+
+def test_no_f_test_advice_where_no_chi_square_test_was_run():
+    sleep = mk.load_dataset("sleepstudy")
+    a = mk.fit_lmm("Reaction ~ Days + (Days | Subject)", sleep)
+    b = mk.fit_lmm("Reaction ~ np.log1p(Days) + (Days | Subject)", sleep)  # not nested
+    assert not any("prefer the larger model's F tests" in n
+                   for n in mk.compare_models(a, b).notes)

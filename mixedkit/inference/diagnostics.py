@@ -478,9 +478,11 @@ def check_assumptions(fit) -> pd.DataFrame:
 
     Notes
     -----
-    Tests flag at p < 0.01 and only when the effect is large enough to matter (for
-    normality: abs(skewness) > 0.5 or excess kurtosis > 1), so large samples do not
-    turn every small departure into a problem. Detection and false-alarm rates on
+    Tests flag at p < 0.01 and only when the effect is large enough to matter, so large
+    samples do not turn every small departure into a problem: for normality a ``note``
+    needs abs(skewness) > 0.5 or excess kurtosis > 1 and a ``warning`` abs(skewness) > 1
+    or excess kurtosis > 3; for curvature and spread a ``warning`` needs a correlation
+    above 0.2 in size (a ``note`` below). Detection and false-alarm rates on
     simulated data are in tests/test_diagnostics.py.
     """
 
