@@ -481,8 +481,9 @@ def check_assumptions(fit) -> pd.DataFrame:
     Tests flag at p < 0.01 and only when the effect is large enough to matter, so large
     samples do not turn every small departure into a problem: for normality a ``note``
     needs abs(skewness) > 0.5 or excess kurtosis > 1 and a ``warning`` abs(skewness) > 1
-    or excess kurtosis > 3; for curvature and spread a ``warning`` needs a correlation
-    above 0.2 in size (a ``note`` below). Detection and false-alarm rates on
+    or excess kurtosis > 3; for curvature and for spread against the fitted values a
+    ``warning`` needs a correlation above 0.2 in size, for spread across groups a ratio of
+    largest to smallest residual SD above 3 (a ``note`` below those). Detection and false-alarm rates on
     simulated data are in tests/test_diagnostics.py.
     """
 
