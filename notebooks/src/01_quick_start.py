@@ -30,8 +30,10 @@ pd.set_option("display.max_colwidth", 90)
 # ## The data
 #
 # `sleepstudy` (Belenky et al., 2003; the example data of R's lme4): 18 drivers were allowed
-# only 3 hours of sleep per night, and their average reaction time (ms) on a vigilance test
-# was measured on days 0 to 9.
+# only 3 hours in bed per night, and their average reaction time (ms) on a vigilance test
+# was measured on days 0 to 9. (lme4's `?sleepstudy` adds that days 0 and 1 were training
+# and day 2 the baseline, the restriction starting after day 2; notebook 02 comes back to
+# this. Here, like lme4's own examples, we use all ten days as they are.)
 #
 # Each subject contributes 10 rows, and rows from the same subject are **not independent**:
 # a slow subject is slow every day. Ordinary least squares would count 180 rows as 180
@@ -89,9 +91,8 @@ fe = fit.fixed_effects.set_index("term")
 fe
 
 # %% [markdown]
-# * **estimate**: reaction time rises by {{fe.loc["Days", "estimate"]:.1f}} ms per day of
-#   sleep restriction, from {{fe.loc["Intercept", "estimate"]:.0f}} ms on day 0 (the
-#   intercept).
+# * **estimate**: reaction time rises by {{fe.loc["Days", "estimate"]:.1f}} ms per day in
+#   the study, from {{fe.loc["Intercept", "estimate"]:.0f}} ms on day 0 (the intercept).
 # * **std_error**: from $(X'V^{-1}X)^{-1}$, where $V$ is the covariance of the observations
 #   implied by the model, so the correlation within subjects is taken into account (this is
 #   lme4's `vcov()`).
@@ -104,8 +105,11 @@ fe
 #   * the intercept (the average day-0 reaction time) is a *between-subject* quantity:
 #     {{fe.loc["Intercept", "df"]:.1f}} df, near the number of subjects, far from the
 #     number of rows.
-# * **p_value**: two-sided, from the same *t* test. Both are far below 0.001: report them
-#   as "p < .001", never as `p = 0.000` or in e-notation.
+# * **p_value**: two-sided, from the same *t* test. pandas writes very small numbers in
+#   e-notation: `4e-07` is $4 \times 10^{-7} = 0.0000004$, and `e-18` in the table means
+#   $\times 10^{-18}$; the card above shows `<1e-16` for any p-value below $10^{-16}$. Both
+#   p-values are far below 0.001: report them as "p < .001", never as `p = 0.000` or in
+#   e-notation.
 # * **conf_low / conf_high**: a 95% interval from the same *t* distribution.
 #
 # **How these notebooks test.** Fixed effects are tested with *t* and *F* tests with
@@ -143,14 +147,15 @@ vc
 
 # %% [markdown]
 # * **Subject**: the SD of the random intercepts, {{vc.loc["Subject", "std_dev"]:.1f}} ms.
-#   Subjects' day-0 reaction times scatter around {{fe.loc["Intercept", "estimate"]:.0f}} ms
-#   with that SD.
+#   Subjects' own day-0 levels (what each subject would average on day 0, without the
+#   day-to-day noise) scatter around {{fe.loc["Intercept", "estimate"]:.0f}} ms with that SD.
 # * **Residual**: the SD of a subject's day-to-day scatter around their own line,
 #   {{vc.loc["Residual", "std_dev"]:.1f}} ms.
 # * `variance` is `std_dev` squared, in ms²: {{vc.loc["Subject", "std_dev"]:.3f}}² =
 #   {{vc.loc["Subject", "variance"]:.1f}}. Variances add up (the ICC and R² below are
-#   ratios of them); SDs are on the scale of the data. The `corr` column is used when a
-#   grouping factor has correlated random effects (notebook 02).
+#   ratios of them); SDs are on the scale of the data. The `covariance` and `corr` columns
+#   are empty (NaN) here: they are used when a grouping factor has correlated random effects
+#   (notebook 02).
 #
 # The SD can be read directly, for example as the range that covers about 95% of subjects:
 
@@ -173,7 +178,8 @@ icc_tab
 #   here {{icc_tab.loc["adjusted", "estimate"]:.2f}}. In a random-intercept model it has two
 #   equivalent readings: the share of the variance not explained by the fixed effects that
 #   lies *between* subjects, and the correlation between two measurements of the same
-#   subject (on the same or different days, after adjusting for Days).
+#   subject after adjusting for Days, however many days apart they are (a random intercept
+#   makes every pair of a subject's measurements equally correlated).
 # * **unadjusted ICC** also puts the variance explained by the fixed effects in the
 #   denominator; it is smaller ({{icc_tab.loc["unadjusted", "estimate"]:.2f}}) because Days
 #   explains a lot.
@@ -184,7 +190,9 @@ icc_tab
 #   predictor that varies within subjects, like Days, the opposite happens: the random
 #   intercept removes the between-subject noise, hence its {{fe.loc["Days", "df"]:.0f}} df.)
 #
-# The same numbers by hand from the variance components:
+# The `conf_low` and `conf_high` columns are empty (NaN) because an interval for an ICC
+# needs a parametric bootstrap: `fit.icc(n_boot=1000)` fills them (and `fit.r2(n_boot=...)`
+# those of R² below). The same numbers by hand from the variance components:
 
 # %%
 var = vc["variance"]
@@ -223,8 +231,8 @@ print(f"marginal R² = {var_fixed / total:.3f}, "
 # ## 5. Health
 #
 # `fit.health` is one ranked list, worst first: did the optimiser converge, is the fit
-# singular (a variance estimated as 0, meaning the random part is richer than the data
-# support), what the data checks found, and the assumption checks of
+# singular (a variance estimated as 0 or a correlation as ±1, meaning the random part is
+# richer than the data support), what the data checks found, and the assumption checks of
 # `fit.check_assumptions()` (notebook 04).
 
 # %%
@@ -233,6 +241,7 @@ print(fit.health)
 # %%
 health = fit.health.to_frame()
 flags = health[health["severity"] == "warning"]
+cutoff = fit.check_assumptions().attrs["cutoff"]   # the outlier check's cut-off
 flags[["check", "what"]]
 
 # %% [markdown]
@@ -244,9 +253,13 @@ flags[["check", "what"]]
 #   `(Days | Subject)`, rather than a curved term;
 # * **constant variance across groups**: the residual spread differs between subjects;
 # * **outlying observations**: rows far from their fitted values, named in the fix (check
-#   them for data errors first).
+#   them for data errors first). "Far" is a Pearson residual (residual / residual SD)
+#   beyond ±{{cutoff:.2f}}: with {{len(sleep)}} rows, normal residuals cross that line in
+#   at most 5% of data sets (a Bonferroni cut-off, which grows with the number of rows).
 #
-# An `[i]` line is a note, not a flag. A flag is a prompt to look, not a verdict that the
+# An `[i]` line is a note, not a flag: here the residuals' tails are heavier than a normal
+# distribution's, a departure the test detects (p < 0.01) but not large enough to flag (the
+# outlying row is part of it). A flag is a prompt to look, not a verdict that the
 # model is useless. The first two flags have a likely common cause: subjects differ not
 # only in their baseline but also in how fast they deteriorate, and a random-intercept
 # model forces those different slopes into the residuals. Notebook 02 adds the random

@@ -98,18 +98,22 @@ print(m_slope.health["mean structure (curvature)"].line())
 #   ms/day: if subjects' slopes are normally distributed, 95% of them lie between about
 #   {{slope - 1.96 * slope_sd:.0f}} and {{slope + 1.96 * slope_sd:.0f}} ms per day.
 #   Most subjects get slower; a few hardly change.
-# * The intercept variance drops from {{var_int["Subject", "Intercept"]:.0f}} to
-#   {{var_slope["Subject", "Intercept"]:.0f}}, and the residual variance from
-#   {{var_int["Residual", ""]:.0f}} to {{var_slope["Residual", ""]:.0f}}: part of what
-#   looked like baseline differences and noise was really differences in slope.
+# * The residual variance drops from {{var_int["Residual", ""]:.0f}} to
+#   {{var_slope["Residual", ""]:.0f}}: the differences in slope, which the random-intercept
+#   model left in the residuals, are now part of the model. The intercept variance drops
+#   too, from {{var_int["Subject", "Intercept"]:.0f}} to
+#   {{var_slope["Subject", "Intercept"]:.0f}}, but it now means something else: with a
+#   random slope it is how much subjects differ *at day 0*, where their lines are closest
+#   together (the section on centring below shows that in the middle of the study they
+#   differ as much as before).
 # * The estimated intercept-slope correlation is small ({{corr:.2f}}), and the `||` model,
 #   which fixes it at 0, gives almost the same variances: intercept
 #   {{var_indep["Subject", "Intercept"]:.0f}} against {{var_slope["Subject", "Intercept"]:.0f}},
 #   slope {{var_indep["Subject", "Days"]:.1f}} against {{var_slope["Subject", "Days"]:.1f}},
 #   residual {{var_indep["Residual", ""]:.0f}} against {{var_slope["Residual", ""]:.0f}}.
 # * With the random slope the curvature check reads
-#   {{m_slope.health["mean structure (curvature)"].severity}} (last line above): no bend is
-#   left in the residuals.
+#   {{m_slope.health["mean structure (curvature)"].severity}} (last line above): the
+#   residuals show no bend any more.
 #
 # How each structure is expressed in statsmodels:
 
@@ -136,7 +140,12 @@ slope_tests
 # The estimate is identical (the design is balanced), but the standard error grows
 # {{se["(Days | Subject)"] / se["(1 | Subject)"]:.1f}}-fold ({{se["(1 | Subject)"]:.2f}} →
 # {{se["(Days | Subject)"]:.2f}}) and the df fall from {{df["(1 | Subject)"]:.0f}} to
-# {{df["(Days | Subject)"]:.0f}}.
+# {{df["(Days | Subject)"]:.0f}}. The p-value rises from
+# {{slope_tests.loc["(1 | Subject)", "p_value"]:.0e}} to
+# {{slope_tests.loc["(Days | Subject)", "p_value"]:.0e}} (e-notation: `3e-06` is
+# $3 \times 10^{-6}$): still far below 0.001, so the conclusion stands here, but for a
+# weaker effect the random-intercept model can declare significant what the data do not
+# support.
 #
 # Why: if subjects genuinely differ in slope, the average slope is the mean of 18 different
 # subject slopes, and its uncertainty is governed by how many *subjects* there are, not by
@@ -184,11 +193,13 @@ ax = mk.plot_shrinkage(m_slope)
 # %% [markdown]
 # Open circles: each subject's own least-squares intercept and slope (no pooling). Filled
 # circles: the mixed model's estimates (population value plus conditional mode). The cross:
-# the population estimate. The arrows point inward: subjects with extreme separate
-# estimates move most. They do not point exactly at the cross: intercept and slope are
-# pulled in by different amounts, and together, because a subject's least-squares intercept
-# and slope have correlated errors (Days does not have mean 0) and the random intercept and
-# slope are correlated.
+# the population estimate. The arrows point inward, but neither straight at the cross nor
+# in proportion to how far out a subject is. A subject's least-squares intercept and slope
+# have correlated errors (Days does not have mean 0: a line tilted too steeply starts too
+# low), so noise mostly pushes them in opposite directions, and that is the direction in
+# which the model pulls hardest: most arrows run from upper left to lower right or back.
+# Subject 337, at the top right (slow on day 0 *and* getting slower fast), is far out in a
+# direction that noise rarely produces, and hardly moves.
 #
 # For a random-intercept model with $n_j$ rows in group $j$ the shrinkage has a simple
 # formula: the conditional mode is the group's mean residual multiplied by
@@ -220,8 +231,9 @@ ax = mk.plot_shrinkage(m_int)
 # ## When is a random slope warranted?
 #
 # 1. **The predictor varies within groups.** Days does. A slope for a predictor that is
-#    constant within each group (a subject's sex, say) cannot be estimated;
-#    `mk.check_data` and `fit_lmm` say so.
+#    constant within each group (a subject's sex, say) cannot be told apart from the
+#    random intercept: only differences between groups inform it, and the fit is often
+#    singular. `mk.check_data` and `fit_lmm` say so.
 # 2. **Enough groups and enough distinct values within groups** to estimate a variance:
 #    18 subjects × 10 days is plenty. With few observations per group the slope variance is
 #    often estimated as exactly 0, a *singular* fit (`fit.singular`, `fit.health`).
@@ -365,8 +377,9 @@ units
 # model with Days in seconds (the model's `statsmodels_call`), stops
 # {{units.loc["seconds", "mixedkit logLik"] - units.loc["seconds", "statsmodels logLik"]:.0f}}
 # log-likelihood units below the optimum, and its `converged` flag is
-# {{units.loc["seconds", "statsmodels converged"]}}; lme4 warns "Some predictor variables
-# are on very different scales: consider rescaling". In a model
+# {{units.loc["seconds", "statsmodels converged"]}}. lme4 warns "Some predictor variables
+# are on very different scales: consider rescaling", and on this model it fails too: it
+# reports a singular fit and a failure to converge. In a model
 # with several predictors whose spreads differ by more than a factor of 1000, `fit.health`
 # and `mk.check_data` raise a *scaling* warning too. Rescaling costs nothing: the estimates
 # are the same, in other units.
@@ -396,6 +409,12 @@ units
 m_slope.icc()
 
 # %% [markdown]
+# The adjusted ICC, {{m_slope.icc().set_index("kind").loc["adjusted", "estimate"]:.2f}}, is
+# larger than the random-intercept model's
+# {{m_int.icc().set_index("kind").loc["adjusted", "estimate"]:.2f}}: the differences in
+# slope, which that model left in the residual variance, now count as differences between
+# subjects.
+#
 # ## Reporting the model
 #
 # `fit.report()` writes the methods-and-results paragraph for a fit: how it was estimated,

@@ -64,9 +64,12 @@ variances.assign(ml_smaller=ml_smaller.map("{:.1%}".format))
 #   smaller under ML, because the variances are.
 # * The subject variances are smaller under ML, by {{ml_smaller["Subject Intercept"]:.1%}}
 #   (intercepts) and {{ml_smaller["Subject Days"]:.1%}} (slopes). They are estimated from
-#   only 18 subjects, so losing degrees of freedom to the 2 fixed effects matters; the
-#   residual variance, estimated from 180 rows, is practically unchanged (smaller by
-#   {{ml_smaller["Residual"]:.2%}}).
+#   only 18 subjects, so losing degrees of freedom to the 2 fixed effects matters. The
+#   residual variance is practically unchanged (smaller by
+#   {{ml_smaller["Residual"]:.4%}}), and not only because there are 180 rows: it is
+#   estimated from each subject's scatter around their own line, which the fixed effects
+#   do not touch. The intercept and the Days slope both vary by subject, so the degrees of
+#   freedom their estimation uses up are subjects', not rows'.
 # * Log-likelihood, AIC and BIC are on different scales for the two methods and are never
 #   compared across them.
 #
@@ -87,7 +90,8 @@ fe.loc[["Days"], ["estimate", "std_error", "statistic", "df", "p_value"]]
 # %% [markdown]
 # With 18 subjects the *t* statistic is referred to *t* with {{fe.loc["Days", "df"]:.0f}}
 # df, not to a normal distribution: the small number of subjects is what limits the
-# precision of the slope.
+# precision of the slope. (The p-value is in e-notation: `3e-06` is $3 \times 10^{-6}$;
+# report it as p < .001.)
 #
 # **Several coefficients at once** (a factor with several levels, a set of interactions):
 # the *F* test of `fit.anova()`, one row per term, with as many numerator df as the term has
@@ -127,13 +131,12 @@ comp = mk.compare_models(m_nodays, m1)
 comp
 
 # %%
-for note in comp.notes:
-    print("-", note)
 comp.table[["model", "method", "loglik", "chisq", "df_diff", "p_value"]]
 
 # %% [markdown]
-# The `method` column says ML, and `comp.fits` holds the ML refits. Asking for a REML
-# comparison of these models is refused with the reason:
+# The `method` column says ML; `comp.notes` holds the notes printed under the table, and
+# `comp.fits` the ML refits. Asking for a REML comparison of these models is refused with
+# the reason:
 
 # %%
 try:
@@ -200,8 +203,9 @@ batch_test = comp_batch.table.iloc[1]
 
 # %% [markdown]
 # The naive p-value ({{batch_test["p_value_naive"]:.2f}}) is twice the boundary-corrected
-# one ({{batch_test["p_value"]:.2f}}). Neither is significant here, but with a different LRT
-# the halving can decide the conclusion.
+# one ({{batch_test["p_value"]:.2f}}). Neither is significant here, but the halving can
+# decide the conclusion: an LRT between $2.71$ and $3.84$ (the 90th and 95th percentiles of
+# $\chi^2(1)$) has a naive p-value above 0.05 and a corrected one below.
 #
 # ## 4. Checking with a parametric bootstrap
 #
@@ -231,7 +235,7 @@ print(f"bootstrap p-value {p_boot:.2f}, Monte Carlo standard error {mc_se:.2f}")
 # ## 5. Non-nested models: AIC and BIC
 #
 # An LRT needs **nested** models: the smaller one must be a special case of the larger (set
-# some parameters to 0). Is the decline linear in Days, or does it level off, like
+# some parameters to 0). Does reaction time rise linearly in Days, or does it level off, like
 # $\log(1 + \text{Days})$? Neither model is a special case of the other, and both have
 # the same number of parameters, so there is no LRT. Use information criteria,
 # $\text{AIC} = -2\log L + 2k$ and $\text{BIC} = -2\log L + k\log n$ ($k$ parameters; $n$ is
@@ -257,7 +261,8 @@ delta
 
 # %% [markdown]
 # The linear model has the lower AIC and BIC, by {{delta["aic"].max():.1f}}: over these 10
-# days there is essentially no support for a levelling off.
+# days there is essentially no support for this levelling off. Non-nested models get no
+# likelihood-ratio test, only AIC and BIC (the notes under the table say so).
 #
 # Non-nested random parts work the same way (on REML fits, since the fixed effects are the
 # same): a random intercept against a random slope without intercept.

@@ -91,7 +91,10 @@ checks
 # differs a lot between pigs, and there are outlying observations. No row checks whether
 # residuals of the same pig are independent of each other; we come back to that at the end.
 #
-# Outlying rows are listed in `checks.attrs`. Look at them before anything else:
+# An observation is outlying when its Pearson residual (residual / residual SD) is beyond
+# ±{{checks.attrs["cutoff"]:.2f}}: with {{len(dietox)}} rows, normal residuals cross that
+# line in at most 5% of data sets (a Bonferroni cut-off, which grows with the number of
+# rows). The outlying rows are listed in `checks.attrs`. Look at them before anything else:
 
 # %%
 rows = checks.attrs["outlier_rows"]
@@ -128,9 +131,9 @@ def severities(**fits):
 severities(Weight=fit, log_Weight=fit_log)
 
 # %% [markdown]
-# The distribution checks now look almost clean, but one row stands out: the **mean
-# structure (curvature)** check, and panel 1 shows why, a pronounced arch. The raw means
-# explain it:
+# The distribution checks in the table now look almost clean (the QQ panel is less
+# reassuring), but one row stands out: the **mean structure (curvature)** check, and
+# panel 1 shows why, a pronounced arch. The raw means explain it:
 
 # %%
 mean_kg = dietox.groupby("Time")["Weight"].mean()   # the average pig, week by week
@@ -149,14 +152,22 @@ halves
 # constant percentage gain per week) is a poor description.
 #
 # The other checks improved, but not because the model improved. The outlying weighings are
-# still there; on the log scale a shortfall of some kilograms at a heavy weight is a small
-# one, so they no longer stand out:
+# still there; they only look less extreme. Their Pearson residuals under the two models,
+# and under a log model that also has the curve (`I(Time**2)`):
 
 # %%
+fit_log_curve = mk.fit_lmm("np.log(Weight) ~ Time + I(Time**2) + (Time | Pig)", dietox)
 pd.DataFrame({"Weight": fit.residuals("pearson")[rows],
-              "log_Weight": fit_log.residuals("pearson")[rows]})
+              "log_Weight": fit_log.residuals("pearson")[rows],
+              "log_Weight with the curve": fit_log_curve.residuals("pearson")[rows]})
 
 # %% [markdown]
+# A Pearson residual is measured in residual SDs, and the straight line on the log scale
+# misses the arch, so its residual SD is inflated: {{fit_log.scale ** 0.5:.3f}} on the log
+# scale (about {{fit_log.scale ** 0.5:.0%}} of a pig's weight), against
+# {{fit_log_curve.scale ** 0.5:.3f}} once the curve is in the model. Against that inflated
+# yardstick the outlying weighings look ordinary; with the curve they stand out again.
+#
 # Two lessons:
 #
 # * Read the curvature row (residuals against squared fitted values and each numeric
@@ -178,11 +189,14 @@ severity
 
 # %%
 fe_quad = fit_quad.fixed_effects.set_index("term")
+bend = fit_quad.check_assumptions().set_index("check").loc["mean structure (curvature)"]
 fe_quad
 
 # %% [markdown]
 # The residuals-vs-fitted trend is now nearly flat, and the curvature row is now
-# `{{severity.loc["mean structure (curvature)", "Weight_quadratic"]}}`. Is the
+# `{{severity.loc["mean structure (curvature)", "Weight_quadratic"]}}`: a slight bend is
+# still detectable (p < 0.01), but its correlation, {{bend["statistic"]:.2f}}, is too small
+# to flag. Is the
 # quadratic term needed? It is one fixed effect, so its *t* test answers:
 # *t* = {{fe_quad.loc["I(Time ** 2)", "statistic"]:.1f}} on
 # {{fe_quad.loc["I(Time ** 2)", "df"]:.0f}} Satterthwaite degrees of freedom, p < .001.
@@ -400,7 +414,8 @@ fit_exp = mk.fit_lmm("Weight ~ Time_c + I(Time_c**2) + (Time_c | Pig) + sp_exp(T
 print(f"logLik: ar1 {fit_ar1.loglik:.3f}, sp_exp {fit_exp.loglik:.3f}")
 
 # %% [markdown]
-# Does the AR(1) term take up the correlation? The normalised residuals (each pig's
+# (The warning is the same singular fit as before.) Does the AR(1) term take up the
+# correlation? The normalised residuals (each pig's
 # residuals whitened by its estimated AR(1) covariance, `residuals("normalized")`) should be
 # independent if it does:
 
@@ -448,9 +463,10 @@ ses
 #
 # The standard error of the curvature is {{ses.iloc[2, 1] / ses.iloc[2, 0]:.1f}} times larger
 # once the residual correlation is modelled, and the sandwich, which assumes nothing about
-# the correlation within a pig, agrees ({{ses.iloc[2, 3]:.4f}} against
-# {{ses.iloc[2, 1]:.4f}}): the model with independent residuals was overconfident about the
-# curve. The slope at mid-study hardly changes ({{ses.iloc[1, 0]:.3f}} against
+# the correlation within a pig, agrees ({{ses.iloc[2, 3]:.4f}}, against
+# {{ses.iloc[2, 1]:.4f}} with random effects and AR(1) and {{ses.iloc[2, 2]:.4f}} from the
+# AR(1)-only model it corrects): the model with independent residuals was overconfident
+# about the curve. The slope at mid-study hardly changes ({{ses.iloc[1, 0]:.3f}} against
 # {{ses.iloc[1, 1]:.3f}}): its uncertainty comes from how much pigs differ in growth rate,
 # which the random slope already carried. Here the curvature stays clearly non-zero either
 # way; in a smaller study the difference can decide a test.
@@ -467,11 +483,12 @@ n_named = len(fig.axes[0].get_yticklabels())
 # %% [markdown]
 # One panel per random term: each pig's conditional mode (its deviation from the population
 # intercept, here the weight at mid-study, or from the population slope) with a 95% interval,
-# sorted. With 72 pigs only {{n_named}} of them are named on the axis. The plot shows how large the pig-to-pig differences are relative to the
-# uncertainty of each pig's estimate. Pigs whose interval excludes 0 grow faster or slower
-# than the average pig, but the intervals are conditional on the estimated variances and
-# there are 72 of them, so this is a description, not a set of tests. The table behind the
-# plot is `fit.ranef()`:
+# sorted. With 72 pigs only {{n_named}} of them are named on the axis. The plot shows how
+# large the pig-to-pig differences are relative to the uncertainty of each pig's estimate.
+# Pigs whose interval excludes 0 are heavier or lighter at mid-study (left panel), or grow
+# faster or slower (right panel), than the average pig; but the intervals are conditional
+# on the estimated variances and there are 72 of them, so this is a description, not a set
+# of tests. The table behind the plot is `fit.ranef()`:
 
 # %%
 re = fit_c.ranef()
@@ -481,7 +498,8 @@ re[re["term"] == "Time_c"].nlargest(3, "estimate")   # the three fastest-growing
 # ## Summary: a diagnostic routine
 #
 # 1. `mk.plot_diagnostics(fit)`: read **residuals vs fitted first**; a trend means the mean
-#    structure is wrong and no transformation of the errors will fix it.
+#    structure is wrong: fix the mean (a curve, a missing predictor), not the residuals'
+#    distribution.
 # 2. `fit.check_assumptions()` (also in `fit.health`): normality, constant variance,
 #    curvature, outliers, influential groups, random-effect normality, with advice. A clean
 #    table does not prove a good model.

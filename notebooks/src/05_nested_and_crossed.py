@@ -60,6 +60,11 @@ fit_p
 print(fit_p.statsmodels_call)
 
 # %% [markdown]
+# The card prints the intercept's *p*-value in e-notation: `e-14` means "times
+# $10^{-14}$", so its first digit is in the fourteenth decimal place. It tests whether the
+# mean strength is 0, which nobody asks of a paste; in a paper such a value is written
+# "*p* < .001".
+#
 # statsmodels' `MixedLM` has a single `groups` argument: the data are split into
 # independent blocks, here the batches. `re_formula="1"` gives each batch a random
 # intercept. `vc_formula={"cask:batch": "0 + C(cask)"}` adds a *variance component*: within
@@ -79,15 +84,18 @@ icc_p
 #   ({{icc_p_est["batch + cask:batch", "adjusted"]:.2f}}): the correlation between two assays
 #   of the same cask, $(\sigma^2_{\text{batch}} + \sigma^2_{\text{cask}}) / \text{total}$.
 #   The *adjusted* and *unadjusted* ICC agree here because the fixed part is only an
-#   intercept; they differ when the model has predictors (dietox, below).
+#   intercept; they differ when the model has predictors (dietox, below). `conf_low` and
+#   `conf_high` are NaN (empty) because an interval for an ICC needs a parametric bootstrap,
+#   which `fit.icc(n_boot=1000)` runs (it refits the model 1000 times, so it is not run here).
 # * `batch` ({{icc_p_est["batch", "adjusted"]:.2f}}): $\sigma^2_{\text{batch}} / \text{total}$,
 #   the correlation between assays of *different* casks from the same batch.
 # * `cask:batch` ({{icc_p_est["cask:batch", "adjusted"]:.2f}}): the share of the variance due
 #   to casks within batches.
 #
-# Most of the variation is between casks, little between batches, and little between repeat
-# assays. To estimate the mean strength more precisely, sample more casks, not more assays
-# per cask. By hand:
+# Most of the variation is between casks, less between batches, and little between repeat
+# assays. To estimate the mean strength more precisely, sample more casks (from more
+# batches), not more assays per cask: a repeat assay averages away only the smallest
+# variance. By hand:
 
 # %%
 var = fit_p.variance_components.set_index("group")["variance"]
@@ -101,8 +109,9 @@ print(f"share of casks within batches:   {var['cask:batch'] / total:.3f}")
 #
 # Writing `(1 | batch) + (1 | cask)` treats `cask` as a factor with only **3** levels,
 # *crossed* with batch: every "cask a" of every batch is taken to be the same cask. mixedkit
-# fits what was asked (so does lme4) and warns about the 3 levels. We record the warning to
-# print its message, and print the `fit.health` finding it points to:
+# fits what was asked and warns about the 3 levels (lme4 fits it too, without a warning).
+# We record the warning to print its message, and print the `fit.health` finding it
+# points to:
 
 # %%
 with warnings.catch_warnings(record=True) as caught:
@@ -126,7 +135,9 @@ wrong.variance_components
 # %% [markdown]
 # The variation between the casks of a batch has nowhere to go but the residual, whose
 # variance is {{wrong.variance_components.set_index("group").loc["Residual", "variance"]:.2f}}
-# here against {{var["Residual"]:.2f}} in the nested model.
+# here against {{var["Residual"]:.2f}} in the nested model. (The `covariance` and `corr`
+# columns are NaN in every row: each factor has only an intercept, so there is no
+# correlation to report.)
 #
 # The fix is `(1 | batch/cask)`, or labels that are unique across batches. Pastes has such a
 # column, `sample` (= batch:cask), and `(1 | batch) + (1 | sample)` is the same model as
@@ -167,9 +178,13 @@ print(fit_c.statsmodels_call)
 # No factor splits these data into independent blocks (every plate shares samples with
 # every other plate), so statsmodels must treat the whole data set as **one** group
 # (`groups=np.ones(len(data))`), with no block-level random effect (`re_formula="0"`) and
-# each factor as a variance component. That is exact, but the single block is a dense
-# matrix the size of the data; for large crossed designs it becomes slow, and mixedkit
-# estimates the memory and time before fitting and refuses designs that are too large.
+# each factor as a variance component. That is exact, but statsmodels then works with dense
+# matrices of one row per observation (144 here) for the whole data set, which becomes
+# slow, and eventually too large for memory, in big crossed designs. mixedkit's own engine,
+# which does the fitting (the card's first line), works from cross-products of the random
+# effects instead and never forms such matrices; it estimates memory and time before
+# fitting, warns when a fit will be slow, and refuses (`mk.DesignTooLargeError`) a design
+# too large for the machine.
 
 # %%
 icc_c = fit_c.icc()
@@ -255,13 +270,18 @@ print(f"intercept-slope correlation of the pigs: {corr:.3f}")
 # %%
 icc_lme4 = fit_lme4.icc()
 icc_lme4_est = icc_lme4.set_index(["group", "kind"])["estimate"]
-pd.concat({"(Time | Pig)": icc_lme4, "(Time || Pig)": fit_d.icc()},
-          names=["model", None]).droplevel(1).query("group in ['Pig', 'Litter']")
+both = pd.concat({"(Time | Pig)": icc_lme4, "(Time || Pig)": fit_d.icc()},
+                 names=["model", None]).droplevel(1)
+both.query("group in ['Pig', 'Litter']").sort_values("group", kind="stable")
 
 # %% [markdown]
 # Of the variance around the growth line, pigs account for
 # {{icc_lme4_est["Pig", "adjusted"]:.0%}} and litters for
-# {{icc_lme4_est["Litter", "adjusted"]:.1%}}. Is the litter variance zero? That is a test
+# {{icc_lme4_est["Litter", "adjusted"]:.1%}}. (With a random slope, the pig share includes
+# the slope variance, averaged over the weeks. R's `performance::icc(fit, by_group = TRUE)`
+# counts only intercept variances in random-slope models, with a warning, and so gives a
+# much smaller pig share; its overall ICCs agree with `fit.icc()`.) Is the litter variance
+# zero? That is a test
 # of a variance component (*t* and *F* tests are for fixed effects): compare the REML fits
 # with and without `(1 | Litter)` by the likelihood-ratio test with the boundary correction,
 # as in notebook 03.
@@ -327,18 +347,19 @@ print(f"R² marginal {r2['marginal']:.3f}, conditional {r2['conditional']:.3f}")
 # ({{r2["conditional"]:.3f}} − {{r2["marginal"]:.3f}}).
 #
 # **Which to report.** Report the adjusted ICC as *the* ICC, here
-# {{icc_lme4_est["Pig + Litter", "adjusted"]:.2f}}: how alike two weighings of the same pig
-# are around the growth line (on average over the weeks, since the pig variance changes with
-# Time). It is the one the fit's card prints ("ICC (adjusted)"). Report what the fixed part
-# explains as the marginal R² ({{r2["marginal"]:.2f}}, from `fit.r2()`), not through the
-# unadjusted ICC. In Pastes and Penicillin, with no predictors, the two ICCs are the same
-# number.
+# {{icc_lme4_est["Pig + Litter", "adjusted"]:.2f}}: the share of the variance around the
+# growth line that lies between pigs (and their litters), that is, how alike weighings of
+# the same pig are, on average over the weeks (with a random slope the pig variance, and so
+# the correlation of two weighings, changes with Time). It is the one the fit's card
+# prints ("ICC (adjusted)"). Report what the fixed part explains as the marginal R²
+# ({{r2["marginal"]:.2f}}, from `fit.r2()`), not through the unadjusted ICC. In Pastes and
+# Penicillin, with no predictors, the two ICCs are the same number.
 #
 # ### A model the data cannot identify
 #
-# What mixedkit does refuse is such a model. In Penicillin each plate × sample combination
-# is measured once, so a random effect for that combination cannot be told apart from the
-# residual. lme4 refuses this too.
+# What mixedkit does refuse is a model that the data cannot identify. In Penicillin each
+# plate × sample combination is measured once, so a random effect for that combination
+# cannot be told apart from the residual. lme4 refuses this too.
 
 # %%
 try:

@@ -101,6 +101,9 @@ fit = mk.fit_lmm("effort ~ Type + (1 | Subject)", ergo)
 fit.fixed_effects
 
 # %% [markdown]
+# (Very small *p*-values are printed in e-notation: `9.7535e-08` is $9.7535 \times 10^{-8}$,
+# below one in ten million. In a paper they are written "*p* < .001", as below.)
+#
 # Each coefficient tests one stool against T1. None of these tests answers the question we
 # asked, "does the stool type matter at all?", and they would change if another stool had
 # been the first level. The question is about all three coefficients at once: all zero
@@ -351,9 +354,10 @@ structures
 # chi-square, here for 10 covariance parameters from 9 subjects, and rejects too often. AIC
 # differs by {{abs(structures.table["aic"].diff().iloc[1]):.1f}} and BIC prefers `cs`. Nine
 # subjects cannot settle the question; what a course needs is the rule: the covariance model
-# is chosen before seeing the data. `us` assumes nothing and is the usual choice when there are many
-# subjects per level; with few subjects, report the compound-symmetry model with the
-# Greenhouse–Geisser-corrected test beside it, as here.
+# is chosen before seeing the data. `us` assumes nothing about the covariance and is the
+# usual choice when there are many more subjects than covariance parameters; with few
+# subjects, report the compound-symmetry model with the Greenhouse–Geisser-corrected test
+# beside it, as here.
 #
 # ## Marginal means: how hard is each stool?
 
@@ -413,8 +417,9 @@ print("Different at the 5% level, Tukey-adjusted:", ", ".join(different))
 # %% [markdown]
 # Other options: `adjust="holm"`, `"bonferroni"`, `"sidak"` or `"none"`;
 # `method="treatment"` compares each stool with the first only (fewer comparisons, so a
-# milder adjustment); with `by="B"` the comparisons, and the adjustment, are made within
-# each level of another factor B.
+# milder adjustment: Tukey's method is for all pairs, so mixedkit then uses Šidák's and says
+# so in the table's notes, where emmeans' `trt.vs.ctrl` uses Dunnett's); with `by="B"` the
+# comparisons, and the adjustment, are made within each level of another factor B.
 #
 # ## How much do people differ? Variance components and profile intervals
 

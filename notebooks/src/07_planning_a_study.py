@@ -63,7 +63,9 @@ pilot.fixed_effects
 # {{fe.loc["Days", "df"]:.0f}} degrees of freedom, the number of subjects minus 1: in
 # this balanced design (every subject measured on the same 10 days) the test of Days is,
 # in effect, a one-sample *t* test on the 18 subjects' own slopes. Information about the
-# slope comes from subjects, which will matter below.
+# slope comes from subjects, which will matter below. (The *p*-values are in e-notation:
+# `3.264e-06` is $3.264 \times 10^{-6}$, about three in a million; report such values as
+# "*p* < .001".)
 
 # %%
 pilot.variance_components
@@ -189,8 +191,8 @@ singular = by_size["n_singular"] / by_size["n_sims"]
 singular.rename("share of refits singular")
 
 # %% [markdown]
-# With 6 subjects {{singular[6]:.0%}} of the refits are singular, with 18 only
-# {{singular[18]:.0%}}. From 6 subjects the model often cannot tell a small slope SD from
+# With 6 subjects {{singular[6]:.1%}} of the refits are singular, with 18 only
+# {{singular[18]:.1%}}. From 6 subjects the model often cannot tell a small slope SD from
 # none, or the correlation of baseline and slope from ±1. In the real study such a fit
 # comes with a singular-fit warning and variance estimates nobody trusts. A design with
 # many singular refits is fragile even where its power looks acceptable. (`n_singular` is

@@ -138,7 +138,9 @@ fit
 # %% [markdown]
 # The card's fixed effects use treatment coding (the formula has the text factors):
 # `a[T.a2]` is a2 − a1 at b1, and `a[T.a2]:b[T.b2]` is how much that difference changes at
-# b2. Section 3 tests the factors as a whole.
+# b2. Section 3 tests the factors as a whole. The intercept's *p*-value, `<1e-16`, is in
+# e-notation: below $10^{-16}$ (it tests whether the mean RT at a1, b1 is 0, which nobody
+# asks).
 #
 # ### Variance components of two factors
 #
@@ -185,8 +187,10 @@ print(f"verdict: {fit.health.verdict}; singular: {fit.singular}; "
       f"optimisation attempts: {len(fit.attempts)}; notes: {notes}")
 
 # %% [markdown]
-# The optimiser converged and the fit is not singular: every variance is clearly above 0
-# and no correlation is at ±1, so the data support the maximal model. The assumption
+# The optimiser converged and the fit is not singular: no variance is estimated as 0 and
+# no correlation as ±1, so the maximal model can be estimated from these data. (That is
+# not evidence that each of its 20 parameters is needed, only that the data do not push
+# any of them onto the boundary.) The assumption
 # checks (notebook 04) run for every random term of both factors. The
 # {{len(notes):words}} note ([i]) says that the influential-groups check (refit without
 # each group in turn) is not run for crossed factors.
@@ -257,6 +261,9 @@ fit.icc()
 # variance due to subjects, `item` the share due to items. With random slopes the
 # random-effect variance is averaged over the rows of the design (Johnson, 2014), so the
 # slope variances count too. Subjects contribute more than items, as the SDs suggested.
+# (R's `performance::icc(fit, by_group = TRUE)` warns for random-slope models and counts
+# only the intercept variances per factor, so its per-factor values are smaller; the first
+# two rows agree with its overall ICCs.)
 #
 # `fit.ranef()` has the conditional modes of every factor in one long table, one row per
 # factor, level and term:
@@ -322,7 +329,9 @@ print(pilot_max.health["singular"].line())
 
 # %% [markdown]
 # A **singular** fit: the optimum is on the boundary of the parameter space, with a
-# variance estimated as exactly 0 or a correlation as exactly ±1. (mixedkit, like lme4,
+# variance estimated as exactly 0, a correlation as exactly ±1, or more generally a
+# covariance matrix that is not of full rank (one random effect an exact linear combination
+# of the others, as the warning's "with the terms before it" says). (mixedkit, like lme4,
 # calls a fit singular when a diagonal element of the relative Cholesky factor, theta,
 # is below 1e-4; lme4 warns `boundary (singular) fit`.) This does not mean the software
 # failed; it means the data cannot tell apart all the sources of variation the model
@@ -346,19 +355,23 @@ print(pilot_max.health["singular"].fix)
 # mixedkit both keep that block, so `(a || subject)` removes no correlation at all:
 
 # %%
+fit_factor = mk.fit_lmm("rt ~ a*b + (a || subject) + (1 | item)", pilot)
+fit_corr = mk.fit_lmm("rt ~ a*b + (a | subject) + (1 | item)", pilot)   # for comparison
 print("with the factor a:")
-print(mk.fit_lmm("rt ~ a*b + (a || subject) + (1 | item)", pilot)
-      .variance_components[["group", "term", "std_dev", "corr"]].to_string(index=False))
+print(fit_factor.variance_components[["group", "term", "std_dev", "corr"]].to_string(index=False))
 print("\nwith the numeric code ac:")
 print(mk.fit_lmm("rt ~ a*b + (ac || subject) + (1 | item)", pilot)
       .variance_components[["group", "term", "std_dev", "corr"]].to_string(index=False))
 
 # %% [markdown]
 # With the factor, subjects have an intercept *and* a correlated pair `a[a1]`, `a[a2]`:
-# more parameters than `(a | subject)`, not fewer. With the code `ac`, the slope is one
-# column with its own variance, independent of the intercept. That is why the codes are
-# needed, and why ±0.5 is a good choice: the intercept is the grand mean and the slope
-# the a2 − a1 difference, whatever the other factor's level.
+# more parameters than `(a | subject)`, not fewer, and no better a fit: its log-likelihood,
+# {{fit_factor.loglik:.2f}}, is that of `(a | subject)`, {{fit_corr.loglik:.2f}}. Three
+# effects (intercept, a1, a2) for two cells are one too many, so these SDs are not even
+# unique: lme4 reports other values with the same likelihood. With the code `ac`, the slope
+# is one column with its own variance, independent of the intercept. That is why the codes
+# are needed, and why ±0.5 is a good choice: the intercept is the grand mean and the slope
+# the a2 − a1 difference averaged over the levels of the other factor (the main effect).
 
 # %%
 pilot_zcp = mk.fit_lmm("rt ~ ac*bc + (ac*bc || subject) + (ac*bc || item)", pilot)
@@ -401,8 +414,10 @@ comparison
 #   variance cannot be negative; see notebook 03).
 # * The 12 correlations of the maximal model raise the log-likelihood; `chisq` is twice
 #   the gain, {{correlations["chisq"]:.1f}}, tested on 12 df in the last row:
-#   p = {{correlations["p_value"]:.2f}}, so the data of 8 items give no clear evidence
-#   for them, and the maximal model's estimates are on a boundary anyway.
+#   p = {{correlations["p_value"]:.2f}}, so the pilot's data give no clear evidence
+#   for them, and the maximal model's estimates are on a boundary anyway. (This p-value is
+#   only rough: its χ² reference assumes large samples, and the smaller model already has
+#   a variance at 0.)
 #
 # The reduced model is the one to report for the pilot. Does the choice matter for the
 # test of `a`?
@@ -442,7 +457,8 @@ power
 # (`conf_low`, `conf_high`) show how rough the answer is; a real plan uses 1000 or more
 # (notebook 07). Even so, the trend is clear: power grows with the number of items, and
 # with 8 items {{power["n_singular"].iloc[0]}} of the {{power["n_sims"].iloc[0]}} refits
-# are singular, like the pilot itself.
+# are singular, although the reduced model fitted to the pilot itself is not: with 8 items
+# even this random part is at the edge of what the data can estimate.
 #
 # More items cannot make up for everything: the test of `a` also depends on how much
 # *subjects* differ in their `a` effect, which only more subjects average out. For a
@@ -510,7 +526,7 @@ print(weighted.statsmodels_call)
 # | compare random parts | `anova(m1, m2, refit = FALSE)`, `ranova` | `mk.compare_models(m1, m2, m3)` (REML, boundary-corrected) |
 # | F tests | `anova(fit)`, `anova(fit, ddf = "Kenward-Roger")` | `fit.anova()`, `df_method="kenward-roger"` |
 # | means, contrasts | `emmeans(fit, ~ a)`, `pairs(...)` | `fit.marginal_means("a")`, `fit.contrasts("a")` |
-# | ICC per factor | `performance::icc(fit, by_group = TRUE)` | `fit.icc()` |
+# | ICC per factor | `performance::icc(fit, by_group = TRUE)` (intercepts only with random slopes) | `fit.icc()` (slope variances included) |
 # | conditional modes | `ranef(fit)`, `dotplot(ranef(fit))` | `fit.ranef()`, `mk.plot_ranef(fit)` |
 # | new subject or item | `predict(fit, newdata, allow.new.levels = TRUE)` | `fit.predict(newdata, allow_new_groups=True)` |
 # | power for more items | simr: `powerCurve(extend(fit, along = "item", n = 32), along = "item")` | `mk.power_lmm(fit, "ac", along="item", n_groups=[...])` |

@@ -134,12 +134,12 @@ pattern.round(1)
 gone = 1 - in_trial[VISITS[-1]] / in_trial[VISITS[0]]
 print(f"left before {VISITS[-1]}: {gone['PBO']:.0%} on placebo, {gone['TRT']:.0%} on treatment, "
       f"{1 - in_trial[VISITS[-1]].sum() / in_trial[VISITS[0]].sum():.0%} overall")
-# chg at a visit of those who left right after it, and of those who stayed
+# chg at a visit, split by whether the patient left right after it or stayed
 trt, base, chg, observed = arrays
 at_visit = observed[:, :-1]                  # in the trial at visits 1 .. T-1
 left_next = at_visit & ~observed[:, 1:]
-print(f"mean chg at their last visit: {chg[:, :-1][left_next].mean():.2f} for patients who "
-      f"left after it, {chg[:, :-1][at_visit & ~left_next].mean():.2f} for those who stayed")
+print(f"mean chg at a visit: {chg[:, :-1][left_next].mean():.2f} when the patient left right "
+      f"after it, {chg[:, :-1][at_visit & ~left_next].mean():.2f} when they stayed")
 
 # %% [markdown]
 # More patients leave on placebo, and those who leave were doing worse at their last visit
@@ -211,9 +211,9 @@ print(f"true effect at {LAST}: {EFFECT[-1]}")
 last_visit
 
 # %% [markdown]
-# `minus truth` is each analysis's error in this one trial. Most of the error of the
-# no-dropout analysis is sampling error, and the other analyses share much of it, since
-# they use the same patients. `minus no-dropout` removes that shared part and shows what
+# `minus truth` is each analysis's error in this one trial. The error of the no-dropout
+# analysis is sampling error alone, and the other analyses share much of it, since they
+# use the same patients. `minus no-dropout` removes that shared part and shows what
 # the handling of dropout did: a small shift for the MMRM
 # ({{last_visit.loc["MMRM (us, Kenward-Roger)", "minus no-dropout"]:+.2f}}), larger ones
 # for complete cases ({{last_visit.loc["complete cases", "minus no-dropout"]:+.2f}}) and
@@ -222,7 +222,8 @@ last_visit
 # One trial can mislead, though: its sampling error is as large as the biases we are
 # looking for. The single-visit analyses are cheap, so here they are on many simulated
 # trials (the MMRM would need an unstructured fit per trial, far slower; likelihood theory
-# says it is unbiased under MAR when the model is right):
+# says that under MAR, when its model is right, it is consistent: unbiased as the trial
+# grows, and close to unbiased at this size):
 
 # %%
 def last_visit_estimates(seed):
@@ -287,7 +288,16 @@ fit
 #   visit W2, and `arm[T.TRT]:visit[T.W16]` how much that difference changes from W2 to
 #   W16. Section 5 gets the effect at each visit directly, which is easier to read.
 # * The **Type III F tests** (`fit.anova()`), with Kenward–Roger's denominator df: the
-#   `arm:visit` test asks whether the treatment effect changes over the visits.
+#   `arm:visit` test asks whether the treatment effect changes over the visits. The `arm`
+#   row is not the coefficient `arm[T.TRT]`: a Type III test of a factor in an interaction
+#   averages over the levels of the other factor, so it tests the treatment effect
+#   averaged over the {{len(VISITS):words}} visits (an effect of
+#   {{effects["estimate"].mean():.2f}}), while the coefficient is the effect at W2 alone
+#   ({{effects["estimate"].iloc[0]:.2f}}). Neither is the trial's question, the effect at
+#   the last visit (section 5).
+# * **Small p-values** are printed in scientific notation: `2.5e-05` is
+#   $2.5 \times 10^{-5} = 0.000025$, and `<1e-16` is below what the computation can
+#   resolve. In a report, write any p-value below 0.001 as p < .001 (section 5 does).
 # * **Health**: the optimiser converged and no correlation is at ±1 (an unstructured
 #   covariance with few subjects per visit can fail on either count).
 #
@@ -303,8 +313,9 @@ estimated = cov_table.pivot(index="visit", columns="with_visit", values="corr").
 estimated
 
 # %% [markdown]
-# Against the truth: the SDs per visit, and the correlations with the estimates above the
-# diagonal and the true values below it.
+# Each pair of visits is one row of `fit.residual_covariance`, so the lower triangle of
+# the pivoted matrix is empty (`NaN`). Below it goes the truth: the SDs per visit, and the
+# correlations with the estimates above the diagonal and the true values below it.
 
 # %%
 sd_hat = np.sqrt(np.diag(cov_table.pivot(index="visit", columns="with_visit",
@@ -332,7 +343,7 @@ side_by_side.round(2)
 #
 # | structure | term | assumes |
 # |---|---|---|
-# | compound symmetry | `cs` | one variance, one correlation for any two visits (a random intercept) |
+# | compound symmetry | `cs` | one variance, one correlation for any two visits (with a positive correlation, the same as a random intercept) |
 # | heterogeneous CS | `csh` | one variance per visit, one correlation |
 # | AR(1) | `ar1` | one variance; correlation ρ^k for visits k apart |
 # | Toeplitz | `toep` | one variance; one correlation per lag k |
@@ -360,15 +371,25 @@ comparison
 #   number of subjects), so it leans to smaller structures.
 # * **Likelihood-ratio tests** (`chisq`, `df`, `p`) only where one structure is a special
 #   case of the other: `ar1` and `cs` are special cases of `toep`, `cs` of `csh`, and all
-#   of `us`. Each row is tested against the nearest smaller model nested in it; `ar1` and
-#   `cs` are not nested in each other, so only AIC and BIC compare those two. The notes
-#   say which pair each test compares:
+#   of `us`. Each row is tested against the row above it when that model is nested in it,
+#   otherwise against the nearest smaller model nested in it, and then a note under the
+#   table names it. So `toep` is tested against `cs` (the row above), `csh` against `cs`
+#   (the note says so) and `us` against `csh`; `ar1` and `cs` are not nested in each other,
+#   so only AIC and BIC compare those two. `ar1` is nested in `toep` too, with as many
+#   parameters as `cs` (a note says so), and that test, asked for directly, tells another
+#   story:
 
 # %%
-for note in comparison.notes:
-    print("-", note, "\n")
+toep_vs_ar1 = mk.compare_models(structures["ar1"], structures["toep"]).table.iloc[1]
+print(f"toep against ar1: chisq {toep_vs_ar1['chisq']:.2f} on {toep_vs_ar1['df_diff']} df, "
+      f"p = {toep_vs_ar1['p_value']:.2f}")
 best = comparison.table.sort_values("aic")["model"].iloc[0]
 print("lowest AIC:", best)
+
+# %% [markdown]
+# Toeplitz fits far better than compound symmetry but no better than AR(1): one test per
+# row answers one question, against one smaller model. Of all five, the unstructured
+# covariance has the lowest AIC.
 
 # %% [markdown]
 # **Why the primary analysis is still pre-specified.** Picking the structure with the
@@ -441,8 +462,9 @@ legend = ax.legend(title="arm", loc="upper left")
 
 # %% [markdown]
 # The observed points at the later visits are only the patients still in the trial, and
-# on placebo these are the ones doing well. Their raw average is therefore above the
-# MMRM's estimate of the mean of all randomised patients:
+# in both arms these are mostly the ones doing well, more so on placebo. Their raw
+# averages are therefore above the MMRM's estimates of the means of all randomised
+# patients:
 
 # %%
 observed_mean = trial[trial["visit"] == LAST].groupby("arm")["chg"].mean()
@@ -455,7 +477,10 @@ for arm in ("PBO", "TRT"):
 # The treatment effect at every visit, TRT − PBO, with `contrasts`. `method=` gives the
 # contrast as weights on the arm levels in their order (PBO, TRT); `adjust="none"` since
 # the visits are not a family of comparisons to correct for: the last visit is the
-# primary end point and the others describe its time course.
+# primary end point and the others describe its time course. (pandas prints the whole
+# `p_value` column in scientific notation once one value in it needs it, so
+# `{{effects["p_value"].iloc[0]:.3e}}` in the first row is
+# {{effects["p_value"].iloc[0]:.3f}}.)
 
 # %%
 effects["truth"] = [dict(zip(VISITS, EFFECT))[str(v)] for v in effects["visit"]]
@@ -544,8 +569,9 @@ small_trial
 # their variance grows over the visits and that a patient's residuals are correlated.
 # The **normalised** residuals (`fit.residuals("normalized")`, nlme's name) undo the
 # structure: each patient's residuals are multiplied by the inverse Cholesky factor of
-# their estimated covariance matrix. If the model is right they are independent standard
-# normal, and all the usual checks apply to them.
+# their estimated covariance matrix. If the model is right they are close to independent
+# standard normal (close, because the covariance and the means are estimated), and all the
+# usual checks apply to them.
 
 # %%
 res = trial.assign(response=fit.residuals(), normalized=fit.residuals("normalized"))
@@ -627,7 +653,7 @@ fig.tight_layout()
 # * make `visit` a factor in time order (a Categorical) and leave missed visits out as
 #   absent rows;
 # * under MAR dropout, complete cases and LOCF are biased; the MMRM uses every observed
-#   visit and is not;
+#   visit and is not (when its model is right);
 # * the unstructured covariance is the pre-specified primary analysis; `compare_models`
 #   on other structures is a sensitivity analysis, not a way to choose the primary one
 #   after seeing the data;

@@ -114,6 +114,13 @@ table_full
 # The model for the rest of the notebook is `Weight ~ Time * (Evit + Cu) + (Time | Pig)`,
 # which expands to Time, Evit, Cu, Time:Evit and Time:Cu.
 #
+# **Reading the tables.** Very small and very large numbers are printed in scientific
+# notation: `2.5e-04` is $2.5 \times 10^{-4} = 0.00025$ and `4.2e+04` is $42\,000$, so the
+# p-value of `Time` above is far below 0.001. pandas writes a whole column that way as
+# soon as one value in it needs it (`9.93e-01` is `0.993`), and a p-value too small for a
+# computer's floating-point numbers prints as `0` or `<1e-16`. In a report, any p-value
+# below 0.001 is written p < .001 (notebook 01).
+#
 # ### How to test what: the one rule
 #
 # * **Fixed effects** are tested with *t* and F tests with Satterthwaite (the default) or
@@ -179,7 +186,8 @@ pd.DataFrame({"den_df (Time | Pig)": aov["den_df"], "den_df (1 | Pig)": aov_ri["
 # diet, so the within-pig terms are tested against the within-pig residuals:
 # {{len(dietox)}} rows − {{n_pigs}} pigs − {{len(slope_level)}} slope-level parameters =
 # {{len(dietox) - n_pigs - len(slope_level)}} df
-# ({{aov_ri.loc["Time:Evit", "den_df"]:.0f}} in the table). The F of `Time:Evit` jumps from
+# ({{aov_ri.loc["Time:Evit", "den_df"]:.0f}} in the table; the p-value of `Time` there, shown
+# as `0.0000`, is too small for a float, not zero). The F of `Time:Evit` jumps from
 # {{aov.loc["Time:Evit", "statistic"]:.2f}} to {{aov_ri.loc["Time:Evit", "statistic"]:.2f}}
 # and its p-value falls from {{aov.loc["Time:Evit", "p_value"]:.2f}} to
 # {{aov_ri.loc["Time:Evit", "p_value"]:.4f}}: a "discovery" that comes only from ignoring
@@ -212,7 +220,7 @@ fe.loc[["Time", "Time:Evit[T.E100]", "Time:Evit[T.E200]"],
 # * `Time` ({{fe.loc["Time", "estimate"]:.2f}} kg per week) is the weekly gain of pigs on
 #   the reference diet (E0 and Cu0).
 # * `Time:Evit[T.E100]` ({{fe.loc["Time:Evit[T.E100]", "estimate"]:.2f}}) is how much more a
-#   pig on 100 mg of vitamin E gains per week than a pig on no vitamin E, at the same copper
+#   pig on 100 mg of vitamin E per kg of feed gains per week than a pig on none, at the same copper
 #   dose (the model has no Evit × Cu terms, so "at the same copper dose" means at any).
 #   Its 95% interval, {{fe.loc["Time:Evit[T.E100]", "conf_low"]:.2f}} to
 #   {{fe.loc["Time:Evit[T.E100]", "conf_high"]:.2f}} kg per week, holds differences in
@@ -318,16 +326,17 @@ pd.DataFrame({"coefficient in fit12": fe12.loc[["Evit[T.E100]", "Evit[T.E200]"],
 # origin (notebook 02):
 
 # %%
-vc = pd.concat({"Time at 0": fit.variance_components[["std_dev", "corr"]],
-                "Time at 12": fit12.variance_components[["std_dev", "corr"]]}, axis=1)
-vc.index = ["Pig: intercept", "Pig: slope", "Pig: correlation", "Residual"]
+vc = pd.DataFrame({origin: m.variance_components["std_dev"].fillna(m.variance_components["corr"])
+                   for origin, m in (("Time at 0", fit), ("Time at 12", fit12))})
+vc.index = ["Pig: intercept SD", "Pig: slope SD", "Pig: intercept-slope correlation",
+            "Residual SD"]
 vc
 
 # %% [markdown]
 # The SD of the pig intercepts goes from {{vc.iloc[0, 0]:.2f}} kg (weight at week 0) to
-# {{vc.iloc[0, 2]:.2f}} kg (weight at week 12): differences in growth rate add up over the
-# weeks. The intercept–slope correlation goes from {{vc.iloc[2, 1]:.2f}} to
-# {{vc.iloc[2, 3]:.2f}}: the pigs that are heavy at week 12 are mostly those that grew fast.
+# {{vc.iloc[0, 1]:.2f}} kg (weight at week 12): differences in growth rate add up over the
+# weeks. The intercept–slope correlation goes from {{vc.iloc[2, 0]:.2f}} to
+# {{vc.iloc[2, 1]:.2f}}: the pigs that are heavy at week 12 are mostly those that grew fast.
 # The slope SD and the residual SD do not change.
 
 # %% [markdown]

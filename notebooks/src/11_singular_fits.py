@@ -66,7 +66,8 @@ ax.set(xlabel="nitrogen (cwt per acre)", ylabel="mean yield (1/4 lb per sub-plot
 legend = ax.legend(title="Block", ncols=2)
 
 # %% [markdown]
-# Yield rises with nitrogen in every block, and some blocks yield more than others. Do the
+# Yield rises with nitrogen in every block (if not at every step: block III dips at the
+# highest dose), and some blocks yield more than others. Do the
 # blocks differ in *how steeply* yield rises? Each block's least-squares slope, from its 12
 # sub-plots:
 
@@ -100,7 +101,8 @@ m_slope.variance_components
 # %% [markdown]
 # `fit_lmm` warned at once (the `FitWarning` above the table). The table shows why: the
 # correlation between a block's intercept and its slope is estimated as
-# {{m_slope.variance_components["corr"].dropna().iloc[0]:+.2f}}, exactly.
+# {{m_slope.variance_components["corr"].dropna().iloc[0]:+.2f}}, exactly. (A `NaN` in the
+# table is a column that does not apply to the row: a variance has no correlation.)
 #
 # ## 3. What a singular fit is
 #
@@ -115,7 +117,10 @@ m_slope.variance_components
 # lme4 and mixedkit detect it the same way. Each random term's covariance matrix is
 # written as σ² Λ Λᵀ with Λ lower triangular (the lower triangles of all terms, stacked,
 # are `fit.theta`); the fit is singular when a diagonal entry of Λ is below 1e-4 (lme4's
-# `isSingular(fit)`; lme4 also warns `boundary (singular) fit`).
+# `isSingular(fit)`; lme4 also prints the message `boundary (singular) fit`). The terms
+# come in lme4's order, the one with more levels first: the single entry of
+# `Block:Variety`, then the three of `Block`'s 2 × 2 Λ (intercept, intercept–slope,
+# slope).
 
 # %%
 print("theta:", m_slope.theta.round(4))
@@ -278,8 +283,8 @@ nitro_by_model[["estimate", "std_error", "df", "conf_low", "conf_high"]].astype(
 #
 # ## 6. What to report
 #
-# Report the model the data support, `yield ~ Variety * nitro + (1 | Block/Variety)`,
-# and say what happened to the slope, in these terms: *a random slope of nitrogen by
+# Report the model the data support, `yield ~ Variety * nitro + (1 | Block/Variety)`
+# (with `nitro` centred, as shown below), and say what happened to the slope, in these terms: *a random slope of nitrogen by
 # block was also fitted; the fit was singular (the intercept–slope correlation was
 # estimated at +1, and without the correlation the slope variance was estimated as 0),
 # so the slope was dropped; a likelihood-ratio test on the REML fits (boundary-corrected)
@@ -300,17 +305,45 @@ f_tests = anova_split.set_index("term")
 anova_split
 
 # %% [markdown]
-# Yield rises clearly with nitrogen (F = {{f_tests.loc["nitro", "statistic"]:.0f}} on 1
-# and {{f_tests.loc["nitro", "den_df"]:.0f}} df); the varieties do not differ clearly
-# (p = {{f_tests.loc["Variety", "p_value"]:.2f}}), nor does their response to nitrogen
-# (the interaction, p = {{f_tests.loc["Variety:nitro", "p_value"]:.2f}}).
+# (`{{f_tests.loc["nitro", "p_value"]:.3e}}` is scientific notation, the number before `e`
+# times 10 to the power after it: a p-value far below 0.001, reported as p < .001.
+# `{{f_tests.loc["nitro", "sum_sq"]:.3e}}` is {{f_tests.loc["nitro", "sum_sq"]:,.0f}}.)
 #
-# `fit.report()` writes the methods-and-results paragraph for the chosen model, ready to
-# paste; check it against the tables above before you do, and add the sentence about the
-# dropped slope yourself:
+# Yield rises clearly with nitrogen (F = {{f_tests.loc["nitro", "statistic"]:.0f}} on 1
+# and {{f_tests.loc["nitro", "den_df"]:.0f}} df), and the varieties do not differ clearly in
+# their response to it (the interaction, p = {{f_tests.loc["Variety:nitro", "p_value"]:.2f}}).
+#
+# Read the `Variety` row with care. `nitro` is a number in an interaction with `Variety`,
+# so the Type III test of `Variety` compares the varieties where `nitro` is 0, with no
+# nitrogen at all (notebook 10 makes the same point for Time). That is why its df
+# ({{f_tests.loc["Variety", "den_df"]:.1f}}) are not the whole-plot df of a split-plot
+# analysis: at one dose, the comparison mixes whole-plot and sub-plot variation. The
+# comparison a split-plot analysis means is at the average dose: centre `nitro` at its
+# mean and refit. The random part has no slope now, so centring changes nothing in it,
+# nor in the slopes; only the `Variety` test and the intercept move:
 
 # %%
-m_split.report()
+oats["nitro_c"] = oats["nitro"] - oats["nitro"].mean()   # 0 at the average dose
+m_final = mk.fit_lmm("yield ~ Variety * nitro_c + (1 | Block) + (1 | Block:Variety)", oats)
+print(f"nitro_c = 0 at {oats['nitro'].mean():.1f} cwt per acre; "
+      f"same fit: logLik {m_split.loglik:.3f} and {m_final.loglik:.3f}")
+f_final = m_final.anova().set_index("term")
+f_final
+
+# %% [markdown]
+# At the average dose the varieties do not differ clearly either:
+# F({{f_final.loc["Variety", "num_df"]}}, {{f_final.loc["Variety", "den_df"]:.0f}}) =
+# {{f_final.loc["Variety", "statistic"]:.2f}},
+# p = {{f_final.loc["Variety", "p_value"]:.2f}}, on the
+# {{f_final.loc["Variety", "den_df"]:.0f}} df of the whole plots, (6 − 1) × (3 − 1), the
+# classical split-plot test. The `nitro` rows are those of the uncentred fit.
+#
+# `fit.report()` writes the methods-and-results paragraph for the chosen model, ready to
+# paste; check it against the tables above before you do, and add yourself the sentence
+# about the dropped slope and what `nitro_c` is (nitrogen minus its average dose):
+
+# %%
+m_final.report()
 
 # %% [markdown]
 # ## Summary
@@ -335,5 +368,8 @@ m_split.report()
 #   boundary correction (or a parametric bootstrap). Fixed effects are tested with t and
 #   F tests (Satterthwaite or Kenward–Roger df), not with a χ² likelihood-ratio test of
 #   ML fits, which is liberal with few groups.
+# * With a numeric predictor in an interaction, a factor's F test compares the levels
+#   where that predictor is 0: centre it where the comparison means something (here the
+#   average dose) before reading the test.
 # * Report the simpler model and that the dropped term could not be estimated, not that
 #   it is zero.
