@@ -49,13 +49,8 @@ def test_pairwise_contrasts_match_emmeans(adjust):
         got = fit.contrasts(factor, adjust=adjust)
         want = pd.DataFrame(item[adjust]["rows"])
         assert list(got["contrast"]) == list(want["contrast"])
-        np.testing.assert_allclose(got["estimate"], want["estimate"], rtol=1e-6)
-        np.testing.assert_allclose(got["std_error"], want["SE"], rtol=1e-4)
-        np.testing.assert_allclose(got["df"], want["df"], rtol=1e-3)
-        np.testing.assert_allclose(got["statistic"], want["t.ratio"], rtol=1e-4)
+        _same_as_emmeans(got, want.rename(columns={"estimate": "trend"}), 1e-6, 1e-4, 1e-3)
         np.testing.assert_allclose(got["p_value"], want["p.value"], rtol=1e-3)
-        np.testing.assert_allclose(got["conf_low"], want["lower.CL"], rtol=1e-4)
-        np.testing.assert_allclose(got["conf_high"], want["upper.CL"], rtol=1e-4)
 
 
 def test_means_table_columns_and_attrs():
@@ -131,6 +126,18 @@ def test_labels_by_errors_and_attrs_found_in_review():
     assert "Type III Analysis of Variance Table" in table._repr_html_()
 
 
+def _same_as_emmeans(got: pd.DataFrame, want: pd.DataFrame, rtol_estimate: float,
+                     rtol_se: float, rtol_df: float) -> None:
+    """An emmeans table (``trend`` or renamed ``estimate``, SE, df, t.ratio, lower.CL,
+    upper.CL) against mixedkit's columns; statistic and limits at the SE's tolerance."""
+    np.testing.assert_allclose(got["estimate"], want["trend"], rtol=rtol_estimate)
+    np.testing.assert_allclose(got["std_error"], want["SE"], rtol=rtol_se)
+    np.testing.assert_allclose(got["df"], want["df"], rtol=rtol_df)
+    np.testing.assert_allclose(got["statistic"], want["t.ratio"], rtol=rtol_se)
+    np.testing.assert_allclose(got["conf_low"], want["lower.CL"], rtol=rtol_se)
+    np.testing.assert_allclose(got["conf_high"], want["upper.CL"], rtol=rtol_se)
+
+
 # ------------------------------------------------------------------- marginal trends
 TRENDS = Path(__file__).parent / "reference" / "trends" / "trends.json"
 
@@ -156,12 +163,7 @@ def test_marginal_trends_match_emtrends(case):
     want = pd.DataFrame(ref["table"])
     if ref["specs"]:
         assert got[ref["specs"]].astype(str).tolist() == want[ref["specs"]].tolist()
-    np.testing.assert_allclose(got["estimate"], want["trend"], rtol=1e-6)
-    np.testing.assert_allclose(got["std_error"], want["SE"], rtol=1e-5)
-    np.testing.assert_allclose(got["df"], want["df"], rtol=1e-4)
-    np.testing.assert_allclose(got["statistic"], want["t.ratio"], rtol=1e-5)
-    np.testing.assert_allclose(got["conf_low"], want["lower.CL"], rtol=1e-5)
-    np.testing.assert_allclose(got["conf_high"], want["upper.CL"], rtol=1e-5)
+    _same_as_emmeans(got, want, 1e-6, 1e-5, 1e-4)
     assert got.attrs["var"] == "Time" and got.attrs["df_method"] == ref["df_method"]
 
 
