@@ -96,6 +96,7 @@ class RepeatedMeasuresFit:
     aic = LmmFit.aic
     bic = LmmFit.bic
     _level = LmmFit._level
+    _fixed_table = LmmFit._fixed_table
     anova = LmmFit.anova
     marginal_means = LmmFit.marginal_means
     marginal_trends = LmmFit.marginal_trends
@@ -167,14 +168,8 @@ class RepeatedMeasuresFit:
     def fixed_effects(self) -> pd.DataFrame:
         """``term, estimate, std_error, statistic, df, p_value, conf_low, conf_high``
         (``.attrs``: ``df_method``, ``conf_level``, ``vcov``)."""
-        from .inference.df_methods import t_table
-        beta = self.state.beta
-        columns = t_table(self._fixed_inference(), np.eye(len(beta)), beta, self.conf_level)
-        table = pd.DataFrame({"term": list(self.state.design.exog.columns), **columns})
-        table = table[["term", "estimate", "std_error", "statistic", "df", "p_value",
-                       "conf_low", "conf_high"]]
-        table.attrs.update(df_method=self.df_method, conf_level=self.conf_level,
-                           vcov=self.vcov_type)
+        table = self._fixed_table()
+        table.attrs["vcov"] = self.vcov_type
         return table
 
     def _group_names(self) -> list[str]:

@@ -134,14 +134,7 @@ def fit_report(fit, df_method: str | None = None) -> FitReport:
     """The :class:`FitReport` of ``fit`` (``fit.report()``'s implementation)."""
     method = fit.df_method if df_method is None else df_method
     anova = fit.anova(df_method=df_method)
-    if df_method is None:
-        fixed = fit.fixed_effects
-    else:
-        from .inference.df_methods import t_table
-        beta = fit.state.beta
-        fixed = pd.DataFrame({"term": list(fit.state.design.exog.columns),
-                              **t_table(fit._fixed_inference(df_method), np.eye(len(beta)),
-                                        beta, fit.conf_level)})
+    fixed = fit._fixed_table(df_method)
     level = f"{fit.conf_level:.0%}"
     return FitReport(methods=_methods(fit, method, anova, level),
                      results=_results(fit, fixed, anova, level),

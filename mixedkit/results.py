@@ -246,12 +246,17 @@ class LmmFit:
         Validated against lme4 1.1-31 and lmerTest 3.1-3 (tests/test_lme4_reference.py,
         tests/test_inference.py).
         """
+        return self._fixed_table()
+
+    def _fixed_table(self, df_method: str | None = None) -> pd.DataFrame:
+        """``fixed_effects`` with ``df_method``'s tests and intervals (None: the fit's)."""
         from .inference.df_methods import t_table
-        columns = t_table(self._fixed_inference(), np.eye(len(self.state.beta)),
-                          self.state.beta, self.conf_level)
+        inference = self._fixed_inference(df_method)
+        columns = t_table(inference, np.eye(len(self.state.beta)), self.state.beta,
+                          self.conf_level)
         table = pd.DataFrame({"term": list(self.state.design.exog.columns),
                               **{c: columns[c] for c in FIXED_COLUMNS[1:]}})
-        table.attrs.update(conf_level=self.conf_level, df_method=self.df_method)
+        table.attrs.update(conf_level=self.conf_level, df_method=inference.df_method)
         return table
 
     @cached_property
