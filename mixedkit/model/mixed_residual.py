@@ -24,25 +24,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .engine import Engine, RandomFactor, scaled_inverse
-from .residual import GlsFit, ResidualStructure, maximise
+from .residual import GlsFit, SubjectRows, maximise
 
 __all__ = ["RandomResidualLikelihood", "fit_random_gls"]
 
 
 @dataclass
-class RandomResidualLikelihood:
+class RandomResidualLikelihood(SubjectRows):
     """The profiled (REML or ML) log-likelihood of random effects plus a residual
     structure. Parameters are ``(*theta, *structure params)``; ``theta`` is lme4's for
     the random ``factors`` (engine layout, ``n_theta`` of them, ``diagonal`` the
     positions bounded at 0)."""
 
-    x: np.ndarray
-    y: np.ndarray
-    subject: np.ndarray
-    visit: np.ndarray | None
-    time: np.ndarray | None
-    group: np.ndarray | None
-    structure: ResidualStructure
     factors: list
     n_theta: int
     diagonal: np.ndarray

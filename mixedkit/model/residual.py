@@ -42,8 +42,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import linalg, optimize
 
-__all__ = ["STRUCTURES", "GlsFit", "ResidualLikelihood", "ResidualStructure", "fit_gls",
-           "information", "maximise", "satterthwaite_df", "vcov_jacobian"]
+__all__ = ["STRUCTURES", "GlsFit", "ResidualLikelihood", "ResidualStructure", "SubjectRows",
+           "fit_gls", "information", "maximise", "satterthwaite_df", "vcov_jacobian"]
 
 STRUCTURES = ("us", "cs", "csh", "ar1", "ar1h", "toep", "toeph", "ad", "adh", "sp_exp")
 _HETEROGENEOUS = {"csh", "ar1h", "toeph", "adh"}
@@ -248,7 +248,22 @@ class _Batch:
 
 
 @dataclass
-class ResidualLikelihood:
+class SubjectRows:
+    """Rows of subjects measured repeatedly with a residual structure: the data both
+    residual likelihoods (this module's and ``mixed_residual``'s) are built from; the
+    fields are described under :class:`ResidualLikelihood`."""
+
+    x: np.ndarray
+    y: np.ndarray
+    subject: np.ndarray
+    visit: np.ndarray | None
+    time: np.ndarray | None
+    group: np.ndarray | None
+    structure: ResidualStructure
+
+
+@dataclass
+class ResidualLikelihood(SubjectRows):
     """The profiled (REML or ML) log-likelihood of ``y = X beta + e``, ``e`` with the
     residual structure within each subject (no random effects).
 
@@ -268,13 +283,6 @@ class ResidualLikelihood:
     structure : ResidualStructure
     """
 
-    x: np.ndarray
-    y: np.ndarray
-    subject: np.ndarray
-    visit: np.ndarray | None
-    time: np.ndarray | None
-    group: np.ndarray | None
-    structure: ResidualStructure
     patterns: list = field(default_factory=list, init=False)
     batches: list = field(default_factory=list, init=False)
 
